@@ -1,0 +1,88 @@
+// Applies the graphile-migrate migrations, with the settings of .gmrc.
+//
+// .gmrc stays the single source of the migration settings (hooks, placeholders) for
+// both the CLI (`npm run db:*`) and this programmatic path used by `npm start` and the
+// tests; only the connection strings and the role names come from the location.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { Logger, migrate, reset, type Settings } from 'graphile-migrate';
+// graphile-migrate keeps its pools alive briefly after use and exits the process if one
+// of them sees an error (say, the database restarting later); close them when done.
+import { clearAllPools } from 'graphile-migrate/dist/pg.js';
+import JSON5 from 'json5';
+import { databaseExists, ensureRoles } from './roles.ts';
+import type { DatabaseLocation } from './location.ts';
+
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+type MigrationLog = (level: string, message: string) => void;
+
+export async function migrationSettings(location: DatabaseLocation, log?: MigrationLog): Promise<Settings> {
+  const gmrc = JSON5.parse(await readFile(`${projectRoot}.gmrc`, 'utf8')) as Settings;
+  const roleNames: Record<string, string> = {
+    ':DATABASE_AUTHENTICATOR': location.roles.authenticator.name,
+    ':DATABASE_VISITOR': location.roles.visitor,
+    ':DATABASE_ANONYMOUS': location.roles.anonymous,
+  };
+  const placeholders = Object.fromEntries(
+    Object.entries(gmrc.placeholders ?? {}).map(([key, value]) => [key, value === '!ENV' ? roleNames[key] ?? value : value]),
+  );
+  return {
+    ...gmrc,
+    placeholders,
+    connectionString: location.ownerUrl,
+    shadowConnectionString: location.shadowUrl,
+    rootConnectionString: location.rootUrl,
+    migrationsFolder: `${projectRoot}migrations`,
+    ...(log && { logger: new Logger(() => (level, message) => log(level, message)) }),
+  };
+}
+
+/** The environment the graphile-migrate CLI reads, for `npm run db:*`. */
+export function migrationEnvironment(location: DatabaseLocation): Record<string, string> {
+  return {
+    DATABASE_URL: location.ownerUrl,
+    ...(location.shadowUrl && { SHADOW_DATABASE_URL: location.shadowUrl }),
+    ...(location.rootUrl && { ROOT_DATABASE_URL: location.rootUrl }),
+    DATABASE_AUTHENTICATOR: location.roles.authenticator.name,
+    DATABASE_VISITOR: location.roles.visitor,
+    DATABASE_ANONYMOUS: location.roles.anonymous,
+  };
+}
+
+function databaseName(connectionString: string): string {
+  return decodeURIComponent(new URL(connectionString).pathname.slice(1));
+}
+
+/**
+ * Brings the database up to the committed migrations. With a superuser at hand it
+ * first makes sure the roles exist, and creates a missing database from scratch
+ * (graphile-migrate reset, which also runs afterReset.sql); without one, it assumes
+ * an operator has done both and only migrates.
+ */
+export async function prepareDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<'created' | 'migrated'> {
+  const settings = await migrationSettings(location, log);
+  try {
+    if (location.rootUrl) {
+      await ensureRoles(location.rootUrl, location.roles);
+      if (!(await databaseExists(location.rootUrl, databaseName(location.ownerUrl)))) {
+        await reset(settings);
+        return 'created';
+      }
+    }
+    await migrate(settings);
+    return 'migrated';
+  } finally {
+    clearAllPools();
+  }
+}
+
+export async function resetDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<void> {
+  if (!location.rootUrl) throw new Error('Resetting the database needs ROOT_DATABASE_URL (a superuser).');
+  await ensureRoles(location.rootUrl, location.roles);
+  try {
+    await reset(await migrationSettings(location, log));
+  } finally {
+    clearAllPools();
+  }
+}

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Env } from '../config.ts';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
-import { loginRoleOf, type LoginRole, type RolePlan } from './roles.ts';
+import { loginRoleOf, type LoginRole, type RolePlan } from './bootstrap.ts';
 
 export interface DatabaseLocation {
   /** The owner: migrations only, never at request time. */

@@ -10,7 +10,7 @@ import { Logger, migrate, reset, type Settings } from 'graphile-migrate';
 // of them sees an error (say, the database restarting later); close them when done.
 import { clearAllPools } from 'graphile-migrate/dist/pg.js';
 import JSON5 from 'json5';
-import { databaseExists, ensureRoles } from './roles.ts';
+import { databaseExists, ensureRoles } from './bootstrap.ts';
 import type { DatabaseLocation } from './location.ts';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,4 +1,6 @@
-// Creates the four roles tenantgraph runs with, as a superuser, idempotently.
+// What needs a superuser before migrations can run: the roles, and the database itself.
+//
+// The four roles tenantgraph runs with, created idempotently:
 //
 //   owner          owns every object; migrations run as it. BYPASSRLS so that the few
 //                  SECURITY DEFINER helpers (e.g. "which tenant is this user in?") can
@@ -41,10 +43,8 @@ async function ensureRole(client: pg.ClientBase, name: string, attributes: strin
   if (password !== undefined) await execFormatted(client, 'alter role %I with password %L', name, password);
 }
 
-export async function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+export function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void> {
+  return withRootClient(rootUrl, async (client) => {
     // Several test runs may bootstrap the same server at once.
     await client.query("select pg_advisory_lock(hashtext('tenantgraph:roles'))");
     const runtime = 'nosuperuser nocreatedb nocreaterole noreplication nobypassrls';
@@ -53,18 +53,26 @@ export async function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void
     await ensureRole(client, plan.visitor, `nologin ${runtime}`);
     await ensureRole(client, plan.anonymous, `nologin ${runtime}`);
     await execFormatted(client, 'grant %I, %I to %I', plan.visitor, plan.anonymous, plan.authenticator.name);
+  });
+}
+
+async function withRootClient<T>(rootUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: rootUrl });
+  await client.connect();
+  try {
+    return await fn(client);
   } finally {
     await client.end();
   }
 }
 
-export async function databaseExists(rootUrl: string, name: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: rootUrl });
-  await client.connect();
-  try {
+export function databaseExists(rootUrl: string, name: string): Promise<boolean> {
+  return withRootClient(rootUrl, async (client) => {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
     return rowCount === 1;
-  } finally {
-    await client.end();
-  }
+  });
+}
+
+export function dropDatabase(rootUrl: string, name: string): Promise<void> {
+  return withRootClient(rootUrl, (client) => execFormatted(client, 'drop database if exists %I with (force)', name));
 }

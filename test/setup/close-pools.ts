@@ -1,0 +1,4 @@
+import { afterAll } from 'vitest';
+import { closePools } from '../support/db.ts';
+
+afterAll(closePools);

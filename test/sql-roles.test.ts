@@ -1,0 +1,122 @@
+// What each membership role may do inside its own tenant.
+import { randomUUID } from 'node:crypto';
+import { beforeEach, describe, expect, test } from 'vitest';
+import { asOwner, asUser, pgError } from './support/db.ts';
+import { createTenant, snapshot, type Role, type TenantFixture } from './support/fixtures.ts';
+
+let t: TenantFixture;
+beforeEach(async () => {
+  t = await createTenant('roles');
+});
+const as = (role: Role) => ({ userId: t.users[role], tenantId: t.id });
+
+describe('viewer', () => {
+  test('reads but cannot create, update or delete', async () => {
+    const before = await snapshot(t.id);
+    const insert = await pgError(asUser(as('viewer'), (db) => db.query("select app_public.create_product('x', 1)")));
+    expect(insert.code).toBe('42501'); // new row violates row-level security policy
+    const changed = await asUser(
+      as('viewer'),
+      async (db) => [
+        (await db.query('update app_public.products set price = 1')).rowCount,
+        (await db.query('delete from app_public.products')).rowCount,
+      ],
+      { commit: true },
+    );
+    expect(changed).toEqual([0, 0]);
+    expect(await snapshot(t.id)).toEqual(before);
+  });
+});
+
+describe('member', () => {
+  test('creates and updates, but cannot delete', async () => {
+    const result = await asUser(
+      as('member'),
+      async (db) => ({
+        created: (await db.query("select * from app_public.create_product('Saw', 20)")).rowCount,
+        updated: (await db.query('update app_public.products set price = price + 1')).rowCount,
+        deleted: (await db.query('delete from app_public.products')).rowCount,
+      }),
+      { commit: true },
+    );
+    expect(result).toEqual({ created: 1, updated: 3, deleted: 0 });
+  });
+
+  test('cannot manage memberships', async () => {
+    const error = await pgError(
+      asUser(as('member'), (db) => db.query("insert into app_public.memberships (user_id, role) values ($1, 'viewer')", [t.users.viewer])),
+    );
+    expect(error.code).toBe('42501');
+  });
+
+  test('keeps created_at and updated_at honest', async () => {
+    const error = await pgError(asUser(as('member'), (db) => db.query("update app_public.products set created_at = now() - interval '1 year'")));
+    expect(error.code).toBe('42501');
+    const [row] = await asUser(as('member'), async (db) => {
+      await db.query("select pg_sleep(0.01)");
+      return (await db.query('update app_public.products set price = 1 where id = $1 returning created_at, updated_at', [t.productIds[0]])).rows;
+    });
+    expect(row.updated_at.getTime()).toBeGreaterThan(row.created_at.getTime());
+  });
+});
+
+describe('admin', () => {
+  test('deletes products and manages members, but cannot make owners', async () => {
+    const newcomer = randomUUID();
+    await asOwner((db) => db.query('insert into app_public.users (id) values ($1)', [newcomer]));
+    const result = await asUser(
+      as('admin'),
+      async (db) => ({
+        deleted: (await db.query('delete from app_public.products where id = $1', [t.productIds[1]])).rowCount,
+        added: (await db.query("insert into app_public.memberships (user_id, role) values ($1, 'member')", [newcomer])).rowCount,
+      }),
+      { commit: true },
+    );
+    expect(result).toEqual({ deleted: 1, added: 1 });
+
+    const promote = await asUser(as('admin'), async (db) => (await db.query("update app_public.memberships set role = 'owner' where user_id = $1", [newcomer])).rowCount).catch((e) => e.code);
+    expect(promote).toBe('42501');
+    const demoteOwner = await asUser(as('admin'), async (db) => (await db.query("update app_public.memberships set role = 'viewer' where user_id = $1", [t.users.owner])).rowCount);
+    expect(demoteOwner).toBe(0);
+  });
+});
+
+describe('owner', () => {
+  test('makes owners and renames the tenant', async () => {
+    const result = await asUser(as('owner'), async (db) => ({
+      promoted: (await db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.admin])).rowCount,
+      renamed: (await db.query("update app_public.tenants set name = 'Renamed'")).rowCount,
+    }));
+    expect(result).toEqual({ promoted: 1, renamed: 1 });
+  });
+});
+
+describe('create_tenant', () => {
+  test('makes any signed-in user the owner of a new tenant, creating their user row', async () => {
+    const userId = randomUUID();
+    const slug = `signup-${userId.slice(0, 8)}`;
+    const tenant = await asUser({ userId }, async (db) => {
+      await db.query("select set_config('app.current_user_email', $1, true)", [`${slug}@example.test`]);
+      return (await db.query('select * from app_public.create_tenant($1, $2)', ['Signup Inc', slug])).rows[0];
+    }, { commit: true });
+    expect(tenant.slug).toBe(slug);
+    const visible = await asUser({ userId, tenantId: tenant.id }, async (db) => ({
+      role: (await db.query('select app_public.current_tenant_role() as r')).rows[0].r,
+      me: (await db.query('select email from app_public."current_user"()')).rows[0].email,
+    }));
+    expect(visible).toEqual({ role: 'owner', me: `${slug}@example.test` });
+  });
+
+  test('refuses a taken slug and leaves nothing behind', async () => {
+    const userId = randomUUID();
+    const error = await pgError(asUser({ userId }, (db) => db.query('select app_public.create_tenant($1, $2)', ['Copycat', t.slug]), { commit: true }));
+    expect(error.code).toBe('23505');
+    const leftovers = await asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.users where id = $1', [userId])).rows[0].n);
+    expect(leftovers).toBe(0);
+  });
+
+  test('refuses a request without a user', async () => {
+    const error = await pgError(asUser({ userId: 'garbage' }, (db) => db.query("select app_public.create_tenant('x', 'no-user')")));
+    expect(error.code).toBe('TG401');
+  });
+});

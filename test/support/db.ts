@@ -1,0 +1,80 @@
+// Running SQL as a given identity, the way the API does: one transaction on the
+// authenticator's connection, the role and claims set transaction-locally.
+import pg from 'pg';
+import { inject } from 'vitest';
+
+const database = inject('database');
+
+const pools = new Map<string, pg.Pool>();
+function pool(connectionString: string): pg.Pool {
+  let existing = pools.get(connectionString);
+  if (!existing) {
+    existing = new pg.Pool({ connectionString, max: 4 });
+    pools.set(connectionString, existing);
+  }
+  return existing;
+}
+
+export async function closePools(): Promise<void> {
+  await Promise.all([...pools.values()].map((p) => p.end()));
+  pools.clear();
+}
+
+export interface Identity {
+  userId: string;
+  /** The tenant claim; omitted for a signed-in user with no tenant selected. */
+  tenantId?: string;
+}
+
+export interface RunOptions {
+  /** Commit instead of rolling back, so a test can check afterwards what an attack left behind. */
+  commit?: boolean;
+}
+
+async function inTransaction<T>(
+  connectionString: string,
+  settings: Record<string, string>,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  { commit = false }: RunOptions,
+): Promise<T> {
+  const client = await pool(connectionString).connect();
+  try {
+    await client.query('begin');
+    for (const [name, value] of Object.entries(settings)) {
+      await client.query('select set_config($1, $2, true)', [name, value]);
+    }
+    const result = await fn(client);
+    await client.query(commit ? 'commit' : 'rollback');
+    return result;
+  } catch (error) {
+    await client.query('rollback');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export function asUser<T>(identity: Identity, fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
+  const settings: Record<string, string> = { role: database.visitor, 'app.current_user_id': identity.userId };
+  if (identity.tenantId) settings['app.current_tenant_id'] = identity.tenantId;
+  return inTransaction(database.authenticatorUrl, settings, fn, options);
+}
+
+export function asAnonymous<T>(fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
+  return inTransaction(database.authenticatorUrl, { role: database.anonymous }, fn, options);
+}
+
+/** The migration owner, for arranging fixtures and checking results; commits. */
+export function asOwner<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(database.ownerUrl, {}, fn, { commit: true });
+}
+
+/** The PostgreSQL error a promise rejects with (fails the test if it resolves). */
+export async function pgError(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as { code: string; message: string };
+  }
+  throw new Error('expected the statement to fail, but it succeeded');
+}

@@ -1,6 +1,6 @@
 // Configuration comes from environment variables only, validated once at start-up.
 // Every bad value is reported together, by name, so an operator fixes them in one go.
-import { cleanEnv, makeValidator, num, port, str, url, type CleanedEnv } from 'envalid';
+import { bool, cleanEnv, makeValidator, num, port, str, url, type CleanedEnv } from 'envalid';
 
 const roleName = makeValidator<string>((value) => {
   // Role names end up as SQL identifiers in migrations (graphile-migrate placeholders
@@ -28,6 +28,22 @@ const specs = {
   DATABASE_VISITOR: roleName({ default: 'app_user' }),
   DATABASE_ANONYMOUS: roleName({ default: 'app_anonymous' }),
 
+  // The HTTP server. Loopback by default; set HOST=0.0.0.0 in a container.
+  HOST: str({ default: '127.0.0.1' }),
+  PORT: port({ default: 5678 }),
+  GRAPHIQL: bool({ default: undefined, desc: 'Serve GraphiQL at /graphiql (default: on in development only)' }),
+
+  // Token verification: exactly one key source. In development with none set, a
+  // random HS256 secret is generated and kept in .data/ (see npm run token).
+  JWT_SECRET: str({ default: undefined, desc: 'HS256 shared secret, at least 32 bytes' }),
+  JWT_PUBLIC_KEY: str({ default: undefined, desc: 'PEM public key (RSA for RS256, EC P-256 for ES256)' }),
+  JWT_JWKS_URL: url({ default: undefined, desc: 'JWKS endpoint of the identity provider (RS256/ES256, keys by kid)' }),
+  JWT_ISSUER: str({ default: undefined }),
+  JWT_AUDIENCE: str({ default: undefined }),
+  JWT_CLOCK_TOLERANCE_SECONDS: num({ default: 5 }),
+  JWT_TENANT_CLAIM: str({ default: 'tenant_id', desc: 'Claim holding the tenant id; a namespaced name (https://…/tenant_id) or a dotted path (app_metadata.tenant_id)' }),
+  JWT_EMAIL_CLAIM: str({ default: 'email' }),
+
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),
 } as const;
@@ -47,6 +63,16 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
       }
     },
   });
+  const keySources = [env.JWT_SECRET, env.JWT_PUBLIC_KEY, env.JWT_JWKS_URL].filter(Boolean).length;
+  if (keySources > 1) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL: set only one of them');
+  }
+  if (keySources === 0 && env.NODE_ENV === 'production') {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: one is required in production');
+  }
+  if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)');
+  }
   if (env.DATABASE_URL && !env.AUTH_DATABASE_URL) {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_DATABASE_URL: required when DATABASE_URL is set (the API connects as the authenticator role, never as the owner)',

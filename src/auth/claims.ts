@@ -1,0 +1,59 @@
+// From verified claims to the transaction-local settings each request runs with.
+// The role is chosen here, never read from the token.
+import type jwt from 'jsonwebtoken';
+import { AuthError } from './errors.ts';
+
+export interface Identity {
+  userId: string;
+  /** Absent for a signed-in user who has not picked a tenant (e.g. right after signup). */
+  tenantId?: string;
+  email?: string;
+}
+
+export interface ClaimNames {
+  tenant: string;
+  email: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+
+// An exact claim name first (namespaced claims such as https://example.com/tenant_id
+// contain dots), then a dotted path into nested claims (app_metadata.tenant_id).
+function claim(payload: jwt.JwtPayload, name: string): unknown {
+  if (name in payload) return payload[name];
+  return name.split('.').reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), payload);
+}
+
+export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): Identity {
+  const userId = payload.sub;
+  if (typeof userId !== 'string' || !UUID.test(userId)) {
+    throw new AuthError('INVALID_CLAIMS', 'The token\'s `sub` claim must be the user\'s uuid.');
+  }
+  const identity: Identity = { userId: userId.toLowerCase() };
+  const tenantId = claim(payload, names.tenant);
+  if (tenantId !== undefined && tenantId !== null) {
+    if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
+      throw new AuthError('INVALID_CLAIMS', `The token's \`${names.tenant}\` claim must be a tenant uuid.`);
+    }
+    identity.tenantId = tenantId.toLowerCase();
+  }
+  const email = claim(payload, names.email);
+  if (typeof email === 'string' && EMAIL.test(email)) identity.email = email;
+  return identity;
+}
+
+export interface RequestRoles {
+  visitor: string;
+  anonymous: string;
+}
+
+export function pgSettingsFor(identity: Identity | null | undefined, roles: RequestRoles): Record<string, string> {
+  if (!identity) return { role: roles.anonymous };
+  return {
+    role: roles.visitor,
+    'app.current_user_id': identity.userId,
+    ...(identity.tenantId && { 'app.current_tenant_id': identity.tenantId }),
+    ...(identity.email && { 'app.current_user_email': identity.email }),
+  };
+}

@@ -1,0 +1,19 @@
+// Why a request's credentials were refused, in a form clients can act on.
+export type AuthErrorCode =
+  | 'UNAUTHENTICATED' // no usable token: malformed, bad signature, wrong algorithm, issuer or audience
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_NOT_YET_VALID'
+  | 'INVALID_CLAIMS' // verified, but `sub` or the tenant claim is missing or not a uuid
+  | 'AUTH_PROVIDER_UNAVAILABLE'; // the JWKS endpoint could not be reached
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+  readonly code: AuthErrorCode;
+  readonly status: number;
+
+  constructor(code: AuthErrorCode, message: string, status = 401) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}

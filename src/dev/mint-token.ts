@@ -1,0 +1,18 @@
+// Development tokens, signed with the development HS256 secret. Never in production:
+// there, tokens come from the identity provider.
+import jwt from 'jsonwebtoken';
+
+export interface DevTokenClaims {
+  userId: string;
+  tenantId?: string | undefined;
+  email?: string | undefined;
+}
+
+export function mintDevToken(secret: string, claims: DevTokenClaims, options: { tenantClaim: string; expiresIn?: jwt.SignOptions['expiresIn'] }): string {
+  if (process.env.NODE_ENV === 'production') throw new Error('Refusing to mint development tokens when NODE_ENV=production.');
+  return jwt.sign(
+    { ...(claims.tenantId && { [options.tenantClaim]: claims.tenantId }), ...(claims.email && { email: claims.email }) },
+    secret,
+    { algorithm: 'HS256', subject: claims.userId, expiresIn: options.expiresIn ?? '12h' },
+  );
+}

@@ -1,0 +1,83 @@
+// What clients see when something fails. PostgreSQL errors are masked unless their
+// SQLSTATE is on the allow-list below; those pass with a stable `code` and a message
+// written for people (for check and unique constraints, the constraint's own
+// `comment on constraint` text, so DBAs word them in the migration). Anything else
+// is logged with an id and answered with that id only: no SQL, no internals.
+import { randomUUID } from 'node:crypto';
+import { isSafeError } from 'grafast';
+import { GraphQLError } from 'grafast/graphql';
+import type pg from 'pg';
+import type { Logger } from '../logger.ts';
+
+export type ConstraintMessages = Map<string, string>;
+
+interface PgError {
+  code: string;
+  message: string;
+  table?: string;
+  constraint?: string;
+}
+
+function asPgError(error: unknown): PgError | undefined {
+  const candidate = error as Partial<PgError> | undefined;
+  return typeof candidate?.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code) && typeof candidate.message === 'string'
+    ? (candidate as PgError)
+    : undefined;
+}
+
+const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22P02', '22023', '2200D', '22P05']);
+
+function describe(error: PgError, messages: ConstraintMessages): { code: string; message: string } | undefined {
+  const documented = error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;
+  switch (error.code) {
+    case '23514':
+      return { code: 'INVALID_VALUE', message: documented ?? 'A value breaks one of the rules for this field.' };
+    case '23505':
+      return { code: 'ALREADY_EXISTS', message: documented ?? 'Something with these values already exists.' };
+    case '23503':
+      return { code: 'INVALID_REFERENCE', message: 'A referenced record does not exist in this tenant.' };
+    case '23502':
+      return { code: 'INVALID_VALUE', message: 'A required value is missing.' };
+    case '42501':
+      return { code: 'FORBIDDEN', message: 'You are not allowed to do this here.' };
+    case 'TG401':
+      return { code: 'UNAUTHENTICATED', message: error.message };
+    case 'TG403':
+      return { code: 'FORBIDDEN', message: error.message };
+    case 'P0001':
+      return { code: 'INVALID_INPUT', message: error.message };
+  }
+  if (dataExceptions.has(error.code)) return { code: 'INVALID_VALUE', message: `Invalid value: ${error.message}.` };
+  return undefined;
+}
+
+export function createMaskError(logger: Logger, messages: ConstraintMessages) {
+  return (error: GraphQLError): GraphQLError => {
+    const original = error.originalError;
+    // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client.
+    if (!original || original instanceof GraphQLError) return error;
+    const rebuild = (message: string, extensions: Record<string, unknown>) =>
+      new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });
+
+    if (isSafeError(original)) return rebuild(original.message, { ...original.extensions });
+    const pgError = asPgError(original);
+    const described = pgError && describe(pgError, messages);
+    if (described) return rebuild(described.message, { code: described.code, ...(pgError.constraint && { constraint: pgError.constraint }) });
+
+    const errorId = randomUUID();
+    logger.error({ errorId, err: original, path: error.path }, 'masked an unexpected error');
+    return rebuild(`An unexpected error occurred (id ${errorId}).`, { code: 'INTERNAL_SERVER_ERROR', errorId });
+  };
+}
+
+/** `comment on constraint` texts of check and unique constraints, keyed `table.constraint`. */
+export async function loadConstraintMessages(pool: pg.Pool, schemas: string[]): Promise<ConstraintMessages> {
+  const { rows } = await pool.query<{ key: string; message: string }>(
+    `select c.relname || '.' || con.conname as key, obj_description(con.oid, 'pg_constraint') as message
+     from pg_constraint con join pg_class c on c.oid = con.conrelid
+     where c.relnamespace = any($1::regnamespace[]) and con.contype in ('c', 'u')
+       and obj_description(con.oid, 'pg_constraint') is not null`,
+    [schemas],
+  );
+  return new Map(rows.map((row) => [row.key, row.message]));
+}

@@ -1,0 +1,60 @@
+// The PostGraphile preset: which schema becomes the API, with which plugins, and how
+// each request's verified identity reaches PostgreSQL.
+import { PgAggregatesPreset } from '@graphile/pg-aggregates';
+import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
+import type pg from 'pg';
+import { makePgService } from 'postgraphile/adaptors/pg';
+import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
+import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
+import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
+import type { GraphQLError } from 'grafast/graphql';
+
+export const EXPOSED_SCHEMAS = ['app_public'];
+export const GRAPHQL_PATH = '/graphql';
+export const GRAPHIQL_PATH = '/graphiql';
+
+export interface PresetOptions {
+  /** A pool of the authenticator role; every request switches role inside its transaction. */
+  pool: pg.Pool;
+  roles: RequestRoles;
+  development: boolean;
+  graphiql: boolean;
+  maskError: (error: GraphQLError) => GraphQLError;
+  /** Rebuild the schema when migrations change it (needs a superuser for the event trigger). */
+  watch?: { superuserUrl: string } | undefined;
+}
+
+export function createPreset(options: PresetOptions): GraphileConfig.Preset {
+  return {
+    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+    pgServices: [
+      makePgService({
+        pool: options.pool,
+        schemas: EXPOSED_SCHEMAS,
+        ...(options.watch && { superuserConnectionString: options.watch.superuserUrl }),
+      }),
+    ],
+    schema: {
+      // A plugin conflict (say, two fields with one name) fails the build loudly.
+      dontSwallowErrors: true,
+    },
+    grafserv: {
+      graphqlPath: GRAPHQL_PATH,
+      graphiql: options.graphiql,
+      graphiqlPath: GRAPHIQL_PATH,
+      graphiqlOnGraphQLGET: false,
+      websockets: false,
+      watch: Boolean(options.watch),
+      maskError: options.maskError,
+    },
+    grafast: {
+      // Plans and SQL in responses help while developing and leak internals otherwise.
+      explain: options.development,
+      context(requestContext) {
+        // Set by the `authenticate` middleware; absent (never run) means anonymous.
+        const identity = requestContext.expressv4?.res.locals.identity;
+        return { pgSettings: pgSettingsFor(identity, options.roles) };
+      },
+    },
+  };
+}

@@ -1,0 +1,86 @@
+// `npm start` (through main.ts): find or start the database, migrate it, serve the API.
+// In development it also loads the demo data, rewrites schema.graphql and prints
+// ready-to-paste Authorization headers for a user in each demo tenant.
+import { writeFile } from 'node:fs/promises';
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { createTokenVerifier } from './auth/verify-token.ts';
+import { keySourceFor } from './auth/key-source.ts';
+import { ConfigError, readEnv } from './config.ts';
+import { locateDatabase, type DatabaseLocation } from './database/location.ts';
+import { prepareDatabase, projectRoot } from './database/migrations.ts';
+import { demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
+import { mintDevToken } from './dev/mint-token.ts';
+import { loggerFor } from './logger.ts';
+import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
+import { startApiServer, StartupError, type ApiServer } from './server.ts';
+
+export const SCHEMA_FILE = `${projectRoot}schema.graphql`;
+
+export function schemaSDL(schema: Parameters<typeof printSchema>[0]): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}
+
+// For a person at a terminal, so plain text on stdout rather than a log line.
+function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string) {
+  const lines = [`GraphQL:  ${api.url}${GRAPHQL_PATH}`, `GraphiQL: ${api.url}${GRAPHIQL_PATH}`];
+  if (secret) {
+    lines.push('', 'Paste one of these into GraphiQL\'s headers to act as that user:');
+    for (const user of demoUsers) {
+      const token = mintDevToken(secret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email }, { tenantClaim });
+      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${token}"}`);
+    }
+    lines.push('', 'More: npm run token -- --tenant acme --user alice@acme.test');
+  }
+  process.stdout.write(`\ntenantgraph is ready\n\n${lines.map((line) => `  ${line}`).join('\n')}\n\n`);
+}
+
+async function main() {
+  const env = readEnv();
+  const log = loggerFor(env);
+  const development = env.NODE_ENV === 'development';
+  let location: DatabaseLocation | undefined;
+  let api: ApiServer | undefined;
+
+  const shutdown = async (signal: string) => {
+    log.info(`${signal}: finishing in-flight requests, then stopping`);
+    await api?.close();
+    await location?.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
+    const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message));
+    log.info(`database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
+    if (development) await seedDemoData(location.ownerUrl);
+
+    const key = await keySourceFor(env);
+    api = await startApiServer({
+      authenticatorUrl: location.authenticatorUrl,
+      roles: { visitor: env.DATABASE_VISITOR, anonymous: env.DATABASE_ANONYMOUS },
+      verifyToken: createTokenVerifier({ key, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
+      claimNames: { tenant: env.JWT_TENANT_CLAIM, email: env.JWT_EMAIL_CLAIM },
+      logger: log,
+      development,
+      graphiql: env.GRAPHIQL ?? development,
+      poolSize: env.PG_POOL_MAX,
+      host: env.HOST,
+      port: env.PORT,
+    });
+    if (development) {
+      await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
+      printWelcome(api, key.kind === 'secret' && !env.JWT_SECRET ? key.secret : undefined, env.JWT_TENANT_CLAIM);
+    } else {
+      log.info({ url: api.url }, 'tenantgraph is ready');
+    }
+  } catch (error) {
+    const expected = error instanceof ConfigError || error instanceof StartupError;
+    log.fatal(expected ? (error as Error).message : { err: error }, expected ? undefined : 'start-up failed');
+    await location?.stop();
+    process.exit(1);
+  }
+}
+
+await main();

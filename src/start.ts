@@ -2,23 +2,17 @@
 // In development it also loads the demo data, rewrites schema.graphql and prints
 // ready-to-paste Authorization headers for a user in each demo tenant.
 import { writeFile } from 'node:fs/promises';
-import { lexicographicSortSchema, printSchema } from 'graphql';
 import { createTokenVerifier } from './auth/verify-token.ts';
 import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
 import { locateDatabase, type DatabaseLocation } from './database/location.ts';
-import { prepareDatabase, projectRoot } from './database/migrations.ts';
+import { prepareDatabase } from './database/migrations.ts';
 import { demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { loggerFor } from './logger.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
+import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
 import { startApiServer, StartupError, type ApiServer } from './server.ts';
-
-export const SCHEMA_FILE = `${projectRoot}schema.graphql`;
-
-export function schemaSDL(schema: Parameters<typeof printSchema>[0]): string {
-  return `${printSchema(lexicographicSortSchema(schema))}\n`;
-}
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
 function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string) {

@@ -64,6 +64,12 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages) {
     const described = pgError && describe(pgError, messages);
     if (described) return rebuild(described.message, { code: described.code, ...(pgError.constraint && { constraint: pgError.constraint }) });
 
+    // @dataplan/pg's words when a delete matched no row the visitor may delete: another
+    // tenant's id looks exactly like an id that does not exist.
+    if (/^No values were (deleted|updated) in collection/.test(original.message)) {
+      return rebuild('Nothing you may change has this id.', { code: 'NOT_FOUND' });
+    }
+
     const errorId = randomUUID();
     logger.error({ errorId, err: original, path: error.path }, 'masked an unexpected error');
     return rebuild(`An unexpected error occurred (id ${errorId}).`, { code: 'INTERNAL_SERVER_ERROR', errorId });

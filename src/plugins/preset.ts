@@ -8,6 +8,7 @@ import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import type { GraphQLError } from 'grafast/graphql';
+import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
 export const GRAPHQL_PATH = '/graphql';
@@ -27,6 +28,7 @@ export interface PresetOptions {
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
+    plugins: [TenantScopedKeysPlugin],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -34,6 +36,10 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         ...(options.watch && { superuserConnectionString: options.watch.superuserUrl }),
       }),
     ],
+    gather: {
+      // Function arguments without a default are required (`createProduct(name!, price!)`).
+      pgStrictFunctions: true,
+    },
     schema: {
       // A plugin conflict (say, two fields with one name) fails the build loudly.
       dontSwallowErrors: true,

@@ -1,0 +1,94 @@
+// A real API server on a random port, over the run's test database, and clients that
+// talk to it over real HTTP, as a frontend would.
+import { randomBytes } from 'node:crypto';
+import { GraphQLClient } from 'graphql-request';
+import jwt from 'jsonwebtoken';
+import pino from 'pino';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
+import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
+
+const database = inject('database');
+
+export const TEST_SECRET = randomBytes(32).toString('hex');
+
+export interface TestApi {
+  server: ApiServer;
+  url: string;
+  /** A graphql-request client; with a token, as that user. */
+  client(token?: string): GraphQLClient;
+  /** A raw POST to /graphql, for status codes and hostile bodies. */
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+}
+
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken'>> & { verifier?: Partial<VerifierOptions> };
+
+/** Starts a server for the current test file (stopped after it) and returns its handle. */
+export function useApi(options: TestApiOptions = {}): TestApi {
+  const api = {} as TestApi;
+  beforeAll(async () => {
+    const { verifier, ...serverOptions } = options;
+    const server = await startApiServer({
+      authenticatorUrl: database.authenticatorUrl,
+      roles: { visitor: database.visitor, anonymous: database.anonymous },
+      verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
+      claimNames: { tenant: 'tenant_id', email: 'email' },
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      development: false,
+      graphiql: false,
+      poolSize: 10,
+      host: '127.0.0.1',
+      port: 0,
+      ...serverOptions,
+    });
+    Object.assign(api, {
+      server,
+      url: server.url,
+      client: (token?: string) =>
+        new GraphQLClient(`${server.url}/graphql`, { headers: token ? { authorization: `Bearer ${token}` } : {} }),
+      post: async (body: unknown, headers: Record<string, string> = {}) => {
+        const response = await fetch(`${server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        });
+        const text = await response.text();
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {}
+        return { status: response.status, body: parsed, headers: response.headers };
+      },
+    });
+  });
+  afterAll(() => api.server?.close());
+  return api;
+}
+
+export interface TokenClaims {
+  userId?: string;
+  tenantId?: string;
+  [claim: string]: unknown;
+}
+
+/** An HS256 token signed with the test secret, valid for 5 minutes unless overridden. */
+export function tokenFor({ userId, tenantId, ...extra }: TokenClaims, options: jwt.SignOptions = {}, secret: jwt.Secret = TEST_SECRET): string {
+  return jwt.sign({ ...(tenantId && { tenant_id: tenantId }), ...extra }, secret, {
+    algorithm: 'HS256',
+    expiresIn: '5m',
+    ...(userId && { subject: userId }),
+    ...options,
+  });
+}
+
+/** GraphQL errors of a graphql-request call that failed, as the client sees them. */
+export async function graphqlErrors(promise: Promise<unknown>): Promise<Array<{ message: string; extensions?: { code?: string } }>> {
+  try {
+    await promise;
+  } catch (error) {
+    const response = (error as { response?: { errors?: Array<{ message: string; extensions?: { code?: string } }> } }).response;
+    if (response?.errors) return response.errors;
+    throw error;
+  }
+  throw new Error('expected GraphQL errors, but the request succeeded');
+}

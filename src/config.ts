@@ -54,8 +54,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Loads ./.env into process.env when it exists (development convenience); real env vars win. */
+export function loadDotEnv(): void {
+  try {
+    process.loadEnvFile('.env');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
 export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const env = cleanEnv(source, specs, {
+  // An empty variable (FOO= in .env or compose) means unset, not "the empty string".
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
+  const env = cleanEnv(present, specs, {
     reporter: ({ errors }) => {
       const problems = Object.entries(errors).map(([name, error]) => `  ${name}: ${(error as Error).message}`);
       if (problems.length > 0) {

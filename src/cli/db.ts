@@ -9,13 +9,14 @@
 //   any other graphile-migrate command (status, uncommit, ...) is passed through.
 import { spawn } from 'node:child_process';
 import pg from 'pg';
-import { readEnv } from '../config.ts';
+import { loadDotEnv, readEnv } from '../config.ts';
 import { locateDatabase } from '../database/location.ts';
 import { migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
 import { findSchemaProblems, guardOptions } from '../database/schema-guard.ts';
 import { loggerFor } from '../logger.ts';
 
 const [command = 'migrate', ...rest] = process.argv.slice(2);
+loadDotEnv();
 const env = readEnv();
 const log = loggerFor(env);
 

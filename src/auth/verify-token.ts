@@ -54,15 +54,20 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
         timeout: 5_000,
       });
       return async (header) => {
+        let signingKey;
         try {
-          const signingKey = await client.getSigningKey(header.kid);
-          return pinAsymmetric(createPublicKey(signingKey.getPublicKey()));
+          signingKey = await client.getSigningKey(header.kid);
         } catch (error) {
           const name = (error as Error).name;
           if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') {
             throw new AuthError('UNAUTHENTICATED', 'No signing key of the identity provider matches this token.');
           }
           throw new AuthError('AUTH_PROVIDER_UNAVAILABLE', 'The identity provider\'s keys could not be fetched; try again shortly.', 503);
+        }
+        try {
+          return pinAsymmetric(createPublicKey(signingKey.getPublicKey()));
+        } catch {
+          throw new AuthError('UNAUTHENTICATED', 'The identity provider signed this token with an unsupported key type.');
         }
       };
     }
@@ -73,7 +78,13 @@ function translate(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
   if (error instanceof jwt.TokenExpiredError) return new AuthError('TOKEN_EXPIRED', 'The token has expired.');
   if (error instanceof jwt.NotBeforeError) return new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
-  if (error instanceof jwt.JsonWebTokenError) return new AuthError('UNAUTHENTICATED', `Invalid token: ${error.message}.`);
+  if (error instanceof jwt.JsonWebTokenError) {
+    // jsonwebtoken's messages for issuer and audience quote the expected values: our
+    // configuration, not the client's business.
+    const claim = /^jwt (issuer|audience) invalid/.exec(error.message)?.[1];
+    const message = claim ? `jwt ${claim} invalid` : error.message;
+    return new AuthError('UNAUTHENTICATED', `Invalid token: ${message}.`);
+  }
   return new AuthError('UNAUTHENTICATED', 'Invalid token.');
 }
 

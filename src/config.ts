@@ -44,6 +44,23 @@ const specs = {
   JWT_TENANT_CLAIM: str({ default: 'tenant_id', desc: 'Claim holding the tenant id; a namespaced name (https://…/tenant_id) or a dotted path (app_metadata.tenant_id)' }),
   JWT_EMAIL_CLAIM: str({ default: 'email' }),
 
+  // Abuse limits (OWASP API4). See README, "Limits".
+  MAX_BODY_BYTES: num({ default: 100_000 }),
+  MAX_QUERY_TOKENS: num({ default: 2_000 }),
+  MAX_QUERY_DEPTH: num({ default: 10 }),
+  MAX_QUERY_ALIASES: num({ default: 15 }),
+  MAX_QUERY_DIRECTIVES: num({ default: 10 }),
+  MAX_QUERY_COMPLEXITY: num({ default: 10_000 }),
+  DEFAULT_LIST_SIZE: num({ default: 100, desc: 'Rows a connection without first/last is assumed to return, for the cost estimate' }),
+  INTROSPECTION: bool({ default: undefined, desc: 'Allow introspection (default: in development, or when GraphiQL is on)' }),
+  STATEMENT_TIMEOUT_MS: num({ default: 5_000 }),
+  REQUEST_TIMEOUT_MS: num({ default: 15_000 }),
+  DATABASE_CONNECT_TIMEOUT_MS: num({ default: 2_000 }),
+  RATE_LIMIT_POINTS: num({ default: 3_000, desc: 'Requests per tenant per window; 0 turns rate limiting off' }),
+  RATE_LIMIT_WINDOW_SECONDS: num({ default: 60 }),
+  REDIS_URL: url({ default: undefined, desc: 'Share rate-limit budgets between API processes through Redis' }),
+  CORS_ORIGINS: str({ default: '', desc: 'Comma-separated origins allowed to call the API from a browser' }),
+
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),
 } as const;

@@ -1,18 +1,26 @@
-// The HTTP server: Express 5, token verification, then PostGraphile through grafserv.
-// Everything it needs is passed in, so tests start it in-process on a random port.
+// The HTTP server: Express 5, then on the GraphQL path, in order: verify the token,
+// rate-limit the tenant, refuse oversized or overpriced queries, fail fast while the
+// database is away, and finally PostGraphile through grafserv. Everything it needs is
+// passed in, so tests start it in-process on a random port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { GraphQLSchema } from 'grafast/graphql';
+import helmet from 'helmet';
 import pg from 'pg';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { authenticate } from './auth/authenticate.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
+import { createDatabaseGate } from './http/database-gate.ts';
+import { createRateLimit, type RateLimitOptions } from './http/rate-limit.ts';
+import { requestLimits, type RequestLimits } from './http/request-limits.ts';
+import { requestLog } from './http/request-log.ts';
 import type { Logger } from './logger.ts';
 import { createMaskError, loadConstraintMessages } from './plugins/mask-errors.ts';
-import { createPreset, EXPOSED_SCHEMAS, GRAPHQL_PATH } from './plugins/preset.ts';
+import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 
 export interface ApiServerOptions {
   /** The authenticator's connection string: the only database login the API uses. */
@@ -26,12 +34,26 @@ export interface ApiServerOptions {
   poolSize: number;
   host: string;
   port: number;
+  limits: RequestLimits;
+  /** null: no rate limiting. */
+  rateLimit: RateLimitOptions | null;
+  /** Browser origins allowed by CORS; empty: none. */
+  corsOrigins: string[];
+  timeouts: {
+    /** Longest a statement may run (transaction-local statement_timeout). */
+    statementMs: number;
+    /** Longest a client may take to send its request. */
+    requestMs: number;
+    /** Longest a request waits for a database connection. */
+    connectMs: number;
+  };
   /** Rebuild the schema as migrations change it (development; needs a superuser). */
   watch?: { superuserUrl: string } | undefined;
 }
 
 export interface ApiServer {
   url: string;
+  /** The GraphQL schema as built at start-up. */
   schema: GraphQLSchema;
   httpServer: Server;
   /** Stops accepting, lets in-flight requests finish, then releases the pool. */
@@ -42,27 +64,17 @@ export class StartupError extends Error {
   override name = 'StartupError';
 }
 
-function healthRoutes(pool: pg.Pool) {
-  const router = express.Router();
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
-    try {
-      await pool.query('select 1');
-      res.json({ status: 'ready' });
-    } catch {
-      res.status(503).json({ status: 'unavailable', reason: 'the database does not answer' });
-    }
-  });
-  return router;
+function jsonError(res: Response, status: number, code: string, message: string) {
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { logger } = options;
-  const pool = new pg.Pool({ connectionString: options.authenticatorUrl, max: options.poolSize });
-  // An idle connection dropped by the server must not take the process down.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle database connection lost'));
+  const pool = new pg.Pool({
+    connectionString: options.authenticatorUrl,
+    max: options.poolSize,
+    connectionTimeoutMillis: options.timeouts.connectMs,
+  });
 
   let constraintMessages;
   try {
@@ -71,13 +83,21 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await pool.end();
     throw new StartupError(`Cannot reach the database as the authenticator role: ${(error as Error).message}`);
   }
+  const gate = createDatabaseGate(pool, logger);
+  // An idle connection dropped by the server must not take the process down.
+  pool.on('error', (error) => {
+    logger.warn({ err: error }, 'idle database connection lost');
+    gate.report(error);
+  });
 
   const preset = createPreset({
     pool,
     roles: options.roles,
     development: options.development,
     graphiql: options.graphiql,
-    maskError: createMaskError(logger, constraintMessages),
+    maskError: createMaskError(logger, constraintMessages, gate),
+    gate,
+    statementTimeoutMs: options.timeouts.statementMs,
     watch: options.watch,
   });
   const pgl = postgraphile(preset);
@@ -90,16 +110,46 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await pool.end();
     throw new StartupError(`The GraphQL schema could not be built from the database: ${(error as Error).message}`);
   }
+  const serv = pgl.createServ(grafserv);
+
+  const rateLimit = options.rateLimit && createRateLimit(options.rateLimit, logger);
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(healthRoutes(pool));
+  app.set('trust proxy', false);
+  app.use(requestLog(logger));
+  // GraphiQL (Ruru) runs inline scripts and workers; everything else gets helmet's strict defaults.
+  const strictHeaders = helmet();
+  const graphiqlHeaders = helmet({ contentSecurityPolicy: false });
+  app.use((req, res, next) => (req.path === GRAPHIQL_PATH || req.path.startsWith('/ruru-static/') ? graphiqlHeaders : strictHeaders)(req, res, next));
+  app.use(cors({ origin: options.corsOrigins, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-request-id'], maxAge: 600 }));
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await pool.query('select 1');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', reason: 'the database does not answer' });
+    }
+  });
+
   app.use(GRAPHQL_PATH, authenticate(options.verifyToken, options.claimNames));
+  if (rateLimit) app.use(GRAPHQL_PATH, rateLimit.middleware);
+  // pgl.getSchema() is the current schema, also after watch mode rebuilt it.
+  app.use(GRAPHQL_PATH, requestLimits(() => pgl.getSchema(), options.limits));
+  app.use(GRAPHQL_PATH, gate.middleware);
+
   const httpServer = createServer(app);
-  await pgl.createServ(grafserv).addTo(app, httpServer);
+  httpServer.requestTimeout = options.timeouts.requestMs;
+  httpServer.headersTimeout = Math.min(options.timeouts.requestMs, 10_000);
+  await serv.addTo(app, httpServer);
+  app.use((_req: Request, res: Response) => jsonError(res, 404, 'NOT_FOUND', 'No such route.'));
   app.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, 'unhandled error in a request');
-    res.status(error.status ?? 500).json({ errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+    jsonError(res, error.status ?? 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -119,6 +169,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         const drained = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         httpServer.closeIdleConnections();
         await drained;
+        gate.close();
+        await rateLimit?.close();
         await pgl.release();
         await pool.end();
       })();

@@ -12,6 +12,7 @@ import { mintDevToken } from './dev/mint-token.ts';
 import { loggerFor } from './logger.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
+import { serverOptionsFromEnv } from './server-options.ts';
 import { startApiServer, StartupError, type ApiServer } from './server.ts';
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
@@ -52,16 +53,10 @@ async function main() {
 
     const key = await keySourceFor(env);
     api = await startApiServer({
+      ...serverOptionsFromEnv(env),
       authenticatorUrl: location.authenticatorUrl,
-      roles: { visitor: env.DATABASE_VISITOR, anonymous: env.DATABASE_ANONYMOUS },
       verifyToken: createTokenVerifier({ key, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
-      claimNames: { tenant: env.JWT_TENANT_CLAIM, email: env.JWT_EMAIL_CLAIM },
       logger: log,
-      development,
-      graphiql: env.GRAPHIQL ?? development,
-      poolSize: env.PG_POOL_MAX,
-      host: env.HOST,
-      port: env.PORT,
     });
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));

@@ -7,7 +7,8 @@ import { graphqlErrors, tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 
-const api = useApi();
+// Introspection is on here only to inspect the input types; production turns it off.
+const api = useApi({ limits: { introspection: true } });
 let t: TenantFixture;
 let ownerToken: string;
 let memberToken: string;

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { isSafeError } from 'grafast';
 import { GraphQLError } from 'grafast/graphql';
 import type pg from 'pg';
+import { DATABASE_UNAVAILABLE, isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
 import type { Logger } from '../logger.ts';
 
 export type ConstraintMessages = Map<string, string>;
@@ -48,10 +49,11 @@ function describe(error: PgError, messages: ConstraintMessages): { code: string;
       return { code: 'INVALID_INPUT', message: error.message };
   }
   if (dataExceptions.has(error.code)) return { code: 'INVALID_VALUE', message: `Invalid value: ${error.message}.` };
+  if (error.code === '57014') return { code: 'QUERY_TIMEOUT', message: 'The query took too long and was cancelled (limit STATEMENT_TIMEOUT_MS).' };
   return undefined;
 }
 
-export function createMaskError(logger: Logger, messages: ConstraintMessages) {
+export function createMaskError(logger: Logger, messages: ConstraintMessages, gate: Pick<DatabaseGate, 'report'>) {
   return (error: GraphQLError): GraphQLError => {
     const original = error.originalError;
     // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client.
@@ -60,6 +62,10 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages) {
       new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });
 
     if (isSafeError(original)) return rebuild(original.message, { ...original.extensions });
+    if (isDatabaseUnavailable(original)) {
+      gate.report(original);
+      return rebuild('The database is unavailable; retry shortly.', { code: DATABASE_UNAVAILABLE });
+    }
     const pgError = asPgError(original);
     const described = pgError && describe(pgError, messages);
     if (described) return rebuild(described.message, { code: described.code, ...(pgError.constraint && { constraint: pgError.constraint }) });

@@ -8,6 +8,7 @@ import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import type { GraphQLError } from 'grafast/graphql';
+import { DATABASE_UNAVAILABLE, type DatabaseGate } from '../http/database-gate.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
@@ -21,6 +22,9 @@ export interface PresetOptions {
   development: boolean;
   graphiql: boolean;
   maskError: (error: GraphQLError) => GraphQLError;
+  gate: Pick<DatabaseGate, 'isOpen'>;
+  /** statement_timeout of every request's transaction. */
+  statementTimeoutMs: number;
   /** Rebuild the schema when migrations change it (needs a superuser for the event trigger). */
   watch?: { superuserUrl: string } | undefined;
 }
@@ -28,7 +32,7 @@ export interface PresetOptions {
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [TenantScopedKeysPlugin],
+    plugins: [TenantScopedKeysPlugin, databaseUnavailableStatus(options.gate)],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -59,7 +63,28 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       context(requestContext) {
         // Set by the `authenticate` middleware; absent (never run) means anonymous.
         const identity = requestContext.expressv4?.res.locals.identity;
-        return { pgSettings: pgSettingsFor(identity, options.roles) };
+        // Transaction-local like the claims, so it also holds behind a transaction pooler.
+        return { pgSettings: { ...pgSettingsFor(identity, options.roles), statement_timeout: String(options.statementTimeoutMs) } };
+      },
+    },
+  };
+}
+
+// A request already running when the database went away gets its GraphQL error with
+// code DATABASE_UNAVAILABLE; this turns such responses into HTTP 503, like the ones the
+// closed gate answers. It only looks at responses while the gate is closed.
+function databaseUnavailableStatus(gate: Pick<DatabaseGate, 'isOpen'>): GraphileConfig.Plugin {
+  return {
+    name: 'DatabaseUnavailableStatusPlugin',
+    version: '1.0.0',
+    grafserv: {
+      middleware: {
+        async processRequest(next) {
+          const result = await next();
+          if (!result || gate.isOpen() || result.type !== 'buffer' || result.statusCode !== 200) return result;
+          if (!result.buffer.includes(DATABASE_UNAVAILABLE)) return result;
+          return { ...result, statusCode: 503, headers: { ...result.headers, 'retry-after': '1' } };
+        },
       },
     },
   };

@@ -6,6 +6,8 @@ import jwt from 'jsonwebtoken';
 import pino from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
+import { readEnv } from '../../src/config.ts';
+import { serverOptionsFromEnv } from '../../src/server-options.ts';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
 
 const database = inject('database');
@@ -21,25 +23,26 @@ export interface TestApi {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken'>> & { verifier?: Partial<VerifierOptions> };
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits'>> & {
+  verifier?: Partial<VerifierOptions>;
+  limits?: Partial<ApiServerOptions['limits']>;
+};
 
 /** Starts a server for the current test file (stopped after it) and returns its handle. */
 export function useApi(options: TestApiOptions = {}): TestApi {
   const api = {} as TestApi;
   beforeAll(async () => {
-    const { verifier, ...serverOptions } = options;
+    const { verifier, limits, ...serverOptions } = options;
+    // The defaults a production deployment gets, on a random loopback port.
+    const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET })), port: 0 };
     const server = await startApiServer({
-      authenticatorUrl: database.authenticatorUrl,
+      ...defaults,
       roles: { visitor: database.visitor, anonymous: database.anonymous },
+      authenticatorUrl: database.authenticatorUrl,
       verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
-      claimNames: { tenant: 'tenant_id', email: 'email' },
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      development: false,
-      graphiql: false,
-      poolSize: 10,
-      host: '127.0.0.1',
-      port: 0,
       ...serverOptions,
+      limits: { ...defaults.limits, ...limits },
     });
     Object.assign(api, {
       server,

@@ -1,0 +1,158 @@
+// Refuses GraphQL requests that are too big or too expensive before they are executed
+// (OWASP API4, unrestricted resource consumption). Every refusal is a 4xx with a
+// GraphQL-shaped body whose code names the limit:
+//
+//   413 PAYLOAD_TOO_LARGE       body over maxBodyBytes
+//   415 UNSUPPORTED_MEDIA_TYPE  a POST that is not application/json
+//   400 BAD_REQUEST             not JSON, no query, a batch (arrays are not accepted)
+//   400 QUERY_TOO_LARGE         more than maxTokens tokens
+//   400 QUERY_TOO_DEEP          selections nested deeper than maxDepth
+//   400 TOO_MANY_ALIASES, TOO_MANY_DIRECTIVES
+//   400 QUERY_TOO_COMPLEX       estimated cost over maxComplexity; a connection costs its
+//                               children times `first`/`last` (defaultListSize if unset)
+//   400 INTROSPECTION_DISABLED  __schema/__type when introspection is off
+//
+// Static verdicts are cached by query text; only the cost, which depends on variables,
+// is computed per request.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  getNamedType,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  validate,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLError,
+  type GraphQLField,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'grafast/graphql';
+import { LRUCache } from 'lru-cache';
+import { getComplexity, maxAliasesRule, maxDepthRule, maxDirectivesRule, simpleEstimator } from './graphql-rules.ts';
+
+export interface RequestLimits {
+  maxBodyBytes: number;
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  maxDirectives: number;
+  maxComplexity: number;
+  defaultListSize: number;
+  introspection: boolean;
+}
+
+class Refusal extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function send(res: Response, refusal: Refusal): void {
+  res.status(refusal.status).json({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
+}
+
+type Verdict = { document: DocumentNode } | { refusal: Refusal };
+
+export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<GraphQLSchema>, limits: RequestLimits) {
+  const staticRules: Array<[string, ValidationRule]> = [
+    ['QUERY_TOO_DEEP', maxDepthRule({ n: limits.maxDepth, exposeLimits: true })],
+    ['TOO_MANY_ALIASES', maxAliasesRule({ n: limits.maxAliases, exposeLimits: true })],
+    ['TOO_MANY_DIRECTIVES', maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: true })],
+  ];
+  if (!limits.introspection) staticRules.push(['INTROSPECTION_DISABLED', NoSchemaIntrospectionCustomRule]);
+  const verdicts = new LRUCache<string, Verdict>({ max: 500 });
+
+  function judge(query: string, schema: GraphQLSchema): Verdict {
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: limits.maxTokens, noLocation: true });
+    } catch (error) {
+      const message = (error as GraphQLError).message;
+      return /tokens/.test(message)
+        ? { refusal: new Refusal(400, 'QUERY_TOO_LARGE', `The query has more than ${limits.maxTokens} tokens (limit maxTokens).`) }
+        : { refusal: new Refusal(400, 'GRAPHQL_PARSE_FAILED', message) };
+    }
+    for (const [code, rule] of staticRules) {
+      const [error] = validate(schema, document, [rule]);
+      if (error) return { refusal: new Refusal(400, code, error.message) };
+    }
+    return { document };
+  }
+
+  // A connection multiplies the cost of the rows it returns (nodes, edges) by its page
+  // size; totalCount, aggregates and pageInfo are computed once, whatever the size.
+  const pageSizeEstimator = ({ args, field, node, childComplexity }: { args: Record<string, unknown>; field: GraphQLField<unknown, unknown>; node: FieldNode; childComplexity: number }) => {
+    if (!getNamedType(field.type).name.endsWith('Connection')) return undefined;
+    const returnsRows = node.selectionSet?.selections.some(
+      (selection) => selection.kind !== Kind.FIELD || selection.name.value === 'nodes' || selection.name.value === 'edges',
+    );
+    if (!returnsRows) return 1 + childComplexity;
+    const size = [args.first, args.last].find((value): value is number => typeof value === 'number');
+    return 1 + (size ?? limits.defaultListSize) * childComplexity;
+  };
+
+  const parseJson = express.json({ limit: limits.maxBodyBytes, strict: true, type: () => true });
+
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'POST') return next();
+    if (!req.is('application/json')) {
+      return send(res, new Refusal(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send GraphQL requests as application/json.'));
+    }
+    parseJson(req, res, async (error?: unknown) => {
+      if (error) {
+        const type = (error as { type?: string }).type;
+        return type === 'entity.too.large'
+          ? send(res, new Refusal(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${limits.maxBodyBytes} bytes (limit maxBodyBytes).`))
+          : send(res, new Refusal(400, 'BAD_REQUEST', 'The request body is not valid JSON.'));
+      }
+      const body = req.body as unknown;
+      if (Array.isArray(body)) return send(res, new Refusal(400, 'BAD_REQUEST', 'Batched requests are not supported; send one operation per request.'));
+      const { query, variables, operationName } = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
+      if (typeof query !== 'string' || query.trim() === '') return send(res, new Refusal(400, 'BAD_REQUEST', 'The body needs a `query` string.'));
+      if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) {
+        return send(res, new Refusal(400, 'BAD_REQUEST', '`variables` must be an object.'));
+      }
+      if (operationName != null && typeof operationName !== 'string') return send(res, new Refusal(400, 'BAD_REQUEST', '`operationName` must be a string.'));
+
+      let schema: GraphQLSchema;
+      try {
+        schema = await getSchema();
+      } catch (schemaError) {
+        return next(schemaError);
+      }
+      let verdict = verdicts.get(query);
+      if (!verdict) {
+        verdict = judge(query, schema);
+        verdicts.set(query, verdict);
+      }
+      if ('refusal' in verdict) return send(res, verdict.refusal);
+      res.locals.operationName = operationName ?? operationNameOf(verdict.document);
+
+      try {
+        const cost = getComplexity({
+          schema,
+          query: verdict.document,
+          variables: (variables ?? {}) as Record<string, unknown>,
+          ...(typeof operationName === 'string' && { operationName }),
+          estimators: [pageSizeEstimator as never, simpleEstimator({ defaultComplexity: 1 })],
+        });
+        if (cost > limits.maxComplexity) {
+          return send(res, new Refusal(400, 'QUERY_TOO_COMPLEX', `The query's estimated cost is ${cost}, over the limit of ${limits.maxComplexity} (limit maxComplexity); ask for smaller pages.`));
+        }
+      } catch {
+        // Unknown operation names or bad variables: GraphQL validation will say so precisely.
+      }
+      next();
+    });
+  };
+}
+
+function operationNameOf(document: DocumentNode): string | undefined {
+  const operations = document.definitions.filter((definition) => definition.kind === Kind.OPERATION_DEFINITION);
+  return operations.length === 1 ? operations[0]!.name?.value : undefined;
+}

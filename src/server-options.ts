@@ -1,0 +1,34 @@
+// The server's settings as the environment gives them, so `npm start` and the tests
+// build servers the same way.
+import type { Env } from './config.ts';
+import type { ApiServerOptions } from './server.ts';
+
+export type EnvServerOptions = Omit<ApiServerOptions, 'authenticatorUrl' | 'verifyToken' | 'logger' | 'watch'>;
+
+export function serverOptionsFromEnv(env: Env): EnvServerOptions {
+  const development = env.NODE_ENV === 'development';
+  const graphiql = env.GRAPHIQL ?? development;
+  return {
+    roles: { visitor: env.DATABASE_VISITOR, anonymous: env.DATABASE_ANONYMOUS },
+    claimNames: { tenant: env.JWT_TENANT_CLAIM, email: env.JWT_EMAIL_CLAIM },
+    development,
+    graphiql,
+    poolSize: env.PG_POOL_MAX,
+    host: env.HOST,
+    port: env.PORT,
+    limits: {
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxTokens: env.MAX_QUERY_TOKENS,
+      maxDepth: env.MAX_QUERY_DEPTH,
+      maxAliases: env.MAX_QUERY_ALIASES,
+      maxDirectives: env.MAX_QUERY_DIRECTIVES,
+      maxComplexity: env.MAX_QUERY_COMPLEXITY,
+      defaultListSize: env.DEFAULT_LIST_SIZE,
+      // GraphiQL needs introspection to offer completion and docs.
+      introspection: env.INTROSPECTION ?? (development || graphiql),
+    },
+    rateLimit: env.RATE_LIMIT_POINTS > 0 ? { points: env.RATE_LIMIT_POINTS, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS, redisUrl: env.REDIS_URL } : null,
+    corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
+    timeouts: { statementMs: env.STATEMENT_TIMEOUT_MS, requestMs: env.REQUEST_TIMEOUT_MS, connectMs: env.DATABASE_CONNECT_TIMEOUT_MS },
+  };
+}

@@ -75,6 +75,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     max: options.poolSize,
     connectionTimeoutMillis: options.timeouts.connectMs,
   });
+  const gate = createDatabaseGate(pool, logger);
+  // pg-pool only listens for errors on idle clients. A connection lost while a request
+  // holds it (between two of its queries) would otherwise be an uncaught exception that
+  // ends the process; the request itself fails on its next query.
+  pool.on('connect', (client) => client.on('error', (error) => gate.report(error)));
 
   let constraintMessages;
   try {
@@ -83,7 +88,6 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     await pool.end();
     throw new StartupError(`Cannot reach the database as the authenticator role: ${(error as Error).message}`);
   }
-  const gate = createDatabaseGate(pool, logger);
   // An idle connection dropped by the server must not take the process down.
   pool.on('error', (error) => {
     logger.warn({ err: error }, 'idle database connection lost');

@@ -9,6 +9,7 @@ import { locateDatabase, type DatabaseLocation } from './database/location.ts';
 import { prepareDatabase } from './database/migrations.ts';
 import { demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
 import { mintDevToken } from './dev/mint-token.ts';
+import { isDatabaseUnavailable } from './http/database-gate.ts';
 import { loggerFor } from './logger.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
@@ -47,7 +48,10 @@ async function main() {
 
   try {
     location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
-    const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message));
+    const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch((error: unknown) => {
+      // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
+      throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;
+    });
     log.info(`database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
     if (development) await seedDemoData(location.ownerUrl);
 

@@ -11,19 +11,21 @@
 //   400 QUERY_TOO_COMPLEX       estimated cost over maxComplexity; a connection costs its
 //                               children times `first`/`last` (defaultListSize if unset)
 //   400 INTROSPECTION_DISABLED  __schema/__type when introspection is off
+//   400 GRAPHQL_VALIDATION_FAILED  an invalid query; without introspection, the
+//                               "Did you mean …?" hints are left out (they map the schema)
 //
 // Static verdicts are cached by query text; only the cost, which depends on variables,
 // is computed per request.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
   getNamedType,
+  GraphQLError,
   Kind,
   NoSchemaIntrospectionCustomRule,
   parse,
   validate,
   type DocumentNode,
   type FieldNode,
-  type GraphQLError,
   type GraphQLField,
   type GraphQLSchema,
   type ValidationRule,
@@ -42,18 +44,29 @@ export interface RequestLimits {
   introspection: boolean;
 }
 
-class Refusal extends Error {
+class Refusal {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
+  readonly messages: string[];
+  constructor(status: number, code: string, ...messages: string[]) {
     this.status = status;
     this.code = code;
+    this.messages = messages;
   }
 }
 
 function send(res: Response, refusal: Refusal): void {
-  res.status(refusal.status).json({ errors: [{ message: refusal.message, extensions: { code: refusal.code } }] });
+  res.status(refusal.status).json({ errors: refusal.messages.map((message) => ({ message, extensions: { code: refusal.code } })) });
+}
+
+// graphql-armor's rules throw their GraphQLError instead of reporting it.
+function firstError(schema: GraphQLSchema, document: DocumentNode, rule: ValidationRule): string | undefined {
+  try {
+    return validate(schema, document, [rule])[0]?.message;
+  } catch (error) {
+    if (error instanceof GraphQLError) return error.message.replace(/^Syntax Error: /, '');
+    throw error;
+  }
 }
 
 type Verdict = { document: DocumentNode } | { refusal: Refusal };
@@ -78,8 +91,13 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
         : { refusal: new Refusal(400, 'GRAPHQL_PARSE_FAILED', message) };
     }
     for (const [code, rule] of staticRules) {
-      const [error] = validate(schema, document, [rule]);
-      if (error) return { refusal: new Refusal(400, code, error.message) };
+      const message = firstError(schema, document, rule);
+      if (message) return { refusal: new Refusal(400, code, message) };
+    }
+    const errors = validate(schema, document);
+    if (errors.length > 0) {
+      const messages = errors.map((error) => (limits.introspection ? error.message : error.message.replace(/ ?Did you mean .+\?$/, '')));
+      return { refusal: new Refusal(400, 'GRAPHQL_VALIDATION_FAILED', ...messages) };
     }
     return { document };
   }
@@ -98,56 +116,51 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
 
   const parseJson = express.json({ limit: limits.maxBodyBytes, strict: true, type: () => true });
 
+  /** The refusal for a parsed body, or undefined when it may go on to execution. */
+  async function check(body: unknown, res: Response): Promise<Refusal | undefined> {
+    if (Array.isArray(body)) return new Refusal(400, 'BAD_REQUEST', 'Batched requests are not supported; send one operation per request.');
+    const { query, variables, operationName } = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
+    if (typeof query !== 'string' || query.trim() === '') return new Refusal(400, 'BAD_REQUEST', 'The body needs a `query` string.');
+    if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return new Refusal(400, 'BAD_REQUEST', '`variables` must be an object.');
+    if (operationName != null && typeof operationName !== 'string') return new Refusal(400, 'BAD_REQUEST', '`operationName` must be a string.');
+
+    const schema = await getSchema();
+    let verdict = verdicts.get(query);
+    if (!verdict) {
+      verdict = judge(query, schema);
+      verdicts.set(query, verdict);
+    }
+    if ('refusal' in verdict) return verdict.refusal;
+    res.locals.operationName = operationName ?? operationNameOf(verdict.document);
+
+    let cost: number;
+    try {
+      cost = getComplexity({
+        schema,
+        query: verdict.document,
+        variables: (variables ?? {}) as Record<string, unknown>,
+        ...(typeof operationName === 'string' && { operationName }),
+        estimators: [pageSizeEstimator as never, simpleEstimator({ defaultComplexity: 1 })],
+      });
+    } catch {
+      // Unknown operation names or bad variables: execution reports them precisely.
+      return undefined;
+    }
+    return cost > limits.maxComplexity
+      ? new Refusal(400, 'QUERY_TOO_COMPLEX', `The query's estimated cost is ${cost}, over the limit of ${limits.maxComplexity} (limit maxComplexity); ask for smaller pages.`)
+      : undefined;
+  }
+
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
-    if (!req.is('application/json')) {
-      return send(res, new Refusal(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send GraphQL requests as application/json.'));
-    }
-    parseJson(req, res, async (error?: unknown) => {
+    if (!req.is('application/json')) return send(res, new Refusal(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send GraphQL requests as application/json.'));
+    parseJson(req, res, (error?: unknown) => {
       if (error) {
-        const type = (error as { type?: string }).type;
-        return type === 'entity.too.large'
+        return (error as { type?: string }).type === 'entity.too.large'
           ? send(res, new Refusal(413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${limits.maxBodyBytes} bytes (limit maxBodyBytes).`))
           : send(res, new Refusal(400, 'BAD_REQUEST', 'The request body is not valid JSON.'));
       }
-      const body = req.body as unknown;
-      if (Array.isArray(body)) return send(res, new Refusal(400, 'BAD_REQUEST', 'Batched requests are not supported; send one operation per request.'));
-      const { query, variables, operationName } = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
-      if (typeof query !== 'string' || query.trim() === '') return send(res, new Refusal(400, 'BAD_REQUEST', 'The body needs a `query` string.'));
-      if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) {
-        return send(res, new Refusal(400, 'BAD_REQUEST', '`variables` must be an object.'));
-      }
-      if (operationName != null && typeof operationName !== 'string') return send(res, new Refusal(400, 'BAD_REQUEST', '`operationName` must be a string.'));
-
-      let schema: GraphQLSchema;
-      try {
-        schema = await getSchema();
-      } catch (schemaError) {
-        return next(schemaError);
-      }
-      let verdict = verdicts.get(query);
-      if (!verdict) {
-        verdict = judge(query, schema);
-        verdicts.set(query, verdict);
-      }
-      if ('refusal' in verdict) return send(res, verdict.refusal);
-      res.locals.operationName = operationName ?? operationNameOf(verdict.document);
-
-      try {
-        const cost = getComplexity({
-          schema,
-          query: verdict.document,
-          variables: (variables ?? {}) as Record<string, unknown>,
-          ...(typeof operationName === 'string' && { operationName }),
-          estimators: [pageSizeEstimator as never, simpleEstimator({ defaultComplexity: 1 })],
-        });
-        if (cost > limits.maxComplexity) {
-          return send(res, new Refusal(400, 'QUERY_TOO_COMPLEX', `The query's estimated cost is ${cost}, over the limit of ${limits.maxComplexity} (limit maxComplexity); ask for smaller pages.`));
-        }
-      } catch {
-        // Unknown operation names or bad variables: GraphQL validation will say so precisely.
-      }
-      next();
+      check(req.body, res).then((refusal) => (refusal ? send(res, refusal) : next()), next);
     });
   };
 }

@@ -26,7 +26,7 @@ function asPgError(error: unknown): PgError | undefined {
     : undefined;
 }
 
-const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22P02', '22023', '2200D', '22P05']);
+const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22023', '2200D', '22P05']);
 
 function describe(error: PgError, messages: ConstraintMessages): { code: string; message: string } | undefined {
   const documented = error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;

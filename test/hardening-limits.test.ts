@@ -1,0 +1,167 @@
+// Abuse limits (OWASP API4), security headers, per-tenant rate limiting in memory and
+// in Redis, and the request log. Each refusal is a 4xx whose code names the limit.
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { tokenFor, useApi } from './support/api.ts';
+import { asOwner } from './support/db.ts';
+import { createTenant, type TenantFixture } from './support/fixtures.ts';
+
+let a: TenantFixture;
+let b: TenantFixture;
+let tokenA: string;
+beforeAll(async () => {
+  [a, b] = await Promise.all([createTenant('limits-a'), createTenant('limits-b')]);
+  tokenA = tokenFor({ userId: a.users.owner, tenantId: a.id });
+});
+const auth = () => ({ authorization: `Bearer ${tokenA}` });
+
+describe('query limits (production defaults)', () => {
+  const api = useApi();
+
+  test('a query nested deeper than maxDepth: 400 QUERY_TOO_DEEP', async () => {
+    let selection = 'name';
+    for (let i = 0; i < 6; i++) selection = `category { products { nodes { ${selection} } } }`;
+    const { status, body } = await api.post({ query: `{ products { nodes { ${selection} } } }` }, auth());
+    expect(status).toBe(400);
+    expect(body.errors[0].extensions.code).toBe('QUERY_TOO_DEEP');
+    expect(body.errors[0].message).toMatch(/10/);
+  });
+
+  test('connections multiply the cost by `first`: 400 QUERY_TOO_COMPLEX, also through variables', async () => {
+    const query = 'query ($n: Int) { products(first: $n) { nodes { name category { products(first: $n) { nodes { name price } } } } } }';
+    const small = await api.post({ query, variables: { n: 5 } }, auth());
+    expect(small.status).toBe(200);
+    const large = await api.post({ query, variables: { n: 1000 } }, auth());
+    expect(large.status).toBe(400);
+    expect(large.body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
+    expect(large.body.errors[0].message).toMatch(/limit of 10000/);
+  });
+
+  test('counting is cheap: totalCount of every category needs no page size', async () => {
+    const { status, body } = await api.post({ query: '{ categories { nodes { name products { totalCount } } } }' }, auth());
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+  });
+
+  test('too many aliases, directives or tokens: 400 with the limit named', async () => {
+    const aliases = await api.post({ query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: currentTenant { name }`).join(' ')} }` }, auth());
+    expect([aliases.status, aliases.body.errors[0].extensions.code]).toEqual([400, 'TOO_MANY_ALIASES']);
+    const directives = await api.post({ query: `{ currentTenant { name ${'@include(if: true) '.repeat(12)} } }` }, auth());
+    expect([directives.status, directives.body.errors[0].extensions.code]).toEqual([400, 'TOO_MANY_DIRECTIVES']);
+    const tokens = await api.post({ query: `{ currentTenant { ${'name '.repeat(3000)} } }` }, auth());
+    expect([tokens.status, tokens.body.errors[0].extensions.code]).toEqual([400, 'QUERY_TOO_LARGE']);
+  });
+
+  test('bodies over maxBodyBytes: 413; batches: 400', async () => {
+    const huge = await api.post({ query: '{ currentTenant { name } }', variables: { pad: 'x'.repeat(200_000) } }, auth());
+    expect([huge.status, huge.body.errors[0].extensions.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    const batch = await api.post([{ query: '{ currentTenant { name } }' }, { query: '{ currentTenant { name } }' }], auth());
+    expect([batch.status, batch.body.errors[0].extensions.code]).toEqual([400, 'BAD_REQUEST']);
+  });
+
+  test('introspection and field suggestions are off in production', async () => {
+    const schema = await api.post({ query: '{ __schema { types { name } } }' }, auth());
+    expect([schema.status, schema.body.errors[0].extensions.code]).toEqual([400, 'INTROSPECTION_DISABLED']);
+    const type = await api.post({ query: '{ __type(name: "Product") { fields { name } } }' }, auth());
+    expect(type.body.errors[0].extensions.code).toBe('INTROSPECTION_DISABLED');
+    const typo = await api.post({ query: '{ prodcts { totalCount } }' }, auth());
+    expect(typo.body.errors[0].message).toMatch(/Cannot query field "prodcts"/);
+    expect(typo.body.errors[0].message).not.toMatch(/Did you mean/);
+  });
+
+  test('security headers, and no x-powered-by', async () => {
+    const { headers } = await api.post({ query: '{ currentTenant { name } }' }, auth());
+    expect(headers.get('x-powered-by')).toBeNull();
+    expect(headers.get('x-content-type-options')).toBe('nosniff');
+    expect(headers.get('strict-transport-security')).toMatch(/max-age/);
+    expect(headers.get('content-security-policy')).toMatch(/default-src 'self'/);
+    expect(headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('statement timeout', () => {
+  const api = useApi({ timeouts: { statementMs: 1, requestMs: 15_000, connectMs: 2_000 } });
+
+  test('a query running past STATEMENT_TIMEOUT_MS is cancelled with QUERY_TIMEOUT, and the server carries on', async () => {
+    await asOwner((db) =>
+      db.query("insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, 60000) n", [b.id]),
+    );
+    const tokenB = tokenFor({ userId: b.users.viewer, tenantId: b.id });
+    const slow = await api.post({ query: '{ products { groupedAggregates(groupBy: [NAME]) { keys sum { price } } } }' }, { authorization: `Bearer ${tokenB}` });
+    expect(slow.status).toBe(200);
+    expect(slow.body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
+    const health = await fetch(`${api.url}/readyz`);
+    expect(health.status).toBe(200);
+  });
+});
+
+describe('CORS', () => {
+  const api = useApi({ corsOrigins: ['https://app.example.com'] });
+
+  test('answers allowed origins and only those', async () => {
+    const allowed = await api.post({ query: '{ currentTenant { name } }' }, { ...auth(), origin: 'https://app.example.com' });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    const other = await api.post({ query: '{ currentTenant { name } }' }, { ...auth(), origin: 'https://evil.example.com' });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('rate limiting, in memory', () => {
+  const api = useApi({ rateLimit: { points: 5, windowSeconds: 60 } });
+
+  test("per tenant: A's sixth request is refused with 429 and Retry-After; B is unaffected", async () => {
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await api.post({ query: '{ currentTenant { name } }' }, auth())).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const refused = await api.post({ query: '{ currentTenant { name } }' }, auth());
+    expect(refused.body.errors[0]).toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another user of A shares A's budget; B has its own.
+    const sameTenant = await api.post({ query: '{ currentTenant { name } }' }, { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` });
+    expect(sameTenant.status).toBe(429);
+    const other = await api.post({ query: '{ currentTenant { name } }' }, { authorization: `Bearer ${tokenFor({ userId: b.users.viewer, tenantId: b.id })}` });
+    expect(other.status).toBe(200);
+  });
+});
+
+describe('rate limiting, in Redis: API processes share one budget', () => {
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `tenantgraph-test:${randomUUID()}`;
+  const first = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });
+  const second = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });
+
+  test('three requests on each of two servers: the sixth is refused', async () => {
+    const statuses = [];
+    for (const api of [first, second, first, second, first]) statuses.push((await api.post({ query: '{ currentTenant { name } }' }, auth())).status);
+    const last = await second.post({ query: '{ currentTenant { name } }' }, auth());
+    expect([...statuses, last.status]).toEqual([200, 200, 200, 200, 200, 429]);
+    expect(last.body.errors[0].extensions.code).toBe('RATE_LIMITED');
+  });
+});
+
+describe('the request log', () => {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const api = useApi({ logger: pino({ level: 'info' }, sink) });
+
+  test('one line per request with id, tenant, user, operation, status and duration; never the token or variables', async () => {
+    const secret = `secret-${randomUUID()}`;
+    await api.post({ query: 'query ListProducts($q: String) { products(condition: { name: $q }) { totalCount } }', variables: { q: secret } }, auth());
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const entries = lines.map((line) => JSON.parse(line)).filter((entry) => entry.req?.url === '/graphql');
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ tenantId: a.id, userId: a.users.owner, operationName: 'ListProducts', res: { statusCode: 200 } });
+    expect(entries[0].req.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof entries[0].responseTime).toBe('number');
+    const everything = lines.join('\n');
+    expect(everything).not.toContain(tokenA);
+    expect(everything).not.toContain(secret);
+  });
+});

@@ -100,7 +100,6 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     development: options.development,
     graphiql: options.graphiql,
     maskError: createMaskError(logger, constraintMessages, gate),
-    gate,
     statementTimeoutMs: options.timeouts.statementMs,
     watch: options.watch,
   });
@@ -176,6 +175,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         gate.close();
         await rateLimit?.close();
         await pgl.release();
+        // PostGraphile leaves the services it was given to us: in watch mode the pgSubscriber
+        // holds a LISTEN connection of the pool, and pool.end() would wait for it forever.
+        for (const service of preset.pgServices ?? []) await service.release?.();
         await pool.end();
       })();
       return closing;

@@ -185,7 +185,7 @@ describe('errors users must see, with stable codes', () => {
   test('a negative price: INVALID_VALUE with the constraint\'s own words, and nothing written', async () => {
     const before = await snapshot(t.id);
     const errors = await graphqlErrors(api.client(memberToken).request(gql`mutation { createProduct(input: { name: "Bad", price: "-1" }) { product { id } } }`));
-    expect(errors[0]).toMatchObject({ message: 'A price cannot be negative.', extensions: { code: 'INVALID_VALUE' } });
+    expect(errors[0]).toMatchObject({ message: 'A price must be a number of at least 0.', extensions: { code: 'INVALID_VALUE' } });
     expect(await snapshot(t.id)).toEqual(before);
   });
 

@@ -255,7 +255,7 @@ describe('the next client on the same server connection (PgBouncer pool of 1)', 
       });
 
       const anonymous = await api.post({ query: '{ currentTenant { rowId } products { totalCount } }' });
-      expect(anonymous.status).toBe(200);
+      expect(anonymous.status).toBe(403);
       expect(anonymous.body.errors.map((e: any) => e.extensions.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
       expect(anonymous.body.data).toEqual({ currentTenant: null, products: null });
 

@@ -79,6 +79,7 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
   ];
   if (!limits.introspection) staticRules.push(['INTROSPECTION_DISABLED', NoSchemaIntrospectionCustomRule]);
   const verdicts = new LRUCache<string, Verdict>({ max: 500 });
+  let verdictsSchema: GraphQLSchema | undefined;
 
   function judge(query: string, schema: GraphQLSchema): Verdict {
     let document: DocumentNode;
@@ -125,6 +126,11 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
     if (operationName != null && typeof operationName !== 'string') return new Refusal(400, 'BAD_REQUEST', '`operationName` must be a string.');
 
     const schema = await getSchema();
+    // Watch mode replaces the schema after a migration: yesterday's verdicts no longer hold.
+    if (schema !== verdictsSchema) {
+      verdicts.clear();
+      verdictsSchema = schema;
+    }
     let verdict = verdicts.get(query);
     if (!verdict) {
       verdict = judge(query, schema);

@@ -26,7 +26,8 @@ function asPgError(error: unknown): PgError | undefined {
     : undefined;
 }
 
-const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22023', '2200D', '22P05']);
+// Data exceptions caused by the values a client sent (bad numbers, text, limits...).
+const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22023', '2200D', '22P05', '2201W', '2201X']);
 
 function describe(error: PgError, messages: ConstraintMessages): { code: string; message: string } | undefined {
   const documented = error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;
@@ -61,7 +62,8 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages, ga
     const rebuild = (message: string, extensions: Record<string, unknown>) =>
       new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });
 
-    if (isSafeError(original)) return rebuild(original.message, { ...original.extensions });
+    // Grafast's "safe" errors are about the request itself (say, a cursor that is not one).
+    if (isSafeError(original)) return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
     if (isDatabaseUnavailable(original)) {
       gate.report(original);
       return rebuild('The database is unavailable; retry shortly.', { code: DATABASE_UNAVAILABLE });

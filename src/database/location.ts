@@ -38,6 +38,13 @@ export function withLogin(url: string, login: LoginRole, database: string): stri
   return result.toString();
 }
 
+/** A copy of `url` (same login) on another database. */
+export function onDatabase(url: string, database: string): string {
+  const result = new URL(url);
+  result.pathname = `/${encodeURIComponent(database)}`;
+  return result.toString();
+}
+
 export function newPassword(): string {
   return randomBytes(18).toString('base64url');
 }

@@ -50,7 +50,7 @@ export function migrationEnvironment(location: DatabaseLocation): Record<string,
   };
 }
 
-function databaseName(connectionString: string): string {
+export function databaseNameOf(connectionString: string): string {
   return decodeURIComponent(new URL(connectionString).pathname.slice(1));
 }
 
@@ -65,7 +65,7 @@ export async function prepareDatabase(location: DatabaseLocation, log?: Migratio
   try {
     if (location.rootUrl) {
       await ensureRoles(location.rootUrl, location.roles);
-      if (!(await databaseExists(location.rootUrl, databaseName(location.ownerUrl)))) {
+      if (!(await databaseExists(location.rootUrl, databaseNameOf(location.ownerUrl)))) {
         await reset(settings);
         return 'created';
       }

@@ -104,13 +104,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     watch: options.watch,
   });
   const pgl = postgraphile(preset);
+  const releaseDatabase = async () => {
+    await pgl.release();
+    // PostGraphile leaves the services it was given to us: in watch mode the pgSubscriber
+    // holds a LISTEN connection of the pool, and pool.end() would wait for it forever.
+    for (const service of preset.pgServices ?? []) await service.release?.();
+    await pool.end();
+  };
   let schema: GraphQLSchema;
   try {
     // Built now, not on the first request: a broken schema fails the start, loudly.
     schema = await pgl.getSchema();
   } catch (error) {
-    await pgl.release();
-    await pool.end();
+    await releaseDatabase();
     throw new StartupError(`The GraphQL schema could not be built from the database: ${(error as Error).message}`);
   }
   const serv = pgl.createServ(grafserv);
@@ -174,11 +180,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         await drained;
         gate.close();
         await rateLimit?.close();
-        await pgl.release();
-        // PostGraphile leaves the services it was given to us: in watch mode the pgSubscriber
-        // holds a LISTEN connection of the pool, and pool.end() would wait for it forever.
-        for (const service of preset.pgServices ?? []) await service.release?.();
-        await pool.end();
+        await releaseDatabase();
       })();
       return closing;
     },

@@ -30,8 +30,18 @@ function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: s
   process.stdout.write(`\ntenantgraph is ready\n\n${lines.map((line) => `  ${line}`).join('\n')}\n\n`);
 }
 
+function readEnvOrExit() {
+  try {
+    return readEnv();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
 async function main() {
-  const env = readEnv();
+  const env = readEnvOrExit();
   const log = loggerFor(env);
   const development = env.NODE_ENV === 'development';
   let location: DatabaseLocation | undefined;
@@ -67,7 +77,7 @@ async function main() {
     });
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
-      printWelcome(api, key.kind === 'secret' && !env.JWT_SECRET ? key.secret : undefined, env.JWT_TENANT_CLAIM);
+      printWelcome(api, key.kind === 'secret' ? key.secret : undefined, env.JWT_TENANT_CLAIM);
     } else {
       log.info({ url: api.url }, 'tenantgraph is ready');
     }

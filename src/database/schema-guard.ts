@@ -23,9 +23,9 @@ export function guardOptions(roles: Pick<RolePlan, 'visitor' | 'anonymous'> & { 
 }
 
 // Each check returns one row per problem, already phrased for a person.
-const checks: Array<{ name: string; sql: string; params: (options: GuardOptions) => unknown[] }> = [
+const checks: Array<{ sql: string; params: (options: GuardOptions) => unknown[] }> = [
   {
-    name: 'row level security enabled and forced',
+    // Row level security enabled and forced.
     sql: `
       select format('table %s: row level security is %s', c.oid::regclass,
                     case when not c.relrowsecurity then 'not enabled' else 'enabled but not forced' end) as problem
@@ -35,7 +35,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.schemas],
   },
   {
-    name: 'every table has a policy',
+    // Every table has a policy.
     sql: `
       select format('table %s: has no row level security policy', c.oid::regclass) as problem
       from pg_class c
@@ -44,7 +44,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.schemas],
   },
   {
-    name: 'nothing granted to PUBLIC',
+    // Nothing granted to PUBLIC.
     sql: `
       select format('%s %s: grants %s to PUBLIC', case c.relkind when 'S' then 'sequence' else 'table' end,
                     c.oid::regclass, string_agg(distinct a.privilege_type, ', ')) as problem
@@ -64,7 +64,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.schemas],
   },
   {
-    name: 'tenant tables key everything by tenant_id',
+    // Tenant tables key everything by tenant_id.
     sql: `
       with tenant_tables as (
         select c.oid from pg_class c join pg_attribute a on a.attrelid = c.oid
@@ -102,7 +102,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.schemas],
   },
   {
-    name: 'every foreign key has an index',
+    // Every foreign key has an index.
     sql: `
       select format('table %s: foreign key %s (%s) has no index that starts with its columns', con.conrelid::regclass, con.conname,
                     (select string_agg(a.attname, ', ') from pg_attribute a where a.attrelid = con.conrelid and a.attnum = any(con.conkey))) as problem
@@ -117,7 +117,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.schemas],
   },
   {
-    name: 'security definer functions pin search_path',
+    // Security definer functions pin search_path.
     sql: `
       select format('function %s: is SECURITY DEFINER without a pinned search_path', p.oid::regprocedure) as problem
       from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -127,7 +127,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: () => [],
   },
   {
-    name: 'runtime roles own nothing and bypass nothing',
+    // Runtime roles own nothing and bypass nothing.
     sql: `
       with runtime as (select r.oid, r.rolname, r.rolsuper, r.rolbypassrls from pg_roles r where r.rolname = any($1::text[]))
       select format('role %s: %s', r.rolname, case when r.rolsuper then 'is a superuser' else 'bypasses row level security' end) as problem
@@ -149,7 +149,7 @@ const checks: Array<{ name: string; sql: string; params: (options: GuardOptions)
     params: (options) => [options.runtimeRoles],
   },
   {
-    name: 'anonymous holds no privilege on tables',
+    // Anonymous holds no privilege on tables.
     sql: `
       select format('role %s: has %s on %s', $2::text, privilege, c.oid::regclass) as problem
       from pg_class c, unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) as privilege

@@ -5,7 +5,6 @@
 // way the database is new, migrated from scratch with graphile-migrate, and dropped
 // at the end, so runs never see each other's data.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -14,6 +13,7 @@ import { dropDatabase } from '../../src/database/bootstrap.ts';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
 import { newPassword, rolePlan, withLogin, type DatabaseLocation } from '../../src/database/location.ts';
 import { prepareDatabase } from '../../src/database/migrations.ts';
+import { freePort } from '../support/free-port.ts';
 
 export interface TestDatabase {
   ownerUrl: string;
@@ -27,18 +27,6 @@ declare module 'vitest' {
   export interface ProvidedContext {
     database: TestDatabase;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function startThrowawayCluster() {

@@ -5,10 +5,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { access, chown, constants, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
+import { freePort } from './free-port.ts';
 
 export interface PgBouncerOptions {
   /** Server connections per (database, user) pair: PgBouncer's `default_pool_size`. */
@@ -50,18 +51,6 @@ async function unprivilegedUser(): Promise<{ uid: number; gid: number } | undefi
   if (!entry) throw new Error('PgBouncer will not run as root, and there is no `postgres` OS user to run it as.');
   const [, , uid, gid] = entry.split(':');
   return { uid: Number(uid), gid: Number(gid) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function accepts(port: number): Promise<boolean> {

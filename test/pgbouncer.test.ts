@@ -7,16 +7,17 @@
 // unless DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE=0, which it reads once, when first
 // imported. PgBouncer 1.18 in transaction mode does not carry a statement prepared on one
 // server connection to the next, so each client's idea of what is prepared is wrong:
-// without the setting, the concurrency run below fails about half its requests (checked:
-// 243 and 263 of 500) with `prepared statement "…" already exists` and, less often,
+// without the setting, the concurrency run below fails most of its requests (checked:
+// 401 of 500) with `prepared statement "…" already exists` and, less often,
 // `… does not exist`. Hence the setting comes first and the server's modules are
 // imported dynamically after it; vitest runs each test file in a process of its own, so
 // other files keep prepared statements (the guard below fails if that ever changes).
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { snapshot, createTenant, type Role, type TenantFixture } from './support/fixtures.ts';
+import { snapshot, createTenant, type TenantFixture } from './support/fixtures.ts';
 import { usePgBouncer } from './support/pgbouncer.ts';
+import { driveTenantTraffic, graphql } from './support/tenant-traffic.ts';
 
 if (Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('@dataplan/pg'))) {
   throw new Error('@dataplan/pg was imported before DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE could be set');
@@ -27,20 +28,6 @@ const { graphqlErrors, tokenFor, useApi } = await import('./support/api.ts');
 const database = inject('database');
 const pooled = await usePgBouncer({ poolSize: 2, logins: [database.authenticatorUrl] });
 const single = await usePgBouncer({ poolSize: 1, logins: [database.authenticatorUrl] });
-
-type Api = ReturnType<typeof useApi>;
-
-async function graphql(api: Api, token: string | undefined, query: string, variables?: Record<string, unknown>): Promise<any> {
-  const { status, body } = await api.post({ query, variables }, token ? { authorization: `Bearer ${token}` } : {});
-  if (status !== 200 || body.errors) throw new Error(`HTTP ${status}: ${JSON.stringify(body.errors ?? body)}`);
-  return body.data;
-}
-
-/** "1234.5" or "12.50" as whole cents, exactly. */
-function cents(value: string): number {
-  const [whole, fraction = ''] = value.split('.');
-  return Number(whole) * 100 + Number(fraction.padEnd(2, '0').slice(0, 2));
-}
 
 describe('the API behind PgBouncer: transaction pooling over 2 server connections', () => {
   const api = useApi({ authenticatorUrl: pooled.through(database.authenticatorUrl), poolSize: 4 });
@@ -98,76 +85,16 @@ describe('the API behind PgBouncer: transaction pooling over 2 server connection
     const REQUESTS = 500;
     const IN_FLIGHT = 16;
     const fixtures = await Promise.all(Array.from({ length: TENANTS }, (_, i) => createTenant(`bouncer${i}`)));
-    // One request in flight per tenant at a time (interleaved across tenants), so each
-    // tenant's expected rows and totals are exact.
-    const states = fixtures.map((fixture) => ({ fixture, productIds: new Set(fixture.productIds), priceCents: 3750 }));
-    const roles: Role[] = ['viewer', 'member', 'admin', 'owner'];
-    const pick = <T,>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-    const token = (fixture: TenantFixture, role: Role) => tokenFor({ userId: fixture.users[role], tenantId: fixture.id });
-    const failures: string[] = [];
-    const foreign: string[] = [];
-    let rows = 0;
-    const own = (fixture: TenantFixture, tenantId: unknown) => {
-      rows += 1;
-      if (tenantId !== fixture.id) foreign.push(`a row of ${String(tenantId)} in a response to ${fixture.id}`);
-    };
 
-    async function one(state: (typeof states)[number]): Promise<void> {
-      const { fixture } = state;
-      const kind = pick(['list', 'list', 'aggregates', 'create', 'currentTenant'] as const);
-      if (kind === 'list') {
-        const data = await graphql(api, token(fixture, pick(roles)), `{
-          products { nodes { rowId tenantId category { tenantId } } }
-          categories { nodes { tenantId } }
-        }`);
-        for (const product of data.products.nodes) {
-          own(fixture, product.tenantId);
-          if (product.category) own(fixture, product.category.tenantId);
-        }
-        for (const category of data.categories.nodes) own(fixture, category.tenantId);
-        expect(new Set(data.products.nodes.map((p: any) => p.rowId))).toEqual(state.productIds);
-      } else if (kind === 'aggregates') {
-        const data = await graphql(api, token(fixture, pick(roles)), '{ products { aggregates { sum { price } } totalCount } }');
-        expect([data.products.totalCount, cents(data.products.aggregates.sum.price)]).toEqual([state.productIds.size, state.priceCents]);
-      } else if (kind === 'create') {
-        const priceCents = 1 + Math.floor(Math.random() * 99_999);
-        const data = await graphql(
-          api,
-          token(fixture, 'member'),
-          'mutation ($price: BigFloat!, $c: UUID) { createProduct(input: { name: "via pgbouncer", price: $price, categoryId: $c }) { product { rowId tenantId } } }',
-          { price: (priceCents / 100).toFixed(2), c: Math.random() < 0.5 ? fixture.categoryId : null },
-        );
-        own(fixture, data.createProduct.product.tenantId);
-        state.productIds.add(data.createProduct.product.rowId);
-        state.priceCents += priceCents;
-      } else {
-        const data = await graphql(api, token(fixture, pick(roles)), '{ currentTenant { rowId } }');
-        own(fixture, data.currentTenant?.rowId);
-      }
-    }
+    const traffic = await driveTenantTraffic(api, fixtures, { tokenFor, requests: REQUESTS, concurrency: IN_FLIGHT });
 
-    const idle = [...states];
-    let issued = 0;
-    async function worker(): Promise<void> {
-      while (issued < REQUESTS) {
-        issued += 1;
-        const [state] = idle.splice(Math.floor(Math.random() * idle.length), 1);
-        try {
-          await one(state!);
-        } catch (error) {
-          failures.push((error as Error).message);
-        } finally {
-          idle.push(state!);
-        }
-      }
-    }
-    const started = performance.now();
-    await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+    const { foreignRows, failures } = traffic;
     console.log(
-      `pgbouncer: ${issued} requests from ${TENANTS} tenants, ${IN_FLIGHT} in flight, API pool 4 over 2 PgBouncer server connections, ` +
-        `${rows} rows checked, ${foreign.length} cross-tenant rows, ${failures.length} errors, ${Math.round(performance.now() - started)} ms`,
+      `pgbouncer: ${traffic.requests} requests from ${TENANTS} tenants, ${IN_FLIGHT} in flight, API pool 4 over 2 PgBouncer server connections, ` +
+        `${traffic.rowsChecked} rows checked, ${foreignRows.length} cross-tenant rows, ${failures.length} errors, ${traffic.ms} ms`,
     );
-    expect(foreign, foreign.slice(0, 5).join('\n')).toEqual([]);
+    expect(traffic.requests).toBe(REQUESTS);
+    expect(foreignRows, foreignRows.slice(0, 5).join('\n')).toEqual([]);
     expect(failures.length, failures.slice(0, 5).join('\n')).toBe(0);
   });
 });

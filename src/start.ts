@@ -62,7 +62,7 @@ async function main() {
       // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
       throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;
     });
-    log.info(`database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
+    log.info({ node: process.version }, `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
     if (development) await seedDemoData(location.ownerUrl);
 
     const key = await keySourceFor(env);

@@ -1,0 +1,178 @@
+// bench/results/<date>.md: the run's figures for people, written from the JSON.
+import type { BenchResults, Measured, MemoryFigures } from './results.ts';
+
+const fmt = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits }));
+const pct = (value: number) => (Number.isFinite(value) ? `${Math.round(value * 100)}%` : '–');
+
+// Columns whose cells are all figures are right-aligned.
+function table(header: string[], rows: Array<Array<string | number>>): string {
+  const numeric = header.map((_, i) => i > 0 && rows.every((row) => /^[-\d.,–x%\s]*$/.test(String(row[i] ?? ''))));
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${numeric.map((right) => (right ? '---:' : '---')).join(' | ')} |`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+// Percent of one core: the API process, PostgreSQL, the load generator, everything else.
+function cpu(m: Measured): string {
+  return [
+    m.usage.apiCpuPercent !== null ? `API ${fmt(m.usage.apiCpuPercent, 0)}` : '',
+    m.usage.dbCpuPercent !== null ? `PG ${fmt(m.usage.dbCpuPercent, 0)}` : '',
+    `gen ${fmt(m.usage.generatorCpuPercent, 0)}`,
+    `other ${fmt(m.usage.otherCpuPercent, 0)}`,
+  ]
+    .filter(Boolean)
+    .join(' / ');
+}
+
+export function renderMarkdown(results: BenchResults, chartFile: string | undefined): string {
+  const out: string[] = [];
+  const { machine, data, settings } = results;
+  out.push(`# tenantgraph benchmark, ${results.startedAt.slice(0, 16).replace('T', ' ')} UTC`);
+  out.push('');
+  out.push(
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GB, ${machine.os}; Node ${machine.node}; ${machine.postgres}` +
+      `${machine.pgbench ? `; ${machine.pgbench}` : ''}. Load average before ${machine.loadAverageBefore.join(' ')}, after ${machine.loadAverageAfter.join(' ')}.`,
+  );
+  out.push(
+    `Data: ${fmt(data.tenants, 0)} tenants, ${fmt(data.products, 0)} products (${data.productsPerTenant} per tenant, ${data.categoriesPerTenant} categories each) in \`${data.database}\`, loaded in ${fmt(data.loadSeconds)} s.`,
+  );
+  out.push(
+    `Run: ${settings.secondsPerPoint} s per point, ${results.durationSeconds} s in all; API: one ${settings.apiProcesses > 1 ? `cluster of ${settings.apiProcesses} processes` : 'process'}, NODE_ENV=production, pool ${settings.apiPoolSize}` +
+      `${Object.keys(settings.apiEnv).length ? `, ${Object.entries(settings.apiEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}` +
+      `${(settings.apiNodeOptions ?? []).length ? `, node ${settings.apiNodeOptions.join(' ')}` : ''}. ` +
+      'Every request is for a tenant picked at random, with that tenant\'s own JWT, verified by the server. API, PostgreSQL and the load generator share the machine.',
+  );
+  for (const note of settings.notes) out.push(`\n> ${note}`);
+
+  out.push('\n## Targets\n');
+  out.push(table(['target', 'goal', 'measured', 'met'], results.targets.map((t) => [t.name, t.goal, t.measured, t.met === null ? '–' : t.met ? 'yes' : '**no**'])));
+
+  if (results.scenarios.length > 0) {
+    out.push('\n## Throughput and latency\n');
+    out.push('"pg" is the API\'s own transaction (begin; the same set_config; the same SQL; commit) replayed over the raw `pg` driver at the same concurrency; "pgbench" is the same transaction from pgbench. Latencies in ms. "API/ceiling" divides the API\'s throughput by the better of the two.');
+    if (chartFile) out.push(`\n![throughput and p99 against concurrency](${chartFile})`);
+    for (const scenario of results.scenarios) {
+      out.push(`\n### ${scenario.name}: ${scenario.title}\n`);
+      out.push(
+        table(
+          ['connections', 'API req/s', 'p50', 'p95', 'p99', 'errors', 'CPU % of a core', 'API CPU ms/req', 'pg req/s', 'pg p50', 'pg p99', 'pgbench req/s', 'pgbench p50', 'pgbench p99', 'API/ceiling'],
+          scenario.points.map((p) => [
+            p.connections,
+            fmt(p.api.throughput, 0),
+            fmt(p.api.latencyMs.p50, 2),
+            fmt(p.api.latencyMs.p95, 2),
+            fmt(p.api.latencyMs.p99, 2),
+            p.api.errors + p.ceiling.errors + (p.pgbench?.errors ?? 0),
+            cpu(p.api),
+            fmt(p.api.apiCpuMsPerRequest, 2),
+            fmt(p.ceiling.throughput, 0),
+            fmt(p.ceiling.latencyMs.p50, 2),
+            fmt(p.ceiling.latencyMs.p99, 2),
+            fmt(p.pgbench?.throughput, 0),
+            fmt(p.pgbench?.latencyMs.p50, 2),
+            fmt(p.pgbench?.latencyMs.p99, 2),
+            pct(p.api.throughput / Math.max(p.ceiling.throughput, p.pgbench?.throughput ?? 0)),
+          ]),
+        ),
+      );
+      const others = scenario.points.map((p) => p.api.usage.otherCpuPercent);
+      if (Math.max(...others) > 20) out.push(`\nOther processes used up to ${fmt(Math.max(...others), 0)}% of a core during the API points: figures are noisier than usual.`);
+      const errors = [...new Set(scenario.points.flatMap((p) => [...p.api.errorSamples, ...p.ceiling.errorSamples, ...(p.pgbench?.errorSamples ?? [])]))];
+      if (errors.length) out.push(`\nErrors: ${errors.map((e) => `\`${e.replace(/`/g, "'").slice(0, 200)}\``).join('; ')}`);
+      if (scenario.apiTransactions > 1) out.push(`\nThe API runs this request as ${scenario.apiTransactions} transactions (one per SQL statement, each with its own begin/set_config/commit); the ceiling runs the statements in one.`);
+      out.push(`\n<details><summary>GraphQL and SQL</summary>\n\n\`\`\`graphql\n${scenario.query}\n\`\`\`\n\n\`\`\`sql\n${scenario.sql.join('\n\n')}\n\`\`\`\n</details>`);
+    }
+  }
+
+  if (results.rls) {
+    const r = results.rls;
+    out.push('\n## RLS cost\n');
+    out.push('The list query as the API sends it, under RLS as `app_user`, against the same query with `WHERE tenant_id = $1` added, run as the owner (BYPASSRLS, so no policy applies). Same transaction shape, same settings, raw `pg` driver.\n');
+    out.push(
+      table(
+        ['connections', 'RLS req/s', 'RLS p50', 'RLS p99', 'WHERE req/s', 'WHERE p50', 'WHERE p99', 'cost (WHERE/RLS throughput)'],
+        r.points.map((p) => [
+          p.connections,
+          fmt(p.rls.throughput, 0),
+          fmt(p.rls.latencyMs.p50, 2),
+          fmt(p.rls.latencyMs.p99, 2),
+          fmt(p.explicitWhere.throughput, 0),
+          fmt(p.explicitWhere.latencyMs.p50, 2),
+          fmt(p.explicitWhere.latencyMs.p99, 2),
+          `${fmt(p.explicitWhere.throughput / p.rls.throughput, 3)}x`,
+        ]),
+      ),
+    );
+    out.push(
+      `\nEXPLAIN ANALYZE (median of ${r.explainRls.runs}, random tenants): RLS planning ${r.explainRls.planningMs.median} ms + execution ${r.explainRls.executionMs.median} ms; ` +
+        `WHERE planning ${r.explainExplicit.planningMs.median} ms + execution ${r.explainExplicit.executionMs.median} ms. ` +
+        `Scans under RLS: ${r.explainRls.scans.map((s) => `${s.relation} by ${s.node}${s.index ? ` (${s.index})` : ''}`).join(', ')}. ` +
+        `Policy helpers: ${r.explainRls.initPlans.map((i) => `${i.name} ×${i.loops}`).join(', ') || 'none'}${r.explainRls.subPlanLoops.length ? `; SubPlans ${r.explainRls.subPlanLoops.join(', ')}` : ''}. ` +
+        `Index scans only: ${r.explainRls.checks.indexScansOnly ? 'yes' : '**no**'}; helpers once per statement: ${r.explainRls.checks.helpersOncePerStatement ? 'yes' : '**no**'}.`,
+    );
+    out.push(`\n<details><summary>Plan under RLS</summary>\n\n\`\`\`\n${r.explainRls.plan}\n\`\`\`\n</details>`);
+    out.push(`\n<details><summary>Plan with WHERE, as the owner</summary>\n\n\`\`\`\n${r.explainExplicit.plan}\n\`\`\`\n</details>`);
+  }
+
+  if (results.scale) {
+    const s = results.scale;
+    out.push('\n## Scale\n');
+    out.push(`The list scenario on ${fmt(data.tenants, 0)} tenants (${fmt(data.products, 0)} products) and on ${fmt(s.small.tenants, 0)} tenants (${fmt(s.small.products, 0)} products), measured back to back.\n`);
+    out.push(
+      table(
+        ['connections', 'large req/s', 'large p50', 'large p99', 'small req/s', 'small p50', 'small p99', 'p50 large/small'],
+        [
+          ...s.points.map((p) => [
+            `${p.connections} (API)`,
+            fmt(p.large.throughput, 0),
+            fmt(p.large.latencyMs.p50, 2),
+            fmt(p.large.latencyMs.p99, 2),
+            fmt(p.small.throughput, 0),
+            fmt(p.small.latencyMs.p50, 2),
+            fmt(p.small.latencyMs.p99, 2),
+            `${fmt(p.large.latencyMs.p50 / p.small.latencyMs.p50, 2)}x`,
+          ]),
+          ...s.ceiling.map((p) => [
+            `${p.connections} (pg)`,
+            fmt(p.large.throughput, 0),
+            fmt(p.large.latencyMs.p50, 2),
+            fmt(p.large.latencyMs.p99, 2),
+            fmt(p.small.throughput, 0),
+            fmt(p.small.latencyMs.p50, 2),
+            fmt(p.small.latencyMs.p99, 2),
+            `${fmt(p.large.latencyMs.p50 / p.small.latencyMs.p50, 2)}x`,
+          ]),
+        ],
+      ),
+    );
+  }
+
+  if (results.breakdown || results.profile) out.push('\n## Where the time goes\n');
+  if (results.breakdown) {
+    const b = results.breakdown;
+    out.push(`One list request on one connection: API p50 ${b.apiListP50} ms (mean ${b.apiListMean}); the same transaction over raw pg p50 ${b.ceilingListP50} ms. The API process spent ${fmt(b.apiCpuMsPerRequest, 2)} ms of CPU per request.\n`);
+    out.push(table(['part', 'ms', 'share of API p50', 'how'], b.rows.map((row) => [row.part, fmt(row.ms, 3), pct(row.ms / b.apiListP50), row.how])));
+  }
+  if (results.profile) {
+    const p = results.profile;
+    out.push(`\nCPU profile of the API process under the list scenario at ${p.connections} connections (${fmt(p.throughput, 0)} req/s): busy ${fmt(p.busyMs, 0)} ms of ${fmt(p.wallMs, 0)} ms; self time by layer:\n`);
+    out.push(table(['layer', 'ms', '% of busy'], p.layers.map((layer) => [layer.layer, fmt(layer.ms, 0), layer.percentOfBusy === 0 ? '–' : `${fmt(layer.percentOfBusy)}%`])));
+    out.push(`\n<details><summary>Top functions by self time</summary>\n\n${table(['function', 'ms'], p.topFunctions.map((f) => [`\`${f.fn.replace(/\|/g, '\\|')}\``, fmt(f.ms)]))}\n</details>`);
+  }
+
+  out.push('\n## Memory and start-up\n');
+  out.push(`API peak RSS (VmHWM over the whole run): ${fmt(results.memory.apiPeakRssMb)} MB; largest RSS sampled under load: ${fmt(results.memory.apiPeakRssMbDuringLoad)} MB.`);
+  const heap = (label: string, m: MemoryFigures | undefined) =>
+    m &&
+    `${label}: RSS ${fmt(m.rss)} MB, V8 heap ${fmt(m.heapUsed)} MB used of ${fmt(m.heapTotal)} MB, external ${fmt(m.external)} MB` +
+      `${m.heapUsedAfterGc !== undefined ? ` (after a full GC: heap ${fmt(m.heapUsedAfterGc)} MB live, RSS ${fmt(m.rssAfterGc)} MB)` : ''}`;
+  const heaps = [heap('after start-up', results.memory.afterStart), heap('after the load', results.memory.afterLoad)].filter(Boolean);
+  if (heaps.length) out.push(`API process memory ${heaps.join('; ')}.`);
+  out.push(`API process start (schema build included) to listening: ${fmt(results.startup.apiProcessMs, 0)} ms.`);
+  const cold = results.startup.coldStart;
+  if (cold) out.push('error' in cold ? `Cold start failed: ${cold.error}` : `Cold \`npm start\` on a fresh data folder (initdb, roles, migrations, demo data, schema) to the first answered query: ${fmt(cold.firstAnswerMs / 1000, 2)} s (ready message at ${fmt((cold.readyMs ?? Number.NaN) / 1000, 2)} s).`);
+  out.push('');
+  return out.join('\n');
+}

@@ -1,0 +1,112 @@
+// The shape of bench/results/<date>.json.
+import type { ColdStart } from './cold-start.ts';
+import type { ExplainSummary } from './explain.ts';
+import type { LoadedShape } from './load-data.ts';
+import type { LoadResult } from './load.ts';
+import type { ProfileSummary } from './profile.ts';
+import type { UsageReport } from './sampler.ts';
+
+export type Measured = LoadResult & { usage: UsageReport; apiCpuMsPerRequest?: number | null; dbCpuMsPerRequest?: number | null };
+
+export interface MemoryFigures {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  /** After a full GC: the live heap, and the RSS V8 then keeps. */
+  heapUsedAfterGc?: number;
+  rssAfterGc?: number;
+}
+
+export interface ScenarioPoint {
+  connections: number;
+  api: Measured;
+  /** The API's own transaction over the raw pg driver, same concurrency. */
+  ceiling: Measured;
+  /** The same transaction from pgbench, when installed. */
+  pgbench?: Measured;
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  query: string;
+  /** Transactions the API runs for one request (the ceiling does it all in one). */
+  apiTransactions: number;
+  sql: string[];
+  pgbenchScript?: string;
+  points: ScenarioPoint[];
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  measured: string;
+  ratio: number | null;
+  met: boolean | null;
+}
+
+export interface BenchResults {
+  version: 1;
+  startedAt: string;
+  durationSeconds: number;
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryGb: number;
+    os: string;
+    node: string;
+    postgres: string;
+    pgbench: string | null;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  settings: {
+    database: string;
+    secondsPerPoint: number;
+    concurrency: number[];
+    scenarios: string[];
+    apiPoolSize: number;
+    apiProcesses: number;
+    apiEnv: Record<string, string>;
+    apiNodeOptions: string[];
+    notes: string[];
+  };
+  data: LoadedShape & { products: number; database: string };
+  scenarios: ScenarioResult[];
+  rls?: {
+    connections: number[];
+    points: Array<{ connections: number; rls: Measured; explicitWhere: Measured }>;
+    explainRls: ExplainSummary;
+    explainExplicit: ExplainSummary;
+    sqlRls: string;
+    sqlExplicit: string;
+  };
+  scale?: {
+    small: LoadedShape & { products: number; database: string };
+    points: Array<{ connections: number; large: Measured; small: Measured }>;
+    ceiling: Array<{ connections: number; large: Measured; small: Measured }>;
+  };
+  breakdown?: {
+    apiListP50: number;
+    apiListMean: number;
+    httpFloorP50: number;
+    jwtVerifyMs: number;
+    ceilingListP50: number;
+    ceilingListMean: number;
+    sqlExecutionMs: number;
+    sqlPlanningMs: number;
+    apiCpuMsPerRequest: number | null;
+    rows: Array<{ part: string; ms: number; how: string }>;
+  };
+  profile?: ProfileSummary & { connections: number; throughput: number };
+  memory: {
+    apiPeakRssMb: number | null;
+    apiPeakRssMbDuringLoad: number | null;
+    /** process.memoryUsage() of the API process, MB: after start-up, and after all the load. */
+    afterStart?: MemoryFigures;
+    afterLoad?: MemoryFigures;
+  };
+  startup: { apiProcessMs: number; coldStart?: ColdStart | { error: string } };
+  targets: Target[];
+}

@@ -1,0 +1,36 @@
+// Latency summaries. Every figure is computed from the full list of samples.
+export interface LatencySummary {
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+export function percentile(sorted: Float64Array | number[], fraction: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  // Nearest rank: the smallest sample with at least `fraction` of samples at or below it.
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export function summarize(samples: number[]): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  const mean = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : Number.NaN;
+  return {
+    mean: round(mean),
+    p50: round(percentile(sorted, 0.5)),
+    p95: round(percentile(sorted, 0.95)),
+    p99: round(percentile(sorted, 0.99)),
+    max: round(sorted.length ? sorted[sorted.length - 1]! : Number.NaN),
+  };
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+export function ratio(numerator: number, denominator: number): number {
+  return denominator > 0 ? round(numerator / denominator, 3) : Number.NaN;
+}

@@ -1,0 +1,53 @@
+// The tenants requests are made for: read from bench.tenant_index, each with its
+// member's token and its sample product's global id.
+import jwt from 'jsonwebtoken';
+import pg from 'pg';
+import type { BenchTenant } from './scenarios.ts';
+
+export async function readTenants(ownerUrl: string): Promise<Omit<BenchTenant, 'token' | 'productNodeId'>[]> {
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: number; tenant_id: string; user_id: string; product_id: string; category_id: string }>(
+      'select n, tenant_id, user_id, product_id, category_id from bench.tenant_index order by n',
+    );
+    return rows.map((row) => ({ n: row.n, tenantId: row.tenant_id, userId: row.user_id, productId: row.product_id, categoryId: row.category_id }));
+  } finally {
+    await client.end();
+  }
+}
+
+export function signToken(secret: string, tenant: { userId: string; tenantId: string }, lifetimeSeconds: number): string {
+  return jwt.sign({ tenant_id: tenant.tenantId }, secret, { algorithm: 'HS256', subject: tenant.userId, expiresIn: lifetimeSeconds });
+}
+
+/**
+ * Learns how the API encodes a product's global id from one example (it is base64 of a
+ * JSON array naming the type and the primary key) and returns an encoder for any product.
+ */
+export function nodeIdEncoder(example: { id: string; tenantId: string; rowId: string }): (tenantId: string, rowId: string) => string {
+  const decoded = JSON.parse(Buffer.from(example.id, 'base64').toString('utf8')) as unknown[];
+  const tenantIndex = decoded.indexOf(example.tenantId);
+  const rowIndex = decoded.indexOf(example.rowId);
+  if (tenantIndex < 0 || rowIndex < 0) throw new Error(`Cannot make out the global id format from ${JSON.stringify(decoded)}`);
+  return (tenantId, rowId) => {
+    const parts = [...decoded];
+    parts[tenantIndex] = tenantId;
+    parts[rowIndex] = rowId;
+    return Buffer.from(JSON.stringify(parts)).toString('base64');
+  };
+}
+
+export async function graphql(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const text = await response.text();
+  try {
+    return { status: response.status, body: JSON.parse(text) };
+  } catch {
+    return { status: response.status, body: text };
+  }
+}

@@ -4,7 +4,7 @@
 import { loadDotEnv, readEnv, type Env } from '../../src/config.ts';
 import { databaseExists, dropDatabase } from '../../src/database/bootstrap.ts';
 import { locateDatabase, rolePlan, withLogin, type DatabaseLocation } from '../../src/database/location.ts';
-import { prepareDatabase } from '../../src/database/migrations.ts';
+import { databaseNameOf, prepareDatabase } from '../../src/database/migrations.ts';
 
 export const BENCH_DATABASE = 'tenantgraph_bench';
 /** The 100-tenant database of the scale comparison; the harness loads it when missing. */
@@ -49,10 +49,6 @@ export async function openBenchServer(): Promise<BenchServer> {
     },
     stop: () => development.stop(),
   };
-}
-
-export function databaseNameOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
 /** Drops the database if it exists, then creates it from the committed migrations. */

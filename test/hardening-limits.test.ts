@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
+import { listening, missing } from './support/system-tools.ts';
 
 let a: TenantFixture;
 let b: TenantFixture;
@@ -126,8 +127,11 @@ describe('rate limiting, in memory', () => {
   });
 });
 
-describe('rate limiting, in Redis: API processes share one budget', () => {
-  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redis = new URL(redisUrl);
+const noRedis = missing('Redis', await listening(redis.hostname, Number(redis.port || 6379)), 'set TEST_REDIS_URL, or run redis-server on 127.0.0.1:6379');
+
+describe.skipIf(noRedis)('rate limiting, in Redis: API processes share one budget', () => {
   const keyPrefix = `tenantgraph-test:${randomUUID()}`;
   const first = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });
   const second = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });

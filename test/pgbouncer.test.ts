@@ -16,7 +16,8 @@ import { createRequire } from 'node:module';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { snapshot, createTenant, type TenantFixture } from './support/fixtures.ts';
-import { usePgBouncer } from './support/pgbouncer.ts';
+import { pgBouncerBinary, usePgBouncer } from './support/pgbouncer.ts';
+import { missing } from './support/system-tools.ts';
 import { driveTenantTraffic, graphql } from './support/tenant-traffic.ts';
 
 if (Object.keys(createRequire(import.meta.url).cache).some((file) => file.includes('@dataplan/pg'))) {
@@ -26,11 +27,12 @@ process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE = '0';
 const { graphqlErrors, tokenFor, useApi } = await import('./support/api.ts');
 
 const database = inject('database');
-const pooled = await usePgBouncer({ poolSize: 2, logins: [database.authenticatorUrl] });
-const single = await usePgBouncer({ poolSize: 1, logins: [database.authenticatorUrl] });
+const skip = missing('pgbouncer', Boolean(await pgBouncerBinary()), 'Debian: apt-get install pgbouncer, or .ci/install-pgbouncer');
+const pooled = skip ? undefined : await usePgBouncer({ poolSize: 2, logins: [database.authenticatorUrl] });
+const single = skip ? undefined : await usePgBouncer({ poolSize: 1, logins: [database.authenticatorUrl] });
 
-describe('the API behind PgBouncer: transaction pooling over 2 server connections', () => {
-  const api = useApi({ authenticatorUrl: pooled.through(database.authenticatorUrl), poolSize: 4 });
+describe.skipIf(skip)('the API behind PgBouncer: transaction pooling over 2 server connections', () => {
+  const api = useApi({ authenticatorUrl: pooled?.through(database.authenticatorUrl) ?? '', poolSize: 4 });
   let a: TenantFixture;
   let b: TenantFixture;
   let aIds: { products: string[]; category: string };
@@ -99,8 +101,8 @@ describe('the API behind PgBouncer: transaction pooling over 2 server connection
   });
 });
 
-describe('the next client on the same server connection (PgBouncer pool of 1)', () => {
-  const through = single.through(database.authenticatorUrl);
+describe.skipIf(skip)('the next client on the same server connection (PgBouncer pool of 1)', () => {
+  const through = single?.through(database.authenticatorUrl) ?? '';
   const authenticator = decodeURIComponent(new URL(database.authenticatorUrl).username);
   let a: TenantFixture;
   beforeAll(async () => {
@@ -164,7 +166,7 @@ describe('the next client on the same server connection (PgBouncer pool of 1)', 
     const api = useApi({ authenticatorUrl: through, poolSize: 2 });
 
     async function servers(): Promise<number[]> {
-      const admin = new pg.Client({ connectionString: single.adminUrl });
+      const admin = new pg.Client({ connectionString: single!.adminUrl });
       await admin.connect();
       try {
         const { rows } = await admin.query('show servers');

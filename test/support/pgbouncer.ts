@@ -29,7 +29,8 @@ export interface PgBouncer {
 
 const SEARCH_PATH = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin'];
 
-async function findPgBouncer(): Promise<string> {
+/** The pgbouncer binary, if installed (Debian puts it in /usr/sbin). */
+export async function pgBouncerBinary(): Promise<string | undefined> {
   for (const dir of SEARCH_PATH.filter(Boolean)) {
     const candidate = path.join(dir, 'pgbouncer');
     try {
@@ -37,6 +38,12 @@ async function findPgBouncer(): Promise<string> {
       return candidate;
     } catch {}
   }
+  return undefined;
+}
+
+async function findPgBouncer(): Promise<string> {
+  const binary = await pgBouncerBinary();
+  if (binary) return binary;
   throw new Error(
     'pgbouncer is not installed (not on PATH, nor in /usr/sbin or /usr/local/sbin). ' +
       'Install it with .ci/install-pgbouncer (Debian: apt-get install pgbouncer).',

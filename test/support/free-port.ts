@@ -1,5 +1,5 @@
 // A loopback port nobody listens on right now (the kernel picks it), for the servers
-// the tests start: throwaway PostgreSQL clusters, PgBouncer.
+// the tests and benchmarks start: throwaway PostgreSQL clusters, PgBouncer, API processes.
 import { createServer } from 'node:net';
 
 export function freePort(): Promise<number> {

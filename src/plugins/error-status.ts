@@ -13,6 +13,7 @@ const statusByCode: Record<string, number> = {
   INVALID_VALUE: 400,
   INVALID_INPUT: 400,
   INVALID_REFERENCE: 400,
+  INTERNAL_SERVER_ERROR: 500,
 };
 
 function statusOf(buffer: Buffer): number | undefined {

@@ -11,6 +11,7 @@
 //   400 QUERY_TOO_COMPLEX       estimated cost over maxComplexity; a connection costs its
 //                               children times `first`/`last` (defaultListSize if unset)
 //   400 INTROSPECTION_DISABLED  __schema/__type when introspection is off
+//   400 INVALID_ID              an ID argument or variable that is not a global id
 //   400 GRAPHQL_VALIDATION_FAILED  an invalid query; without introspection, the
 //                               "Did you mean …?" hints are left out (they map the schema)
 //
@@ -31,6 +32,7 @@ import {
   type ValidationRule,
 } from 'grafast/graphql';
 import { LRUCache } from 'lru-cache';
+import { badIdLiteral, badIdVariable } from './global-ids.ts';
 import { getComplexity, maxAliasesRule, maxDepthRule, maxDirectivesRule, simpleEstimator } from './graphql-rules.ts';
 
 export interface RequestLimits {
@@ -57,6 +59,11 @@ class Refusal {
 
 function send(res: Response, refusal: Refusal): void {
   res.status(refusal.status).json({ errors: refusal.messages.map((message) => ({ message, extensions: { code: refusal.code } })) });
+}
+
+function invalidId(value: string): Refusal {
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return new Refusal(400, 'INVALID_ID', `"${shown}" is not an id of this API: ids are the \`id\` values it returns.`);
 }
 
 // graphql-armor's rules throw their GraphQLError instead of reporting it.
@@ -100,6 +107,8 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
       const messages = errors.map((error) => (limits.introspection ? error.message : error.message.replace(/ ?Did you mean .+\?$/, '')));
       return { refusal: new Refusal(400, 'GRAPHQL_VALIDATION_FAILED', ...messages) };
     }
+    const badId = badIdLiteral(schema, document);
+    if (badId !== undefined) return { refusal: invalidId(badId) };
     return { document };
   }
 
@@ -138,6 +147,8 @@ export function requestLimits(getSchema: () => GraphQLSchema | PromiseLike<Graph
     }
     if ('refusal' in verdict) return verdict.refusal;
     res.locals.operationName = operationName ?? operationNameOf(verdict.document);
+    const badId = badIdVariable(schema, verdict.document, (variables ?? {}) as Record<string, unknown>);
+    if (badId !== undefined) return invalidId(badId);
 
     let cost: number;
     try {

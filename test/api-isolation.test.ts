@@ -3,7 +3,7 @@
 import { gql } from 'graphql-request';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { graphqlErrors, tokenFor, useApi } from './support/api.ts';
-import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
+import { snapshot, victimAndAttacker, type TenantFixture } from './support/fixtures.ts';
 
 const api = useApi();
 let a: TenantFixture;
@@ -13,13 +13,7 @@ let before: Awaited<ReturnType<typeof snapshot>>;
 const asB = () => api.client(tokenFor({ userId: b.users.owner, tenantId: b.id }));
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([createTenant('victim'), createTenant('attacker')]);
-  const seen: any = await api.client(tokenFor({ userId: a.users.viewer, tenantId: a.id })).request(gql`
-    { products { nodes { id } } categories { nodes { id } } }
-  `);
-  aIds = { products: seen.products.nodes.map((n: any) => n.id), category: seen.categories.nodes[0].id };
-  expect(aIds.products).toHaveLength(2);
-  before = await snapshot(a.id);
+  ({ a, b, aIds, before } = await victimAndAttacker(api, tokenFor));
 });
 
 describe("tenant B, with A's global ids in hand", () => {

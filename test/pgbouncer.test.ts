@@ -15,7 +15,7 @@
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
-import { snapshot, createTenant, type TenantFixture } from './support/fixtures.ts';
+import { createTenant, snapshot, victimAndAttacker, type TenantFixture } from './support/fixtures.ts';
 import { pgBouncerBinary, usePgBouncer } from './support/pgbouncer.ts';
 import { missing } from './support/system-tools.ts';
 import { driveTenantTraffic, graphql } from './support/tenant-traffic.ts';
@@ -40,11 +40,7 @@ describe.skipIf(skip)('the API behind PgBouncer: transaction pooling over 2 serv
   const asB = () => api.client(tokenFor({ userId: b.users.owner, tenantId: b.id }));
 
   beforeAll(async () => {
-    [a, b] = await Promise.all([createTenant('victim'), createTenant('attacker')]);
-    const seen = await graphql(api, tokenFor({ userId: a.users.viewer, tenantId: a.id }), '{ products { nodes { id } } categories { nodes { id } } }');
-    aIds = { products: seen.products.nodes.map((n: any) => n.id), category: seen.categories.nodes[0].id };
-    expect(aIds.products).toHaveLength(2);
-    before = await snapshot(a.id);
+    ({ a, b, aIds, before } = await victimAndAttacker(api, tokenFor));
   });
 
   test("tenant B lists, filters and aggregates only B's own rows", async () => {

@@ -15,6 +15,21 @@ function table(header: string[], rows: Array<Array<string | number>>): string {
 }
 
 // Percent of one core: the API process, PostgreSQL, the load generator, everything else.
+/** One line of the scale table: the same point on the large and the small database. */
+function scaleRow(label: string, point: { large: Measured; small: Measured }): string[] {
+  const { large, small } = point;
+  return [
+    label,
+    fmt(large.throughput, 0),
+    fmt(large.latencyMs.p50, 2),
+    fmt(large.latencyMs.p99, 2),
+    fmt(small.throughput, 0),
+    fmt(small.latencyMs.p50, 2),
+    fmt(small.latencyMs.p99, 2),
+    `${fmt(large.latencyMs.p50 / small.latencyMs.p50, 2)}x`,
+  ];
+}
+
 function cpu(m: Measured): string {
   return [
     m.usage.apiCpuPercent !== null ? `API ${fmt(m.usage.apiCpuPercent, 0)}` : '',
@@ -124,26 +139,8 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
       table(
         ['connections', 'large req/s', 'large p50', 'large p99', 'small req/s', 'small p50', 'small p99', 'p50 large/small'],
         [
-          ...s.points.map((p) => [
-            `${p.connections} (API)`,
-            fmt(p.large.throughput, 0),
-            fmt(p.large.latencyMs.p50, 2),
-            fmt(p.large.latencyMs.p99, 2),
-            fmt(p.small.throughput, 0),
-            fmt(p.small.latencyMs.p50, 2),
-            fmt(p.small.latencyMs.p99, 2),
-            `${fmt(p.large.latencyMs.p50 / p.small.latencyMs.p50, 2)}x`,
-          ]),
-          ...s.ceiling.map((p) => [
-            `${p.connections} (pg)`,
-            fmt(p.large.throughput, 0),
-            fmt(p.large.latencyMs.p50, 2),
-            fmt(p.large.latencyMs.p99, 2),
-            fmt(p.small.throughput, 0),
-            fmt(p.small.latencyMs.p50, 2),
-            fmt(p.small.latencyMs.p99, 2),
-            `${fmt(p.large.latencyMs.p50 / p.small.latencyMs.p50, 2)}x`,
-          ]),
+          ...s.points.map((p) => scaleRow(`${p.connections} (API)`, p)),
+          ...s.ceiling.map((p) => scaleRow(`${p.connections} (pg)`, p)),
         ],
       ),
     );

@@ -1,6 +1,7 @@
 // Committed fixtures, created as the owner: each test makes its own tenants with
 // random ids and slugs, so tests run in parallel without seeing each other.
 import { randomUUID } from 'node:crypto';
+import type { TestApi, TokenClaims } from './api.ts';
 import { asOwner } from './db.ts';
 
 export type Role = 'owner' | 'admin' | 'member' | 'viewer';
@@ -46,4 +47,26 @@ export function snapshot(tenantId: string) {
     memberships: (await db.query('select * from app_public.memberships where tenant_id = $1 order by user_id', [tenantId])).rows,
     tenant: (await db.query('select * from app_public.tenants where id = $1', [tenantId])).rows,
   }));
+}
+
+export interface VictimAndAttacker {
+  a: TenantFixture;
+  b: TenantFixture;
+  /** A's global ids, as A's viewer reads them through the API. */
+  aIds: { products: string[]; category: string };
+  /** A's data before any attack. */
+  before: Awaited<ReturnType<typeof snapshot>>;
+}
+
+/** Tenant A (the victim) and tenant B (the attacker) for isolation tests through the API. */
+export async function victimAndAttacker(api: Pick<TestApi, 'post'>, tokenFor: (claims: TokenClaims) => string): Promise<VictimAndAttacker> {
+  const [a, b] = await Promise.all([createTenant('victim'), createTenant('attacker')]);
+  const { status, body } = await api.post(
+    { query: '{ products { nodes { id } } categories { nodes { id } } }' },
+    { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
+  );
+  if (status !== 200 || body.errors) throw new Error(`A's viewer could not read A's ids: HTTP ${status} ${JSON.stringify(body)}`);
+  const aIds = { products: body.data.products.nodes.map((n: { id: string }) => n.id), category: body.data.categories.nodes[0].id };
+  if (aIds.products.length !== 2) throw new Error(`expected A's 2 products, got ${aIds.products.length}`);
+  return { a, b, aIds, before: await snapshot(a.id) };
 }

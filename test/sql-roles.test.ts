@@ -1,7 +1,7 @@
 // What each membership role may do inside its own tenant.
 import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, test } from 'vitest';
-import { asOwner, asUser, pgError } from './support/db.ts';
+import { asOwner, asUser, pgError, withAuthenticator } from './support/db.ts';
 import { createTenant, snapshot, type Role, type TenantFixture } from './support/fixtures.ts';
 
 let t: TenantFixture;
@@ -118,5 +118,31 @@ describe('create_tenant', () => {
   test('refuses a request without a user', async () => {
     const error = await pgError(asUser({ userId: 'garbage' }, (db) => db.query("select app_public.create_tenant('x', 'no-user')")));
     expect(error.code).toBe('TG401');
+  });
+});
+
+describe('the authenticator', () => {
+  test("member_tenant_id answers as current_tenant_id does: a member's tenant, else nothing", async () => {
+    const other = await createTenant('roles-other');
+    const stranger = randomUUID();
+    const pairs: Array<[string, string]> = [
+      [t.users.viewer, t.id],
+      [t.users.owner, t.id],
+      [t.users.owner, other.id],
+      [stranger, t.id],
+      [other.users.admin, other.id],
+    ];
+    for (const [userId, tenantId] of pairs) {
+      const helper = await asUser({ userId, tenantId }, async (db) => (await db.query('select app_public.current_tenant_id() as id')).rows[0].id);
+      const asked = await withAuthenticator(async (db) => (await db.query('select app_private.member_tenant_id($1, $2) as id', [userId, tenantId])).rows[0].id);
+      expect(asked, `${userId} in ${tenantId}`).toBe(helper);
+    }
+  });
+
+  test('may call member_tenant_id and nothing else of app_private, and reads no table', async () => {
+    const helper = await pgError(withAuthenticator((db) => db.query("select app_private.uuid_setting('x')")));
+    expect(helper.code).toBe('42501');
+    const table = await pgError(withAuthenticator((db) => db.query('select * from app_public.memberships')));
+    expect(table.code).toBe('42501');
   });
 });

@@ -64,6 +64,11 @@ export function asAnonymous<T>(fn: (db: pg.PoolClient) => Promise<T>, options: R
   return inTransaction(database.authenticatorUrl, { role: database.anonymous }, fn, options);
 }
 
+/** The API's own login, before any role switch: what it may do on its own account. */
+export function withAuthenticator<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
+  return inTransaction(database.authenticatorUrl, {}, fn, {});
+}
+
 /** The migration owner, for arranging fixtures and checking results; commits. */
 export function asOwner<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
   return inTransaction(database.ownerUrl, {}, fn, { commit: true });

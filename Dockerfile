@@ -17,7 +17,8 @@ COPY migrations ./migrations
 COPY src ./src
 USER node
 EXPOSE 5678
-HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:5678/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The health check asks the port the API really listens on, whatever PORT is set to.
+HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 5678) + '/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # node directly (not npm) so SIGTERM reaches the server and it drains gracefully.
 # A 256 MB heap keeps the process near 300 MB RSS under load at no measured CPU cost;
 # smaller heaps make the garbage collector thrash (bench/README.md).

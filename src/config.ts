@@ -50,14 +50,25 @@ const specs = {
   MAX_QUERY_DEPTH: num({ default: 10 }),
   MAX_QUERY_ALIASES: num({ default: 15 }),
   MAX_QUERY_DIRECTIVES: num({ default: 10 }),
-  MAX_QUERY_COMPLEXITY: num({ default: 10_000 }),
-  DEFAULT_LIST_SIZE: num({ default: 100, desc: 'Rows a connection without first/last is assumed to return, for the cost estimate' }),
   INTROSPECTION: bool({ default: undefined, desc: 'Allow introspection (default: in development, or when GraphiQL is on)' }),
   STATEMENT_TIMEOUT_MS: num({ default: 5_000 }),
   REQUEST_TIMEOUT_MS: num({ default: 15_000 }),
   DATABASE_CONNECT_TIMEOUT_MS: num({ default: 2_000 }),
-  RATE_LIMIT_POINTS: num({ default: 3_000, desc: 'Requests per tenant per window; 0 turns rate limiting off' }),
-  RATE_LIMIT_WINDOW_SECONDS: num({ default: 60 }),
+
+  // Page sizes, applied in the SQL: see README, "Budgets and page sizes".
+  DEFAULT_PAGE_SIZE: num({ default: 100, desc: 'Rows a connection returns without first/last' }),
+  MAX_PAGE_SIZE: num({ default: 1_000, desc: 'Largest first/last accepted' }),
+  MAX_OFFSET: num({ default: 10_000, desc: 'Largest offset accepted' }),
+  MAX_GROUPS: num({ default: 1_000, desc: 'Most groups one groupedAggregates may return' }),
+  // Cost points: every object in a response costs 1, every operation 10, every mutation 10 more.
+  MAX_QUERY_COST: num({ default: 5_000, desc: 'Largest cost one operation may request' }),
+  BUDGET_POINTS: num({ default: 10_000, desc: 'Cost points in each tenant\'s (user\'s, IP\'s) bucket; 0 turns budgets off' }),
+  BUDGET_RESTORE_RATE: num({ default: 500, desc: 'Points a bucket regains per second' }),
+  MEMBERSHIP_CACHE_SECONDS: num({ default: 10, desc: 'How long a verified (user, tenant) pair is trusted for budgets and logs' }),
+  TENANT_CONCURRENCY: num({ default: 4, desc: 'Operations of one tenant (user, IP) executing at once in this process' }),
+  TENANT_QUEUE: num({ default: 16, desc: 'Operations of one tenant that may wait for a slot' }),
+  TENANT_QUEUE_TIMEOUT_MS: num({ default: 2_000, desc: 'Longest an operation waits for a slot' }),
+  MAX_RESPONSE_BYTES: num({ default: 5_000_000, desc: 'Largest response body' }),
   REDIS_URL: url({ default: undefined, desc: 'Share rate-limit budgets between API processes through Redis' }),
   CORS_ORIGINS: str({ default: '', desc: 'Comma-separated origins allowed to call the API from a browser' }),
 
@@ -106,5 +117,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
       'Invalid configuration:\n  AUTH_DATABASE_URL: required when DATABASE_URL is set (the API connects as the authenticator role, never as the owner)',
     );
   }
+  const limits = [
+    env.DEFAULT_PAGE_SIZE > env.MAX_PAGE_SIZE && 'DEFAULT_PAGE_SIZE: must not be larger than MAX_PAGE_SIZE',
+    env.BUDGET_POINTS > 0 && env.MAX_QUERY_COST > env.BUDGET_POINTS && 'MAX_QUERY_COST: must not be larger than BUDGET_POINTS (no operation could ever run)',
+    env.BUDGET_POINTS > 0 && env.BUDGET_RESTORE_RATE <= 0 && 'BUDGET_RESTORE_RATE: must be positive while budgets are on',
+    // A tenant may hold at most half the pool: the other half always serves everyone else.
+    (env.TENANT_CONCURRENCY < 1 || env.TENANT_CONCURRENCY > env.PG_POOL_MAX / 2) && `TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
+  ].filter(Boolean);
+  if (limits.length > 0) throw new ConfigError(`Invalid configuration:\n  ${limits.join('\n  ')}`);
   return env;
 }

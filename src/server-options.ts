@@ -22,12 +22,18 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
       maxDepth: env.MAX_QUERY_DEPTH,
       maxAliases: env.MAX_QUERY_ALIASES,
       maxDirectives: env.MAX_QUERY_DIRECTIVES,
-      maxComplexity: env.MAX_QUERY_COMPLEXITY,
-      defaultListSize: env.DEFAULT_LIST_SIZE,
+      maxQueryCost: env.MAX_QUERY_COST,
+      maxResponseBytes: env.MAX_RESPONSE_BYTES,
       // GraphiQL needs introspection to offer completion and docs.
       introspection: env.INTROSPECTION ?? (development || graphiql),
     },
-    rateLimit: env.RATE_LIMIT_POINTS > 0 ? { points: env.RATE_LIMIT_POINTS, windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS, redisUrl: env.REDIS_URL } : null,
+    pages: { defaultSize: env.DEFAULT_PAGE_SIZE, maxSize: env.MAX_PAGE_SIZE, maxOffset: env.MAX_OFFSET, maxGroups: env.MAX_GROUPS },
+    budget:
+      env.BUDGET_POINTS > 0
+        ? { maxPoints: env.BUDGET_POINTS, restoreRate: env.BUDGET_RESTORE_RATE, redisUrl: env.REDIS_URL }
+        : null,
+    concurrency: { perKey: env.TENANT_CONCURRENCY, queue: env.TENANT_QUEUE, queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS },
+    membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
     corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
     timeouts: { statementMs: env.STATEMENT_TIMEOUT_MS, requestMs: env.REQUEST_TIMEOUT_MS, connectMs: env.DATABASE_CONNECT_TIMEOUT_MS },
   };

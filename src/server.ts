@@ -1,7 +1,8 @@
 // The HTTP server: Express 5, then on the GraphQL path, in order: verify the token,
-// rate-limit the tenant, refuse oversized or overpriced queries, fail fast while the
-// database is away, and finally PostGraphile through grafserv. Everything it needs is
-// passed in, so tests start it in-process on a random port.
+// check the request's envelope (JSON, size, no batch), fail fast while the database is
+// away, and finally PostGraphile through grafserv, whose limits plugin checks each
+// operation's document, cost, budget and concurrency (src/limits/). Everything it needs
+// is passed in, so tests start it in-process on a random port.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import cors from 'cors';
@@ -15,9 +16,13 @@ import { authenticate } from './auth/authenticate.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
-import { createRateLimit, type RateLimitOptions } from './http/rate-limit.ts';
-import { requestLimits, type RequestLimits } from './http/request-limits.ts';
+import { requestBody } from './http/request-body.ts';
 import { requestLog } from './http/request-log.ts';
+import { createBudget, type BudgetOptions } from './limits/budget.ts';
+import { createBulkhead, type ConcurrencyOptions } from './limits/bulkhead.ts';
+import type { PageLimits } from './limits/cost.ts';
+import type { OperationLimits } from './limits/plugin.ts';
+import { createTenantVerifier } from './limits/verified-tenant.ts';
 import type { Logger } from './logger.ts';
 import { createMaskError, loadConstraintMessages } from './plugins/mask-errors.ts';
 import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
@@ -34,9 +39,15 @@ export interface ApiServerOptions {
   poolSize: number;
   host: string;
   port: number;
-  limits: RequestLimits;
-  /** null: no rate limiting. */
-  rateLimit: RateLimitOptions | null;
+  limits: OperationLimits & { maxBodyBytes: number };
+  /** Default and largest page sizes, offsets and groups. */
+  pages: PageLimits;
+  /** Cost budgets per tenant (user, IP); null: none. */
+  budget: BudgetOptions | null;
+  /** Operations per tenant (user, IP) executing at once in this process. */
+  concurrency: ConcurrencyOptions;
+  /** How long a verified membership is trusted for budgets and logs. */
+  membershipCacheSeconds: number;
   /** Browser origins allowed by CORS; empty: none. */
   corsOrigins: string[];
   timeouts: {
@@ -94,12 +105,20 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     gate.report(error);
   });
 
+  const budget = options.budget && createBudget(options.budget, logger);
   const preset = createPreset({
     pool,
     roles: options.roles,
+    limits: {
+      limits: options.limits,
+      pages: options.pages,
+      budget,
+      bulkhead: createBulkhead(options.concurrency),
+      verifyTenant: createTenantVerifier(pool, options.membershipCacheSeconds),
+    },
     development: options.development,
     graphiql: options.graphiql,
-    maskError: createMaskError(logger, constraintMessages, gate),
+    maskError: createMaskError(logger, constraintMessages, gate, { hints: options.limits.introspection }),
     statementTimeoutMs: options.timeouts.statementMs,
     watch: options.watch,
   });
@@ -117,11 +136,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     schema = await pgl.getSchema();
   } catch (error) {
     await releaseDatabase();
+    await budget?.close();
     throw new StartupError(`The GraphQL schema could not be built from the database: ${(error as Error).message}`);
   }
   const serv = pgl.createServ(grafserv);
-
-  const rateLimit = options.rateLimit && createRateLimit(options.rateLimit, logger);
 
   const app = express();
   app.disable('x-powered-by');
@@ -131,7 +149,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const strictHeaders = helmet();
   const graphiqlHeaders = helmet({ contentSecurityPolicy: false });
   app.use((req, res, next) => (req.path === GRAPHIQL_PATH || req.path.startsWith('/ruru-static/') ? graphiqlHeaders : strictHeaders)(req, res, next));
-  app.use(cors({ origin: options.corsOrigins, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-request-id'], maxAge: 600 }));
+  app.use(
+    cors({
+      origin: options.corsOrigins,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      exposedHeaders: ['retry-after', 'x-request-id'],
+      maxAge: 600,
+    }),
+  );
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -146,9 +172,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   });
 
   app.use(GRAPHQL_PATH, authenticate(options.verifyToken, options.claimNames));
-  if (rateLimit) app.use(GRAPHQL_PATH, rateLimit.middleware);
-  // pgl.getSchema() is the current schema, also after watch mode rebuilt it.
-  app.use(GRAPHQL_PATH, requestLimits(() => pgl.getSchema(), options.limits));
+  app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
 
   const httpServer = createServer(app);
@@ -179,7 +203,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         httpServer.closeIdleConnections();
         await drained;
         gate.close();
-        await rateLimit?.close();
+        await budget?.close();
         await releaseDatabase();
       })();
       return closing;

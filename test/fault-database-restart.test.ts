@@ -153,7 +153,7 @@ describe('PostgreSQL restarted while the API is under load', () => {
       ...serverOptionsFromEnv(env),
       port: 0,
       // The point is the outage: a 429 from the per-tenant budget would only blur it.
-      rateLimit: null,
+      budget: null,
       authenticatorUrl,
       verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),

@@ -51,7 +51,7 @@ test('SIGTERM: in-flight requests finish, then the pool and the embedded Postgre
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ query: '{ currentUser { rowId } currentTenant { rowId } }' }),
-      }).then(async (response) => [response.status, await response.json()] as const),
+      }).then(async (response) => [response.status, (await response.json()) as { data: unknown }] as const),
     );
     await new Promise((resolve) => setTimeout(resolve, 5));
     child.kill('SIGTERM');
@@ -61,7 +61,7 @@ test('SIGTERM: in-flight requests finish, then the pool and the embedded Postgre
     // Requests the server accepted before SIGTERM are answered in full; any it had not yet
     // accepted are refused at the socket, never cut off halfway.
     expect(delivered.length).toBeGreaterThan(0);
-    for (const [status, body] of delivered) expect([status, body]).toEqual([200, { data: { currentUser: null, currentTenant: null } }]);
+    for (const [status, body] of delivered) expect([status, body.data]).toEqual([200, { currentUser: null, currentTenant: null }]);
     expect(await exited).toBe(0);
     expect(output).toMatch(/SIGTERM: finishing in-flight requests/);
     expect(await portAnswers(pgPort)).toBe(false);

@@ -7,7 +7,6 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
-import { listening, missing } from './support/system-tools.ts';
 
 let a: TenantFixture;
 let b: TenantFixture;
@@ -34,10 +33,10 @@ describe('query limits (production defaults)', () => {
     const query = 'query ($n: Int) { products(first: $n) { nodes { name category { products(first: $n) { nodes { name price } } } } } }';
     const small = await api.post({ query, variables: { n: 5 } }, auth());
     expect(small.status).toBe(200);
-    const large = await api.post({ query, variables: { n: 1000 } }, auth());
+    const large = await api.post({ query, variables: { n: 100 } }, auth());
     expect(large.status).toBe(400);
     expect(large.body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TOO_COMPLEX' } });
-    expect(large.body.errors[0].message).toMatch(/limit of 10000/);
+    expect(large.body.errors[0].message).toMatch(/limit of 5000 per operation \(MAX_QUERY_COST\)/);
   });
 
   test('counting is cheap: totalCount of every category needs no page size', async () => {
@@ -70,6 +69,23 @@ describe('query limits (production defaults)', () => {
     const typo = await api.post({ query: '{ prodcts { totalCount } }' }, auth());
     expect(typo.body.errors[0].message).toMatch(/Cannot query field "prodcts"/);
     expect(typo.body.errors[0].message).not.toMatch(/Did you mean/);
+  });
+
+  test('no schema hints in production from variable coercion either: misspelt fields, filter operators and enum values', async () => {
+    const attempts = [
+      { query: 'query ($o: [ProductOrderBy!]) { products(orderBy: $o) { totalCount } }', variables: { o: ['PRIC_DESC'] } },
+      { query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }', variables: { f: { prise: { equalTo: '1' } } } },
+      { query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }', variables: { f: { price: { equalTooo: '1' } } } },
+      { query: 'query ($g: [ProductGroupBy!]!) { products { groupedAggregates(groupBy: $g) { keys } } }', variables: { g: ['NAMEE'] } },
+    ];
+    for (const attempt of attempts) {
+      const { status, body } = await api.post(attempt, auth());
+      expect(status, JSON.stringify(body)).toBeLessThan(500);
+      expect(body.errors.length).toBeGreaterThan(0);
+      for (const error of body.errors) {
+        expect(error.message).not.toMatch(/Did you mean|"PRICE_DESC"|"price"|"equalTo"|"NAME"/);
+      }
+    }
   });
 
   test('security headers, and no x-powered-by', async () => {
@@ -106,42 +122,6 @@ describe('CORS', () => {
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     const other = await api.post({ query: '{ currentTenant { name } }' }, { ...auth(), origin: 'https://evil.example.com' });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
-  });
-});
-
-describe('rate limiting, in memory', () => {
-  const api = useApi({ rateLimit: { points: 5, windowSeconds: 60 } });
-
-  test("per tenant: A's sixth request is refused with 429 and Retry-After; B is unaffected", async () => {
-    const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push((await api.post({ query: '{ currentTenant { name } }' }, auth())).status);
-    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
-    const refused = await api.post({ query: '{ currentTenant { name } }' }, auth());
-    expect(refused.body.errors[0]).toMatchObject({ extensions: { code: 'RATE_LIMITED' } });
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    // Another user of A shares A's budget; B has its own.
-    const sameTenant = await api.post({ query: '{ currentTenant { name } }' }, { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` });
-    expect(sameTenant.status).toBe(429);
-    const other = await api.post({ query: '{ currentTenant { name } }' }, { authorization: `Bearer ${tokenFor({ userId: b.users.viewer, tenantId: b.id })}` });
-    expect(other.status).toBe(200);
-  });
-});
-
-const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redis = new URL(redisUrl);
-const noRedis = missing('Redis', await listening(redis.hostname, Number(redis.port || 6379)), 'set TEST_REDIS_URL, or run redis-server on 127.0.0.1:6379');
-
-describe.skipIf(noRedis)('rate limiting, in Redis: API processes share one budget', () => {
-  const keyPrefix = `tenantgraph-test:${randomUUID()}`;
-  const first = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });
-  const second = useApi({ rateLimit: { points: 5, windowSeconds: 60, redisUrl, keyPrefix } });
-
-  test('three requests on each of two servers: the sixth is refused', async () => {
-    const statuses = [];
-    for (const api of [first, second, first, second, first]) statuses.push((await api.post({ query: '{ currentTenant { name } }' }, auth())).status);
-    const last = await second.post({ query: '{ currentTenant { name } }' }, auth());
-    expect([...statuses, last.status]).toEqual([200, 200, 200, 200, 200, 429]);
-    expect(last.body.errors[0].extensions.code).toBe('RATE_LIMITED');
   });
 });
 

@@ -1,6 +1,7 @@
 // Express middleware on the GraphQL path: verifies the bearer token first, so a bad
 // token is answered with 401 here, without a database query and without a stack trace.
 import type { NextFunction, Request, Response } from 'express';
+import type { Usage } from '../limits/plugin.ts';
 import { identityFromClaims, type ClaimNames, type Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
 import type { VerifyToken } from './verify-token.ts';
@@ -10,6 +11,8 @@ declare global {
     interface Locals {
       /** null: no token (anonymous). Set only by `authenticate`. */
       identity?: Identity | null;
+      /** What the request was charged, filled in by the limits plugin. */
+      usage?: Usage;
     }
   }
 }

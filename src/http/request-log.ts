@@ -1,12 +1,15 @@
 // One structured log line per request (pino-http): request id, tenant, user, GraphQL
-// operation name, status and duration. Headers, bodies and variables are never logged,
-// so neither are tokens or the values users send.
+// operation name, its requested and actual cost, status and duration. The tenant is the
+// one the request was charged to, a verified membership, never a bare token claim.
+// Headers, bodies and variables are never logged, so neither are tokens or the values
+// users send.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pinoHttp } from 'pino-http';
+import type { Usage } from '../limits/plugin.ts';
 import type { Logger } from '../logger.ts';
 
-type ExpressResponse = ServerResponse & { locals?: { identity?: { userId: string; tenantId?: string } | null; operationName?: string } };
+type ExpressResponse = ServerResponse & { locals?: { identity?: { userId: string } | null; usage?: Usage } };
 
 export function requestLog(logger: Logger) {
   return pinoHttp({
@@ -22,8 +25,14 @@ export function requestLog(logger: Logger) {
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     customProps: (_req: IncomingMessage, res: ServerResponse) => {
-      const { identity, operationName } = (res as ExpressResponse).locals ?? {};
-      return { tenantId: identity?.tenantId, userId: identity?.userId, operationName };
+      const { identity, usage } = (res as ExpressResponse).locals ?? {};
+      return {
+        tenantId: usage?.tenantId,
+        userId: identity?.userId,
+        operationName: usage?.operationName,
+        requestedCost: usage?.requestedCost,
+        actualCost: usage?.actualCost,
+      };
     },
     customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
   });

@@ -8,6 +8,7 @@ import { isSafeError } from 'grafast';
 import { GraphQLError } from 'grafast/graphql';
 import type pg from 'pg';
 import { DATABASE_UNAVAILABLE, isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
+import { withoutHints } from '../limits/hints.ts';
 import type { Logger } from '../logger.ts';
 
 export type ConstraintMessages = Map<string, string>;
@@ -54,11 +55,15 @@ function describe(error: PgError, messages: ConstraintMessages): { code: string;
   return undefined;
 }
 
-export function createMaskError(logger: Logger, messages: ConstraintMessages, gate: Pick<DatabaseGate, 'report'>) {
+export function createMaskError(logger: Logger, messages: ConstraintMessages, gate: Pick<DatabaseGate, 'report'>, { hints }: { hints: boolean }) {
   return (error: GraphQLError): GraphQLError => {
     const original = error.originalError;
-    // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client.
-    if (!original || original instanceof GraphQLError) return error;
+    // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client,
+    // without the schema's names in suggestions unless introspection is on anyway.
+    if (!original || original instanceof GraphQLError) {
+      if (hints || !/Did you mean/.test(error.message)) return error;
+      return new GraphQLError(withoutHints(error.message), { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions: error.extensions });
+    }
     const rebuild = (message: string, extensions: Record<string, unknown>) =>
       new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });
 

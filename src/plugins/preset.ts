@@ -8,7 +8,9 @@ import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
+import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
+import { createPageSizePlugin } from './page-sizes.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
@@ -22,6 +24,8 @@ export interface PresetOptions {
   development: boolean;
   graphiql: boolean;
   maskError: (error: GraphQLError) => GraphQLError;
+  /** Page sizes (applied in the SQL), document limits, costs, budgets and bulkheads. */
+  limits: LimitsPluginOptions;
   /** statement_timeout of every request's transaction. */
   statementTimeoutMs: number;
   /** Rebuild the schema when migrations change it (needs a superuser for the event trigger). */
@@ -31,7 +35,7 @@ export interface PresetOptions {
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
     extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [TenantScopedKeysPlugin, ErrorStatusPlugin],
+    plugins: [TenantScopedKeysPlugin, ErrorStatusPlugin, createPageSizePlugin(options.limits.pages), createLimitsPlugin(options.limits)],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -60,10 +64,17 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       // Plans and SQL in responses help while developing and leak internals otherwise.
       explain: options.development,
       context(requestContext) {
+        const http = requestContext.expressv4;
         // Set by the `authenticate` middleware; absent (never run) means anonymous.
-        const identity = requestContext.expressv4?.res.locals.identity;
-        // Transaction-local like the claims, so it also holds behind a transaction pooler.
-        return { pgSettings: { ...pgSettingsFor(identity, options.roles), statement_timeout: String(options.statementTimeoutMs) } };
+        const identity = http?.res.locals.identity ?? null;
+        return {
+          // Transaction-local like the claims, so it also holds behind a transaction pooler.
+          pgSettings: { ...pgSettingsFor(identity, options.roles), statement_timeout: String(options.statementTimeoutMs) },
+          identity,
+          clientIp: http?.req.ip,
+          // The limits plugin records what it charged here; the request log reads it.
+          usage: http ? (http.res.locals.usage ??= {}) : {},
+        };
       },
     },
   };

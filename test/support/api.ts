@@ -23,16 +23,18 @@ export interface TestApi {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits'>> & {
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency'>> & {
   verifier?: Partial<VerifierOptions>;
   limits?: Partial<ApiServerOptions['limits']>;
+  pages?: Partial<ApiServerOptions['pages']>;
+  concurrency?: Partial<ApiServerOptions['concurrency']>;
 };
 
 /** Starts a server for the current test file (stopped after it) and returns its handle. */
 export function useApi(options: TestApiOptions = {}): TestApi {
   const api = {} as TestApi;
   beforeAll(async () => {
-    const { verifier, limits, ...serverOptions } = options;
+    const { verifier, limits, pages, concurrency, ...serverOptions } = options;
     // The defaults a production deployment gets, on a random loopback port.
     const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET })), port: 0 };
     const server = await startApiServer({
@@ -43,6 +45,8 @@ export function useApi(options: TestApiOptions = {}): TestApi {
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       ...serverOptions,
       limits: { ...defaults.limits, ...limits },
+      pages: { ...defaults.pages, ...pages },
+      concurrency: { ...defaults.concurrency, ...concurrency },
     });
     Object.assign(api, {
       server,

@@ -17,6 +17,12 @@ import {
   type GraphQLSchema,
 } from 'grafast/graphql';
 
+/** The refusal's words for a value that is not a global id. */
+export function invalidIdMessage(value: string): string {
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  return `"${shown}" is not an id of this API: ids are the \`id\` values it returns.`;
+}
+
 export function isGlobalId(value: string): boolean {
   if (value.length > 1_000) return false;
   try {

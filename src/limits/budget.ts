@@ -1,0 +1,124 @@
+// Cost budgets: a token bucket per key (a verified tenant, else a user, else an IP) that
+// holds up to `maxPoints` and regains `restoreRate` points every second, continuously.
+// An operation takes its requested cost before it runs and gets back what it did not
+// spend after (Shopify's leaky bucket, seen from the other side).
+//
+// Not rate-limiter-flexible, which the request-count limit used: it counts in fixed
+// windows, so a bucket refills all at once at a window's end and a client can spend two
+// buckets across one boundary. With REDIS_URL every API process shares the buckets (one
+// atomic script, timed by the Redis server's clock); while Redis does not answer, each
+// process keeps its own buckets in memory instead of letting everything through.
+import { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import type { Logger } from '../logger.ts';
+
+export interface BudgetOptions {
+  /** Points a full bucket holds: the largest burst. */
+  maxPoints: number;
+  /** Points regained per second: the sustained rate. */
+  restoreRate: number;
+  redisUrl?: string | undefined;
+  /** Keys in Redis start with this, so several deployments can share a server. */
+  keyPrefix?: string;
+}
+
+/** What a client sees in `extensions.cost.throttleStatus`. */
+export interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+export interface Budget {
+  /** Takes `points` if the bucket holds them, else takes nothing; either way, its status after. */
+  take(key: string, points: number): Promise<{ taken: boolean; status: ThrottleStatus }>;
+  /** Gives back points taken but not spent. */
+  refund(key: string, points: number): Promise<ThrottleStatus>;
+  close(): Promise<void>;
+}
+
+// Positive points take (only if there are enough), negative points give back; the bucket
+// never holds more than it can.
+const BUCKET_SCRIPT = `
+local max, rate, points = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'p', 't')
+local available = tonumber(state[1]) or max
+local at = tonumber(state[2]) or now
+available = math.min(max, available + math.max(0, now - at) * rate)
+local taken = 0
+if points <= available then
+  available = math.min(max, available - points)
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'p', tostring(available), 't', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(max / rate) + 1)
+return {taken, tostring(available)}
+`;
+
+interface Bucket {
+  available: number;
+  at: number;
+}
+
+function memoryBuckets(options: BudgetOptions) {
+  const { maxPoints: max, restoreRate: rate } = options;
+  // A bucket left alone until it is full again is the same as no bucket: forget it then.
+  const buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: Math.ceil((max / rate) * 1000) });
+  return (key: string, points: number): [boolean, number] => {
+    const now = performance.now() / 1000;
+    const bucket = buckets.get(key) ?? { available: max, at: now };
+    bucket.available = Math.min(max, bucket.available + Math.max(0, now - bucket.at) * rate);
+    bucket.at = now;
+    const taken = points <= bucket.available;
+    if (taken) bucket.available = Math.min(max, bucket.available - points);
+    buckets.set(key, bucket);
+    return [taken, bucket.available];
+  };
+}
+
+export function createBudget(options: BudgetOptions, logger: Logger): Budget {
+  const { maxPoints, restoreRate } = options;
+  const inMemory = memoryBuckets(options);
+  let apply: (key: string, points: number) => Promise<[boolean, number]> = async (key, points) => inMemory(key, points);
+  let redis: Redis | undefined;
+
+  if (options.redisUrl) {
+    const prefix = options.keyPrefix ?? 'tenantgraph:budget';
+    // No offline queue: a request must not wait for Redis to come back.
+    redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    redis.defineCommand('bucket', { numberOfKeys: 1, lua: BUCKET_SCRIPT });
+    let warned = false;
+    redis.on('error', (error) => {
+      if (warned) return;
+      warned = true;
+      logger.warn({ err: error }, 'budget store (Redis) unavailable; keeping budgets per process');
+    });
+    redis.on('ready', () => (warned = false));
+    const shared = redis as Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> };
+    apply = async (key, points) => {
+      try {
+        const [taken, available] = await shared.bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
+        return [taken === 1, Number(available)];
+      } catch {
+        return inMemory(key, points);
+      }
+    };
+  }
+
+  const status = (available: number): ThrottleStatus => ({ maximumAvailable: maxPoints, currentlyAvailable: Math.floor(available), restoreRate });
+  return {
+    async take(key, points) {
+      const [taken, available] = await apply(key, points);
+      return { taken, status: status(available) };
+    },
+    async refund(key, points) {
+      const [, available] = await apply(key, -points);
+      return status(available);
+    },
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}

@@ -1,0 +1,209 @@
+// Resource isolation, inside PostGraphile rather than in front of it, so that every
+// transport grafserv offers (HTTP today, websockets later) goes through the same checks:
+//
+// - grafserv's parse and validation is replaced by ours (validation.ts): one parse, one
+//   validation, cached, with the document limits and their codes;
+// - grafast's execute is wrapped: the operation's requested cost (cost.ts) is checked
+//   against MAX_QUERY_COST, taken from the caller's budget (budget.ts) before it runs,
+//   run inside the caller's bulkhead (bulkhead.ts), and the unspent part is given back
+//   after. Every result carries `extensions.cost`, as Shopify's Admin API does.
+//
+// The caller is the verified tenant (verified-tenant.ts), else the signed-in user, else
+// the client's IP: a token naming a tenant its user does not belong to is charged to
+// the user and never touches that tenant's budget.
+import { isAsyncIterable, isPromiseLike } from 'grafast';
+import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
+import type { Identity } from '../auth/claims.ts';
+import type { Budget, ThrottleStatus } from './budget.ts';
+import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
+import { actualCost, OPERATION_COST, PageLimitError, requestedCost, type OperationInput, type PageLimits } from './cost.ts';
+import { badIdVariable, invalidIdMessage } from './global-ids.ts';
+import { approximateJsonBytes } from './response-size.ts';
+import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
+import type { VerifyTenant } from './verified-tenant.ts';
+
+/** What one request used, for the request log. */
+export interface Usage {
+  /** The tenant the request was charged to: verified membership only. */
+  tenantId?: string;
+  operationName?: string;
+  requestedCost?: number;
+  actualCost?: number;
+}
+
+declare global {
+  namespace Grafast {
+    interface Context {
+      /** The verified token's identity; null for an anonymous request. */
+      identity?: Identity | null;
+      /** Who is charged when there is no identity. */
+      clientIp?: string | undefined;
+      /** Filled in as the operation is charged. */
+      usage?: Usage;
+    }
+  }
+}
+
+export interface OperationLimits extends DocumentLimits {
+  maxQueryCost: number;
+  maxResponseBytes: number;
+}
+
+export interface LimitsPluginOptions {
+  limits: OperationLimits;
+  pages: PageLimits;
+  /** null: no budgets. */
+  budget: Budget | null;
+  bulkhead: Bulkhead;
+  verifyTenant: VerifyTenant;
+}
+
+interface CostExtension {
+  requestedQueryCost?: number;
+  actualQueryCost: number;
+  throttleStatus?: ThrottleStatus;
+}
+
+type Result = { data?: Record<string, unknown> | null; errors?: readonly GraphQLError[]; extensions?: Record<string, unknown> };
+
+function refusal(code: string, message: string, cost: CostExtension, extensions: Record<string, unknown> = {}): Result {
+  return { errors: [new GraphQLError(message, { extensions: { code, ...extensions } })], extensions: { cost } };
+}
+
+/** 429: the caller's bucket does not hold `needed` points yet. */
+function throttled(status: ThrottleStatus, needed: number, requested?: number): Result {
+  const retryAfter = Math.max(1, Math.ceil((needed - status.currentlyAvailable) / status.restoreRate));
+  return refusal(
+    'RATE_LIMITED',
+    `This operation needs ${needed} cost points and ${status.currentlyAvailable} of ${status.maximumAvailable} are available; retry in ${retryAfter} s.`,
+    { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: 0, throttleStatus: status },
+    { retryAfter },
+  );
+}
+
+export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
+  const { limits, pages, budget, bulkhead, verifyTenant } = options;
+  const validators = new WeakMap<GraphQLSchema, ParseAndValidate>();
+  const parseAndValidateFor = (schema: GraphQLSchema) => {
+    let parseAndValidate = validators.get(schema);
+    if (!parseAndValidate) validators.set(schema, (parseAndValidate = createParseAndValidate(schema, limits)));
+    return parseAndValidate;
+  };
+
+  async function chargedKey(context: Grafast.Context): Promise<string> {
+    const { identity } = context;
+    if (!identity) return `ip:${context.clientIp ?? 'unknown'}`;
+    const tenantId = await verifyTenant(identity);
+    if (!tenantId) return `user:${identity.userId}`;
+    if (context.usage) context.usage.tenantId = tenantId;
+    return `tenant:${tenantId}`;
+  }
+
+  /**
+   * A refusal before execution still costs the operation's base, since refusing is work
+   * too: a client that keeps sending what is refused runs out of budget like any other.
+   */
+  async function refuse(key: string, code: string, message: string, requested?: number): Promise<Result> {
+    const charged = await budget?.take(key, OPERATION_COST);
+    if (charged && !charged.taken) return throttled(charged.status, OPERATION_COST, requested);
+    const cost = { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: OPERATION_COST, ...(charged && { throttleStatus: charged.status }) };
+    return refusal(code, message, cost);
+  }
+
+  async function limitedExecute(next: () => unknown, args: Grafast.ExecutionArgs): Promise<unknown> {
+    const context = args.contextValue;
+    const operation = getOperationAST(args.document, args.operationName);
+    if (context.usage && operation?.name) context.usage.operationName = operation.name.value;
+    const coerced = operation && getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+    // Variables that do not fit their types: execution refuses them precisely, running nothing.
+    if (!coerced || coerced.errors) return next();
+    const key = await chargedKey(context);
+    const input: OperationInput = { schema: args.schema, document: args.document, operationName: args.operationName, variables: coerced.coerced };
+
+    const badId = badIdVariable(args.schema, args.document, (args.variableValues ?? {}) as Record<string, unknown>);
+    if (badId !== undefined) return refuse(key, 'INVALID_ID', invalidIdMessage(badId));
+    let requested: number;
+    try {
+      requested = requestedCost(input, pages);
+    } catch (error) {
+      if (error instanceof PageLimitError) return refuse(key, error.code, error.message);
+      throw error;
+    }
+    if (context.usage) context.usage.requestedCost = requested;
+    if (requested > limits.maxQueryCost) {
+      return refuse(
+        key,
+        'QUERY_TOO_COMPLEX',
+        `The query's requested cost is ${requested}, over the limit of ${limits.maxQueryCost} per operation (MAX_QUERY_COST); ask for smaller pages.`,
+        requested,
+      );
+    }
+
+    let throttleStatus: ThrottleStatus | undefined;
+    if (budget) {
+      const { taken, status } = await budget.take(key, requested);
+      if (!taken) return throttled(status, requested, requested);
+      throttleStatus = status;
+    }
+
+    let leave: () => void;
+    try {
+      leave = await bulkhead.enter(key);
+    } catch (error) {
+      if (!(error instanceof BulkheadFull)) throw error;
+      if (budget) throttleStatus = await budget.refund(key, requested);
+      return refusal(
+        'CONCURRENCY_LIMITED',
+        'Too many operations of this tenant are running at once; retry in 1 s.',
+        { requestedQueryCost: requested, actualQueryCost: 0, ...(throttleStatus && { throttleStatus }) },
+        { retryAfter: 1 },
+      );
+    }
+    let result: Result;
+    try {
+      result = (await next()) as Result;
+    } finally {
+      leave();
+    }
+    // Incremental delivery (not offered by this schema today) keeps its reservation.
+    if (isAsyncIterable(result)) return result;
+
+    const actual = actualCost(input, pages, result.data);
+    if (context.usage) context.usage.actualCost = actual;
+    if (budget && actual < requested) throttleStatus = await budget.refund(key, requested - actual);
+    const cost: CostExtension = { requestedQueryCost: requested, actualQueryCost: actual, ...(throttleStatus && { throttleStatus }) };
+    if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
+      return refusal(
+        'RESPONSE_TOO_LARGE',
+        `The response would be larger than ${limits.maxResponseBytes} bytes (MAX_RESPONSE_BYTES); ask for fewer rows or fields.`,
+        cost,
+      );
+    }
+    return { ...result, extensions: { ...result.extensions, cost } };
+  }
+
+  return {
+    name: 'LimitsPlugin',
+    version: '1.0.0',
+    grafserv: {
+      middleware: {
+        setPreset(next, event) {
+          const inner = event.getExecutionConfig;
+          event.getExecutionConfig = function (this: unknown, requestContext) {
+            const config = inner.call(this as never, requestContext);
+            const ours = (value: Awaited<typeof config>) => ({ ...value, parseAndValidate: parseAndValidateFor(value.schema) });
+            return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
+          };
+          return next();
+        },
+      },
+    },
+    grafast: {
+      middleware: {
+        execute(next, { args }) {
+          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
+        },
+      },
+    },
+  };
+}

@@ -34,6 +34,7 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
         : null,
     concurrency: { perKey: env.TENANT_CONCURRENCY, queue: env.TENANT_QUEUE, queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS },
     membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
+    throttleDelayMs: env.THROTTLE_DELAY_MS,
     corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
     timeouts: { statementMs: env.STATEMENT_TIMEOUT_MS, requestMs: env.REQUEST_TIMEOUT_MS, connectMs: env.DATABASE_CONNECT_TIMEOUT_MS },
   };

@@ -48,6 +48,8 @@ export interface ApiServerOptions {
   concurrency: ConcurrencyOptions;
   /** How long a verified membership is trusted for budgets and logs. */
   membershipCacheSeconds: number;
+  /** Longest a 429 is held back before it is sent. */
+  throttleDelayMs: number;
   /** Browser origins allowed by CORS; empty: none. */
   corsOrigins: string[];
   timeouts: {
@@ -115,6 +117,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       budget,
       bulkhead: createBulkhead(options.concurrency),
       verifyTenant: createTenantVerifier(pool, options.membershipCacheSeconds),
+      throttleDelayMs: options.throttleDelayMs,
     },
     development: options.development,
     graphiql: options.graphiql,

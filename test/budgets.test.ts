@@ -39,7 +39,8 @@ describe('a bucket of cost points per tenant, in memory', () => {
       done();
     },
   });
-  const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, logger: pino({ level: 'info' }, sink) });
+  // 429s answered at once here; holding them back has its own test below.
+  const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, throttleDelayMs: 0, logger: pino({ level: 'info' }, sink) });
 
   test("a tenant that spends its bucket gets 429 RATE_LIMITED with Retry-After and its throttle status; another tenant is unaffected", async () => {
     const statuses = await spendUntilThrottled(api, bearer(a.users.viewer, a.id));
@@ -97,7 +98,7 @@ describe('a bucket of cost points per tenant, in memory', () => {
 });
 
 describe('the bucket refills at a steady rate', () => {
-  const api = useApi({ budget: { maxPoints: 30, restoreRate: 20 } });
+  const api = useApi({ budget: { maxPoints: 30, restoreRate: 20 }, throttleDelayMs: 0 });
 
   test('after the Retry-After it announced, a throttled tenant is served again', async () => {
     const c = await createTenant('budget-refill');
@@ -109,14 +110,37 @@ describe('the bucket refills at a steady rate', () => {
   });
 });
 
+describe('a client that ignores Retry-After', () => {
+  const api = useApi({ budget: { maxPoints: 30, restoreRate: 0.01 }, throttleDelayMs: 400 });
+
+  test('gets its 429s held back, so it cannot spin on cheap refusals; other tenants are answered at once', async () => {
+    const c = await createTenant('budget-spin');
+    expect(await spendUntilThrottled(api, bearer(c.users.viewer, c.id))).toEqual([200, 200, 429]);
+    const spinning = Array.from({ length: 5 }, async () => {
+      const started = performance.now();
+      const { status } = await api.post({ query: LIST }, bearer(c.users.viewer, c.id));
+      return { status, ms: performance.now() - started };
+    });
+    const started = performance.now();
+    const other = await api.post({ query: LIST }, bearer(b.users.viewer, b.id));
+    const otherMs = performance.now() - started;
+    for (const { status, ms } of await Promise.all(spinning)) {
+      expect(status).toBe(429);
+      expect(ms).toBeGreaterThanOrEqual(350);
+    }
+    expect(other.status).toBe(200);
+    expect(otherMs).toBeLessThan(350);
+  });
+});
+
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redis = new URL(redisUrl);
 const noRedis = missing('Redis', await listening(redis.hostname, Number(redis.port || 6379)), 'set TEST_REDIS_URL, or run redis-server on 127.0.0.1:6379');
 
 describe.skipIf(noRedis)('budgets in Redis: API processes share one bucket per tenant', () => {
   const keyPrefix = `tenantgraph-test:${randomUUID()}`;
-  const first = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix } });
-  const second = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix } });
+  const first = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix }, throttleDelayMs: 0 });
+  const second = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix }, throttleDelayMs: 0 });
 
   test('two requests on each of two servers spend the bucket; the fifth, on either, is refused', async () => {
     const c = await createTenant('budget-redis');
@@ -129,7 +153,7 @@ describe.skipIf(noRedis)('budgets in Redis: API processes share one bucket per t
 });
 
 describe('a bulkhead per tenant', () => {
-  const api = useApi({ concurrency: { perKey: 1, queue: 0, queueTimeoutMs: 1_000 } });
+  const api = useApi({ concurrency: { perKey: 1, queue: 0, queueTimeoutMs: 1_000 }, throttleDelayMs: 0 });
 
   test('beyond its concurrency a tenant is refused with 429 CONCURRENCY_LIMITED, while another tenant is served', async () => {
     const query = '{ products(first: 2) { nodes { name category { name products { totalCount } } } } }';

@@ -49,6 +49,7 @@ const EXAMPLES: Record<string, string> = {
     query Aliased { cheap: products(first: 2, orderBy: PRICE_ASC) { ...Rows } dear: products(last: 2, orderBy: PRICE_ASC) { ...Rows } }
     fragment Rows on ProductConnection { nodes { name category { name } } }`,
   'nested connections multiply': '{ categories(first: 2) { nodes { name products { nodes { name price } } } } }',
+  'an offset': '{ products(first: 3, offset: 4, orderBy: PRICE_DESC) { nodes { name } } }',
   'edges, cursors and pageInfo': '{ products(first: 4, orderBy: NAME_ASC) { edges { cursor node { name } } pageInfo { hasNextPage } } }',
 };
 
@@ -79,6 +80,8 @@ describe('estimates against what came back', () => {
     expect((await costOf(full, '{ products { nodes { name category { name } } } }')).requestedQueryCost).toBe(10 + 1 + 3 * (1 + 1));
     // first wins over the default; scalars and totalCount are free.
     expect((await costOf(full, '{ products(first: 5) { totalCount nodes { name price } } }')).requestedQueryCost).toBe(10 + 1 + 5);
+    // An offset costs the rows it skips: the database reads them too.
+    expect((await costOf(full, '{ products(first: 2, offset: 5) { nodes { name } } }')).requestedQueryCost).toBe(10 + 1 + 2 + 5);
     // groupedAggregates at its maximum of groups, each with its sum object.
     expect((await costOf(full, '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys sum { price } } } }')).requestedQueryCost).toBe(
       10 + 1 + 2 * (1 + 1),

@@ -1,7 +1,8 @@
 // What an operation costs, in points, after Shopify's Admin API: every object in the
 // response costs 1 (scalars are free), every operation 10 for the work any request
 // takes, every mutation field 10 more. A list costs its length times what each item
-// selects, so nested connections multiply. One walker answers two questions:
+// selects, so nested connections multiply; a connection's `offset` costs 1 per row it
+// skips, since the database reads those rows too. One walker answers two questions:
 //
 // - before execution (no data): the *requested* cost, with every connection at the page
 //   size it will really return (first/last, else the default page size, both applied in
@@ -98,8 +99,8 @@ function argumentsOf(walk: Walk, field: GraphQLField<unknown, unknown>, node: Fi
   return field.args.length === 0 ? {} : getArgumentValues(field as never, node, walk.variables);
 }
 
-/** Rows a connection field returns at most; refuses page sizes and offsets over the maxima. */
-function pageSizeOf(walk: Walk, owner: GraphQLObjectType, field: GraphQLField<unknown, unknown>, node: FieldNode): number {
+/** Rows a connection field returns at most, and skips; refuses page sizes and offsets over the maxima. */
+function pageOf(walk: Walk, owner: GraphQLObjectType, field: GraphQLField<unknown, unknown>, node: FieldNode): { size: number; offset: number } {
   const { first, last, offset } = argumentsOf(walk, field, node) as { first?: number | null; last?: number | null; offset?: number | null };
   const { maxSize, maxOffset, defaultSize } = walk.pages;
   for (const [name, value] of [['first', first], ['last', last]] as const) {
@@ -114,7 +115,7 @@ function pageSizeOf(walk: Walk, owner: GraphQLObjectType, field: GraphQLField<un
     throw new PageLimitError('OFFSET_TOO_LARGE', `\`offset: ${offset}\` on ${owner.name}.${field.name} is over the limit of ${maxOffset} (MAX_OFFSET); page with cursors (after/before) instead.`);
   }
   const sizes = [first, last].filter((value): value is number => value != null).map((value) => Math.max(0, value));
-  return sizes.length > 0 ? Math.min(...sizes) : defaultSize;
+  return { size: sizes.length > 0 ? Math.min(...sizes) : defaultSize, offset: Math.max(0, offset ?? 0) };
 }
 
 /** Cost of what `selectionSet` selects on `value` (actual) or on any object of `type` (estimate). */
@@ -143,10 +144,10 @@ function fieldCost(walk: Walk, owner: GraphQLObjectType, key: string, nodes: Fie
   // Fields of the same response key merge their selections.
   const selectionSet: SelectionSetNode | undefined =
     nodes.length === 1 ? nodes[0]!.selectionSet : { kind: Kind.SELECTION_SET, selections: nodes.flatMap((node) => node.selectionSet?.selections ?? []) };
-  const childPageSize = isConnection(named) ? pageSizeOf(walk, owner, field, nodes[0]!) : pageSize;
-  const itemCost = (item: unknown) => 1 + selectionCost(walk, selectionSet, named, item, childPageSize);
+  const page = isConnection(named) ? pageOf(walk, owner, field, nodes[0]!) : undefined;
+  const itemCost = (item: unknown) => 1 + selectionCost(walk, selectionSet, named, item, page?.size ?? pageSize);
 
-  if (!isListType(getNullableType(field.type))) return itemCost(value);
+  if (!isListType(getNullableType(field.type))) return itemCost(value) + (page?.offset ?? 0);
   if (walk.actual) return (value as unknown[]).reduce<number>((sum, item) => sum + (item == null ? 0 : itemCost(item)), 0);
   // nodes and edges hold the enclosing connection's page; groupedAggregates its groups.
   const length = field.name === 'groupedAggregates' ? walk.pages.maxGroups : pageSize;

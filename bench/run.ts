@@ -16,6 +16,7 @@ import { BENCH_DATABASE, benchDatabaseExists, openBenchServer, recreateDatabase,
 import { explainAnalyze } from './lib/explain.ts';
 import { loadBenchData, loadedShape, type LoadedShape } from './lib/load-data.ts';
 import { pgbenchAvailable, runHttp, runPgbench, runSql, type LoadResult, type Statement } from './lib/load.ts';
+import { noisyTargets, runNoisyNeighbour } from './lib/noisy-neighbour.ts';
 import { summarizeProfile } from './lib/profile.ts';
 import { renderMarkdown } from './lib/report.ts';
 import type { BenchResults, Measured, ScenarioResult, Target } from './lib/results.ts';
@@ -25,7 +26,7 @@ import { mainStatements, pgbenchScript, SET_CONFIG_SQL, settingsJson, templateFr
 import { ratio, round } from './lib/stats.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './lib/tenants.ts';
 
-const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'cold-start'] as const;
+const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'cold-start'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +38,9 @@ const { values: args } = parseArgs({
     'api-processes': { type: 'string', default: '1' },
     'api-env': { type: 'string', multiple: true, default: [] },
     'api-node-option': { type: 'string', multiple: true, default: [] },
+    victims: { type: 'string', default: '499' },
+    'victim-connections': { type: 'string', default: '4' },
+    'noisy-rounds': { type: 'string', default: '2' },
     skip: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
@@ -53,6 +57,9 @@ if (args.help) {
   --api-processes N     API processes sharing the port (node:cluster; default 1)
   --api-env NAME=VALUE  extra environment for the API process (repeatable), e.g. LOG_LEVEL=warn
   --api-node-option X   a node flag for the API process (repeatable), e.g. --api-node-option=--max-old-space-size=128
+  --victims N           noisy: tenants listing products while one other floods (default 499)
+  --victim-connections C  noisy: the victims' connections (default 4)
+  --noisy-rounds R      noisy: phases with the noisy tenant, each between two without (default 2)
   --skip a,b            sections to leave out: ${SECTIONS.join(', ')}
   --out DIR             where results go (default bench/results)
 `);
@@ -68,6 +75,8 @@ const apiEnv = Object.fromEntries(args['api-env'].map((pair) => [pair.slice(0, p
 const apiProcesses = Number(args['api-processes']);
 const apiNodeOptions = args['api-node-option'];
 if (!Number.isFinite(seconds) || seconds <= 0 || concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--duration and --concurrency must be positive numbers');
+const noisySettings = { victims: Number(args.victims), victimConnections: Number(args['victim-connections']), rounds: Number(args['noisy-rounds']) };
+if (Object.values(noisySettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--victims, --victim-connections and --noisy-rounds must be positive integers');
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -202,7 +211,7 @@ try {
   if (!pgbenchVersion && !skip.has('pgbench')) notes.push('pgbench is not installed: the pgbench ceiling was left out.');
   if (dbPid === undefined) notes.push('PostgreSQL is not the embedded cluster: its CPU is not measured.');
 
-  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1);
+  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3);
   log(`tenantgraph bench: ${shape.tenants} tenants x ${shape.productsPerTenant} products (${products} rows) in ${args.database}`);
   log(`${pointCount} measured points of ${seconds} s: about ${Math.ceil((pointCount * (seconds + 1.5) + 60) / 60)} minutes.`);
 
@@ -404,6 +413,35 @@ try {
   await api.stop();
   apis.splice(apis.indexOf(api), 1);
 
+  // ------------------------------------------------------------------ noisy neighbour
+  let noisy: BenchResults['noisy'];
+  if (!skip.has('noisy')) {
+    log(`\nNoisy neighbour: list for ${Math.min(noisySettings.victims, tenants.length)} tenants, alone and while one other tenant floods`);
+    try {
+      const list = scenarioNamed('list');
+      noisy = await runNoisyNeighbour({
+        ownerUrl: large.ownerUrl,
+        secret,
+        tenants,
+        ...noisySettings,
+        seconds,
+        startApi: async () => {
+          const noisyApi = await startApiProcess({ authenticatorUrl: large.authenticatorUrl, secret, poolSize, processes: apiProcesses, capture: false, env: apiEnv }, apiNodeOptions);
+          apis.push(noisyApi);
+          return noisyApi;
+        },
+        // The cluster primary does not answer memory requests.
+        singleProcess: single,
+        victimLoad: (noisyApi, victims, connections, duration) => apiLoad(noisyApi, list, victims, connections, duration),
+        measure: (apiPid, run) => measure(apiPid, dbPid, run),
+        log,
+      });
+    } catch (error) {
+      noisy = { error: (error as Error).message.slice(0, 2000) };
+      log(`  failed: ${noisy.error}`);
+    }
+  }
+
   // ------------------------------------------------------------------ cold start
   let coldStart: BenchResults['startup']['coldStart'];
   if (!skip.has('cold-start')) {
@@ -458,6 +496,7 @@ try {
     ...(scale && { scale }),
     ...(breakdown && { breakdown }),
     ...(profile && { profile }),
+    ...(noisy && { noisy }),
     memory,
     startup: { apiProcessMs: Math.round(api.startMs), ...(coldStart && { coldStart }) },
     targets: [],
@@ -539,6 +578,7 @@ function evaluateTargets(results: BenchResults): Target[] {
   }
   const rss = results.memory.apiPeakRssMb ?? results.memory.apiPeakRssMbDuringLoad;
   if (rss !== null) targets.push({ name: 'API peak RSS under load', goal: '<= 200 MB', measured: `${rss} MB (VmHWM of the API process${results.settings.apiProcesses > 1 ? 'es, summed' : ''})`, ratio: ratio(rss, 200), met: rss <= 200 });
+  if (results.noisy) targets.push(...noisyTargets(results.noisy));
   const cold = results.startup.coldStart;
   if (cold) {
     targets.push(

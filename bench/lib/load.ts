@@ -33,7 +33,7 @@ function result(connections: number, seconds: number, latencies: number[], error
   };
 }
 
-function assertLoopback(url: string): void {
+export function assertLoopback(url: string): void {
   const host = new URL(url).hostname;
   if (!['127.0.0.1', 'localhost', '[::1]', '::1'].includes(host) && !host.startsWith('127.')) {
     throw new Error(`The benchmark only sends load to loopback addresses, not ${host}`);

@@ -1,4 +1,5 @@
 // bench/results/<date>.md: the run's figures for people, written from the JSON.
+import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
 import type { BenchResults, Measured, MemoryFigures } from './results.ts';
 
 const fmt = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits }));
@@ -159,6 +160,8 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
     out.push(`\n<details><summary>Top functions by self time</summary>\n\n${table(['function', 'ms'], p.topFunctions.map((f) => [`\`${f.fn.replace(/\|/g, '\\|')}\``, fmt(f.ms)]))}\n</details>`);
   }
 
+  if (results.noisy) out.push(...renderNoisy(results.noisy));
+
   out.push('\n## Memory and start-up\n');
   out.push(`API peak RSS (VmHWM over the whole run): ${fmt(results.memory.apiPeakRssMb)} MB; largest RSS sampled under load: ${fmt(results.memory.apiPeakRssMbDuringLoad)} MB.`);
   const heap = (label: string, m: MemoryFigures | undefined) =>
@@ -172,4 +175,62 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
   if (cold) out.push('error' in cold ? `Cold start failed: ${cold.error}` : `Cold \`npm start\` on a fresh data folder (initdb, roles, migrations, demo data, schema) to the first answered query: ${fmt(cold.firstAnswerMs / 1000, 2)} s (ready message at ${fmt((cold.readyMs ?? Number.NaN) / 1000, 2)} s).`);
   out.push('');
   return out.join('\n');
+}
+
+function renderNoisy(noisy: NoisyResult | { error: string }): string[] {
+  const out = ['\n## Noisy neighbour\n'];
+  if ('error' in noisy) {
+    out.push(`The section failed: ${noisy.error}`);
+    return out;
+  }
+  const { request } = noisy;
+  out.push(
+    `${fmt(noisy.victims, 0)} tenants run the \`${noisy.victimScenario}\` scenario on ${noisy.victimConnections} connections (each request for one of them, with its own token), ` +
+      `alone and while one other tenant (\`${noisy.noisyTenant.slug}\`, ${fmt(noisy.noisyTenant.products, 0)} products) sends, on ${noisy.noisyConnections} connections of its own, ` +
+      `the heaviest request one operation may ask for, as fast as the API answers: ${request.aliases} aliases of \`products(first: ${request.pageSize}, offset: …) { nodes { id name price createdAt updatedAt } }\`, ` +
+      `each a different page (${fmt(request.budgetCost, 0)} points under the cost budgets). Phases alternate, ${noisy.secondsPerPhase} s each; the noisy tenant starts 1 s before the victims are measured. ` +
+      'An API process of its own. "Served" is 200 without errors, "throttled" 429 (the API refusing on purpose), "other" anything else; the victims\' non-2xx responses are errors.',
+  );
+  for (const note of noisy.notes) out.push(`\n> ${note}`);
+  out.push('');
+  out.push(
+    table(
+      ['phase', 'victims req/s', 'p50', 'p99', 'errors', 'noisy served/s', 'throttled/s', 'other/s', 'noisy served p50', 'API peak RSS MB', 'CPU % of a core'],
+      noisy.phases.map((phase, i) => [
+        `${i + 1}. ${phase.kind === 'alone' ? 'alone' : 'with the noisy tenant'}`,
+        fmt(phase.victims.throughput, 0),
+        fmt(phase.victims.latencyMs.p50, 2),
+        fmt(phase.victims.latencyMs.p99, 2),
+        phase.victims.errors,
+        fmt(phase.noisy?.servedPerSecond),
+        fmt(phase.noisy?.throttledPerSecond),
+        fmt(phase.noisy?.otherPerSecond),
+        fmt(phase.noisy?.servedLatencyMs.p50, 0),
+        fmt(phase.apiPeakRssMb ?? phase.victims.usage.apiPeakRssMb, 0),
+        cpu(phase.victims),
+      ]),
+    ),
+  );
+  const s = noisySummary(noisy);
+  const range = (x: { median: number; min: number; max: number }, digits: number) => `${fmt(x.median, digits)} (${fmt(x.min, digits)}–${fmt(x.max, digits)})`;
+  out.push(
+    `\nVictims, median (range) over the phases: alone ${range(s.alone.throughput, 0)} req/s, p99 ${range(s.alone.p99, 2)} ms; ` +
+      `with the noisy tenant ${range(s.noisy.throughput, 0)} req/s, p99 ${range(s.noisy.p99, 2)} ms. ` +
+      `Throughput kept: **${pct(s.throughputRatio)}**; p99 **${fmt(s.p99Ratio, 2)}x**. API peak RSS over the section (start-up and warm-up included): **${fmt(noisy.apiPeakRssMb)} MB**` +
+      `${noisy.apiHeapAfterGcMb !== null ? `; live heap after a full GC at the end ${fmt(noisy.apiHeapAfterGcMb)} MB` : ''}.`,
+  );
+  const samples = [...new Set(noisy.phases.flatMap((phase) => [...phase.victims.errorSamples, ...(phase.noisy?.otherSamples ?? [])]))];
+  if (samples.length) out.push(`\nErrors and other responses: ${samples.map((e) => `\`${e.replace(/`/g, "'").slice(0, 200)}\``).join('; ')}`);
+  const throttled = new Map<string, number>();
+  for (const phase of noisy.phases) for (const [code, count] of Object.entries(phase.noisy?.throttledCodes ?? {})) throttled.set(code, (throttled.get(code) ?? 0) + count);
+  if (throttled.size) out.push(`\nThrottled responses by code: ${[...throttled].map(([code, count]) => `${code} ${fmt(count, 0)}`).join(', ')}.`);
+  const last = (kind: 'served' | 'throttled') => noisy.phases.map((phase) => phase.noisy?.cost[kind]).filter((cost) => cost !== undefined).at(-1);
+  const costs = [
+    noisy.probeCost !== undefined && `its first request, before the flood: \`${JSON.stringify(noisy.probeCost)}\``,
+    last('served') !== undefined && `its last served one: \`${JSON.stringify(last('served'))}\``,
+    last('throttled') !== undefined && `its last throttled one: \`${JSON.stringify(last('throttled'))}\``,
+  ].filter(Boolean);
+  out.push(costs.length ? `\n\`extensions.cost\` of the noisy tenant's responses: ${costs.join('; ')}.` : '\nThe API sent no `extensions.cost` with the noisy requests.');
+  out.push(`\n<details><summary>The noisy request</summary>\n\n\`\`\`graphql\n${request.query}\n\`\`\`\n</details>`);
+  return out;
 }

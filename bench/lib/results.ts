@@ -3,6 +3,7 @@ import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
 import type { LoadResult } from './load.ts';
+import type { NoisyResult } from './noisy-neighbour.ts';
 import type { ProfileSummary } from './profile.ts';
 import type { UsageReport } from './sampler.ts';
 
@@ -100,6 +101,8 @@ export interface BenchResults {
     rows: Array<{ part: string; ms: number; how: string }>;
   };
   profile?: ProfileSummary & { connections: number; throughput: number };
+  /** The noisy-neighbour section, on an API process of its own. */
+  noisy?: NoisyResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

@@ -5,7 +5,7 @@
 //     cutime/cstime) the backends that exited meanwhile;
 //   - the load generator (this process, when it generates the load);
 //   - the whole machine, so CPU used by anything else (other users' jobs) is visible.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100; // CLK_TCK on Linux
 
@@ -72,6 +72,20 @@ export function peakRss(pid: number): number | undefined {
 export function peakRssOfTree(pid: number): number | undefined {
   const peaks = tree(pid, allStats()).map((stat) => peakRss(stat.pid));
   return peaks.length === 0 ? undefined : peaks.reduce<number>((sum, peak) => sum + (peak ?? 0), 0);
+}
+
+/**
+ * Resets VmHWM to the current RSS for a process and its descendants (Linux: writing 5 to
+ * /proc/<pid>/clear_refs), so the next peakRssOfTree is the peak since now. False when
+ * the kernel does not allow it.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    for (const stat of tree(pid, allStats())) writeFileSync(`/proc/${stat.pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function machineCpu(): { busy: number; total: number } {

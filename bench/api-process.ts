@@ -27,7 +27,7 @@ export interface ApiProcessOptions {
   processes: number;
   /** Record every SQL statement sent to PostgreSQL (for the database ceiling). */
   capture: boolean;
-  /** Extra environment for serverOptionsFromEnv, e.g. RATE_LIMIT_POINTS or LOG_LEVEL. */
+  /** Extra environment for serverOptionsFromEnv, e.g. BUDGET_POINTS or LOG_LEVEL. */
   env: Record<string, string>;
 }
 

@@ -1,9 +1,8 @@
-// The query-limit rules, loaded as CommonJS on purpose: PostGraphile's schema comes from
-// the CommonJS copy of `graphql`, and a rule or analyser bound to the ES module copy
+// graphql-armor's document rules, loaded as CommonJS on purpose: PostGraphile's schema
+// comes from the CommonJS copy of `graphql`, and a rule bound to the ES module copy
 // would reject that schema's types ("from another module or realm").
 import { createRequire } from 'node:module';
 import type { ValidationRule } from 'graphql';
-import type * as QueryComplexity from 'graphql-query-complexity';
 
 const require = createRequire(import.meta.url);
 
@@ -16,4 +15,3 @@ export const { maxAliasesRule } = require('@escape.tech/graphql-armor-max-aliase
 export const { maxDirectivesRule } = require('@escape.tech/graphql-armor-max-directives') as {
   maxDirectivesRule: (options: { n: number; exposeLimits?: boolean }) => ValidationRule;
 };
-export const { getComplexity, simpleEstimator } = require('graphql-query-complexity') as typeof QueryComplexity;

@@ -1,9 +1,11 @@
-// Abuse limits (OWASP API4), security headers, per-tenant rate limiting in memory and
-// in Redis, and the request log. Each refusal is a 4xx whose code names the limit.
+// Abuse limits (OWASP API4): document limits, hints, response size and how they are
+// configured; security headers and the request log. Each refusal is a 4xx whose code
+// names the limit. Budgets and bulkheads: budgets.test.ts.
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
+import { readEnv } from '../src/config.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
@@ -111,6 +113,30 @@ describe('statement timeout', () => {
     expect(slow.body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
     const health = await fetch(`${api.url}/readyz`);
     expect(health.status).toBe(200);
+  });
+});
+
+describe('response size', () => {
+  const api = useApi({ limits: { maxResponseBytes: 300 } });
+
+  test('a response over MAX_RESPONSE_BYTES is refused with RESPONSE_TOO_LARGE, before it is written out', async () => {
+    const small = await api.post({ query: '{ products(first: 1) { nodes { name } } }' }, auth());
+    expect(small.status).toBe(200);
+    const large = await api.post({ query: '{ products(first: 20) { nodes { id name price createdAt updatedAt } } }' }, auth());
+    expect([large.status, large.body.errors[0].extensions.code]).toEqual([400, 'RESPONSE_TOO_LARGE']);
+    expect(large.body.data).toBeUndefined();
+    expect(large.body.extensions.cost.actualQueryCost).toBeGreaterThan(0);
+  });
+});
+
+describe('configuration of the limits', () => {
+  const base = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+
+  test('one tenant may not be allowed more than half the pool, nor an operation more than a whole bucket', () => {
+    expect(() => readEnv({ ...base, PG_POOL_MAX: '10', TENANT_CONCURRENCY: '6' })).toThrow(/TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX \(5\)/);
+    expect(() => readEnv({ ...base, BUDGET_POINTS: '1000', MAX_QUERY_COST: '5000' })).toThrow(/MAX_QUERY_COST: must not be larger than BUDGET_POINTS/);
+    expect(() => readEnv({ ...base, DEFAULT_PAGE_SIZE: '500', MAX_PAGE_SIZE: '100' })).toThrow(/DEFAULT_PAGE_SIZE/);
+    expect(readEnv({ ...base, BUDGET_POINTS: '0', MAX_QUERY_COST: '50000' }).BUDGET_POINTS).toBe(0);
   });
 });
 

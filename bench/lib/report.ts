@@ -187,8 +187,8 @@ function renderNoisy(noisy: NoisyResult | { error: string }): string[] {
   out.push(
     `${fmt(noisy.victims, 0)} tenants run the \`${noisy.victimScenario}\` scenario on ${noisy.victimConnections} connections (each request for one of them, with its own token), ` +
       `alone and while one other tenant (\`${noisy.noisyTenant.slug}\`, ${fmt(noisy.noisyTenant.products, 0)} products) sends, on ${noisy.noisyConnections} connections of its own, ` +
-      `the heaviest request one operation may ask for, as fast as the API answers: ${request.aliases} aliases of \`products(first: ${request.pageSize}, offset: …) { nodes { id name price createdAt updatedAt } }\`, ` +
-      `each a different page (${fmt(request.budgetCost, 0)} points under the cost budgets). Phases alternate, ${noisy.secondsPerPhase} s each; the noisy tenant starts 1 s before the victims are measured. ` +
+      `the heaviest request one operation may ask for, as fast as the API answers: ${request.aliases} aliases of \`products(first: ${request.pageSize}, filter: …) { nodes { id name price createdAt updatedAt } }\`, ` +
+      `each with a filter of its own (${fmt(request.budgetCost, 0)} points under the cost budgets). Phases alternate, ${noisy.secondsPerPhase} s each; the noisy tenant starts 1 s before the victims are measured. ` +
       'An API process of its own. "Served" is 200 without errors, "throttled" 429 (the API refusing on purpose), "other" anything else; the victims\' non-2xx responses are errors.',
   );
   for (const note of noisy.notes) out.push(`\n> ${note}`);

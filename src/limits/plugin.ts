@@ -18,6 +18,7 @@ import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
 import { actualCost, OPERATION_COST, PageLimitError, requestedCost, type OperationInput, type PageLimits } from './cost.ts';
 import { badIdVariable, invalidIdMessage } from './global-ids.ts';
+import { createHoldBack } from './hold-back.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
@@ -56,13 +57,9 @@ export interface LimitsPluginOptions {
   budget: Budget | null;
   bulkhead: Bulkhead;
   verifyTenant: VerifyTenant;
-  /** How long a throttled answer (429) is held back, at most; 0: answered at once. */
+  /** How long a throttled answer (429) is held back, at most; 0: answered at once (hold-back.ts). */
   throttleDelayMs: number;
 }
-
-// Held-back answers are cheap (a timer each), but not free: past this many at once, the
-// rest are answered straight away.
-const MAX_HELD_BACK = 1_000;
 
 interface CostExtension {
   requestedQueryCost?: number;
@@ -77,36 +74,21 @@ function refusal(code: string, message: string, cost: CostExtension, extensions:
 }
 
 /** 429: the caller's bucket does not hold `needed` points yet. */
-function throttled(status: ThrottleStatus, needed: number, requested?: number): Result {
+function throttled(status: ThrottleStatus, needed: number, requested?: number): [Result, number] {
   const retryAfter = Math.max(1, Math.ceil((needed - status.currentlyAvailable) / status.restoreRate));
-  return refusal(
+  const result = refusal(
     'RATE_LIMITED',
     `This operation needs ${needed} cost points and ${status.currentlyAvailable} of ${status.maximumAvailable} are available; retry in ${retryAfter} s.`,
     { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: 0, throttleStatus: status },
     { retryAfter },
   );
+  return [result, retryAfter];
 }
 
 export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
   const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs } = options;
-  let heldBack = 0;
+  const holdBack = createHoldBack(throttleDelayMs);
 
-  /**
-   * A 429, held back for up to its Retry-After (at most throttleDelayMs): a client that
-   * ignores Retry-After and asks again at once would otherwise spin on cheap refusals,
-   * and thousands of cheap refusals a second take the CPU other tenants need.
-   */
-  async function heldBackRefusal(result: Result): Promise<Result> {
-    const retryAfter = Number(result.errors?.[0]?.extensions.retryAfter ?? 1);
-    if (throttleDelayMs <= 0 || heldBack >= MAX_HELD_BACK) return result;
-    heldBack += 1;
-    try {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(throttleDelayMs, retryAfter * 1000)));
-    } finally {
-      heldBack -= 1;
-    }
-    return result;
-  }
   const validators = new WeakMap<GraphQLSchema, ParseAndValidate>();
   const parseAndValidateFor = (schema: GraphQLSchema) => {
     let parseAndValidate = validators.get(schema);
@@ -129,7 +111,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
    */
   async function refuse(key: string, code: string, message: string, requested?: number): Promise<Result> {
     const charged = await budget?.take(key, OPERATION_COST);
-    if (charged && !charged.taken) return heldBackRefusal(throttled(charged.status, OPERATION_COST, requested));
+    if (charged && !charged.taken) return holdBack(...throttled(charged.status, OPERATION_COST, requested));
     const cost = { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: OPERATION_COST, ...(charged && { throttleStatus: charged.status }) };
     return refusal(code, message, cost);
   }
@@ -166,7 +148,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     let throttleStatus: ThrottleStatus | undefined;
     if (budget) {
       const { taken, status } = await budget.take(key, requested);
-      if (!taken) return heldBackRefusal(throttled(status, requested, requested));
+      if (!taken) return holdBack(...throttled(status, requested, requested));
       throttleStatus = status;
     }
 
@@ -176,14 +158,13 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     } catch (error) {
       if (!(error instanceof BulkheadFull)) throw error;
       if (budget) throttleStatus = await budget.refund(key, requested);
-      return heldBackRefusal(
-        refusal(
-          'CONCURRENCY_LIMITED',
-          'Too many operations of this tenant are running at once; retry in 1 s.',
-          { requestedQueryCost: requested, actualQueryCost: 0, ...(throttleStatus && { throttleStatus }) },
-          { retryAfter: 1 },
-        ),
+      const busy = refusal(
+        'CONCURRENCY_LIMITED',
+        'Too many operations of this tenant are running at once; retry in 1 s.',
+        { requestedQueryCost: requested, actualQueryCost: 0, ...(throttleStatus && { throttleStatus }) },
+        { retryAfter: 1 },
       );
+      return holdBack(busy, 1);
     }
     let result: Result;
     try {

@@ -61,23 +61,29 @@ describe('member', () => {
 });
 
 describe('admin', () => {
-  test('deletes products and manages members, but cannot make owners', async () => {
-    const newcomer = randomUUID();
-    await asOwner((db) => db.query('insert into app_public.users (id) values ($1)', [newcomer]));
+  test('deletes products, removes members and changes their roles, but cannot make owners', async () => {
     const result = await asUser(
       as('admin'),
       async (db) => ({
         deleted: (await db.query('delete from app_public.products where id = $1', [t.productIds[1]])).rowCount,
-        added: (await db.query("insert into app_public.memberships (user_id, role) values ($1, 'member')", [newcomer])).rowCount,
+        promoted: (await db.query("update app_public.memberships set role = 'member' where user_id = $1", [t.users.viewer])).rowCount,
+        removed: (await db.query('delete from app_public.memberships where user_id = $1', [t.users.member])).rowCount,
       }),
       { commit: true },
     );
-    expect(result).toEqual({ deleted: 1, added: 1 });
+    expect(result).toEqual({ deleted: 1, promoted: 1, removed: 1 });
 
-    const promote = await asUser(as('admin'), async (db) => (await db.query("update app_public.memberships set role = 'owner' where user_id = $1", [newcomer])).rowCount).catch((e) => e.code);
-    expect(promote).toBe('42501');
+    const promote = await pgError(asUser(as('admin'), (db) => db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.viewer])));
+    expect(promote.code).toBe('42501');
     const demoteOwner = await asUser(as('admin'), async (db) => (await db.query("update app_public.memberships set role = 'viewer' where user_id = $1", [t.users.owner])).rowCount);
     expect(demoteOwner).toBe(0);
+  });
+
+  test('cannot rename the tenant or rewrite its settings: that is for owners', async () => {
+    const before = await snapshot(t.id);
+    const changed = await asUser(as('admin'), async (db) => (await db.query(`update app_public.tenants set name = 'Phished', settings = '{"x": 1}'`)).rowCount, { commit: true });
+    expect(changed).toBe(0);
+    expect(await snapshot(t.id)).toEqual(before);
   });
 });
 

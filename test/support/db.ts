@@ -2,6 +2,7 @@
 // authenticator's connection, the role and claims set transaction-locally.
 import pg from 'pg';
 import { inject } from 'vitest';
+import { pgSettingsFor } from '../../src/auth/claims.ts';
 
 const database = inject('database');
 
@@ -24,6 +25,8 @@ export interface Identity {
   userId: string;
   /** The tenant claim; omitted for a signed-in user with no tenant selected. */
   tenantId?: string;
+  /** A verified email address (the API sets it only when the token says it is verified). */
+  email?: string;
 }
 
 export interface RunOptions {
@@ -54,9 +57,9 @@ async function inTransaction<T>(
   }
 }
 
+/** As a request of this identity would run: the API's own pgSettingsFor, in one transaction. */
 export function asUser<T>(identity: Identity, fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
-  const settings: Record<string, string> = { role: database.visitor, 'app.current_user_id': identity.userId };
-  if (identity.tenantId) settings['app.current_tenant_id'] = identity.tenantId;
+  const settings = pgSettingsFor(identity, { visitor: database.visitor, anonymous: database.anonymous });
   return inTransaction(database.authenticatorUrl, settings, fn, options);
 }
 

@@ -43,6 +43,7 @@ const specs = {
   JWT_CLOCK_TOLERANCE_SECONDS: num({ default: 5 }),
   JWT_TENANT_CLAIM: str({ default: 'tenant_id', desc: 'Claim holding the tenant id; a namespaced name (https://…/tenant_id) or a dotted path (app_metadata.tenant_id)' }),
   JWT_EMAIL_CLAIM: str({ default: 'email' }),
+  JWT_EMAIL_VERIFIED_CLAIM: str({ default: 'email_verified', desc: 'Claim that must be true for the email claim to count' }),
 
   // Abuse limits (OWASP API4). See README, "Limits".
   MAX_BODY_BYTES: num({ default: 100_000 }),
@@ -72,6 +73,14 @@ const specs = {
   MAX_RESPONSE_BYTES: num({ default: 5_000_000, desc: 'Largest response body' }),
   REDIS_URL: url({ default: undefined, desc: 'Share rate-limit budgets between API processes through Redis' }),
   CORS_ORIGINS: str({ default: '', desc: 'Comma-separated origins allowed to call the API from a browser' }),
+
+  // Jobs (graphile-worker) and mail (nodemailer). See README, "Invitations and mail".
+  WORKER: str({ choices: ['in-process', 'off'], default: 'in-process', desc: 'Run the job worker inside npm start, or not (then run npm run worker)' }),
+  WORKER_CONCURRENCY: num({ default: 2 }),
+  SMTP_URL: url({ default: undefined, desc: 'Mail server (smtp:// or smtps://); unset: mail is written as .eml files into MAIL_DIR' }),
+  MAIL_FROM: str({ default: 'tenantgraph <no-reply@localhost>' }),
+  MAIL_DIR: str({ default: '.data/mail' }),
+  APP_URL: url({ default: 'http://127.0.0.1:5678', desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…' }),
 
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),

@@ -10,7 +10,7 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
   const graphiql = env.GRAPHIQL ?? development;
   return {
     roles: { visitor: env.DATABASE_VISITOR, anonymous: env.DATABASE_ANONYMOUS },
-    claimNames: { tenant: env.JWT_TENANT_CLAIM, email: env.JWT_EMAIL_CLAIM },
+    claimNames: { tenant: env.JWT_TENANT_CLAIM, email: env.JWT_EMAIL_CLAIM, emailVerified: env.JWT_EMAIL_VERIFIED_CLAIM },
     development,
     graphiql,
     poolSize: env.PG_POOL_MAX,

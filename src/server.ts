@@ -13,6 +13,7 @@ import pg from 'pg';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { authenticate } from './auth/authenticate.ts';
+import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
@@ -156,7 +157,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     cors({
       origin: options.corsOrigins,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+      allowedHeaders: ['authorization', 'content-type', 'x-request-id', TENANT_HEADER],
       exposedHeaders: ['retry-after', 'x-request-id'],
       maxAge: 600,
     }),
@@ -174,7 +175,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
 
-  app.use(GRAPHQL_PATH, authenticate(options.verifyToken, options.claimNames));
+  app.use(GRAPHQL_PATH, authenticate(options.verifyToken, options.claimNames, createTenantChoice(pool, options.membershipCacheSeconds)));
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
 

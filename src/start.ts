@@ -1,31 +1,46 @@
-// `npm start` (through main.ts): find or start the database, migrate it, serve the API.
-// In development it also loads the demo data, rewrites schema.graphql and prints
-// ready-to-paste Authorization headers for a user in each demo tenant.
+// `npm start` (through main.ts): find or start the database, migrate it, serve the API,
+// and run the job worker (WORKER=off leaves that to `npm run worker`). In development it
+// also loads the demo data, rewrites schema.graphql and prints ready-to-paste
+// Authorization headers for a user in each demo tenant and for the invited newcomer.
 import { writeFile } from 'node:fs/promises';
+import type { Runner } from 'graphile-worker';
 import { createTokenVerifier } from './auth/verify-token.ts';
 import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from './database/location.ts';
 import { databaseNameOf, prepareDatabase } from './database/migrations.ts';
-import { demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
+import { demoInvitation, demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
+import { startWorker } from './jobs/worker.ts';
 import { loggerFor } from './logger.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
 import { serverOptionsFromEnv } from './server-options.ts';
 import { startApiServer, StartupError, type ApiServer } from './server.ts';
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
-function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string) {
+function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean) {
   const lines = [`GraphQL:  ${api.url}${GRAPHQL_PATH}`, `GraphiQL: ${api.url}${GRAPHIQL_PATH}`];
   if (secret) {
     lines.push('', 'Paste one of these into GraphiQL\'s headers to act as that user:');
     for (const user of demoUsers) {
-      const token = mintDevToken(secret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email }, { tenantClaim });
+      const token = mintDevToken(secret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true }, { tenantClaim });
       lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${token}"}`);
     }
-    lines.push('', 'More: npm run token -- --tenant acme --user alice@acme.test');
+    if (invitationPending) {
+      const { email, tenant, userId, secret: invitationSecret } = demoInvitation;
+      const token = mintDevToken(secret, { userId, email, emailVerified: true }, { tenantClaim });
+      lines.push(
+        '',
+        `${email} has no account yet and a pending invitation to ${tenant}. As them:`,
+        `  {"Authorization": "Bearer ${token}"}`,
+        `  mutation { acceptInvitation(input: { secret: "${invitationSecret}" }) { membership { role } } }`,
+        `  then add "X-Tenant": "${tenant}" to the headers to act in ${tenant}.`,
+      );
+    }
+    lines.push('', 'More: npm run token -- --help');
   }
   process.stdout.write(`\ntenantgraph is ready\n\n${lines.map((line) => `  ${line}`).join('\n')}\n\n`);
 }
@@ -46,10 +61,14 @@ async function main() {
   const development = env.NODE_ENV === 'development';
   let location: DatabaseLocation | undefined;
   let api: ApiServer | undefined;
+  let worker: Runner | undefined;
+  let mailer: Mailer | undefined;
 
   const shutdown = async (signal: string) => {
-    log.info(`${signal}: finishing in-flight requests, then stopping`);
+    log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
     await api?.close();
+    await worker?.stop();
+    mailer?.close();
     await location?.stop();
     process.exit(0);
   };
@@ -63,7 +82,7 @@ async function main() {
       throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;
     });
     log.info({ node: process.version }, `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
-    if (development) await seedDemoData(location.ownerUrl);
+    const { invitationPending } = development ? await seedDemoData(location.ownerUrl) : { invitationPending: false };
 
     const key = await keySourceFor(env);
     api = await startApiServer({
@@ -75,15 +94,22 @@ async function main() {
       // PostGraphile's watch mode installs an event trigger, which needs a superuser.
       watch: development && location.rootUrl ? { superuserUrl: onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) } : undefined,
     });
+    if (env.WORKER === 'in-process') {
+      mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
+      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, logger: log });
+    }
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
-      printWelcome(api, key.kind === 'secret' ? key.secret : undefined, env.JWT_TENANT_CLAIM);
+      printWelcome(api, key.kind === 'secret' ? key.secret : undefined, env.JWT_TENANT_CLAIM, invitationPending);
     } else {
       log.info({ url: api.url }, 'tenantgraph is ready');
     }
   } catch (error) {
     const expected = error instanceof ConfigError || error instanceof StartupError;
     log.fatal(expected ? (error as Error).message : { err: error }, expected ? undefined : 'start-up failed');
+    await api?.close();
+    await worker?.stop();
+    mailer?.close();
     await location?.stop();
     process.exit(1);
   }

@@ -210,7 +210,7 @@ describe('an issuer and an audience configured', () => {
 
 describe('a namespaced tenant claim configured', () => {
   const tenantClaim = 'https://example.com/tenant_id';
-  const api = useAuthApi({ claimNames: { tenant: tenantClaim, email: 'email' } });
+  const api = useAuthApi({ claimNames: { tenant: tenantClaim, email: 'email', emailVerified: 'email_verified' } });
 
   test("the namespaced claim selects the tenant", async () => {
     expect(await tenantView(api, tokenFor({ userId: a.users.viewer, [tenantClaim]: a.id }))).toEqual(sees(a));

@@ -1,9 +1,11 @@
 // Express middleware on the GraphQL path: verifies the bearer token first, so a bad
-// token is answered with 401 here, without a database query and without a stack trace.
+// token is answered with 401 here, without a database query and without a stack trace;
+// then applies the request's tenant choice (X-Tenant, tenant-choice.ts).
 import type { NextFunction, Request, Response } from 'express';
 import type { Usage } from '../limits/plugin.ts';
 import { identityFromClaims, type ClaimNames, type Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
+import { TENANT_HEADER, type ChooseTenant } from './tenant-choice.ts';
 import type { VerifyToken } from './verify-token.ts';
 
 declare global {
@@ -22,7 +24,7 @@ export function sendAuthError(res: Response, error: AuthError): void {
   res.status(error.status).json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
 }
 
-export function authenticate(verify: VerifyToken, claimNames: ClaimNames) {
+export function authenticate(verify: VerifyToken, claimNames: ClaimNames, chooseTenant: ChooseTenant) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (header === undefined) {
@@ -32,7 +34,14 @@ export function authenticate(verify: VerifyToken, claimNames: ClaimNames) {
     try {
       const match = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i.exec(header);
       if (!match) throw new AuthError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <token>`.');
-      res.locals.identity = identityFromClaims(await verify(match[1]!), claimNames);
+      const identity = identityFromClaims(await verify(match[1]!), claimNames);
+      const chosen = req.headers[TENANT_HEADER];
+      if (typeof chosen === 'string' && chosen !== '') {
+        const tenantId = await chooseTenant(identity.userId, chosen);
+        if (tenantId) identity.tenantId = tenantId;
+        else delete identity.tenantId;
+      }
+      res.locals.identity = identity;
       next();
     } catch (error) {
       if (error instanceof AuthError) return sendAuthError(res, error);

@@ -7,12 +7,15 @@ export interface Identity {
   userId: string;
   /** Absent for a signed-in user who has not picked a tenant (e.g. right after signup). */
   tenantId?: string;
+  /** Only an address the identity provider says it verified. */
   email?: string;
 }
 
 export interface ClaimNames {
   tenant: string;
   email: string;
+  /** The claim saying the email was verified (OpenID Connect's `email_verified`). */
+  emailVerified: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -38,8 +41,11 @@ export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): 
     }
     identity.tenantId = tenantId.toLowerCase();
   }
+  // An unverified address is no address: whoever typed it into a sign-up form first
+  // could otherwise claim it, and accept invitations sent to it.
   const email = claim(payload, names.email);
-  if (typeof email === 'string' && EMAIL.test(email)) identity.email = email;
+  const verified = claim(payload, names.emailVerified);
+  if (typeof email === 'string' && EMAIL.test(email) && (verified === true || verified === 'true')) identity.email = email;
   return identity;
 }
 

@@ -4,7 +4,8 @@ export type AuthErrorCode =
   | 'TOKEN_EXPIRED'
   | 'TOKEN_NOT_YET_VALID'
   | 'INVALID_CLAIMS' // verified, but `sub` or the tenant claim is missing or not a uuid
-  | 'AUTH_PROVIDER_UNAVAILABLE'; // the JWKS endpoint could not be reached
+  | 'AUTH_PROVIDER_UNAVAILABLE' // the JWKS endpoint could not be reached
+  | 'INVALID_TENANT'; // an X-Tenant header that is neither a tenant id nor a slug
 
 export class AuthError extends Error {
   override name = 'AuthError';

@@ -10,12 +10,17 @@ import { Logger, migrate, reset, type Settings } from 'graphile-migrate';
 // of them sees an error (say, the database restarting later); close them when done.
 import { clearAllPools } from 'graphile-migrate/dist/pg.js';
 import JSON5 from 'json5';
+import pino from 'pino';
+import { installJobQueue } from '../jobs/worker.ts';
 import { databaseExists, ensureRoles } from './bootstrap.ts';
 import type { DatabaseLocation } from './location.ts';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 type MigrationLog = (level: string, message: string) => void;
+
+// graphile-worker narrates its migrations at info level; only its problems matter here.
+const quietLogger = pino({ level: 'warn' });
 
 export async function migrationSettings(location: DatabaseLocation, log?: MigrationLog): Promise<Settings> {
   const gmrc = JSON5.parse(await readFile(`${projectRoot}.gmrc`, 'utf8')) as Settings;
@@ -55,27 +60,31 @@ export function databaseNameOf(connectionString: string): string {
 }
 
 /**
- * Brings the database up to the committed migrations. With a superuser at hand it
- * first makes sure the roles exist, and creates a missing database from scratch
- * (graphile-migrate reset, which also runs afterReset.sql); without one, it assumes
- * an operator has done both and only migrates.
+ * Brings the database up to the committed migrations and graphile-worker's job queue
+ * (the invitation functions queue their mail there). With a superuser at hand it first
+ * makes sure the roles exist, and creates a missing database from scratch
+ * (graphile-migrate reset, which also runs afterReset.sql); without one, it assumes an
+ * operator has done both and only migrates.
  */
 export async function prepareDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<'created' | 'migrated'> {
   const settings = await migrationSettings(location, log);
+  let outcome: 'created' | 'migrated' = 'migrated';
   try {
     if (location.rootUrl) {
       await ensureRoles(location.rootUrl, location.roles);
       if (!(await databaseExists(location.rootUrl, databaseNameOf(location.ownerUrl)))) {
         await reset(settings);
-        return 'created';
+        outcome = 'created';
       }
     }
-    await migrate(settings);
-    return 'migrated';
+    if (outcome === 'migrated') await migrate(settings);
   } finally {
     clearAllPools();
   }
+  await installJobQueue(location.ownerUrl, quietLogger);
+  return outcome;
 }
+
 
 export async function resetDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<void> {
   if (!location.rootUrl) throw new Error('Resetting the database needs ROOT_DATABASE_URL (a superuser).');
@@ -85,4 +94,5 @@ export async function resetDatabase(location: DatabaseLocation, log?: MigrationL
   } finally {
     clearAllPools();
   }
+  await installJobQueue(location.ownerUrl, quietLogger);
 }

@@ -15,12 +15,27 @@ export const demoUsers = [
   { email: 'dave@globex.test', id: '1b000000-0000-4000-8000-000000000004', name: 'Dave', tenant: 'globex', role: 'member' },
 ] as const;
 
+/**
+ * Someone new, invited to acme and not yet in: the invitation flow without sending a
+ * mail first. The secret is fixed (and public: development data only).
+ */
+export const demoInvitation = {
+  id: '2a000000-0000-4000-8000-000000000001',
+  tenant: 'acme',
+  email: 'erin@newcomer.test',
+  role: 'member',
+  inviter: demoUsers[0].id,
+  userId: '1c000000-0000-4000-8000-000000000005',
+  secret: 'demo-invitation-for-erin-at-acme',
+} as const;
+
 const catalogue = {
   acme: { Anvils: [['Classic anvil', '149.00'], ['Portable anvil', '89.50']], Rockets: [['Rocket skates', '299.99'], ['Giant slingshot', '45.00']] },
   globex: { Gadgets: [['Doomsday device', '9999.00'], ['Hammock', '59.90']], Snacks: [['Lemonade', '2.50']] },
 } as const;
 
-export async function seedDemoData(ownerUrl: string): Promise<void> {
+/** Seeds the demo data; resolves with whether the demo invitation is still pending. */
+export async function seedDemoData(ownerUrl: string): Promise<{ invitationPending: boolean }> {
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
@@ -50,7 +65,31 @@ export async function seedDemoData(ownerUrl: string): Promise<void> {
         user.role,
       ]);
     }
+    const invitation = await client.query(
+      `insert into app_public.invitations (tenant_id, id, email, role, invited_by, expires_at)
+       values ($1, $2, $3, $4, $5, now() + interval '7 days') on conflict do nothing`,
+      [demoTenants[demoInvitation.tenant].id, demoInvitation.id, demoInvitation.email, demoInvitation.role, demoInvitation.inviter],
+    );
+    if (invitation.rowCount === 1) {
+      await client.query(
+        `insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash) values ($1, $2, sha256(convert_to($3, 'UTF8')))`,
+        [demoTenants[demoInvitation.tenant].id, demoInvitation.id, demoInvitation.secret],
+      );
+      // Its mail too, as invite_member would queue it.
+      await client.query(`select graphile_worker.add_job('send_invitation_email', json_build_object('tenantId', $1::uuid, 'invitationId', $2::uuid, 'secret', $3::text))`, [
+        demoTenants[demoInvitation.tenant].id,
+        demoInvitation.id,
+        demoInvitation.secret,
+      ]);
+    }
+    // Still open, it is kept open: a restart a week later still shows a working demo.
+    const pending = await client.query(
+      `update app_public.invitations set expires_at = greatest(expires_at, now() + interval '1 day')
+       where tenant_id = $1 and id = $2 and status = 'pending'`,
+      [demoTenants[demoInvitation.tenant].id, demoInvitation.id],
+    );
     await client.query('commit');
+    return { invitationPending: pending.rowCount === 1 };
   } catch (error) {
     await client.query('rollback');
     throw error;

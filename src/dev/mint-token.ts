@@ -6,12 +6,17 @@ export interface DevTokenClaims {
   userId: string;
   tenantId?: string | undefined;
   email?: string | undefined;
+  /** Whether the identity provider (here: you) vouches for the email. */
+  emailVerified?: boolean | undefined;
 }
 
 export function mintDevToken(secret: string, claims: DevTokenClaims, options: { tenantClaim: string; expiresIn?: jwt.SignOptions['expiresIn'] }): string {
   if (process.env.NODE_ENV === 'production') throw new Error('Refusing to mint development tokens when NODE_ENV=production.');
   return jwt.sign(
-    { ...(claims.tenantId && { [options.tenantClaim]: claims.tenantId }), ...(claims.email && { email: claims.email }) },
+    {
+      ...(claims.tenantId && { [options.tenantClaim]: claims.tenantId }),
+      ...(claims.email && { email: claims.email, email_verified: claims.emailVerified ?? false }),
+    },
     secret,
     { algorithm: 'HS256', subject: claims.userId, expiresIn: options.expiresIn ?? '12h' },
   );

@@ -27,6 +27,22 @@ function asPgError(error: unknown): PgError | undefined {
     : undefined;
 }
 
+// Our own SQLSTATEs, raised by the SQL functions with a message written for people.
+const raisedCodes: Record<string, string> = {
+  TG401: 'UNAUTHENTICATED',
+  TG403: 'FORBIDDEN',
+  TG404: 'NOT_FOUND',
+  TGR01: 'ROLE_NOT_ALLOWED',
+  TGO01: 'LAST_OWNER',
+  TGI01: 'INVITATION_NOT_FOUND',
+  TGI02: 'INVITATION_REVOKED',
+  TGI03: 'INVITATION_ALREADY_ANSWERED',
+  TGI04: 'INVITATION_EXPIRED',
+  TGI05: 'EMAIL_NOT_VERIFIED',
+  TGI06: 'INVITATION_FOR_ANOTHER_EMAIL',
+  TGI07: 'ALREADY_A_MEMBER',
+};
+
 // Data exceptions caused by the values a client sent (bad numbers, text, limits...).
 const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22023', '2200D', '22P05', '2201W', '2201X']);
 
@@ -43,13 +59,11 @@ function describe(error: PgError, messages: ConstraintMessages): { code: string;
       return { code: 'INVALID_VALUE', message: 'A required value is missing.' };
     case '42501':
       return { code: 'FORBIDDEN', message: 'You are not allowed to do this here.' };
-    case 'TG401':
-      return { code: 'UNAUTHENTICATED', message: error.message };
-    case 'TG403':
-      return { code: 'FORBIDDEN', message: error.message };
     case 'P0001':
       return { code: 'INVALID_INPUT', message: error.message };
   }
+  const raised = raisedCodes[error.code];
+  if (raised) return { code: raised, message: error.message };
   if (dataExceptions.has(error.code)) return { code: 'INVALID_VALUE', message: `Invalid value: ${error.message}.` };
   if (error.code === '57014') return { code: 'QUERY_TIMEOUT', message: 'The query took too long and was cancelled (limit STATEMENT_TIMEOUT_MS).' };
   return undefined;

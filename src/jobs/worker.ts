@@ -1,0 +1,55 @@
+// The job queue: graphile-worker, which keeps its jobs in PostgreSQL, so a job queued by
+// a SQL function commits or rolls back with the rest of its transaction. `npm start`
+// runs a worker in its own process by default (WORKER=off turns it off); `npm run
+// worker` runs one on its own. A worker needs a session connection (LISTEN/NOTIFY and
+// advisory locks): give it DATABASE_URL directly, never a transaction-mode PgBouncer.
+import { Logger as WorkerLogger, run, runMigrations, type Runner } from 'graphile-worker';
+import type { Logger } from '../logger.ts';
+import type { Mailer } from '../mail/mailer.ts';
+import { sendInvitationEmail } from './send-invitation-email.ts';
+
+export interface WorkerOptions {
+  /** The owner's connection: it owns the graphile_worker schema and reads past RLS. */
+  connectionString: string;
+  concurrency: number;
+  mailer: Mailer;
+  appUrl: string;
+  logger: Logger;
+}
+
+// graphile-worker logs whole jobs, payloads included, and an invitation job's payload
+// holds its secret: only the job's identity reaches our log.
+function withoutPayload(meta: Record<string, unknown> | undefined) {
+  const job = meta?.job as { id?: string; task_identifier?: string; attempts?: number } | undefined;
+  return job ? { ...meta, job: { id: job.id, task: job.task_identifier, attempts: job.attempts } } : meta;
+}
+
+function workerLogger(logger: Logger): WorkerLogger {
+  return new WorkerLogger((scope) => (level, message, meta) => {
+    const line = { ...scope, ...withoutPayload(meta) };
+    if (level === 'error') logger.error(line, message);
+    else if (level === 'warning') logger.warn(line, message);
+    else if (level === 'info') logger.info(line, message);
+    else logger.debug(line, message);
+  });
+}
+
+/** Creates or updates the graphile_worker schema (the migrations are graphile-worker's own). */
+export async function installJobQueue(connectionString: string, logger: Logger): Promise<void> {
+  await runMigrations({ connectionString, logger: workerLogger(logger) });
+}
+
+export function startWorker(options: WorkerOptions): Promise<Runner> {
+  return run({
+    connectionString: options.connectionString,
+    concurrency: options.concurrency,
+    // Our own SIGTERM handling stops the worker after the HTTP server has drained.
+    noHandleSignals: true,
+    // No cron jobs (yet): an empty crontab, rather than a missing crontab file.
+    crontab: '',
+    logger: workerLogger(options.logger),
+    taskList: {
+      send_invitation_email: sendInvitationEmail({ mailer: options.mailer, appUrl: options.appUrl, logger: options.logger }),
+    },
+  });
+}

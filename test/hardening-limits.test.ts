@@ -85,6 +85,7 @@ describe('query limits (production defaults)', () => {
       expect(status, JSON.stringify(body)).toBeLessThan(500);
       expect(body.errors.length).toBeGreaterThan(0);
       for (const error of body.errors) {
+        expect(error.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
         expect(error.message).not.toMatch(/Did you mean|"PRICE_DESC"|"price"|"equalTo"|"NAME"/);
       }
     }

@@ -1,5 +1,5 @@
 --! Previous: sha1:4b0b2db9eb28fc10676fd472a51129cb0f90ae77
---! Hash: sha1:6d0eac9ebef653b8bf0768c7abfcc824499cc732
+--! Hash: sha1:172c0c12a5dec746231e75ed69297697c85ba106
 --! Message: tenant switching by slug
 
 -- Tenant switching: a signed-in user picks the tenant of each request with an X-Tenant
@@ -25,3 +25,6 @@ comment on function app_private.member_tenant_id_by_slug(uuid, text) is
   'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
 
 grant execute on function app_private.member_tenant_id_by_slug(uuid, text) to :DATABASE_AUTHENTICATOR;
+
+comment on function app_public.create_tenant(text, text) is
+  E'@resultFieldName tenant\nCreates a tenant with the signed-in user as its owner. The slug must be unique. Then act in it with the header `X-Tenant: <slug>` (or a token whose tenant claim is its id).';

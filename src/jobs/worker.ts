@@ -24,7 +24,8 @@ function withoutPayload(meta: Record<string, unknown> | undefined) {
   return job ? { ...meta, job: { id: job.id, task: job.task_identifier, attempts: job.attempts } } : meta;
 }
 
-function workerLogger(logger: Logger): WorkerLogger {
+/** graphile-worker's log lines, into ours. */
+export function workerLogger(logger: Logger): WorkerLogger {
   return new WorkerLogger((scope) => (level, message, meta) => {
     const line = { ...scope, ...withoutPayload(meta) };
     if (level === 'error') logger.error(line, message);

@@ -75,8 +75,11 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages, ga
     // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client,
     // without the schema's names in suggestions unless introspection is on anyway.
     if (!original || original instanceof GraphQLError) {
-      if (hints || !/Did you mean/.test(error.message)) return error;
-      return new GraphQLError(withoutHints(error.message), { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions: error.extensions });
+      // Variables that do not fit their types are refused like an invalid document.
+      const code = error.extensions.code ?? (/^Variable "\$/.test(error.message) ? 'GRAPHQL_VALIDATION_FAILED' : undefined);
+      if (code === error.extensions.code && (hints || !/Did you mean/.test(error.message))) return error;
+      const message = hints ? error.message : withoutHints(error.message);
+      return new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions: { ...error.extensions, ...(code && { code }) } });
     }
     const rebuild = (message: string, extensions: Record<string, unknown>) =>
       new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });

@@ -12,7 +12,7 @@ FROM node:24-bookworm-slim
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=5678
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json .gmrc schema.graphql ./
+COPY package.json .gmrc schema.graphql trusted-documents.json ./
 COPY migrations ./migrations
 COPY src ./src
 USER node

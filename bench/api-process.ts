@@ -82,6 +82,8 @@ async function serve(): Promise<void> {
     import('../src/server.ts'),
   ]);
   const env = readEnv({
+    // The scenarios send their own operations, not the web app's trusted documents.
+    TRUSTED_DOCUMENTS: 'off',
     ...process.env,
     ...options.env,
     NODE_ENV: 'production',

@@ -51,6 +51,10 @@ const specs = {
   MAX_QUERY_DEPTH: num({ default: 10 }),
   MAX_QUERY_ALIASES: num({ default: 15 }),
   MAX_QUERY_DIRECTIVES: num({ default: 10 }),
+  TRUSTED_DOCUMENTS: str({
+    default: 'trusted-documents.json',
+    desc: 'The manifest of operations production runs (npm run codegen writes it); off: any operation runs',
+  }),
   INTROSPECTION: bool({ default: undefined, desc: 'Allow introspection (default: in development, or when GraphiQL is on)' }),
   STATEMENT_TIMEOUT_MS: num({ default: 5_000 }),
   REQUEST_TIMEOUT_MS: num({ default: 15_000 }),

@@ -35,6 +35,8 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
     concurrency: { perKey: env.TENANT_CONCURRENCY, queue: env.TENANT_QUEUE, queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS },
     membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
     throttleDelayMs: env.THROTTLE_DELAY_MS,
+    // Production runs only the manifest's operations; development runs any (GraphiQL).
+    trustedDocuments: env.TRUSTED_DOCUMENTS === 'off' ? null : { file: env.TRUSTED_DOCUMENTS, enforce: !development },
     corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
     timeouts: { statementMs: env.STATEMENT_TIMEOUT_MS, requestMs: env.REQUEST_TIMEOUT_MS, connectMs: env.DATABASE_CONNECT_TIMEOUT_MS },
   };

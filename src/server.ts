@@ -17,6 +17,7 @@ import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
+import { sendError } from './errors/catalogue.ts';
 import { requestBody } from './http/request-body.ts';
 import { requestLog } from './http/request-log.ts';
 import { createBudget, type BudgetOptions } from './limits/budget.ts';
@@ -27,6 +28,7 @@ import { createTenantVerifier } from './limits/verified-tenant.ts';
 import type { Logger } from './logger.ts';
 import { createMaskError, loadConstraintMessages } from './plugins/mask-errors.ts';
 import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
+import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
 
 export interface ApiServerOptions {
   /** The authenticator's connection string: the only database login the API uses. */
@@ -51,6 +53,8 @@ export interface ApiServerOptions {
   membershipCacheSeconds: number;
   /** Longest a 429 is held back before it is sent. */
   throttleDelayMs: number;
+  /** The trusted-documents manifest, and whether only its operations run; null: any operation runs. */
+  trustedDocuments: { file: string; enforce: boolean } | null;
   /** Browser origins allowed by CORS; empty: none. */
   corsOrigins: string[];
   timeouts: {
@@ -76,10 +80,6 @@ export interface ApiServer {
 
 export class StartupError extends Error {
   override name = 'StartupError';
-}
-
-function jsonError(res: Response, status: number, code: string, message: string) {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
 }
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
@@ -108,10 +108,25 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     gate.report(error);
   });
 
+  let trustedDocuments: TrustedDocuments | null = null;
+  if (options.trustedDocuments) {
+    const { file, enforce } = options.trustedDocuments;
+    try {
+      trustedDocuments = { manifest: await loadTrustedDocuments(file), enforce };
+    } catch (error) {
+      // Without the manifest, development still runs any operation; production runs none.
+      if (enforce || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        await pool.end();
+        throw new StartupError(`Trusted documents (TRUSTED_DOCUMENTS): ${(error as Error).message}. Run npm run codegen, or set TRUSTED_DOCUMENTS=off.`);
+      }
+      trustedDocuments = { manifest: {}, enforce };
+    }
+  }
   const budget = options.budget && createBudget(options.budget, logger);
   const preset = createPreset({
     pool,
     roles: options.roles,
+    trustedDocuments,
     limits: {
       limits: options.limits,
       pages: options.pages,
@@ -183,10 +198,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   httpServer.requestTimeout = options.timeouts.requestMs;
   httpServer.headersTimeout = Math.min(options.timeouts.requestMs, 10_000);
   await serv.addTo(app, httpServer);
-  app.use((_req: Request, res: Response) => jsonError(res, 404, 'NOT_FOUND', 'No such route.'));
-  app.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((_req: Request, res: Response) => sendError(res, 'ROUTE_NOT_FOUND'));
+  app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, 'unhandled error in a request');
-    jsonError(res, error.status ?? 500, 'INTERNAL_SERVER_ERROR', 'Internal server error.');
+    sendError(res, 'INTERNAL_SERVER_ERROR');
   });
 
   await new Promise<void>((resolve, reject) => {

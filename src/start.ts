@@ -77,6 +77,12 @@ async function main() {
 
   try {
     location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
+    if (location.embedded && env.NODE_ENV === 'production') {
+      log.warn(
+        `NODE_ENV=production on the embedded PostgreSQL (${env.EMBEDDED_POSTGRES_DIR}): fine for a trial, not for customers' data. ` +
+          'Set DATABASE_URL and AUTH_DATABASE_URL to a managed PostgreSQL with backups (README, "First run in production").',
+      );
+    }
     const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch((error: unknown) => {
       // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
       throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;

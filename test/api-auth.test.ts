@@ -174,15 +174,16 @@ describe('an HS256 secret (the default)', () => {
       { query: 'mutation { createProduct(input: { name: "planted", price: "1" }) { product { name } } }' },
       bearer(tokenFor({ userId: b.users.owner, tenantId: a.id })),
     );
-    expect(status).toBe(403);
+    // Executed, so 200 (GraphQL over HTTP), with the refusal's code.
+    expect(status).toBe(200);
     expect(body.errors.map((error: { extensions: { code: string } }) => error.extensions.code)).toEqual(['FORBIDDEN']);
     expect(body.data).toEqual({ createProduct: null });
     expect(await snapshot(a.id)).toEqual(before);
   });
 
-  test('no token at all is anonymous: HTTP 403, and products are FORBIDDEN', async () => {
+  test('no token at all is anonymous: products are FORBIDDEN (an executed operation: HTTP 200)', async () => {
     const { status, body } = await api.post({ query: '{ products { totalCount } }' });
-    expect(status).toBe(403);
+    expect(status).toBe(200);
     expect(body.errors).toEqual([expect.objectContaining({ path: ['products', 'totalCount'], extensions: { code: 'FORBIDDEN' } })]);
     expect(body.data).toEqual({ products: null });
   });

@@ -45,14 +45,16 @@ describe("tenant B, with A's global ids in hand", () => {
   test("cannot update or delete A's products or categories by global id", async () => {
     const client = asB();
     for (const id of aIds.products) {
-      // An update that matches no row it may change returns no product.
-      const updated: any = await client.request(gql`mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { price: "0" } }) { product { id } } }`, { id });
-      expect(updated.updateProductById.product).toBeNull();
+      // Updates and deletes of a row one may not change answer alike.
+      const updated = await graphqlErrors(client.request(gql`mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { price: "0" } }) { product { id } } }`, { id }));
+      expect(updated[0]).toMatchObject({ message: 'Nothing you may change has this id.', extensions: { code: 'NOT_FOUND' } });
       const removed = await graphqlErrors(client.request(gql`mutation ($id: ID!) { deleteProductById(input: { id: $id }) { deletedProductId } }`, { id }));
       expect(removed[0]).toMatchObject({ message: 'Nothing you may change has this id.', extensions: { code: 'NOT_FOUND' } });
     }
     const category = await graphqlErrors(client.request(gql`mutation ($id: ID!) { deleteCategoryById(input: { id: $id }) { deletedCategoryId } }`, { id: aIds.category }));
     expect(category[0]!.extensions?.code).toBe('NOT_FOUND');
+    const renamed = await graphqlErrors(client.request(gql`mutation ($id: ID!) { updateCategoryById(input: { id: $id, patch: { name: "Mine" } }) { category { id } } }`, { id: aIds.category }));
+    expect(renamed[0]!.extensions?.code).toBe('NOT_FOUND');
     expect(await snapshot(a.id)).toEqual(before);
   });
 

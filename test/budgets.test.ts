@@ -89,7 +89,8 @@ describe('a bucket of cost points per tenant, in memory', () => {
 
   test('anonymous requests are charged to their IP, signed-in users without a tenant to themselves', async () => {
     const anonymous = await api.post({ query: '{ currentUser { rowId } }' });
-    expect(anonymous.status).toBe(403);
+    expect(anonymous.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    expect(anonymous.body.extensions.cost.throttleStatus.currentlyAvailable).toBe(100 - 10);
     const user = randomUUID();
     const first = await api.post({ query: '{ currentUser { rowId } }' }, bearer(user));
     const second = await api.post({ query: '{ currentUser { rowId } }' }, bearer(user));

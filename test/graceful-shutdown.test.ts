@@ -25,6 +25,8 @@ test('SIGTERM: in-flight requests finish, then the pool and the embedded Postgre
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
+      // This test sends its own operations, not the web app's trusted documents.
+      TRUSTED_DOCUMENTS: 'off',
       HOST: '127.0.0.1',
       PORT: String(port),
       JWT_SECRET: TEST_SECRET,

@@ -1,5 +1,7 @@
-// Garbage at the front door: every hostile request gets a 4xx with a clear message,
-// never a 5xx or a crash; memory stays bounded; refused requests change nothing.
+// Garbage at the front door: every hostile request is refused with a clear message and
+// a code (a 4xx when refused before execution; 200 with the error in the body when the
+// operation ran, by GraphQL over HTTP), never a 5xx or a crash; memory stays bounded;
+// refused requests change nothing.
 import { request as httpRequest } from 'node:http';
 import { beforeAll, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
@@ -84,18 +86,24 @@ const hostile = (): Hostile[] => [
   { name: 'unknown path', path: '/graphql/../../etc/passwd', headers: { ...json, ...bearer() }, body: gql('{ currentTenant { name } }') },
 ];
 
-test('every hostile request gets a 4xx with a clear message, and nothing changes', async () => {
+test('every hostile request is refused with a clear message and code, and nothing changes', async () => {
   const before = await snapshot(t.id);
   const rssBefore = process.memoryUsage().rss;
   const outcomes: string[] = [];
   for (const request of hostile()) {
     const { status, text } = await send(request);
     outcomes.push(`${status} ${request.name}`);
-    expect(status, `${request.name}: ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
     expect(status, `${request.name}: ${text.slice(0, 300)}`).toBeLessThan(500);
     if (status !== 431) {
       const body = JSON.parse(text);
       expect(typeof body.errors?.[0]?.message, request.name).toBe('string');
+      // Executed (200): every root field it asked for failed, each with a code.
+      if (status === 200) {
+        expect(Object.values(body.data ?? {}).every((value) => value === null), request.name).toBe(true);
+        expect(body.errors.every((error: { extensions?: { code?: string } }) => typeof error.extensions?.code === 'string'), request.name).toBe(true);
+      } else {
+        expect(status, request.name).toBeGreaterThanOrEqual(400);
+      }
       expect(text, request.name).not.toMatch(/\n\s+at |node_modules|app_public\.|select |insert /);
     }
   }

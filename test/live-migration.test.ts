@@ -22,7 +22,7 @@ import { startApiServer, type ApiServer } from '../src/server.ts';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
 
 const shared = inject('database');
-const env = readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET });
+const env = readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' });
 const CLIENT_TIMEOUT_MS = 5_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -2,6 +2,7 @@
 // token is answered with 401 here, without a database query and without a stack trace;
 // then applies the request's tenant choice (X-Tenant, tenant-choice.ts).
 import type { NextFunction, Request, Response } from 'express';
+import { CATALOGUE, sendError } from '../errors/catalogue.ts';
 import type { Usage } from '../limits/plugin.ts';
 import { identityFromClaims, type ClaimNames, type Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
@@ -20,8 +21,8 @@ declare global {
 }
 
 export function sendAuthError(res: Response, error: AuthError): void {
-  if (error.status === 401) res.setHeader('WWW-Authenticate', `Bearer error="invalid_token"`);
-  res.status(error.status).json({ errors: [{ message: error.message, extensions: { code: error.code } }] });
+  if (CATALOGUE[error.code].status === 401) res.setHeader('WWW-Authenticate', `Bearer error="invalid_token"`);
+  sendError(res, error.code, error.message);
 }
 
 export function authenticate(verify: VerifyToken, claimNames: ClaimNames, chooseTenant: ChooseTenant) {

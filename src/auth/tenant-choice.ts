@@ -7,6 +7,7 @@
 // reveals nothing; answers are cached briefly, as memberships are for budgets.
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
+import { CATALOGUE } from '../errors/catalogue.ts';
 import { AuthError } from './errors.ts';
 
 export const TENANT_HEADER = 'x-tenant';
@@ -29,7 +30,7 @@ export function createTenantChoice(pool: pg.Pool, ttlSeconds: number): ChooseTen
   return async (userId, header) => {
     const value = header.trim();
     if (UUID.test(value)) return value.toLowerCase();
-    if (!SLUG.test(value)) throw new AuthError('INVALID_TENANT', 'The X-Tenant header must be a tenant id or slug.', 400);
+    if (!SLUG.test(value)) throw new AuthError('INVALID_TENANT', CATALOGUE.INVALID_TENANT.message);
     return (await slugs.fetch(`${userId}:${value}`, { context: { userId, slug: value } })) || undefined;
   };
 }

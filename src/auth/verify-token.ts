@@ -64,7 +64,7 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
           if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') {
             throw new AuthError('UNAUTHENTICATED', 'No signing key of the identity provider matches this token.');
           }
-          throw new AuthError('AUTH_PROVIDER_UNAVAILABLE', 'The identity provider\'s keys could not be fetched; try again shortly.', 503);
+          throw new AuthError('AUTH_PROVIDER_UNAVAILABLE', 'The identity provider\'s keys could not be fetched; try again shortly.');
         }
         try {
           return pinAsymmetric(createPublicKey(signingKey.getPublicKey()));

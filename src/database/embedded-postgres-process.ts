@@ -91,8 +91,11 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
   send({ type: 'ready' });
 }
 
-const options = JSON.parse(process.argv[2] ?? '{}') as EmbeddedPostgresOptions;
-run(options).catch((error: unknown) => {
-  send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
-  process.exit(1);
+// The parent sends the options first (never as arguments: they hold the superuser's password).
+process.once('message', (message: { type?: string; options?: EmbeddedPostgresOptions }) => {
+  if (message?.type !== 'start' || !message.options) return;
+  run(message.options).catch((error: unknown) => {
+    send({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+    process.exit(1);
+  });
 });

@@ -44,10 +44,13 @@ export async function startEmbeddedPostgres(
     return { rootUrl, stop: async () => {} };
   }
 
-  const child = fork(childScript, [JSON.stringify(options)], {
+  // The options (the superuser's password among them) travel over the IPC channel, not
+  // as arguments: any local user can read another process's arguments in `ps`.
+  const child = fork(childScript, [], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
   });
+  child.send({ type: 'start', options });
   const recentLog: string[] = [];
   await new Promise<void>((resolve, reject) => {
     child.on('message', (message: ChildMessage) => {

@@ -5,9 +5,8 @@
 // answers again, then the gate opens. No restart needed.
 import type { NextFunction, Request, Response } from 'express';
 import type pg from 'pg';
+import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
-
-export const DATABASE_UNAVAILABLE = 'DATABASE_UNAVAILABLE';
 
 // SQLSTATEs and driver errors that mean "the server is not there", not "your query failed".
 const unavailableCodes = new Set(['57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT']);
@@ -56,8 +55,7 @@ export function createDatabaseGate(pool: pg.Pool, logger: Logger, probeIntervalM
     },
     middleware(_req, res, next) {
       if (open) return next();
-      res.setHeader('Retry-After', '1');
-      res.status(503).json({ errors: [{ message: 'The database is unavailable; retry shortly.', extensions: { code: DATABASE_UNAVAILABLE } }] });
+      sendError(res, 'DATABASE_UNAVAILABLE');
     },
     close() {
       clearInterval(probe);

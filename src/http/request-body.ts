@@ -6,16 +6,15 @@
 //   415 UNSUPPORTED_MEDIA_TYPE  a POST that is not application/json
 //   400 BAD_REQUEST             not JSON, no query, a batch (arrays are not accepted)
 import express, { type NextFunction, type Request, type Response } from 'express';
-
-function refuse(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
-}
+import { sendError } from '../errors/catalogue.ts';
 
 /** Why a parsed body is not one GraphQL request, or undefined when it is. */
 function problemWith(body: unknown): string | undefined {
   if (Array.isArray(body)) return 'Batched requests are not supported; send one operation per request.';
-  const { query, variables, operationName } = (body ?? {}) as { query?: unknown; variables?: unknown; operationName?: unknown };
-  if (typeof query !== 'string' || query.trim() === '') return 'The body needs a `query` string.';
+  const { query, variables, operationName, documentId, extensions } = (body ?? {}) as Record<string, unknown>;
+  // A trusted document is named by its id instead (trusted-documents.ts checks it).
+  const documentNamed = typeof documentId === 'string' || typeof (extensions as { persistedQuery?: { sha256Hash?: unknown } })?.persistedQuery?.sha256Hash === 'string';
+  if (!documentNamed && (typeof query !== 'string' || query.trim() === '')) return 'The body needs a `query` string or a trusted document id.';
   if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return '`variables` must be an object.';
   if (operationName != null && typeof operationName !== 'string') return '`operationName` must be a string.';
   return undefined;
@@ -25,15 +24,15 @@ export function requestBody(maxBodyBytes: number) {
   const parseJson = express.json({ limit: maxBodyBytes, strict: true, type: () => true });
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST') return next();
-    if (!req.is('application/json')) return refuse(res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send GraphQL requests as application/json.');
+    if (!req.is('application/json')) return sendError(res, 'UNSUPPORTED_MEDIA_TYPE');
     parseJson(req, res, (error?: unknown) => {
       if (error) {
         return (error as { type?: string }).type === 'entity.too.large'
-          ? refuse(res, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes (limit MAX_BODY_BYTES).`)
-          : refuse(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+          ? sendError(res, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes (limit MAX_BODY_BYTES).`)
+          : sendError(res, 'BAD_REQUEST', 'The request body is not valid JSON.');
       }
       const problem = problemWith(req.body);
-      if (problem) return refuse(res, 400, 'BAD_REQUEST', problem);
+      if (problem) return sendError(res, 'BAD_REQUEST', problem);
       next();
     });
   };

@@ -14,6 +14,7 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
+import type { ErrorCode } from '../errors/catalogue.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
 import { actualCost, OPERATION_COST, PageLimitError, requestedCost, type OperationInput, type PageLimits } from './cost.ts';
@@ -69,7 +70,7 @@ interface CostExtension {
 
 type Result = { data?: Record<string, unknown> | null; errors?: readonly GraphQLError[]; extensions?: Record<string, unknown> };
 
-function refusal(code: string, message: string, cost: CostExtension, extensions: Record<string, unknown> = {}): Result {
+function refusal(code: ErrorCode, message: string, cost: CostExtension, extensions: Record<string, unknown> = {}): Result {
   return { errors: [new GraphQLError(message, { extensions: { code, ...extensions } })], extensions: { cost } };
 }
 
@@ -109,7 +110,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
    * A refusal before execution still costs the operation's base, since refusing is work
    * too: a client that keeps sending what is refused runs out of budget like any other.
    */
-  async function refuse(key: string, code: string, message: string, requested?: number): Promise<Result> {
+  async function refuse(key: string, code: ErrorCode, message: string, requested?: number): Promise<Result> {
     const charged = await budget?.take(key, OPERATION_COST);
     if (charged && !charged.taken) return holdBack(...throttled(charged.status, OPERATION_COST, requested));
     const cost = { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: OPERATION_COST, ...(charged && { throttleStatus: charged.status }) };

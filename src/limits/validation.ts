@@ -16,6 +16,7 @@ import {
   type ValidationRule,
 } from 'grafast/graphql';
 import { LRUCache } from 'lru-cache';
+import type { ErrorCode } from '../errors/catalogue.ts';
 import { badIdLiteral, invalidIdMessage } from './global-ids.ts';
 import { maxAliasesRule, maxDepthRule, maxDirectivesRule } from './graphql-rules.ts';
 import { withoutHints } from './hints.ts';
@@ -30,7 +31,7 @@ export interface DocumentLimits {
 
 export type ParseAndValidate = (query: string) => { document: DocumentNode; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined };
 
-const refusal = (code: string, ...messages: string[]) => ({ errors: messages.map((message) => new GraphQLError(message, { extensions: { code } })) });
+const refusal = (code: ErrorCode, ...messages: string[]) => ({ errors: messages.map((message) => new GraphQLError(message, { extensions: { code } })) });
 
 // graphql-armor's rules throw their GraphQLError instead of reporting it.
 function firstError(schema: GraphQLSchema, document: DocumentNode, rule: ValidationRule): string | undefined {
@@ -43,7 +44,7 @@ function firstError(schema: GraphQLSchema, document: DocumentNode, rule: Validat
 }
 
 export function createParseAndValidate(schema: GraphQLSchema, limits: DocumentLimits): ParseAndValidate {
-  const documentRules: Array<[string, ValidationRule]> = [
+  const documentRules: Array<[ErrorCode, ValidationRule]> = [
     ['QUERY_TOO_DEEP', maxDepthRule({ n: limits.maxDepth, exposeLimits: true })],
     ['TOO_MANY_ALIASES', maxAliasesRule({ n: limits.maxAliases, exposeLimits: true })],
     ['TOO_MANY_DIRECTIVES', maxDirectivesRule({ n: limits.maxDirectives, exposeLimits: true })],

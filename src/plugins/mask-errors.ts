@@ -1,5 +1,5 @@
-// What clients see when something fails. PostgreSQL errors are masked unless their
-// SQLSTATE is on the allow-list below; those pass with a stable `code` and a message
+// What clients see when something fails. PostgreSQL errors are masked unless the error
+// catalogue (src/errors/catalogue.ts) lists their SQLSTATE; those pass with a stable `code` and a message
 // written for people (for check and unique constraints, the constraint's own
 // `comment on constraint` text, so DBAs word them in the migration). Anything else
 // is logged with an id and answered with that id only: no SQL, no internals.
@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { isSafeError } from 'grafast';
 import { GraphQLError } from 'grafast/graphql';
 import type pg from 'pg';
-import { DATABASE_UNAVAILABLE, isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
+import { CATALOGUE, codeForSqlstate, type ErrorCode } from '../errors/catalogue.ts';
+import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
 import { withoutHints } from '../limits/hints.ts';
 import type { Logger } from '../logger.ts';
 
@@ -27,46 +28,23 @@ function asPgError(error: unknown): PgError | undefined {
     : undefined;
 }
 
-// Our own SQLSTATEs, raised by the SQL functions with a message written for people.
-const raisedCodes: Record<string, string> = {
-  TG401: 'UNAUTHENTICATED',
-  TG403: 'FORBIDDEN',
-  TG404: 'NOT_FOUND',
-  TGR01: 'ROLE_NOT_ALLOWED',
-  TGO01: 'LAST_OWNER',
-  TGI01: 'INVITATION_NOT_FOUND',
-  TGI02: 'INVITATION_REVOKED',
-  TGI03: 'INVITATION_ALREADY_ANSWERED',
-  TGI04: 'INVITATION_EXPIRED',
-  TGI05: 'EMAIL_NOT_VERIFIED',
-  TGI06: 'INVITATION_FOR_ANOTHER_EMAIL',
-  TGI07: 'ALREADY_A_MEMBER',
-};
-
-// Data exceptions caused by the values a client sent (bad numbers, text, limits...).
-const dataExceptions = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22023', '2200D', '22P05', '2201W', '2201X']);
-
-function describe(error: PgError, messages: ConstraintMessages): { code: string; message: string } | undefined {
+/** The code and words for a PostgreSQL error we pass on (the catalogue says which SQLSTATEs). */
+function describe(error: PgError, messages: ConstraintMessages): { code: ErrorCode; message: string } | undefined {
+  const code = codeForSqlstate.get(error.code);
+  if (!code) return undefined;
   const documented = error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;
   switch (error.code) {
+    // Check and unique constraints speak in their own `comment on constraint` words.
     case '23514':
-      return { code: 'INVALID_VALUE', message: documented ?? 'A value breaks one of the rules for this field.' };
     case '23505':
-      return { code: 'ALREADY_EXISTS', message: documented ?? 'Something with these values already exists.' };
-    case '23503':
-      return { code: 'INVALID_REFERENCE', message: 'A referenced record does not exist in this tenant.' };
+      return { code, message: documented ?? CATALOGUE[code].message };
     case '23502':
-      return { code: 'INVALID_VALUE', message: 'A required value is missing.' };
-    case '42501':
-      return { code: 'FORBIDDEN', message: 'You are not allowed to do this here.' };
-    case 'P0001':
-      return { code: 'INVALID_INPUT', message: error.message };
+      return { code, message: 'A required value is missing.' };
   }
-  const raised = raisedCodes[error.code];
-  if (raised) return { code: raised, message: error.message };
-  if (dataExceptions.has(error.code)) return { code: 'INVALID_VALUE', message: `Invalid value: ${error.message}.` };
-  if (error.code === '57014') return { code: 'QUERY_TIMEOUT', message: 'The query took too long and was cancelled (limit STATEMENT_TIMEOUT_MS).' };
-  return undefined;
+  // Our functions' RAISEs are written for people; so are PostgreSQL's data exceptions.
+  if (/^(TG|P0)/.test(error.code)) return { code, message: error.message };
+  if (error.code.startsWith('22')) return { code, message: `Invalid value: ${error.message}.` };
+  return { code, message: CATALOGUE[code].message };
 }
 
 export function createMaskError(logger: Logger, messages: ConstraintMessages, gate: Pick<DatabaseGate, 'report'>, { hints }: { hints: boolean }) {
@@ -88,7 +66,7 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages, ga
     if (isSafeError(original)) return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
     if (isDatabaseUnavailable(original)) {
       gate.report(original);
-      return rebuild('The database is unavailable; retry shortly.', { code: DATABASE_UNAVAILABLE });
+      return rebuild(CATALOGUE.DATABASE_UNAVAILABLE.message, { code: 'DATABASE_UNAVAILABLE' });
     }
     const pgError = asPgError(original);
     const described = pgError && describe(pgError, messages);
@@ -97,7 +75,7 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages, ga
     // @dataplan/pg's words when a delete matched no row the visitor may delete: another
     // tenant's id looks exactly like an id that does not exist.
     if (/^No values were (deleted|updated) in collection/.test(original.message)) {
-      return rebuild('Nothing you may change has this id.', { code: 'NOT_FOUND' });
+      return rebuild(CATALOGUE.NOT_FOUND.message, { code: 'NOT_FOUND' });
     }
 
     const errorId = randomUUID();

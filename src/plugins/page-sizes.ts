@@ -6,11 +6,12 @@
 // The maxima of first/last/offset are checked before execution, with the cost
 // (src/limits/cost.ts); here they are stated in the argument descriptions GraphiQL shows.
 import type { PgSelectStep } from '@dataplan/pg';
+import type { ErrorCode } from '../errors/catalogue.ts';
 import type { PageLimits } from '../limits/cost.ts';
 import { ConnectionStep, constant, ConstantStep, flagError, lambda, SafeError, Step, type ExecutionDetails, type FieldPlanResolver } from 'grafast';
 
 
-export const TOO_MANY_GROUPS = 'TOO_MANY_GROUPS';
+export const TOO_MANY_GROUPS: ErrorCode = 'TOO_MANY_GROUPS';
 
 interface Pageable extends Step {
   setFirst(first: Step): unknown;

@@ -10,8 +10,11 @@ import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
+import { ExplainOnRequestPlugin } from './explain-on-request.ts';
 import { createPageSizePlugin } from './page-sizes.ts';
+import { RefusedUpdatesPlugin } from './refused-updates.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
+import { trustedDocumentsPreset, type TrustedDocuments } from './trusted-documents.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
 export const GRAPHQL_PATH = '/graphql';
@@ -24,6 +27,8 @@ export interface PresetOptions {
   development: boolean;
   graphiql: boolean;
   maskError: (error: GraphQLError) => GraphQLError;
+  /** The allow-list of operations; null: any operation runs. */
+  trustedDocuments: TrustedDocuments | null;
   /** Page sizes (applied in the SQL), document limits, costs, budgets and bulkheads. */
   limits: LimitsPluginOptions;
   /** statement_timeout of every request's transaction. */
@@ -34,8 +39,21 @@ export interface PresetOptions {
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
   return {
-    extends: [PostGraphileAmberPreset, PgSimplifyInflectionPreset, PostGraphileConnectionFilterPreset, PgAggregatesPreset],
-    plugins: [TenantScopedKeysPlugin, ErrorStatusPlugin, createPageSizePlugin(options.limits.pages), createLimitsPlugin(options.limits)],
+    extends: [
+      PostGraphileAmberPreset,
+      PgSimplifyInflectionPreset,
+      PostGraphileConnectionFilterPreset,
+      PgAggregatesPreset,
+      ...(options.trustedDocuments ? [trustedDocumentsPreset(options.trustedDocuments)] : []),
+    ],
+    plugins: [
+      TenantScopedKeysPlugin,
+      ErrorStatusPlugin,
+      RefusedUpdatesPlugin,
+      createPageSizePlugin(options.limits.pages),
+      createLimitsPlugin(options.limits),
+      ...(options.development ? [ExplainOnRequestPlugin] : []),
+    ],
     pgServices: [
       makePgService({
         pool: options.pool,
@@ -61,7 +79,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       maskError: options.maskError,
     },
     grafast: {
-      // Plans and SQL in responses help while developing and leak internals otherwise.
+      // Plans and SQL help while developing and leak internals otherwise; even then only
+      // for requests that ask (explain-on-request.ts), so GraphiQL offers its explain tool.
       explain: options.development,
       context(requestContext) {
         const http = requestContext.expressv4;

@@ -30,24 +30,30 @@ export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'lim
   concurrency?: Partial<ApiServerOptions['concurrency']>;
 };
 
+/** A test server's options: the production defaults over the run's database, with `options` applied. */
+export function testServerOptions(options: TestApiOptions = {}): ApiServerOptions {
+  const { verifier, limits, pages, concurrency, ...serverOptions } = options;
+  // The defaults a production deployment gets, on a random loopback port; but any
+  // operation runs (tests send their own), unless a test configures trusted documents.
+  const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' })), port: 0 };
+  return {
+    ...defaults,
+    roles: { visitor: database.visitor, anonymous: database.anonymous },
+    authenticatorUrl: database.authenticatorUrl,
+    verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...serverOptions,
+    limits: { ...defaults.limits, ...limits },
+    pages: { ...defaults.pages, ...pages },
+    concurrency: { ...defaults.concurrency, ...concurrency },
+  };
+}
+
 /** Starts a server for the current test file (stopped after it) and returns its handle. */
 export function useApi(options: TestApiOptions = {}): TestApi {
   const api = {} as TestApi;
   beforeAll(async () => {
-    const { verifier, limits, pages, concurrency, ...serverOptions } = options;
-    // The defaults a production deployment gets, on a random loopback port.
-    const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET })), port: 0 };
-    const server = await startApiServer({
-      ...defaults,
-      roles: { visitor: database.visitor, anonymous: database.anonymous },
-      authenticatorUrl: database.authenticatorUrl,
-      verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
-      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-      ...serverOptions,
-      limits: { ...defaults.limits, ...limits },
-      pages: { ...defaults.pages, ...pages },
-      concurrency: { ...defaults.concurrency, ...concurrency },
-    });
+    const server = await startApiServer(testServerOptions(options));
     Object.assign(api, {
       server,
       url: server.url,

@@ -70,6 +70,8 @@ const specs = {
   BUDGET_POINTS: num({ default: 10_000, desc: 'Cost points in each tenant\'s (user\'s, IP\'s) bucket; 0 turns budgets off' }),
   BUDGET_RESTORE_RATE: num({ default: 500, desc: 'Points a bucket regains per second' }),
   THROTTLE_DELAY_MS: num({ default: 1_000, desc: 'Longest a 429 answer is held back (up to its Retry-After); 0: at once' }),
+  API_KEY_CACHE_SECONDS: num({ default: 30, desc: 'How long a verified API key is trusted; a revoked key works at most this long' }),
+  AUDIT_RETENTION_DAYS: num({ default: 400, desc: 'Audit events older than this are deleted by a daily job' }),
   MEMBERSHIP_CACHE_SECONDS: num({ default: 10, desc: 'How long a verified (user, tenant) pair is trusted for budgets and logs' }),
   TENANT_CONCURRENCY: num({ default: 4, desc: 'Operations of one tenant (user, IP) executing at once in this process' }),
   TENANT_QUEUE: num({ default: 16, desc: 'Operations of one tenant that may wait for a slot' }),

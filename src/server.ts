@@ -12,6 +12,7 @@ import helmet from 'helmet';
 import pg from 'pg';
 import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
+import { createApiKeyVerifier } from './auth/api-keys.ts';
 import { authenticate } from './auth/authenticate.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
@@ -51,6 +52,8 @@ export interface ApiServerOptions {
   concurrency: ConcurrencyOptions;
   /** How long a verified membership is trusted for budgets and logs. */
   membershipCacheSeconds: number;
+  /** How long a verified API key is trusted: a revocation takes effect within it. */
+  apiKeyCacheSeconds: number;
   /** Longest a 429 is held back before it is sent. */
   throttleDelayMs: number;
   /** The trusted-documents manifest, and whether only its operations run; null: any operation runs. */
@@ -190,7 +193,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
 
-  app.use(GRAPHQL_PATH, authenticate(options.verifyToken, options.claimNames, createTenantChoice(pool, options.membershipCacheSeconds)));
+  app.use(
+    GRAPHQL_PATH,
+    authenticate(options.verifyToken, options.claimNames, createTenantChoice(pool, options.membershipCacheSeconds), createApiKeyVerifier(pool, options.apiKeyCacheSeconds)),
+  );
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
 

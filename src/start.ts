@@ -102,7 +102,7 @@ async function main() {
     });
     if (env.WORKER === 'in-process') {
       mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, logger: log });
+      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
     }
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));

@@ -47,11 +47,11 @@ test('SIGTERM: in-flight requests finish, then the pool and the embedded Postgre
     }
     expect(await portAnswers(pgPort)).toBe(true);
 
-    const token = tokenFor({ userId: randomUUID() });
+    // One user each: the per-user bulkhead (TENANT_CONCURRENCY) is not what this tests.
     const inFlight = Array.from({ length: 20 }, () =>
       fetch(`http://127.0.0.1:${port}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor({ userId: randomUUID() })}` },
         body: JSON.stringify({ query: '{ currentUser { rowId } currentTenant { rowId } }' }),
       }).then(async (response) => [response.status, (await response.json()) as { data: unknown }] as const),
     );

@@ -1,11 +1,13 @@
-// Express middleware on the GraphQL path: verifies the bearer token first, so a bad
-// token is answered with 401 here, without a database query and without a stack trace;
-// then applies the request's tenant choice (X-Tenant, tenant-choice.ts).
+// Express middleware on the GraphQL path: verifies the bearer credential first (a JWT,
+// or an API key: api-keys.ts), so a bad one is answered with 401 here, before any
+// GraphQL work and without a stack trace; then applies the request's tenant choice
+// (X-Tenant, tenant-choice.ts).
 import type { NextFunction, Request, Response } from 'express';
 import { CATALOGUE, sendError } from '../errors/catalogue.ts';
 import type { Usage } from '../limits/plugin.ts';
 import { identityFromClaims, type ClaimNames, type Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
+import { API_KEY_PREFIX, type VerifyApiKey } from './api-keys.ts';
 import { TENANT_HEADER, type ChooseTenant } from './tenant-choice.ts';
 import type { VerifyToken } from './verify-token.ts';
 
@@ -25,7 +27,7 @@ export function sendAuthError(res: Response, error: AuthError): void {
   sendError(res, error.code, error.message);
 }
 
-export function authenticate(verify: VerifyToken, claimNames: ClaimNames, chooseTenant: ChooseTenant) {
+export function authenticate(verify: VerifyToken, claimNames: ClaimNames, chooseTenant: ChooseTenant, verifyApiKey: VerifyApiKey) {
   return async (req: Request, res: Response, next: NextFunction) => {
     const header = req.headers.authorization;
     if (header === undefined) {
@@ -35,7 +37,13 @@ export function authenticate(verify: VerifyToken, claimNames: ClaimNames, choose
     try {
       const match = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i.exec(header);
       if (!match) throw new AuthError('UNAUTHENTICATED', 'The Authorization header must be `Bearer <token>`.');
-      const identity = identityFromClaims(await verify(match[1]!), claimNames);
+      const credential = match[1]!;
+      // A key fixes its tenant: X-Tenant does not apply to it.
+      if (credential.startsWith(API_KEY_PREFIX)) {
+        res.locals.identity = await verifyApiKey(credential);
+        return next();
+      }
+      const identity = identityFromClaims(await verify(credential), claimNames);
       const chosen = req.headers[TENANT_HEADER];
       if (typeof chosen === 'string' && chosen !== '') {
         const tenantId = await chooseTenant(identity.userId, chosen);

@@ -4,7 +4,10 @@ import type jwt from 'jsonwebtoken';
 import { AuthError } from './errors.ts';
 
 export interface Identity {
-  userId: string;
+  /** The token's `sub`; absent for an API key, which is not a person. */
+  userId?: string;
+  /** The API key a request came with (api-keys.ts); it fixes the tenant and the role. */
+  apiKeyId?: string;
   /** Absent for a signed-in user who has not picked a tenant (e.g. right after signup). */
   tenantId?: string;
   /** Only an address the identity provider says it verified. */
@@ -28,12 +31,12 @@ function claim(payload: jwt.JwtPayload, name: string): unknown {
   return name.split('.').reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), payload);
 }
 
-export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): Identity {
+export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): Identity & { userId: string } {
   const userId = payload.sub;
   if (typeof userId !== 'string' || !UUID.test(userId)) {
     throw new AuthError('INVALID_CLAIMS', 'The token\'s `sub` claim must be the user\'s uuid.');
   }
-  const identity: Identity = { userId: userId.toLowerCase() };
+  const identity: Identity & { userId: string } = { userId: userId.toLowerCase() };
   const tenantId = claim(payload, names.tenant);
   if (tenantId !== undefined && tenantId !== null) {
     if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
@@ -58,7 +61,8 @@ export function pgSettingsFor(identity: Identity | null | undefined, roles: Requ
   if (!identity) return { role: roles.anonymous };
   return {
     role: roles.visitor,
-    'app.current_user_id': identity.userId,
+    ...(identity.userId && { 'app.current_user_id': identity.userId }),
+    ...(identity.apiKeyId && { 'app.current_api_key_id': identity.apiKeyId }),
     ...(identity.tenantId && { 'app.current_tenant_id': identity.tenantId }),
     ...(identity.email && { 'app.current_user_email': identity.email }),
   };

@@ -9,6 +9,7 @@ export type AuthErrorCode = Extract<
   | 'INVALID_CLAIMS' // verified, but `sub` or the tenant claim is missing or not a uuid
   | 'AUTH_PROVIDER_UNAVAILABLE' // the JWKS endpoint could not be reached
   | 'INVALID_TENANT' // an X-Tenant header that is neither a tenant id nor a slug
+  | 'INVALID_API_KEY' // an API key that is unknown, revoked or expired
 >;
 
 export class AuthError extends Error {

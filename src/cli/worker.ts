@@ -15,7 +15,7 @@ const log = loggerFor(env);
 const location = await locateDatabase(env);
 await prepareDatabase(location);
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-const worker: Runner = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, logger: log });
+const worker: Runner = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
 log.info('worker running');
 
 const stop = async (signal: string) => {

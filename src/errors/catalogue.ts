@@ -49,6 +49,7 @@ export const CATALOGUE = {
   TOKEN_EXPIRED: { status: 401, origin: 'token', message: 'The token has expired.' },
   TOKEN_NOT_YET_VALID: { status: 401, origin: 'token', message: 'The token is not valid yet.' },
   INVALID_CLAIMS: { status: 401, origin: 'token', message: 'The token\'s claims are not usable.' },
+  INVALID_API_KEY: { status: 401, origin: 'token', message: 'This API key is unknown, revoked or expired.' },
   INVALID_TENANT: { status: 400, origin: 'token', message: 'The X-Tenant header must be a tenant id or slug.' },
   AUTH_PROVIDER_UNAVAILABLE: { status: 503, origin: 'token', message: 'The identity provider\'s keys cannot be fetched; retry shortly.' },
 

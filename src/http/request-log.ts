@@ -9,7 +9,7 @@ import { pinoHttp } from 'pino-http';
 import type { Usage } from '../limits/plugin.ts';
 import type { Logger } from '../logger.ts';
 
-type ExpressResponse = ServerResponse & { locals?: { identity?: { userId: string } | null; usage?: Usage } };
+type ExpressResponse = ServerResponse & { locals?: { identity?: { userId?: string; apiKeyId?: string } | null; usage?: Usage } };
 
 export function requestLog(logger: Logger) {
   return pinoHttp({
@@ -29,6 +29,7 @@ export function requestLog(logger: Logger) {
       return {
         tenantId: usage?.tenantId,
         userId: identity?.userId,
+        apiKeyId: identity?.apiKeyId,
         operationName: usage?.operationName,
         requestedCost: usage?.requestedCost,
         actualCost: usage?.actualCost,

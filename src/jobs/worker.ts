@@ -6,6 +6,7 @@
 import { Logger as WorkerLogger, run, runMigrations, type Runner } from 'graphile-worker';
 import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
+import { deleteOldAuditEvents } from './delete-old-audit-events.ts';
 import { sendInvitationEmail } from './send-invitation-email.ts';
 
 export interface WorkerOptions {
@@ -14,6 +15,8 @@ export interface WorkerOptions {
   concurrency: number;
   mailer: Mailer;
   appUrl: string;
+  /** Audit events older than this many days are deleted, daily. */
+  auditRetentionDays: number;
   logger: Logger;
 }
 
@@ -46,11 +49,12 @@ export function startWorker(options: WorkerOptions): Promise<Runner> {
     concurrency: options.concurrency,
     // Our own SIGTERM handling stops the worker after the HTTP server has drained.
     noHandleSignals: true,
-    // No cron jobs (yet): an empty crontab, rather than a missing crontab file.
-    crontab: '',
+    // Daily at 03:17; a run missed while no worker was up is caught up once (fill 1 day).
+    crontab: '17 3 * * * delete_old_audit_events ?fill=1d',
     logger: workerLogger(options.logger),
     taskList: {
       send_invitation_email: sendInvitationEmail({ mailer: options.mailer, appUrl: options.appUrl, logger: options.logger }),
+      delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
     },
   });
 }

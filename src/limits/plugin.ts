@@ -101,7 +101,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     const { identity } = context;
     if (!identity) return `ip:${context.clientIp ?? 'unknown'}`;
     const tenantId = await verifyTenant(identity);
-    if (!tenantId) return `user:${identity.userId}`;
+    if (!tenantId) return identity.userId ? `user:${identity.userId}` : `ip:${context.clientIp ?? 'unknown'}`;
     if (context.usage) context.usage.tenantId = tenantId;
     return `tenant:${tenantId}`;
   }

@@ -27,6 +27,8 @@ export function createTenantVerifier(pool: pg.Pool, ttlSeconds: number): VerifyT
   });
   return async (identity) => {
     if (!identity.tenantId) return undefined;
+    // A key's tenant was verified with the key itself.
+    if (identity.apiKeyId) return identity.tenantId;
     return (await verdicts.fetch(`${identity.userId}:${identity.tenantId}`, { context: identity })) || undefined;
   };
 }

@@ -88,7 +88,12 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         const identity = http?.res.locals.identity ?? null;
         return {
           // Transaction-local like the claims, so it also holds behind a transaction pooler.
-          pgSettings: { ...pgSettingsFor(identity, options.roles), statement_timeout: String(options.statementTimeoutMs) },
+          pgSettings: {
+            ...pgSettingsFor(identity, options.roles),
+            statement_timeout: String(options.statementTimeoutMs),
+            // The request log's id, so the audit trail and the log can be joined.
+            ...(http?.req.id !== undefined && { 'app.request_id': String(http.req.id) }),
+          },
           identity,
           clientIp: http?.req.ip,
           // The limits plugin records what it charged here; the request log reads it.

@@ -10,6 +10,7 @@ import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
+import { graphiqlConfig } from './graphiql.ts';
 import { createPageSizePlugin } from './page-sizes.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 
@@ -60,6 +61,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       watch: Boolean(options.watch),
       maskError: options.maskError,
     },
+    ruru: graphiqlConfig(options.development),
     grafast: {
       // Plans and SQL in responses help while developing and leak internals otherwise.
       explain: options.development,

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
 import { readEnv } from '../../src/config.ts';
+import { startDevTools, type DevTools } from '../../src/dev/dev-tools.ts';
 import { serverOptionsFromEnv } from '../../src/server-options.ts';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
 
@@ -23,7 +24,9 @@ export interface TestApi {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency'>> & {
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'devTools'>> & {
+  /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
+  devTools?: boolean;
   verifier?: Partial<VerifierOptions>;
   limits?: Partial<ApiServerOptions['limits']>;
   pages?: Partial<ApiServerOptions['pages']>;
@@ -33,10 +36,12 @@ export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'lim
 /** Starts a server for the current test file (stopped after it) and returns its handle. */
 export function useApi(options: TestApiOptions = {}): TestApi {
   const api = {} as TestApi;
+  let devTools: DevTools | undefined;
   beforeAll(async () => {
-    const { verifier, limits, pages, concurrency, ...serverOptions } = options;
+    const { verifier, limits, pages, concurrency, devTools: withDevTools, ...serverOptions } = options;
     // The defaults a production deployment gets, on a random loopback port.
     const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET })), port: 0 };
+    devTools = withDevTools ? await startDevTools({ tokenSecret: TEST_SECRET, tenantClaim: defaults.claimNames.tenant, webApp: { hot: false } }) : undefined;
     const server = await startApiServer({
       ...defaults,
       roles: { visitor: database.visitor, anonymous: database.anonymous },
@@ -44,6 +49,7 @@ export function useApi(options: TestApiOptions = {}): TestApi {
       verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
       ...serverOptions,
+      devTools: devTools?.router,
       limits: { ...defaults.limits, ...limits },
       pages: { ...defaults.pages, ...pages },
       concurrency: { ...defaults.concurrency, ...concurrency },
@@ -68,7 +74,10 @@ export function useApi(options: TestApiOptions = {}): TestApi {
       },
     });
   });
-  afterAll(() => api.server?.close());
+  afterAll(async () => {
+    await api.server?.close();
+    await devTools?.close();
+  });
   return api;
 }
 

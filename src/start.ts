@@ -10,8 +10,8 @@ import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from './database/location.ts';
 import { databaseNameOf, prepareDatabase } from './database/migrations.ts';
-import { demoInvitation, demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
-import { startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
+import { demoInvitation, seedDemoData } from './dev/demo-data.ts';
+import { demoUserEntries, startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
 import { startWorker } from './jobs/worker.ts';
@@ -28,9 +28,8 @@ function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: s
   if (webAppPath) lines.push(`Web app:  ${api.url}${webAppPath} (examples/web: sign in as a demo user)`);
   if (secret) {
     lines.push('', 'Paste one of these into GraphiQL\'s headers to act as that user:');
-    for (const user of demoUsers) {
-      const token = mintDevToken(secret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true }, { tenantClaim });
-      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${token}"}`);
+    for (const user of demoUserEntries(secret, tenantClaim)) {
+      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${user.token}"}`);
     }
     if (invitationPending) {
       const { email, tenant, userId, secret: invitationSecret } = demoInvitation;

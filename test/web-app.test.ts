@@ -4,8 +4,8 @@
 // products; what one creates is there after a reload, only for that tenant, and can be
 // edited; a viewer's create is refused and the page names the refusal by its code, as it
 // does a tenant's spent budget; a member of two tenants switches between them. Every
-// request the app sends carries a trusted-document id and no query text. A production server (npm start with NODE_ENV=production) has
-// neither the app nor the demo users.
+// request the app sends carries a trusted-document id and no query text. A production
+// server (npm start with NODE_ENV=production) has neither the app nor the demo users.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

@@ -37,23 +37,23 @@ export interface DemoUserEntry {
   token: string;
 }
 
+/** The demo users, each with a token minted now. */
+export function demoUserEntries(tokenSecret: string, tenantClaim: string): DemoUserEntry[] {
+  return demoUsers.map((user) => ({
+    email: user.email,
+    name: user.name,
+    tenant: user.tenant,
+    role: user.role,
+    token: mintDevToken(tokenSecret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true }, { tenantClaim }),
+  }));
+}
+
 export async function startDevTools(options: DevToolsOptions): Promise<DevTools> {
   if (process.env.NODE_ENV === 'production') throw new Error('Refusing to start the development tools when NODE_ENV=production.');
   const router = express.Router();
 
   router.get(DEMO_USERS_PATH, (_req, res) => {
-    const users: DemoUserEntry[] = demoUsers.map((user) => ({
-      email: user.email,
-      name: user.name,
-      tenant: user.tenant,
-      role: user.role,
-      token: mintDevToken(
-        options.tokenSecret,
-        { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true },
-        { tenantClaim: options.tenantClaim },
-      ),
-    }));
-    res.set('cache-control', 'no-store').json(users);
+    res.set('cache-control', 'no-store').json(demoUserEntries(options.tokenSecret, options.tenantClaim));
   });
 
   let vite: ViteDevServer | undefined;

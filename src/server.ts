@@ -70,6 +70,8 @@ export interface ApiServerOptions {
   };
   /** Rebuild the schema as migrations change it (development; needs a superuser). */
   watch?: { superuserUrl: string } | undefined;
+  /** Development only: demo tokens and the example app (src/dev/dev-tools.ts); never set in production. */
+  devTools?: express.Router | undefined;
 }
 
 export interface ApiServer {
@@ -166,6 +168,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
+  // Ahead of the request log (Vite serves dozens of modules a page) and of helmet (its client runs inline scripts).
+  if (options.devTools) app.use(options.devTools);
   app.use(requestLog(logger));
   // GraphiQL (Ruru) runs inline scripts and workers; everything else gets helmet's strict defaults.
   const strictHeaders = helmet();

@@ -1,7 +1,8 @@
 // `npm start` (through main.ts): find or start the database, migrate it, serve the API,
 // and run the job worker (WORKER=off leaves that to `npm run worker`). In development it
-// also loads the demo data, rewrites schema.graphql and prints ready-to-paste
-// Authorization headers for a user in each demo tenant and for the invited newcomer.
+// also loads the demo data, rewrites schema.graphql, serves the example web app at /app/
+// with its demo users (src/dev/dev-tools.ts), and prints ready-to-paste Authorization
+// headers for a user in each demo tenant and for the invited newcomer.
 import { writeFile } from 'node:fs/promises';
 import type { Runner } from 'graphile-worker';
 import { createTokenVerifier } from './auth/verify-token.ts';
@@ -9,7 +10,8 @@ import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from './database/location.ts';
 import { databaseNameOf, prepareDatabase } from './database/migrations.ts';
-import { demoInvitation, demoTenants, demoUsers, seedDemoData } from './dev/demo-data.ts';
+import { demoInvitation, seedDemoData } from './dev/demo-data.ts';
+import { demoUserEntries, startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
 import { startWorker } from './jobs/worker.ts';
@@ -21,13 +23,13 @@ import { serverOptionsFromEnv } from './server-options.ts';
 import { startApiServer, StartupError, type ApiServer } from './server.ts';
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
-function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean) {
+function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean, webAppPath: string | undefined) {
   const lines = [`GraphQL:  ${api.url}${GRAPHQL_PATH}`, `GraphiQL: ${api.url}${GRAPHIQL_PATH}`];
+  if (webAppPath) lines.push(`Web app:  ${api.url}${webAppPath} (examples/web: sign in as a demo user)`);
   if (secret) {
     lines.push('', 'Paste one of these into GraphiQL\'s headers to act as that user:');
-    for (const user of demoUsers) {
-      const token = mintDevToken(secret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true }, { tenantClaim });
-      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${token}"}`);
+    for (const user of demoUserEntries(secret, tenantClaim)) {
+      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${user.token}"}`);
     }
     if (invitationPending) {
       const { email, tenant, userId, secret: invitationSecret } = demoInvitation;
@@ -63,10 +65,12 @@ async function main() {
   let api: ApiServer | undefined;
   let worker: Runner | undefined;
   let mailer: Mailer | undefined;
+  let devTools: DevTools | undefined;
 
   const shutdown = async (signal: string) => {
     log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
     await api?.close();
+    await devTools?.close();
     await worker?.stop();
     mailer?.close();
     await location?.stop();
@@ -91,6 +95,8 @@ async function main() {
     const { invitationPending } = development ? await seedDemoData(location.ownerUrl) : { invitationPending: false };
 
     const key = await keySourceFor(env);
+    const secret = key.kind === 'secret' ? key.secret : undefined;
+    if (development && secret) devTools = await startDevTools({ tokenSecret: secret, tenantClaim: env.JWT_TENANT_CLAIM, webApp: { hot: true } });
     api = await startApiServer({
       ...serverOptionsFromEnv(env),
       authenticatorUrl: location.authenticatorUrl,
@@ -99,6 +105,7 @@ async function main() {
       // In development the API follows migrations as they happen (db:watch, db:migrate):
       // PostGraphile's watch mode installs an event trigger, which needs a superuser.
       watch: development && location.rootUrl ? { superuserUrl: onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) } : undefined,
+      devTools: devTools?.router,
     });
     if (env.WORKER === 'in-process') {
       mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
@@ -106,7 +113,7 @@ async function main() {
     }
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
-      printWelcome(api, key.kind === 'secret' ? key.secret : undefined, env.JWT_TENANT_CLAIM, invitationPending);
+      printWelcome(api, secret, env.JWT_TENANT_CLAIM, invitationPending, devTools && WEB_APP_PATH);
     } else {
       log.info({ url: api.url }, 'tenantgraph is ready');
     }
@@ -114,6 +121,7 @@ async function main() {
     const expected = error instanceof ConfigError || error instanceof StartupError;
     log.fatal(expected ? (error as Error).message : { err: error }, expected ? undefined : 'start-up failed');
     await api?.close();
+    await devTools?.close();
     await worker?.stop();
     mailer?.close();
     await location?.stop();

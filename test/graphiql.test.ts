@@ -1,16 +1,15 @@
-// GraphiQL (Ruru) in a real browser, as a developer uses it: paste a token into the
-// Headers tab, run a query, read the result pane. The token's tenant sees its own
-// products there, and nothing of another tenant's.
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+// GraphiQL (Ruru) in a real browser, as a developer uses it: the README's first query is
+// there on arrival, with a note that no token is set yet; paste a token into the Headers
+// tab, run a query, read the result pane. The token's tenant sees its own products
+// there, and nothing of another tenant's.
+import { readFile } from 'node:fs/promises';
+import type { Locator, Page } from 'playwright-core';
 import { beforeAll, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
+import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
-import { missing } from './support/system-tools.ts';
 
-// Debian's chromium, never a downloaded one; CI installs it with .ci/install-chromium.
-const CHROMIUM = '/usr/bin/chromium';
 const PRODUCTS_QUERY = '{ products(orderBy: NAME_ASC) { totalCount nodes { name tenantId } } }';
 
 const api = useApi({ graphiql: true });
@@ -23,17 +22,6 @@ beforeAll(async () => {
   // Both fixtures sell a 'Hammer'; the rival's names must be told apart on the screen.
   await asOwner((db) => db.query(`update app_public.products set name = 'Rival ' || name where tenant_id = $1`, [rival.id]));
 });
-
-const skip = missing('chromium', existsSync(CHROMIUM), 'Debian: apt-get install chromium, or .ci/install-chromium');
-
-/** Debian's chromium, headless. */
-async function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'],
-  });
-}
 
 // Ruru's editors are Monaco; each is found by the URI of its model, which names its role.
 const editor = (page: Page, role: 'operation.graphql' | 'request-headers.json' | 'response.json') =>
@@ -48,7 +36,37 @@ async function replaceText(page: Page, target: Locator, text: string): Promise<v
   await target.filter({ hasText: text.slice(-20) }).waitFor();
 }
 
-test.skipIf(skip)("a shop's viewer sees the shop's products in GraphiQL, and none of a rival's", async () => {
+/** An editor's text, line by line in the order shown (Monaco lays lines out absolutely, spaces as no-break spaces). */
+async function shownText(target: Locator): Promise<string> {
+  const lines = await target.locator('.view-line').evaluateAll((elements) =>
+    (elements as unknown as Array<{ style: { top: string }; textContent: string | null }>).map((line) => [parseFloat(line.style.top), line.textContent ?? ''] as const),
+  );
+  return lines
+    .sort(([a], [b]) => a - b)
+    .map(([, text]) => text.replaceAll('\u00a0', ' '))
+    .join('\n');
+}
+
+test.skipIf(skipWithoutChromium)("GraphiQL opens on the README's first query, with a note that no token is set", async () => {
+  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+  const readmeQuery = /```graphql\n([\s\S]*?)```/.exec(readme)![1]!.trim();
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${api.url}/graphiql`);
+    const operation = editor(page, 'operation.graphql');
+    await operation.filter({ hasText: 'groupedAggregates' }).waitFor();
+    const text = await shownText(operation);
+
+    expect(text).toContain(readmeQuery);
+    expect(text).toMatch(/^# No token yet: a request without an Authorization header is anonymous/);
+  } finally {
+    await browser.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a shop's viewer sees the shop's products in GraphiQL, and none of a rival's", async () => {
   const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

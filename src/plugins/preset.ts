@@ -11,6 +11,7 @@ import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
 import { ExplainOnRequestPlugin } from './explain-on-request.ts';
+import { graphiqlConfig } from './graphiql.ts';
 import { createPageSizePlugin } from './page-sizes.ts';
 import { RefusedUpdatesPlugin } from './refused-updates.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
@@ -78,6 +79,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       watch: Boolean(options.watch),
       maskError: options.maskError,
     },
+    ruru: graphiqlConfig(options.development),
     grafast: {
       // Plans and SQL help while developing and leak internals otherwise; even then only
       // for requests that ask (explain-on-request.ts), so GraphiQL offers its explain tool.

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
 import { readEnv } from '../../src/config.ts';
+import { startDevTools, type DevTools } from '../../src/dev/dev-tools.ts';
 import { serverOptionsFromEnv } from '../../src/server-options.ts';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
 
@@ -23,7 +24,9 @@ export interface TestApi {
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency'>> & {
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'devTools'>> & {
+  /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
+  devTools?: boolean;
   verifier?: Partial<VerifierOptions>;
   limits?: Partial<ApiServerOptions['limits']>;
   pages?: Partial<ApiServerOptions['pages']>;
@@ -31,7 +34,7 @@ export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'lim
 };
 
 /** A test server's options: the production defaults over the run's database, with `options` applied. */
-export function testServerOptions(options: TestApiOptions = {}): ApiServerOptions {
+export function testServerOptions(options: Omit<TestApiOptions, 'devTools'> = {}): ApiServerOptions {
   const { verifier, limits, pages, concurrency, ...serverOptions } = options;
   // The defaults a production deployment gets, on a random loopback port; but any
   // operation runs (tests send their own), unless a test configures trusted documents.
@@ -52,8 +55,12 @@ export function testServerOptions(options: TestApiOptions = {}): ApiServerOption
 /** Starts a server for the current test file (stopped after it) and returns its handle. */
 export function useApi(options: TestApiOptions = {}): TestApi {
   const api = {} as TestApi;
+  let devTools: DevTools | undefined;
   beforeAll(async () => {
-    const server = await startApiServer(testServerOptions(options));
+    const { devTools: withDevTools, ...serverOptions } = options;
+    const base = testServerOptions(serverOptions);
+    devTools = withDevTools ? await startDevTools({ tokenSecret: TEST_SECRET, tenantClaim: base.claimNames.tenant, webApp: { hot: false } }) : undefined;
+    const server = await startApiServer({ ...base, devTools: devTools?.router });
     Object.assign(api, {
       server,
       url: server.url,
@@ -74,7 +81,10 @@ export function useApi(options: TestApiOptions = {}): TestApi {
       },
     });
   });
-  afterAll(() => api.server?.close());
+  afterAll(async () => {
+    await api.server?.close();
+    await devTools?.close();
+  });
   return api;
 }
 

@@ -1,0 +1,41 @@
+// The API's errors, told apart by `extensions.code` (README, "Errors" and "Limits"), in
+// words a user can act on. The server's own message follows as the detail.
+import type { CombinedError } from '@urql/core';
+
+export interface Problem {
+  code: string;
+  summary: string;
+  detail: string;
+  /** Seconds to wait before trying again (429s). */
+  retryAfter?: number | undefined;
+}
+
+const SUMMARIES: Record<string, string> = {
+  FORBIDDEN: 'Your role in this tenant does not allow this.',
+  INVALID_VALUE: 'A value was not accepted.',
+  INVALID_INPUT: 'The input was not accepted.',
+  INVALID_REFERENCE: 'That refers to something that does not exist in this tenant.',
+  INVALID_ID: 'That id is not one of this API.',
+  ALREADY_EXISTS: 'That already exists.',
+  NOT_FOUND: 'Not found.',
+  UNAUTHENTICATED: 'You are not signed in, or your token is not valid: sign in again.',
+  TOKEN_EXPIRED: 'Your session has expired: sign in again.',
+  INVALID_TENANT: 'That is not a tenant id or slug.',
+  RATE_LIMITED: "This tenant's request budget is spent for the moment.",
+  CONCURRENCY_LIMITED: 'Too many requests of this tenant are running at once.',
+  QUERY_TIMEOUT: 'The database took too long to answer.',
+  DATABASE_UNAVAILABLE: 'The database is unavailable right now.',
+  NETWORK_ERROR: 'The API could not be reached.',
+};
+
+export function problemsOf(error: CombinedError): Problem[] {
+  const header = Number(error.response?.headers?.get('retry-after')) || undefined;
+  if (error.graphQLErrors.length === 0) {
+    return [{ code: 'NETWORK_ERROR', summary: SUMMARIES.NETWORK_ERROR!, detail: error.networkError?.message ?? error.message }];
+  }
+  return error.graphQLErrors.map(({ message, extensions }) => {
+    const code = typeof extensions.code === 'string' ? extensions.code : 'ERROR';
+    const retryAfter = typeof extensions.retryAfter === 'number' ? extensions.retryAfter : header;
+    return { code, summary: SUMMARIES[code] ?? 'The request failed.', detail: message, retryAfter: code.endsWith('_LIMITED') ? retryAfter : undefined };
+  });
+}

@@ -1,0 +1,668 @@
+/* eslint-disable */
+/** Internal type. DO NOT USE DIRECTLY. */
+type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
+/** Internal type. DO NOT USE DIRECTLY. */
+export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** A filter to be used against aggregates of `ApiKey` object types. */
+export type ApiKeyAggregatesFilter = {
+  /** Distinct count aggregate over matching `ApiKey` objects. */
+  distinctCount?: ApiKeyDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `ApiKey` object to be included within the aggregate. */
+  filter?: ApiKeyFilter | null | undefined;
+};
+
+export type ApiKeyDistinctCountAggregateFilter = {
+  createdAt?: BigIntFilter | null | undefined;
+  createdBy?: BigIntFilter | null | undefined;
+  rowId?: BigIntFilter | null | undefined;
+  tenantId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `ApiKey` object types. All fields are combined with a logical ‘and.’ */
+export type ApiKeyFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<ApiKeyFilter> | null | undefined;
+  /** Filter by the object’s `createdAt` field. */
+  createdAt?: DatetimeFilter | null | undefined;
+  /** Filter by the object’s `createdBy` field. */
+  createdBy?: UuidFilter | null | undefined;
+  /** Negates the expression. */
+  not?: ApiKeyFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<ApiKeyFilter> | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `userByCreatedBy` relation. */
+  userByCreatedBy?: UserFilter | null | undefined;
+  /** A related `userByCreatedBy` exists. */
+  userByCreatedByExists?: boolean | null | undefined;
+};
+
+/** A filter to be used against BigFloat fields. All fields are combined with a logical ‘and.’ */
+export type BigFloatFilter = {
+  /** Not equal to the specified value, treating null like an ordinary value. */
+  distinctFrom?: string | null | undefined;
+  /** Equal to the specified value. */
+  equalTo?: string | null | undefined;
+  /** Greater than the specified value. */
+  greaterThan?: string | null | undefined;
+  /** Greater than or equal to the specified value. */
+  greaterThanOrEqualTo?: string | null | undefined;
+  /** Included in the specified list. */
+  in?: Array<string> | null | undefined;
+  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
+  isNull?: boolean | null | undefined;
+  /** Less than the specified value. */
+  lessThan?: string | null | undefined;
+  /** Less than or equal to the specified value. */
+  lessThanOrEqualTo?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value. */
+  notDistinctFrom?: string | null | undefined;
+  /** Not equal to the specified value. */
+  notEqualTo?: string | null | undefined;
+  /** Not included in the specified list. */
+  notIn?: Array<string> | null | undefined;
+};
+
+/** A filter to be used against BigInt fields. All fields are combined with a logical ‘and.’ */
+export type BigIntFilter = {
+  /** Not equal to the specified value, treating null like an ordinary value. */
+  distinctFrom?: string | null | undefined;
+  /** Equal to the specified value. */
+  equalTo?: string | null | undefined;
+  /** Greater than the specified value. */
+  greaterThan?: string | null | undefined;
+  /** Greater than or equal to the specified value. */
+  greaterThanOrEqualTo?: string | null | undefined;
+  /** Included in the specified list. */
+  in?: Array<string> | null | undefined;
+  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
+  isNull?: boolean | null | undefined;
+  /** Less than the specified value. */
+  lessThan?: string | null | undefined;
+  /** Less than or equal to the specified value. */
+  lessThanOrEqualTo?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value. */
+  notDistinctFrom?: string | null | undefined;
+  /** Not equal to the specified value. */
+  notEqualTo?: string | null | undefined;
+  /** Not included in the specified list. */
+  notIn?: Array<string> | null | undefined;
+};
+
+/** A filter to be used against aggregates of `Category` object types. */
+export type CategoryAggregatesFilter = {
+  /** Distinct count aggregate over matching `Category` objects. */
+  distinctCount?: CategoryDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `Category` object to be included within the aggregate. */
+  filter?: CategoryFilter | null | undefined;
+};
+
+export type CategoryDistinctCountAggregateFilter = {
+  createdAt?: BigIntFilter | null | undefined;
+  name?: BigIntFilter | null | undefined;
+  rowId?: BigIntFilter | null | undefined;
+  tenantId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `Category` object types. All fields are combined with a logical ‘and.’ */
+export type CategoryFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<CategoryFilter> | null | undefined;
+  /** Filter by the object’s `createdAt` field. */
+  createdAt?: DatetimeFilter | null | undefined;
+  /** Filter by the object’s `name` field. */
+  name?: StringFilter | null | undefined;
+  /** Negates the expression. */
+  not?: CategoryFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<CategoryFilter> | null | undefined;
+  /** Filter by the object’s `products` relation. */
+  products?: CategoryToManyProductFilter | null | undefined;
+  /** Some related `products` exist. */
+  productsExist?: boolean | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+};
+
+/** A filter to be used against many `Product` object types. All fields are combined with a logical ‘and.’ */
+export type CategoryToManyProductFilter = {
+  /** Aggregates across related `Product` match the filter criteria. */
+  aggregates?: ProductAggregatesFilter | null | undefined;
+  /** Every related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: ProductFilter | null | undefined;
+  /** No related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: ProductFilter | null | undefined;
+  /** Some related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: ProductFilter | null | undefined;
+};
+
+/** A filter to be used against Datetime fields. All fields are combined with a logical ‘and.’ */
+export type DatetimeFilter = {
+  /** Not equal to the specified value, treating null like an ordinary value. */
+  distinctFrom?: string | null | undefined;
+  /** Equal to the specified value. */
+  equalTo?: string | null | undefined;
+  /** Greater than the specified value. */
+  greaterThan?: string | null | undefined;
+  /** Greater than or equal to the specified value. */
+  greaterThanOrEqualTo?: string | null | undefined;
+  /** Included in the specified list. */
+  in?: Array<string> | null | undefined;
+  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
+  isNull?: boolean | null | undefined;
+  /** Less than the specified value. */
+  lessThan?: string | null | undefined;
+  /** Less than or equal to the specified value. */
+  lessThanOrEqualTo?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value. */
+  notDistinctFrom?: string | null | undefined;
+  /** Not equal to the specified value. */
+  notEqualTo?: string | null | undefined;
+  /** Not included in the specified list. */
+  notIn?: Array<string> | null | undefined;
+};
+
+/** A filter to be used against aggregates of `Invitation` object types. */
+export type InvitationAggregatesFilter = {
+  /** Distinct count aggregate over matching `Invitation` objects. */
+  distinctCount?: InvitationDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `Invitation` object to be included within the aggregate. */
+  filter?: InvitationFilter | null | undefined;
+};
+
+export type InvitationDistinctCountAggregateFilter = {
+  createdAt?: BigIntFilter | null | undefined;
+  invitedBy?: BigIntFilter | null | undefined;
+  rowId?: BigIntFilter | null | undefined;
+  tenantId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `Invitation` object types. All fields are combined with a logical ‘and.’ */
+export type InvitationFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<InvitationFilter> | null | undefined;
+  /** Filter by the object’s `createdAt` field. */
+  createdAt?: DatetimeFilter | null | undefined;
+  /** Filter by the object’s `invitedBy` field. */
+  invitedBy?: UuidFilter | null | undefined;
+  /** Negates the expression. */
+  not?: InvitationFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<InvitationFilter> | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `userByInvitedBy` relation. */
+  userByInvitedBy?: UserFilter | null | undefined;
+  /** A related `userByInvitedBy` exists. */
+  userByInvitedByExists?: boolean | null | undefined;
+};
+
+/** A filter to be used against aggregates of `Membership` object types. */
+export type MembershipAggregatesFilter = {
+  /** Distinct count aggregate over matching `Membership` objects. */
+  distinctCount?: MembershipDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `Membership` object to be included within the aggregate. */
+  filter?: MembershipFilter | null | undefined;
+};
+
+export type MembershipDistinctCountAggregateFilter = {
+  tenantId?: BigIntFilter | null | undefined;
+  userId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `Membership` object types. All fields are combined with a logical ‘and.’ */
+export type MembershipFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<MembershipFilter> | null | undefined;
+  /** Negates the expression. */
+  not?: MembershipFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<MembershipFilter> | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `user` relation. */
+  user?: UserFilter | null | undefined;
+  /** Filter by the object’s `userId` field. */
+  userId?: UuidFilter | null | undefined;
+};
+
+/**
+ * What a member may do in a tenant: `viewer` reads; `member` also creates and
+ * updates; `admin` also deletes and manages members; `owner` also manages owners
+ * and the tenant itself.
+ */
+export type MembershipRole =
+  | 'admin'
+  | 'member'
+  | 'owner'
+  | 'viewer';
+
+/** A filter to be used against aggregates of `Product` object types. */
+export type ProductAggregatesFilter = {
+  /** Mean average aggregate over matching `Product` objects. */
+  average?: ProductAverageAggregateFilter | null | undefined;
+  /** Distinct count aggregate over matching `Product` objects. */
+  distinctCount?: ProductDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `Product` object to be included within the aggregate. */
+  filter?: ProductFilter | null | undefined;
+  /** Maximum aggregate over matching `Product` objects. */
+  max?: ProductMaxAggregateFilter | null | undefined;
+  /** Minimum aggregate over matching `Product` objects. */
+  min?: ProductMinAggregateFilter | null | undefined;
+  /** Population standard deviation aggregate over matching `Product` objects. */
+  stddevPopulation?: ProductStddevPopulationAggregateFilter | null | undefined;
+  /** Sample standard deviation aggregate over matching `Product` objects. */
+  stddevSample?: ProductStddevSampleAggregateFilter | null | undefined;
+  /** Sum aggregate over matching `Product` objects. */
+  sum?: ProductSumAggregateFilter | null | undefined;
+  /** Population variance aggregate over matching `Product` objects. */
+  variancePopulation?: ProductVariancePopulationAggregateFilter | null | undefined;
+  /** Sample variance aggregate over matching `Product` objects. */
+  varianceSample?: ProductVarianceSampleAggregateFilter | null | undefined;
+};
+
+export type ProductAverageAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductDistinctCountAggregateFilter = {
+  categoryId?: BigIntFilter | null | undefined;
+  createdAt?: BigIntFilter | null | undefined;
+  name?: BigIntFilter | null | undefined;
+  price?: BigIntFilter | null | undefined;
+  rowId?: BigIntFilter | null | undefined;
+  tenantId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `Product` object types. All fields are combined with a logical ‘and.’ */
+export type ProductFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<ProductFilter> | null | undefined;
+  /** Filter by the object’s `category` relation. */
+  category?: CategoryFilter | null | undefined;
+  /** A related `category` exists. */
+  categoryExists?: boolean | null | undefined;
+  /** Filter by the object’s `categoryId` field. */
+  categoryId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `createdAt` field. */
+  createdAt?: DatetimeFilter | null | undefined;
+  /** Filter by the object’s `name` field. */
+  name?: StringFilter | null | undefined;
+  /** Negates the expression. */
+  not?: ProductFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<ProductFilter> | null | undefined;
+  /** Filter by the object’s `price` field. */
+  price?: BigFloatFilter | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+};
+
+export type ProductMaxAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductMinAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+/** Represents an update to a `Product`. Fields that are set will be updated. */
+export type ProductPatch = {
+  /** The product's category, if any: one of the same tenant's categories. */
+  categoryId?: string | null | undefined;
+  /** The product's name, 1 to 200 characters. */
+  name?: string | null | undefined;
+  /** The price, at least 0 and below 100,000,000, with two decimal places. */
+  price?: string | null | undefined;
+};
+
+export type ProductStddevPopulationAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductStddevSampleAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductSumAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductVariancePopulationAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+export type ProductVarianceSampleAggregateFilter = {
+  price?: BigFloatFilter | null | undefined;
+};
+
+/** A filter to be used against String fields. All fields are combined with a logical ‘and.’ */
+export type StringFilter = {
+  /** Not equal to the specified value, treating null like an ordinary value. */
+  distinctFrom?: string | null | undefined;
+  /** Not equal to the specified value, treating null like an ordinary value (case-insensitive). */
+  distinctFromInsensitive?: string | null | undefined;
+  /** Ends with the specified string (case-sensitive). */
+  endsWith?: string | null | undefined;
+  /** Ends with the specified string (case-insensitive). */
+  endsWithInsensitive?: string | null | undefined;
+  /** Equal to the specified value. */
+  equalTo?: string | null | undefined;
+  /** Equal to the specified value (case-insensitive). */
+  equalToInsensitive?: string | null | undefined;
+  /** Greater than the specified value. */
+  greaterThan?: string | null | undefined;
+  /** Greater than the specified value (case-insensitive). */
+  greaterThanInsensitive?: string | null | undefined;
+  /** Greater than or equal to the specified value. */
+  greaterThanOrEqualTo?: string | null | undefined;
+  /** Greater than or equal to the specified value (case-insensitive). */
+  greaterThanOrEqualToInsensitive?: string | null | undefined;
+  /** Included in the specified list. */
+  in?: Array<string> | null | undefined;
+  /** Included in the specified list (case-insensitive). */
+  inInsensitive?: Array<string> | null | undefined;
+  /** Contains the specified string (case-sensitive). */
+  includes?: string | null | undefined;
+  /** Contains the specified string (case-insensitive). */
+  includesInsensitive?: string | null | undefined;
+  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
+  isNull?: boolean | null | undefined;
+  /** Less than the specified value. */
+  lessThan?: string | null | undefined;
+  /** Less than the specified value (case-insensitive). */
+  lessThanInsensitive?: string | null | undefined;
+  /** Less than or equal to the specified value. */
+  lessThanOrEqualTo?: string | null | undefined;
+  /** Less than or equal to the specified value (case-insensitive). */
+  lessThanOrEqualToInsensitive?: string | null | undefined;
+  /** Matches the specified pattern (case-sensitive). An underscore (_) matches any single character; a percent sign (%) matches any sequence of zero or more characters. */
+  like?: string | null | undefined;
+  /** Matches the specified pattern (case-insensitive). An underscore (_) matches any single character; a percent sign (%) matches any sequence of zero or more characters. */
+  likeInsensitive?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value. */
+  notDistinctFrom?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value (case-insensitive). */
+  notDistinctFromInsensitive?: string | null | undefined;
+  /** Does not end with the specified string (case-sensitive). */
+  notEndsWith?: string | null | undefined;
+  /** Does not end with the specified string (case-insensitive). */
+  notEndsWithInsensitive?: string | null | undefined;
+  /** Not equal to the specified value. */
+  notEqualTo?: string | null | undefined;
+  /** Not equal to the specified value (case-insensitive). */
+  notEqualToInsensitive?: string | null | undefined;
+  /** Not included in the specified list. */
+  notIn?: Array<string> | null | undefined;
+  /** Not included in the specified list (case-insensitive). */
+  notInInsensitive?: Array<string> | null | undefined;
+  /** Does not contain the specified string (case-sensitive). */
+  notIncludes?: string | null | undefined;
+  /** Does not contain the specified string (case-insensitive). */
+  notIncludesInsensitive?: string | null | undefined;
+  /** Does not match the specified pattern (case-sensitive). An underscore (_) matches any single character; a percent sign (%) matches any sequence of zero or more characters. */
+  notLike?: string | null | undefined;
+  /** Does not match the specified pattern (case-insensitive). An underscore (_) matches any single character; a percent sign (%) matches any sequence of zero or more characters. */
+  notLikeInsensitive?: string | null | undefined;
+  /** Does not start with the specified string (case-sensitive). */
+  notStartsWith?: string | null | undefined;
+  /** Does not start with the specified string (case-insensitive). */
+  notStartsWithInsensitive?: string | null | undefined;
+  /** Starts with the specified string (case-sensitive). */
+  startsWith?: string | null | undefined;
+  /** Starts with the specified string (case-insensitive). */
+  startsWithInsensitive?: string | null | undefined;
+};
+
+/** A filter to be used against `Tenant` object types. All fields are combined with a logical ‘and.’ */
+export type TenantFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<TenantFilter> | null | undefined;
+  /** Filter by the object’s `apiKeys` relation. */
+  apiKeys?: TenantToManyApiKeyFilter | null | undefined;
+  /** Some related `apiKeys` exist. */
+  apiKeysExist?: boolean | null | undefined;
+  /** Filter by the object’s `categories` relation. */
+  categories?: TenantToManyCategoryFilter | null | undefined;
+  /** Some related `categories` exist. */
+  categoriesExist?: boolean | null | undefined;
+  /** Filter by the object’s `invitations` relation. */
+  invitations?: TenantToManyInvitationFilter | null | undefined;
+  /** Some related `invitations` exist. */
+  invitationsExist?: boolean | null | undefined;
+  /** Filter by the object’s `memberships` relation. */
+  memberships?: TenantToManyMembershipFilter | null | undefined;
+  /** Some related `memberships` exist. */
+  membershipsExist?: boolean | null | undefined;
+  /** Negates the expression. */
+  not?: TenantFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<TenantFilter> | null | undefined;
+  /** Filter by the object’s `products` relation. */
+  products?: TenantToManyProductFilter | null | undefined;
+  /** Some related `products` exist. */
+  productsExist?: boolean | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `slug` field. */
+  slug?: StringFilter | null | undefined;
+};
+
+/** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyApiKeyFilter = {
+  /** Aggregates across related `ApiKey` match the filter criteria. */
+  aggregates?: ApiKeyAggregatesFilter | null | undefined;
+  /** Every related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: ApiKeyFilter | null | undefined;
+  /** No related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: ApiKeyFilter | null | undefined;
+  /** Some related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: ApiKeyFilter | null | undefined;
+};
+
+/** A filter to be used against many `Category` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyCategoryFilter = {
+  /** Aggregates across related `Category` match the filter criteria. */
+  aggregates?: CategoryAggregatesFilter | null | undefined;
+  /** Every related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: CategoryFilter | null | undefined;
+  /** No related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: CategoryFilter | null | undefined;
+  /** Some related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: CategoryFilter | null | undefined;
+};
+
+/** A filter to be used against many `Invitation` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyInvitationFilter = {
+  /** Aggregates across related `Invitation` match the filter criteria. */
+  aggregates?: InvitationAggregatesFilter | null | undefined;
+  /** Every related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: InvitationFilter | null | undefined;
+  /** No related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: InvitationFilter | null | undefined;
+  /** Some related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: InvitationFilter | null | undefined;
+};
+
+/** A filter to be used against many `Membership` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyMembershipFilter = {
+  /** Aggregates across related `Membership` match the filter criteria. */
+  aggregates?: MembershipAggregatesFilter | null | undefined;
+  /** Every related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: MembershipFilter | null | undefined;
+  /** No related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: MembershipFilter | null | undefined;
+  /** Some related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: MembershipFilter | null | undefined;
+};
+
+/** A filter to be used against many `Product` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyProductFilter = {
+  /** Aggregates across related `Product` match the filter criteria. */
+  aggregates?: ProductAggregatesFilter | null | undefined;
+  /** Every related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: ProductFilter | null | undefined;
+  /** No related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: ProductFilter | null | undefined;
+  /** Some related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: ProductFilter | null | undefined;
+};
+
+/** A filter to be used against UUID fields. All fields are combined with a logical ‘and.’ */
+export type UuidFilter = {
+  /** Not equal to the specified value, treating null like an ordinary value. */
+  distinctFrom?: string | null | undefined;
+  /** Equal to the specified value. */
+  equalTo?: string | null | undefined;
+  /** Greater than the specified value. */
+  greaterThan?: string | null | undefined;
+  /** Greater than or equal to the specified value. */
+  greaterThanOrEqualTo?: string | null | undefined;
+  /** Included in the specified list. */
+  in?: Array<string> | null | undefined;
+  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
+  isNull?: boolean | null | undefined;
+  /** Less than the specified value. */
+  lessThan?: string | null | undefined;
+  /** Less than or equal to the specified value. */
+  lessThanOrEqualTo?: string | null | undefined;
+  /** Equal to the specified value, treating null like an ordinary value. */
+  notDistinctFrom?: string | null | undefined;
+  /** Not equal to the specified value. */
+  notEqualTo?: string | null | undefined;
+  /** Not included in the specified list. */
+  notIn?: Array<string> | null | undefined;
+};
+
+/** A filter to be used against `User` object types. All fields are combined with a logical ‘and.’ */
+export type UserFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<UserFilter> | null | undefined;
+  /** Filter by the object’s `apiKeysByCreatedBy` relation. */
+  apiKeysByCreatedBy?: UserToManyApiKeyFilter | null | undefined;
+  /** Some related `apiKeysByCreatedBy` exist. */
+  apiKeysByCreatedByExist?: boolean | null | undefined;
+  /** Filter by the object’s `email` field. */
+  email?: StringFilter | null | undefined;
+  /** Filter by the object’s `invitationsByInvitedBy` relation. */
+  invitationsByInvitedBy?: UserToManyInvitationFilter | null | undefined;
+  /** Some related `invitationsByInvitedBy` exist. */
+  invitationsByInvitedByExist?: boolean | null | undefined;
+  /** Filter by the object’s `memberships` relation. */
+  memberships?: UserToManyMembershipFilter | null | undefined;
+  /** Some related `memberships` exist. */
+  membershipsExist?: boolean | null | undefined;
+  /** Negates the expression. */
+  not?: UserFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<UserFilter> | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+};
+
+/** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
+export type UserToManyApiKeyFilter = {
+  /** Aggregates across related `ApiKey` match the filter criteria. */
+  aggregates?: ApiKeyAggregatesFilter | null | undefined;
+  /** Every related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: ApiKeyFilter | null | undefined;
+  /** No related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: ApiKeyFilter | null | undefined;
+  /** Some related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: ApiKeyFilter | null | undefined;
+};
+
+/** A filter to be used against many `Invitation` object types. All fields are combined with a logical ‘and.’ */
+export type UserToManyInvitationFilter = {
+  /** Aggregates across related `Invitation` match the filter criteria. */
+  aggregates?: InvitationAggregatesFilter | null | undefined;
+  /** Every related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: InvitationFilter | null | undefined;
+  /** No related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: InvitationFilter | null | undefined;
+  /** Some related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: InvitationFilter | null | undefined;
+};
+
+/** A filter to be used against many `Membership` object types. All fields are combined with a logical ‘and.’ */
+export type UserToManyMembershipFilter = {
+  /** Aggregates across related `Membership` match the filter criteria. */
+  aggregates?: MembershipAggregatesFilter | null | undefined;
+  /** Every related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: MembershipFilter | null | undefined;
+  /** No related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: MembershipFilter | null | undefined;
+  /** Some related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: MembershipFilter | null | undefined;
+};
+
+export type ProductsQueryVariables = Exact<{
+  first: number;
+  after?: string | null | undefined;
+  filter?: ProductFilter | null | undefined;
+}>;
+
+
+export type ProductsQuery = { __typename: 'Query', products: { __typename: 'ProductConnection', totalCount: number, pageInfo: { __typename: 'PageInfo', hasNextPage: boolean, endCursor: string | null }, nodes: Array<{ __typename: 'Product', id: string, name: string, price: string, categoryId: string | null } | null> } | null };
+
+export type ProductStatsQueryVariables = Exact<{
+  filter?: ProductFilter | null | undefined;
+}>;
+
+
+export type ProductStatsQuery = { __typename: 'Query', products: { __typename: 'ProductConnection', aggregates: { __typename: 'ProductAggregates', sum: { __typename: 'ProductSumAggregates', price: string } | null, average: { __typename: 'ProductAverageAggregates', price: string | null } | null } | null, groupedAggregates: Array<{ __typename: 'ProductAggregates', keys: Array<string | null> | null, sum: { __typename: 'ProductSumAggregates', price: string } | null, average: { __typename: 'ProductAverageAggregates', price: string | null } | null }> | null } | null };
+
+export type CategoriesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CategoriesQuery = { __typename: 'Query', categories: { __typename: 'CategoryConnection', nodes: Array<{ __typename: 'Category', id: string, rowId: string, name: string } | null> } | null };
+
+export type CreateProductMutationVariables = Exact<{
+  name: string;
+  price: string;
+  categoryId?: string | null | undefined;
+}>;
+
+
+export type CreateProductMutation = { __typename: 'Mutation', createProduct: { __typename: 'CreateProductPayload', product: { __typename: 'Product', id: string, name: string, price: string, categoryId: string | null } | null } | null };
+
+export type UpdateProductMutationVariables = Exact<{
+  id: string | number;
+  patch: ProductPatch;
+}>;
+
+
+export type UpdateProductMutation = { __typename: 'Mutation', updateProductById: { __typename: 'UpdateProductPayload', product: { __typename: 'Product', id: string, name: string, price: string, categoryId: string | null } | null } | null };
+
+export type SessionQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type SessionQuery = { __typename: 'Query', currentUser: { __typename: 'User', id: string, displayName: string | null, email: string | null } | null, currentTenant: { __typename: 'Tenant', id: string, slug: string, name: string } | null, currentMemberships: { __typename: 'MembershipConnection', nodes: Array<{ __typename: 'Membership', id: string, role: MembershipRole, tenant: { __typename: 'Tenant', id: string, slug: string, name: string } | null } | null> } | null };
+
+
+export const ProductsDocument = {"__meta__":{"hash":"f8d37422c2a1318a49f5d5f010f0800fd952105f09cd95f2a4fa7ee7466ca8ab"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Products"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"after"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Cursor"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ProductFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"products"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"after"},"value":{"kind":"Variable","name":{"kind":"Name","value":"after"}}},{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"ListValue","values":[{"kind":"EnumValue","value":"NAME_ASC"},{"kind":"EnumValue","value":"PRIMARY_KEY_ASC"}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"totalCount"}},{"kind":"Field","name":{"kind":"Name","value":"pageInfo"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"hasNextPage"}},{"kind":"Field","name":{"kind":"Name","value":"endCursor"}}]}},{"kind":"Field","name":{"kind":"Name","value":"nodes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"price"}},{"kind":"Field","name":{"kind":"Name","value":"categoryId"}}]}}]}}]}}]} as unknown as DocumentNode<ProductsQuery, ProductsQueryVariables>;
+export const ProductStatsDocument = {"__meta__":{"hash":"8ddd6356f752030998dcc3242753562cf53fe6be80099c0605fbe7c5dcfa882f"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ProductStats"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"filter"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"ProductFilter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"products"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"filter"},"value":{"kind":"Variable","name":{"kind":"Name","value":"filter"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"aggregates"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"sum"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"price"}}]}},{"kind":"Field","name":{"kind":"Name","value":"average"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"price"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"groupedAggregates"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"groupBy"},"value":{"kind":"ListValue","values":[{"kind":"EnumValue","value":"CATEGORY_ID"}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"keys"}},{"kind":"Field","name":{"kind":"Name","value":"sum"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"price"}}]}},{"kind":"Field","name":{"kind":"Name","value":"average"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"price"}}]}}]}}]}}]}}]} as unknown as DocumentNode<ProductStatsQuery, ProductStatsQueryVariables>;
+export const CategoriesDocument = {"__meta__":{"hash":"07cf3c6ba87345e22561482aec59e2d847a943a11a0ee15105d10fbedf985c9d"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Categories"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"categories"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"IntValue","value":"100"}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"EnumValue","value":"NAME_ASC"}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"nodes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"rowId"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]} as unknown as DocumentNode<CategoriesQuery, CategoriesQueryVariables>;
+export const CreateProductDocument = {"__meta__":{"hash":"d3c29cfd589b94a03e5580c506e05728395637a3d6ebbcc4efd267f5663c90cf"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateProduct"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"name"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"String"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"price"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"BigFloat"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"categoryId"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"UUID"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"createProduct"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"name"},"value":{"kind":"Variable","name":{"kind":"Name","value":"name"}}},{"kind":"ObjectField","name":{"kind":"Name","value":"price"},"value":{"kind":"Variable","name":{"kind":"Name","value":"price"}}},{"kind":"ObjectField","name":{"kind":"Name","value":"categoryId"},"value":{"kind":"Variable","name":{"kind":"Name","value":"categoryId"}}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"product"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"price"}},{"kind":"Field","name":{"kind":"Name","value":"categoryId"}}]}}]}}]}}]} as unknown as DocumentNode<CreateProductMutation, CreateProductMutationVariables>;
+export const UpdateProductDocument = {"__meta__":{"hash":"94fda2a04aeaadae2993b1dc94110430fa8ef0d652dab160bdef7ffbb40e2aff"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"UpdateProduct"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"id"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ID"}}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"patch"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"ProductPatch"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"updateProductById"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"ObjectValue","fields":[{"kind":"ObjectField","name":{"kind":"Name","value":"id"},"value":{"kind":"Variable","name":{"kind":"Name","value":"id"}}},{"kind":"ObjectField","name":{"kind":"Name","value":"patch"},"value":{"kind":"Variable","name":{"kind":"Name","value":"patch"}}}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"product"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"price"}},{"kind":"Field","name":{"kind":"Name","value":"categoryId"}}]}}]}}]}}]} as unknown as DocumentNode<UpdateProductMutation, UpdateProductMutationVariables>;
+export const SessionDocument = {"__meta__":{"hash":"7917accc41df76b5ee75ef468b66ee2acb283923a7c1e01f589f6f7892464835"},"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"Session"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"currentUser"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"displayName"}},{"kind":"Field","name":{"kind":"Name","value":"email"}}]}},{"kind":"Field","name":{"kind":"Name","value":"currentTenant"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"slug"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}},{"kind":"Field","name":{"kind":"Name","value":"currentMemberships"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"nodes"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"role"}},{"kind":"Field","name":{"kind":"Name","value":"tenant"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"__typename"}},{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"slug"}},{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}}]}}]}}]} as unknown as DocumentNode<SessionQuery, SessionQueryVariables>;

@@ -1,0 +1,30 @@
+// Who the app acts as: a demo user's token, and the tenant each request acts in (sent as
+// X-Tenant). Kept in localStorage, so a reload keeps the session.
+
+/** One entry of the development endpoint GET /dev/demo-users. */
+export interface DemoUser {
+  email: string;
+  name: string;
+  /** The slug of the tenant the token names. */
+  tenant: string;
+  role: string;
+  token: string;
+}
+
+export interface Session {
+  user: DemoUser;
+  /** The slug of the tenant requests act in. */
+  tenant: string;
+}
+
+const KEY = 'tenantgraph.session';
+
+export function loadSession(): Session | null {
+  const stored = localStorage.getItem(KEY);
+  return stored ? (JSON.parse(stored) as Session) : null;
+}
+
+export function saveSession(session: Session | null): void {
+  if (session) localStorage.setItem(KEY, JSON.stringify(session));
+  else localStorage.removeItem(KEY);
+}

@@ -1,0 +1,255 @@
+// The example web app (examples/web) in headless Chromium, served as `npm start` serves
+// it in development: Vite at /app/, the demo users from /dev/demo-users. Two demo users
+// of two tenants, each in a browser context of their own, see only their own tenant's
+// products; what one creates is there after a reload, only for that tenant, and can be
+// edited; a viewer's create is refused and the page names the refusal by its code, as it
+// does a tenant's spent budget; a member of two tenants switches between them. Every
+// request the app sends carries a trusted-document id and no query text. A production
+// server (npm start with NODE_ENV=production) has neither the app nor the demo users.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { demoTenants, demoUsers, seedDemoData } from '../src/dev/demo-data.ts';
+import { DEMO_USERS_PATH, WEB_APP_PATH } from '../src/dev/dev-tools.ts';
+import { TEST_SECRET, useApi } from './support/api.ts';
+import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
+import { asOwner } from './support/db.ts';
+import { freePort } from './support/free-port.ts';
+
+const database = inject('database');
+// The app sends trusted documents by id: the server resolves them from the manifest.
+const trustedDocuments = { file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)), enforce: false };
+const api = useApi({ development: true, graphiql: true, devTools: true, trustedDocuments });
+// Budgets so small that the app's larger queries are refused (and at once: no hold-back).
+const frugal = useApi({ development: true, devTools: true, trustedDocuments, budget: { maxPoints: 100, restoreRate: 1, redisUrl: undefined }, throttleDelayMs: 0 });
+
+const ACME = ['Classic anvil', 'Giant slingshot', 'Portable anvil', 'Rocket skates'];
+const GLOBEX = ['Doomsday device', 'Hammock', 'Lemonade'];
+
+const manifest = JSON.parse(await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+/** The body of every request the app sent to /graphql. */
+const sent: Array<{ query?: unknown; extensions?: { persistedQuery?: { sha256Hash?: string } } }> = [];
+let browser: Browser;
+
+beforeAll(async () => {
+  await seedDemoData(database.ownerUrl);
+  if (!skipWithoutChromium) browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** Records what the app sends, untouched. */
+async function watchRequests(context: BrowserContext): Promise<void> {
+  await context.route('**/graphql', async (route) => {
+    sent.push(route.request().postDataJSON());
+    return route.continue();
+  });
+}
+
+/** A browser context of its own, signed in through the app's sign-in page as `name`. */
+async function signedIn(name: string, server = api): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await watchRequests(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${server.url}${WEB_APP_PATH}`);
+  await page.getByRole('button', { name, exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+  return { context, page };
+}
+
+/** The product names in the page's list, once it has loaded. */
+async function listedNames(page: Page): Promise<string[]> {
+  const products = page.getByRole('region', { name: 'Products' });
+  await products.getByText(/\d+ products$/).waitFor();
+  return products.locator('tbody tr td:first-child').allInnerTexts();
+}
+
+async function create(page: Page, name: string, price: string): Promise<void> {
+  const form = page.getByRole('form', { name: 'New product' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Price').fill(price);
+  await form.getByRole('button', { name: 'Create' }).click();
+}
+
+test('the demo users endpoint lists each demo user with a token that works', async () => {
+  const response = await fetch(`${api.url}${DEMO_USERS_PATH}`);
+  expect(response.headers.get('cache-control')).toBe('no-store');
+  const users = (await response.json()) as Array<{ email: string; tenant: string; role: string; token: string }>;
+  expect(users.map(({ email, tenant, role }) => `${email} ${role} ${tenant}`)).toEqual([
+    'alice@acme.test owner acme',
+    'bob@acme.test viewer acme',
+    'carol@globex.test owner globex',
+    'dave@globex.test member globex',
+  ]);
+  const carol = users.find((user) => user.email === 'carol@globex.test')!;
+  const { body } = await api.post({ query: '{ currentTenant { rowId } currentUser { email } }' }, { authorization: `Bearer ${carol.token}` });
+  // The email is set only from a verified claim: the token says it is verified.
+  expect(body.data).toEqual({ currentTenant: { rowId: demoTenants.globex.id }, currentUser: { email: 'carol@globex.test' } });
+});
+
+test.skipIf(skipWithoutChromium)("two tenants' owners, side by side, each see only their own tenant's products", async () => {
+  const alice = await signedIn('Alice');
+  const carol = await signedIn('Carol');
+  try {
+    await expect.poll(() => alice.page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
+    await expect.poll(() => carol.page.getByRole('heading', { level: 1 }).innerText()).toBe('Globex');
+    expect(await listedNames(alice.page)).toEqual(ACME);
+    expect(await listedNames(carol.page)).toEqual(GLOBEX);
+    // The aggregates are the tenant's own too: 149.00 + 89.50 + 299.99 + 45.00.
+    await expect.poll(() => alice.page.getByRole('region', { name: 'Prices' }).locator('tfoot').innerText()).toContain('583.49');
+    expect(await alice.page.content()).not.toMatch(new RegExp(GLOBEX.join('|')));
+    expect(await carol.page.content()).not.toMatch(new RegExp(ACME.join('|')));
+  } finally {
+    await alice.context.close();
+    await carol.context.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a product the owner creates is listed after a reload, in the owner's tenant only, and can be edited", async () => {
+  const name = `Anvil ${randomUUID().slice(0, 8)}`;
+  const alice = await signedIn('Alice');
+  const carol = await signedIn('Carol');
+  try {
+    await create(alice.page, name, '12.34');
+    await alice.page.getByRole('status').filter({ hasText: `Created ${name}.` }).waitFor();
+
+    await alice.page.reload();
+    await alice.page.getByLabel('Filter by name').fill(name);
+    await expect.poll(() => listedNames(alice.page)).toEqual([name]);
+
+    await carol.page.reload();
+    await carol.page.getByLabel('Filter by name').fill(name);
+    await expect.poll(() => listedNames(carol.page)).toEqual([]);
+    const stored = await asOwner((db) => db.query('select tenant_id, price::text from app_public.products where name = $1', [name]));
+    expect(stored.rows).toEqual([{ tenant_id: demoTenants.acme.id, price: '12.34' }]);
+
+    await alice.page.getByRole('button', { name: `Edit ${name}` }).click();
+    const form = alice.page.getByRole('form', { name: 'Edit product' });
+    await form.getByLabel('Price').fill('23.45');
+    await form.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => alice.page.getByRole('region', { name: 'Products' }).locator('tbody tr').innerText()).toContain('23.45');
+    const edited = await asOwner((db) => db.query('select price::text from app_public.products where name = $1', [name]));
+    expect(edited.rows).toEqual([{ price: '23.45' }]);
+  } finally {
+    await alice.context.close();
+    await carol.context.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a viewer's create is refused, and the page says FORBIDDEN; a negative price says INVALID_VALUE", async () => {
+  const name = `Refused ${randomUUID().slice(0, 8)}`;
+  const bob = await signedIn('Bob');
+  try {
+    await create(bob.page, name, '10.00');
+    const refusal = bob.page.getByRole('form', { name: 'New product' }).getByRole('alert');
+    await expect.poll(() => refusal.innerText()).toContain('FORBIDDEN');
+    expect(await refusal.innerText()).toContain('Your role in this tenant does not allow this.');
+    if (process.env.UPDATE_SCREENSHOT === '1') await bob.page.screenshot({ path: 'docs/web-app.png' });
+  } finally {
+    await bob.context.close();
+  }
+  const alice = await signedIn('Alice');
+  try {
+    await create(alice.page, name, '-1');
+    const refusal = alice.page.getByRole('form', { name: 'New product' }).getByRole('alert');
+    await expect.poll(() => refusal.innerText()).toContain('INVALID_VALUE');
+  } finally {
+    await alice.context.close();
+  }
+  const stored = await asOwner((db) => db.query('select 1 from app_public.products where name = $1', [name]));
+  expect(stored.rowCount).toBe(0);
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a member of two tenants switches between them and sees each one's products", async () => {
+  // Dave is a member of globex; now also a viewer of acme.
+  const dave = demoUsers.find((user) => user.name === 'Dave')!;
+  await asOwner((db) => db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [demoTenants.acme.id, dave.id]));
+  const { context, page } = await signedIn('Dave');
+  try {
+    expect(await listedNames(page)).toEqual(GLOBEX);
+    await page.getByLabel('Tenant').selectOption({ label: 'Acme Corporation' });
+    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
+    // Acme's products (and whatever another test created there), none of Globex's.
+    await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
+    expect((await listedNames(page)).filter((name) => GLOBEX.includes(name))).toEqual([]);
+    expect(await page.locator('header').innerText()).toContain('Dave, viewer');
+    // The choice is kept across a reload.
+    await page.reload();
+    await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
+  } finally {
+    await context.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a tenant out of budget sees RATE_LIMITED and how long to wait", async () => {
+  const { context, page } = await signedIn('Carol', frugal);
+  try {
+    // The session query requests more than the whole bucket of 100 points, refilled at 1 a second.
+    const refusal = page.getByRole('alert').filter({ hasText: 'RATE_LIMITED' }).first();
+    await expect.poll(() => refusal.innerText()).toMatch(/RATE_LIMITED This tenant's request budget is spent for the moment\. Try again in \d+ s\./);
+  } finally {
+    await context.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)('every request of the app carries a trusted-document id and no query text', async () => {
+  const { context, page } = await signedIn('Carol');
+  try {
+    await listedNames(page);
+    // A mutation too: refused (negative price), so nothing is stored.
+    await create(page, 'Never stored', '-5');
+    await page.getByRole('form', { name: 'New product' }).getByRole('alert').waitFor();
+  } finally {
+    await context.close();
+  }
+  const operations = new Set(sent.map((body) => /^\w+ (\w+)/.exec(manifest[body.extensions?.persistedQuery?.sha256Hash ?? ''] ?? '')?.[1]));
+  expect([...operations]).toEqual(expect.arrayContaining(['Session', 'Products', 'ProductStats', 'Categories', 'CreateProduct']));
+  for (const body of sent) {
+    expect(body.query).toBeUndefined();
+    expect(Object.keys(manifest)).toContain(body.extensions?.persistedQuery?.sha256Hash);
+  }
+}, 60_000);
+
+test('a production server (npm start, NODE_ENV=production) has no demo users and no web app', { timeout: 60_000 }, async () => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_SECRET,
+      DATABASE_URL: database.ownerUrl,
+      AUTH_DATABASE_URL: database.authenticatorUrl,
+      DATABASE_VISITOR: database.visitor,
+      DATABASE_ANONYMOUS: database.anonymous,
+      WORKER: 'off',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const started = Date.now();
+    while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
+      if (child.exitCode !== null || Date.now() - started > 45_000) throw new Error(`did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    for (const path of [DEMO_USERS_PATH, WEB_APP_PATH, `${WEB_APP_PATH}src/main.tsx`]) {
+      const response = await fetch(`${url}${path}`);
+      expect(`${path}: ${response.status}`).toBe(`${path}: 404`);
+      expect(await response.json()).toEqual({ errors: [{ message: 'No such route.', extensions: { code: 'ROUTE_NOT_FOUND' } }] });
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { projectRoot } from '../src/database/migrations.ts';
+import { readEnv } from '../src/config.ts';
+import { accountabilityTargets, ensureAuditTriggerEnabled, runAccountability } from './lib/accountability.ts';
 import { startApiProcess, type ApiProcess } from './lib/api.ts';
 import { chartPoints, chartTitle, renderChart } from './lib/chart.ts';
 import { measureColdStart } from './lib/cold-start.ts';
@@ -26,7 +28,7 @@ import { mainStatements, pgbenchScript, SET_CONFIG_SQL, settingsJson, templateFr
 import { ratio, round } from './lib/stats.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './lib/tenants.ts';
 
-const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'cold-start'] as const;
+const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'cold-start'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -41,6 +43,9 @@ const { values: args } = parseArgs({
     victims: { type: 'string', default: '499' },
     'victim-connections': { type: 'string', default: '4' },
     'noisy-rounds': { type: 'string', default: '2' },
+    'accountability-tenants': { type: 'string', default: '300' },
+    'accountability-connections': { type: 'string', default: '16' },
+    'accountability-rounds': { type: 'string', default: '2' },
     skip: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
@@ -60,6 +65,9 @@ if (args.help) {
   --victims N           noisy: tenants listing products while one other floods (default 499)
   --victim-connections C  noisy: the victims' connections (default 4)
   --noisy-rounds R      noisy: phases with the noisy tenant, each between two without (default 2)
+  --accountability-tenants N      accountability: tenants the requests are spread over, one API key each (default 300)
+  --accountability-connections C  accountability: connections of every phase (default 16)
+  --accountability-rounds R       accountability: phases without the audit trigger (with keys), each between two with (with tokens) (default 2)
   --skip a,b            sections to leave out: ${SECTIONS.join(', ')}
   --out DIR             where results go (default bench/results)
 `);
@@ -77,6 +85,8 @@ const apiNodeOptions = args['api-node-option'];
 if (!Number.isFinite(seconds) || seconds <= 0 || concurrency.some((c) => !Number.isInteger(c) || c < 1)) throw new Error('--duration and --concurrency must be positive numbers');
 const noisySettings = { victims: Number(args.victims), victimConnections: Number(args['victim-connections']), rounds: Number(args['noisy-rounds']) };
 if (Object.values(noisySettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--victims, --victim-connections and --noisy-rounds must be positive integers');
+const accountabilitySettings = { count: Number(args['accountability-tenants']), connections: Number(args['accountability-connections']), rounds: Number(args['accountability-rounds']) };
+if (Object.values(accountabilitySettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--accountability-tenants, --accountability-connections and --accountability-rounds must be positive integers');
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -201,6 +211,10 @@ try {
   if (!shape) throw new Error(`${args.database} holds no benchmark data: run \`npm run bench:data -- --tenants 10000 --products-per-tenant 100\` first.`);
   // Data loaded before the latest migrations gets them now: the figures are for today's schema.
   await prepareDatabase(large);
+  // The accountability section disables the audit trigger for some phases and re-enables
+  // it afterwards; a run killed meanwhile leaves it off, which would spare every write
+  // its audit event. As shipped again before anything is measured.
+  const triggerWasOff = await ensureAuditTriggerEnabled(large.ownerUrl);
   const poolSize = Number(args.pool ?? server.env.PG_POOL_MAX);
   const dbPid = postmasterPid(server.dataDir);
   const secret = randomBytes(32).toString('hex');
@@ -210,8 +224,9 @@ try {
   const notes: string[] = [];
   if (!pgbenchVersion && !skip.has('pgbench')) notes.push('pgbench is not installed: the pgbench ceiling was left out.');
   if (dbPid === undefined) notes.push('PostgreSQL is not the embedded cluster: its CPU is not measured.');
+  if (triggerWasOff) notes.push('The audit trigger on app_public.products was disabled when the run started (an interrupted accountability section?): it was re-enabled before measuring.');
 
-  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3);
+  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3) + (skip.has('accountability') ? 0 : 2 * (2 * accountabilitySettings.rounds + 1) + 2);
   log(`tenantgraph bench: ${shape.tenants} tenants x ${shape.productsPerTenant} products (${products} rows) in ${args.database}`);
   log(`${pointCount} measured points of ${seconds} s: about ${Math.ceil((pointCount * (seconds + 1.5) + 60) / 60)} minutes.`);
 
@@ -442,6 +457,33 @@ try {
     }
   }
 
+  // ------------------------------------------------------------------ accountability
+  let accountability: BenchResults['accountability'];
+  if (!skip.has('accountability')) {
+    log(`\nAccountability: createProduct with and without the audit trigger; list with API keys and with tokens`);
+    try {
+      accountability = await runAccountability({
+        ownerUrl: large.ownerUrl,
+        secret,
+        tenants,
+        ...accountabilitySettings,
+        seconds,
+        apiKeyCacheSeconds: readEnv({ ...process.env, ...apiEnv }).API_KEY_CACHE_SECONDS,
+        startApi: async () => {
+          const accountabilityApi = await startApiProcess({ authenticatorUrl: large.authenticatorUrl, secret, poolSize, processes: apiProcesses, capture: false, env: apiEnv }, apiNodeOptions);
+          apis.push(accountabilityApi);
+          return accountabilityApi;
+        },
+        load: (sectionApi, name, sectionTenants, connections, duration) => apiLoad(sectionApi, scenarioNamed(name), sectionTenants, connections, duration),
+        measure: (apiPid, run) => measure(apiPid, dbPid, run),
+        log,
+      });
+    } catch (error) {
+      accountability = { error: (error as Error).message.slice(0, 2000) };
+      log(`  failed: ${accountability.error}`);
+    }
+  }
+
   // ------------------------------------------------------------------ cold start
   let coldStart: BenchResults['startup']['coldStart'];
   if (!skip.has('cold-start')) {
@@ -497,6 +539,7 @@ try {
     ...(breakdown && { breakdown }),
     ...(profile && { profile }),
     ...(noisy && { noisy }),
+    ...(accountability && { accountability }),
     memory,
     startup: { apiProcessMs: Math.round(api.startMs), ...(coldStart && { coldStart }) },
     targets: [],
@@ -579,6 +622,7 @@ function evaluateTargets(results: BenchResults): Target[] {
   const rss = results.memory.apiPeakRssMb ?? results.memory.apiPeakRssMbDuringLoad;
   if (rss !== null) targets.push({ name: 'API peak RSS under load', goal: '<= 200 MB', measured: `${rss} MB (VmHWM of the API process${results.settings.apiProcesses > 1 ? 'es, summed' : ''})`, ratio: ratio(rss, 200), met: rss <= 200 });
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
+  if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
   const cold = results.startup.coldStart;
   if (cold) {
     targets.push(

@@ -1,4 +1,5 @@
 // bench/results/<date>.md: the run's figures for people, written from the JSON.
+import { auditSummary, keysSummary, type AccountabilityResult, type Spread, type VariantFigures } from './accountability.ts';
 import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
 import type { BenchResults, Measured, MemoryFigures } from './results.ts';
 
@@ -161,6 +162,7 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
   }
 
   if (results.noisy) out.push(...renderNoisy(results.noisy));
+  if (results.accountability) out.push(...renderAccountability(results.accountability));
 
   out.push('\n## Memory and start-up\n');
   out.push(`API peak RSS (VmHWM over the whole run): ${fmt(results.memory.apiPeakRssMb)} MB; largest RSS sampled under load: ${fmt(results.memory.apiPeakRssMbDuringLoad)} MB.`);
@@ -232,5 +234,100 @@ function renderNoisy(noisy: NoisyResult | { error: string }): string[] {
   ].filter(Boolean);
   out.push(costs.length ? `\n\`extensions.cost\` of the noisy tenant's responses: ${costs.join('; ')}.` : '\nThe API sent no `extensions.cost` with the noisy requests.');
   out.push(`\n<details><summary>The noisy request</summary>\n\n\`\`\`graphql\n${request.query}\n\`\`\`\n</details>`);
+  return out;
+}
+
+function renderAccountability(result: AccountabilityResult | { error: string }): string[] {
+  const out = ['\n## Accountability\n'];
+  if ('error' in result) {
+    out.push(`The section failed: ${result.error}`);
+    return out;
+  }
+  out.push(
+    `Two interleaved comparisons on an API process of their own, ${result.connections} connections, ${result.secondsPerPhase} s phases, ` +
+      `every request for one of ${fmt(result.tenants, 0)} tenants (spread over the data set) picked at random. ` +
+      'Ratios compare the medians over the phases of each kind; ranges are the lowest and highest phase. "PG" is PostgreSQL\'s CPU.',
+  );
+  for (const note of result.notes) out.push(`\n> ${note}`);
+  const range = (x: Spread, digits: number) => `${fmt(x.median, digits)} (${fmt(x.min, digits)}–${fmt(x.max, digits)})`;
+  const summaryRows = (rows: Array<[string, VariantFigures]>) =>
+    table(
+      ['', 'phases', 'req/s', 'p50 ms', 'p99 ms', 'API CPU ms/req', 'PG CPU ms/req', 'PG CPU % of a core', 'errors'],
+      rows.map(([label, f]) => [label, f.phases, range(f.throughput, 0), range(f.p50, 2), range(f.p99, 2), range(f.apiCpuMsPerRequest, 2), range(f.dbCpuMsPerRequest, 2), range(f.dbCpuPercent, 0), f.errors]),
+    );
+
+  out.push('\n### createProduct with and without the audit trail\n');
+  if ('error' in result.audit) {
+    out.push(`Failed: ${result.audit.error}`);
+  } else {
+    const audit = result.audit;
+    out.push(
+      `The \`create\` scenario with the trigger \`${audit.trigger}\` on \`${audit.table}\` enabled, as shipped, and disabled (\`alter table … disable trigger\` as the owner) for the phases without; ` +
+        `re-enabled afterwards${audit.restored ? '' : ' — **it could not be: the trigger is still disabled**'}. Products and audit events (products, insert) of the section's tenants are counted before and after each phase, in the database.\n`,
+    );
+    out.push(
+      table(
+        ['phase', 'audit trigger', 'req/s', 'p50', 'p99', 'errors', 'API CPU ms/req', 'PG CPU ms/req', 'CPU % of a core', 'products added', 'audit events added'],
+        audit.phases.map((phase, i) => [
+          i + 1,
+          phase.kind === 'with' ? 'enabled' : 'disabled',
+          fmt(phase.measured.throughput, 0),
+          fmt(phase.measured.latencyMs.p50, 2),
+          fmt(phase.measured.latencyMs.p99, 2),
+          phase.measured.errors,
+          fmt(phase.measured.apiCpuMsPerRequest, 2),
+          fmt(phase.measured.dbCpuMsPerRequest, 2),
+          cpu(phase.measured),
+          fmt(phase.productsAdded, 0),
+          fmt(phase.eventsAdded, 0),
+        ]),
+      ),
+    );
+    const s = auditSummary(audit);
+    out.push(`\nMedian (range) over the phases:\n`);
+    out.push(summaryRows([['with the audit trigger', s.with], ['without', s.without]]));
+    out.push(
+      `\nThroughput with the audit trail: **${pct(s.throughputRatio)}** of without. ` +
+        (s.eventsChecked
+          ? `Events written: ${fmt(s.eventsWith, 0)} for the ${fmt(s.productsWith, 0)} products created with the trigger (one each), ${fmt(s.eventsWithout, 0)} without.`
+          : `**Events do not match the products**: ${fmt(s.eventsWith, 0)} events for ${fmt(s.productsWith, 0)} products with the trigger, ${fmt(s.eventsWithout, 0)} events for ${fmt(s.productsWithout, 0)} products without.`),
+    );
+    const errors = [...new Set(audit.phases.flatMap((phase) => phase.measured.errorSamples))];
+    if (errors.length) out.push(`\nErrors: ${errors.map((e) => `\`${e.replace(/`/g, "'").slice(0, 200)}\``).join('; ')}`);
+  }
+
+  out.push('\n### list with an API key and with a token\n');
+  if ('error' in result.apiKeys) {
+    out.push(`Failed: ${result.apiKeys.error}`);
+  } else {
+    const keys = result.apiKeys;
+    out.push(
+      `The \`list\` scenario for the same tenants with \`Authorization: Bearer tgk_…\` (one key per tenant, role \`${keys.role}\`, created through \`createApiKey\` by the tenant's owner in ${fmt(keys.createSeconds, 2)} s, deleted after the section) ` +
+        `and with the tenant member's JWT. The API trusts a verified key for API_KEY_CACHE_SECONDS (${result.apiKeyCacheSeconds} s here) and a verified membership for MEMBERSHIP_CACHE_SECONDS; ` +
+        `both caches were filled before measuring and refill as they expire, as in service. Checked first: ${keys.checks.join('; ')}.\n`,
+    );
+    out.push(
+      table(
+        ['phase', 'credential', 'req/s', 'p50', 'p99', 'errors', 'API CPU ms/req', 'PG CPU ms/req', 'CPU % of a core'],
+        keys.phases.map((phase, i) => [
+          i + 1,
+          phase.kind === 'key' ? 'API key' : 'token (JWT)',
+          fmt(phase.measured.throughput, 0),
+          fmt(phase.measured.latencyMs.p50, 2),
+          fmt(phase.measured.latencyMs.p99, 2),
+          phase.measured.errors,
+          fmt(phase.measured.apiCpuMsPerRequest, 2),
+          fmt(phase.measured.dbCpuMsPerRequest, 2),
+          cpu(phase.measured),
+        ]),
+      ),
+    );
+    const s = keysSummary(keys);
+    out.push(`\nMedian (range) over the phases:\n`);
+    out.push(summaryRows([['API key', s.key], ['token', s.token]]));
+    out.push(`\nThroughput with API keys: **${pct(s.throughputRatio)}** of with tokens.`);
+    const errors = [...new Set(keys.phases.flatMap((phase) => phase.measured.errorSamples))];
+    if (errors.length) out.push(`\nErrors: ${errors.map((e) => `\`${e.replace(/`/g, "'").slice(0, 200)}\``).join('; ')}`);
+  }
   return out;
 }

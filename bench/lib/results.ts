@@ -1,4 +1,5 @@
 // The shape of bench/results/<date>.json.
+import type { AccountabilityResult } from './accountability.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -103,6 +104,8 @@ export interface BenchResults {
   profile?: ProfileSummary & { connections: number; throughput: number };
   /** The noisy-neighbour section, on an API process of its own. */
   noisy?: NoisyResult | { error: string };
+  /** The accountability section (audit trigger; API keys vs tokens), on an API process of its own. */
+  accountability?: AccountabilityResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

@@ -5,14 +5,14 @@
 //   reset     drop and recreate the database from the committed migrations
 //   watch     re-run migrations/current.sql on every save (graphile-migrate watch)
 //   commit    turn current.sql into the next committed migration (-m "message")
-//   guard     list what in the exposed schemas breaks an isolation rule (exit 1 if any)
+//   guard     the schema guard's verdict (docs/guard.md): exit 1 on any finding not waived
 //   any other graphile-migrate command (status, uncommit, ...) is passed through.
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
 import { locateDatabase } from '../database/location.ts';
 import { migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
-import { findSchemaProblems, guardOptions } from '../database/schema-guard.ts';
+import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
 import { loggerFor } from '../logger.ts';
 
 const [command = 'migrate', ...rest] = process.argv.slice(2);
@@ -47,10 +47,10 @@ try {
     if (command === 'guard') {
       const client = new pg.Client({ connectionString: location.ownerUrl });
       await client.connect();
-      const problems = await findSchemaProblems(client, guardOptions(location.roles)).finally(() => client.end());
-      for (const problem of problems) log.error(problem);
-      if (problems.length === 0) log.info('schema guard: no problems');
-      exitCode = problems.length > 0 ? 1 : 0;
+      const verdict = await runGuard(client, guardOptions(location.roles, undefined, await loadWaivers())).finally(() => client.end());
+      for (const finding of verdict.problems) (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
+      log.info(`schema guard: ${verdict.problems.length} problems, ${verdict.waived.length} waived`);
+      exitCode = verdict.problems.length > 0 ? 1 : 0;
     } else if (command !== 'migrate') {
       // Ctrl-C belongs to graphile-migrate watch; we only wait for it to finish.
       process.on('SIGINT', () => {});

@@ -1,24 +1,36 @@
-// `npm run db:<command>`: graphile-migrate against wherever the database is (the
-// embedded PostgreSQL by default), with no connection strings to set up by hand.
+// `npm run db:<command>`: graphile-migrate and the DBA's tools against wherever the
+// database is (the embedded PostgreSQL by default), with no connection strings to set up.
 //
-//   migrate   apply the committed migrations (creating roles and database if missing)
-//   reset     drop and recreate the database from the committed migrations
-//   watch     re-run migrations/current.sql on every save (graphile-migrate watch)
-//   commit    turn current.sql into the next committed migration (-m "message")
-//   guard     the schema guard's verdict (docs/guard.md): exit 1 on any finding not waived
+//   migrate          apply the committed migrations (creating roles and database if missing)
+//   reset            drop and recreate the database from the committed migrations
+//   watch            re-run migrations/current.sql on every save (graphile-migrate watch)
+//   commit           turn current.sql into the next committed migration (-m "message")
+//   guard            the schema guard's verdict (exit 1 on any finding not waived)
+//   dump             rewrite data/schema.sql from the database (--check: exit 1 if it differs)
+//   access           who may do what, per request role (--write: rewrite docs/access.md)
+//   explain-access   why an identity can or cannot see a row (--user --tenant --table [--row])
 //   any other graphile-migrate command (status, uncommit, ...) is passed through.
+//
+// In development (NODE_ENV unset or development), migrate and commit also
+// rewrite data/schema.sql, so a migration's effect shows in the same diff.
 import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { locateDatabase } from '../database/location.ts';
-import { migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
+import { ACCESS_FILE, writeAccessReport } from '../database/committed-outputs.ts';
+import { explainAccess } from '../database/explain-access.ts';
+import { locateDatabase, onDatabase, type DatabaseLocation } from '../database/location.ts';
+import { databaseNameOf, migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
+import { SCHEMA_DUMP_FILE, schemaDumpOf } from '../database/committed-outputs.ts';
 import { loggerFor } from '../logger.ts';
 
 const [command = 'migrate', ...rest] = process.argv.slice(2);
 loadDotEnv();
 const env = readEnv();
 const log = loggerFor(env);
+const development = env.NODE_ENV === 'development';
 
 function runGraphileMigrate(args: string[], environment: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,6 +44,37 @@ function runGraphileMigrate(args: string[], environment: Record<string, string>)
   });
 }
 
+async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Prints the verdict; true when nothing is left but waived findings. */
+async function printVerdict(location: DatabaseLocation): Promise<boolean> {
+  const options = guardOptions(location.roles, undefined, await loadWaivers());
+  const verdict = await withClient(location.ownerUrl, (client) => runGuard(client, options));
+  for (const finding of verdict.problems) (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
+  const errors = verdict.problems.filter((finding) => finding.level === 'error').length;
+  const summary = `schema guard: ${errors} errors, ${verdict.problems.length - errors} warnings, ${verdict.waived.length} waived (npm run db:guard lists them)`;
+  if (verdict.problems.length) log.warn(summary);
+  else log.info(summary.replace(/^schema guard: 0 errors, 0 warnings/, 'schema guard: no problems'));
+  return verdict.problems.length === 0;
+}
+
+async function rewriteDump(location: DatabaseLocation): Promise<void> {
+  const dump = await withClient(location.ownerUrl, (client) => schemaDumpOf(client, location.roles));
+  const before = await readFile(SCHEMA_DUMP_FILE, 'utf8').catch(() => '');
+  if (before !== dump) {
+    await writeFile(SCHEMA_DUMP_FILE, dump);
+    log.info('data/schema.sql rewritten');
+  }
+}
+
 const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
 let exitCode = 0;
 try {
@@ -41,20 +84,43 @@ try {
     }
     await resetDatabase(location);
     log.info('database reset to the committed migrations');
+    if (development) await rewriteDump(location);
   } else {
     const outcome = await prepareDatabase(location);
     log.info(`database ${outcome === 'created' ? 'created and migrated' : 'migrated'}`);
-    if (command === 'guard') {
-      const client = new pg.Client({ connectionString: location.ownerUrl });
-      await client.connect();
-      const verdict = await runGuard(client, guardOptions(location.roles, undefined, await loadWaivers())).finally(() => client.end());
-      for (const finding of verdict.problems) (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
-      log.info(`schema guard: ${verdict.problems.length} problems, ${verdict.waived.length} waived`);
-      exitCode = verdict.problems.length > 0 ? 1 : 0;
+    if (command === 'migrate') {
+      if (development) await rewriteDump(location);
+    } else if (command === 'guard') {
+      exitCode = (await printVerdict(location)) ? 0 : 1;
+    } else if (command === 'dump') {
+      if (rest.includes('--check')) {
+        const dump = await withClient(location.ownerUrl, (client) => schemaDumpOf(client, location.roles));
+        const same = dump === (await readFile(SCHEMA_DUMP_FILE, 'utf8').catch(() => ''));
+        (same ? log.info : log.error).call(log, same ? 'data/schema.sql is up to date' : 'data/schema.sql differs from the database: npm run db:dump');
+        exitCode = same ? 0 : 1;
+      } else await rewriteDump(location);
+    } else if (command === 'access') {
+      if (!location.rootUrl) throw new Error('db:access evaluates policies as each role and needs a superuser (ROOT_DATABASE_URL).');
+      const superuserUrl = onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl));
+      const report = await withClient(superuserUrl, (client) => writeAccessReport(client, location.roles, { write: rest.includes('--write') }));
+      if (rest.includes('--write')) log.info(`${ACCESS_FILE.slice(projectRoot.length)} rewritten`);
+      else process.stdout.write(report);
+    } else if (command === 'explain-access') {
+      const { values } = parseArgs({
+        args: rest,
+        options: { user: { type: 'string' }, tenant: { type: 'string' }, table: { type: 'string' }, row: { type: 'string' }, email: { type: 'string' } },
+      });
+      if (!values.table) throw new Error('Usage: npm run db:explain-access -- [--user <id>] [--tenant <id|slug>] --table <name> [--row <key>|col=value,...]');
+      const lines = await explainAccess(
+        { userId: values.user, tenant: values.tenant, email: values.email, table: values.table, row: values.row },
+        { ownerUrl: location.ownerUrl, authenticatorUrl: location.authenticatorUrl, roles: location.roles },
+      );
+      process.stdout.write(`${lines.join('\n')}\n`);
     } else if (command !== 'migrate') {
-      // Ctrl-C belongs to graphile-migrate watch; we only wait for it to finish.
+      // Ctrl-C belongs to graphile-migrate; we only wait for it to finish.
       process.on('SIGINT', () => {});
       exitCode = await runGraphileMigrate([command, ...rest], migrationEnvironment(location));
+      if (exitCode === 0 && command === 'commit' && development) await rewriteDump(location);
     }
   }
 } catch (error) {

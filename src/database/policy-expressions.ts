@@ -50,6 +50,11 @@ function operands(text: string, keyword: 'AND' | 'OR'): string[] {
   return parts.map((part) => part.trim());
 }
 
+/** The top-level AND operands of an expression (the expression itself when it is no AND). */
+export function conjuncts(expression: string): string[] {
+  return operands(unwrapped(expression), 'AND').map(unwrapped);
+}
+
 export interface TenantTie {
   /** The column that names a row's tenant. */
   column: string;

@@ -3,18 +3,19 @@
 //
 //   migrate          apply the committed migrations (creating roles and database if missing)
 //   reset            drop and recreate the database from the committed migrations
-//   watch            re-run migrations/current.sql on every save (graphile-migrate watch)
+//   watch            re-run migrations/current.sql on every save, then print the guard's verdict
 //   commit           turn current.sql into the next committed migration (-m "message")
 //   guard            the schema guard's verdict (exit 1 on any finding not waived)
 //   dump             rewrite data/schema.sql from the database (--check: exit 1 if it differs)
 //   access           who may do what, per request role (--write: rewrite docs/access.md)
 //   explain-access   why an identity can or cannot see a row (--user --tenant --table [--row])
+//   new-table        append a complete tenant table to migrations/current.sql (no database needed)
 //   any other graphile-migrate command (status, uncommit, ...) is passed through.
 //
-// In development (NODE_ENV unset or development), migrate and commit also
+// In development (NODE_ENV unset or development), migrate, commit and each watch run also
 // rewrite data/schema.sql, so a migration's effect shows in the same diff.
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
@@ -22,8 +23,10 @@ import { ACCESS_FILE, writeAccessReport } from '../database/committed-outputs.ts
 import { explainAccess } from '../database/explain-access.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from '../database/location.ts';
 import { databaseNameOf, migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
+import { newTableSql, TENANT_ROLES, type TenantRole } from '../database/new-table.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
 import { SCHEMA_DUMP_FILE, schemaDumpOf } from '../database/committed-outputs.ts';
+import { CURRENT_MIGRATION, watchCurrentMigration } from '../database/watch-current.ts';
 import { loggerFor } from '../logger.ts';
 
 const [command = 'migrate', ...rest] = process.argv.slice(2);
@@ -75,6 +78,42 @@ async function rewriteDump(location: DatabaseLocation): Promise<void> {
   }
 }
 
+// Needs no database: it only writes SQL.
+if (command === 'new-table') {
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { schema: { type: 'string' }, select: { type: 'string' }, write: { type: 'string' }, delete: { type: 'string' }, print: { type: 'boolean' } },
+  });
+  const [name, ...columns] = positionals;
+  const role = (value: string | undefined, fallback: TenantRole): TenantRole => {
+    if (value === undefined) return fallback;
+    if (!(TENANT_ROLES as readonly string[]).includes(value)) throw new Error(`--select/--write/--delete take one of ${TENANT_ROLES.join(', ')}`);
+    return value as TenantRole;
+  };
+  try {
+    if (!name) throw new Error('Usage: npm run db:new-table -- <plural name> [column:type[?|!] | column:@table …] [--select viewer] [--write member] [--delete admin] [--print]');
+    const sql = newTableSql({
+      name,
+      columns,
+      schema: values.schema,
+      roles: { select: role(values.select, 'viewer'), write: role(values.write, 'member'), delete: role(values.delete, 'admin') },
+    });
+    if (values.print) process.stdout.write(sql);
+    else {
+      const current = await readFile(CURRENT_MIGRATION, 'utf8').catch(() => '');
+      // graphile-migrate's placeholder for an empty current.sql is replaced, anything else kept.
+      if (/^\s*(--\s*Enter migration here\s*)?$/.test(current)) await writeFile(CURRENT_MIGRATION, sql);
+      else await appendFile(CURRENT_MIGRATION, `\n${sql}`);
+      process.stdout.write(`${name}: written to migrations/current.sql. Under npm run db:watch it runs on save; read it, then describe it in its comments.\n`);
+    }
+    process.exit(0);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}
+
 const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
 let exitCode = 0;
 try {
@@ -85,6 +124,23 @@ try {
     await resetDatabase(location);
     log.info('database reset to the committed migrations');
     if (development) await rewriteDump(location);
+  } else if (command === 'watch') {
+    await prepareDatabase(location);
+    // Ctrl-C stops watching; the embedded PostgreSQL is stopped on the way out.
+    const stop = watchCurrentMigration(location, {
+      log: (level, message) => (level === 'error' ? log.error(message) : log.info(message)),
+      afterRun: async (succeeded) => {
+        if (!succeeded) return void log.error('current.sql failed: nothing changed; fix it and save again');
+        try {
+          await printVerdict(location);
+          if (development) await rewriteDump(location);
+        } catch (error) {
+          log.error(`after current.sql: ${(error as Error).message}`);
+        }
+      },
+    });
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    stop();
   } else {
     const outcome = await prepareDatabase(location);
     log.info(`database ${outcome === 'created' ? 'created and migrated' : 'migrated'}`);

@@ -8,7 +8,7 @@ import { guardOptions, loadWaivers, RULES, runGuard, type Finding, type Waiver }
 import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/database/policy-expressions.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
-import { asOwner, asUser } from './support/db.ts';
+import { asOwner, asUser, withAuthenticator } from './support/db.ts';
 import { createTenant } from './support/fixtures.ts';
 
 const database = inject('database');
@@ -51,6 +51,11 @@ describe('schema guard', () => {
     const verdict = await asOwner((db) => runGuard(db, guard(undefined, waivers)));
     expect(verdict.problems).toEqual([]);
     expect(keys(verdict.waived).sort()).toEqual(waivers.map((w) => `${w.rule} ${w.object}`).sort());
+  });
+
+  test('runs as the authenticator too, as the development server runs it', async () => {
+    const verdict = await withAuthenticator(async (db) => runGuard(db, guard(undefined, await loadWaivers())));
+    expect(verdict.problems).toEqual([]);
   });
 
   test('a well-formed tenant table passes', async () => {

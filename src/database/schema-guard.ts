@@ -128,7 +128,9 @@ interface Row {
 
 // Each SQL rule returns one row per finding: the object, and what is wrong with it.
 // Parameters: $1 the guarded schemas, $2 the runtime roles, $3 the anonymous role,
-// $4 the tenants table; names print schema-qualified (the search_path is pg_catalog).
+// $4 the tenants table, $5 the current-tenant function; names print schema-qualified (the
+// search_path is pg_catalog). No name is looked up by a cast (to_regclass, ::regclass): the
+// development server runs these as the authenticator, who may not use the schemas.
 const TENANT_TABLES = `
   tenant_tables as (
     select c.oid, a.attnum as tenant_attnum
@@ -231,7 +233,8 @@ const sqlRules: Array<{ rule: RuleName; sql: string }> = [
             select 1 from pg_constraint con, unnest(con.conkey, con.confkey) as pair(local, remote)
             where con.conrelid = t.oid and con.contype = 'f' and pair.local = t.tenant_attnum
               and pair.remote = (select a.attnum from pg_attribute a where a.attrelid = con.confrelid
-                                 and a.attname = case when con.confrelid = to_regclass($4::text) then 'id' else 'tenant_id' end))`,
+                                 and a.attname = case when con.confrelid = (select c.oid from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                                                                         where n.nspname || '.' || c.relname = $4::text) then 'id' else 'tenant_id' end))`,
   },
   {
     rule: 'tenant_id_default_missing',

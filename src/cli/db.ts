@@ -19,13 +19,12 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { ACCESS_FILE, writeAccessReport } from '../database/committed-outputs.ts';
+import { ACCESS_FILE, SCHEMA_DUMP_FILE, schemaDumpOf, writeAccessReport } from '../database/committed-outputs.ts';
 import { explainAccess } from '../database/explain-access.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from '../database/location.ts';
 import { databaseNameOf, migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
 import { newTableSql, TENANT_ROLES, type TenantRole } from '../database/new-table.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
-import { SCHEMA_DUMP_FILE, schemaDumpOf } from '../database/committed-outputs.ts';
 import { CURRENT_MIGRATION, watchCurrentMigration } from '../database/watch-current.ts';
 import { loggerFor } from '../logger.ts';
 
@@ -58,14 +57,16 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 }
 
 /** Prints the verdict; true when nothing is left but waived findings. */
-async function printVerdict(location: DatabaseLocation): Promise<boolean> {
+async function printVerdict(location: DatabaseLocation, { listWaived }: { listWaived: boolean }): Promise<boolean> {
   const options = guardOptions(location.roles, undefined, await loadWaivers());
   const verdict = await withClient(location.ownerUrl, (client) => runGuard(client, options));
   for (const finding of verdict.problems) (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
+  if (listWaived) for (const finding of verdict.waived) log.info(formatFinding(finding));
   const errors = verdict.problems.filter((finding) => finding.level === 'error').length;
-  const summary = `schema guard: ${errors} errors, ${verdict.problems.length - errors} warnings, ${verdict.waived.length} waived (npm run db:guard lists them)`;
-  if (verdict.problems.length) log.warn(summary);
-  else log.info(summary.replace(/^schema guard: 0 errors, 0 warnings/, 'schema guard: no problems'));
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const waived = `${verdict.waived.length} waived${listWaived ? '' : ' (npm run db:guard lists them)'}`;
+  if (verdict.problems.length) log.warn(`schema guard: ${count(errors, 'error')}, ${count(verdict.problems.length - errors, 'warning')}, ${waived}`);
+  else log.info(`schema guard: no problems, ${waived}`);
   return verdict.problems.length === 0;
 }
 
@@ -132,7 +133,7 @@ try {
       afterRun: async (succeeded) => {
         if (!succeeded) return void log.error('current.sql failed: nothing changed; fix it and save again');
         try {
-          await printVerdict(location);
+          await printVerdict(location, { listWaived: false });
           if (development) await rewriteDump(location);
         } catch (error) {
           log.error(`after current.sql: ${(error as Error).message}`);
@@ -147,7 +148,7 @@ try {
     if (command === 'migrate') {
       if (development) await rewriteDump(location);
     } else if (command === 'guard') {
-      exitCode = (await printVerdict(location)) ? 0 : 1;
+      exitCode = (await printVerdict(location, { listWaived: true })) ? 0 : 1;
     } else if (command === 'dump') {
       if (rest.includes('--check')) {
         const dump = await withClient(location.ownerUrl, (client) => schemaDumpOf(client, location.roles));

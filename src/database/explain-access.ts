@@ -9,7 +9,7 @@ import { pgSettingsFor, type Identity, type RequestRoles } from '../auth/claims.
 import { conjuncts } from './policy-expressions.ts';
 
 export interface ExplainRequest {
-  /** The user's id (the token's sub); absent: an anonymous request. */
+  /** The user's id (the token's sub) or email address; absent: an anonymous request. */
   userId?: string;
   /** A tenant id or slug, as in the X-Tenant header. */
   tenant?: string;
@@ -62,7 +62,13 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
     await owner.query(`set search_path = pg_catalog, pg_temp`);
 
     // The identity, as the API builds it: a slug is looked up among the user's own tenants.
-    const identity: Identity | null = request.userId ? { userId: request.userId.toLowerCase() } : null;
+    let userId = request.userId;
+    if (userId && !UUID.test(userId)) {
+      const { rows } = await owner.query<{ id: string }>('select id::text from app_public.users where email = $1', [userId]);
+      if (!rows[0]) throw new Error(`No user has the email address ${userId}; give the user's id (the token's sub).`);
+      userId = rows[0].id;
+    }
+    const identity: Identity | null = userId ? { userId: userId.toLowerCase() } : null;
     if (identity && request.tenant) {
       if (UUID.test(request.tenant)) identity.tenantId = request.tenant.toLowerCase();
       else {

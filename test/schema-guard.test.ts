@@ -15,7 +15,12 @@ const database = inject('database');
 const authenticator = decodeURIComponent(new URL(database.authenticatorUrl).username);
 const guard = (schemas?: string[], waivers: Waiver[] = []) =>
   guardOptions({ authenticator: { name: authenticator }, visitor: database.visitor, anonymous: database.anonymous }, schemas, waivers);
-const keys = (findings: Finding[]) => findings.map((f) => `${f.rule} ${f.object}`);
+// Every rule a careless table below was caught by: the last test checks that none is left out.
+const caught = new Set<string>();
+const keys = (findings: Finding[]) => {
+  for (const f of findings) caught.add(f.rule);
+  return findings.map((f) => `${f.rule} ${f.object}`);
+};
 
 /** Builds `sql` in a throwaway schema inside a transaction, guards that schema, rolls it all back. */
 async function guardProbe(sql: string, waivers: Waiver[] = []) {
@@ -179,23 +184,23 @@ describe('schema guard', () => {
       grant execute on function guard_probe.leaky() to public;
     `);
     const messages = verdict.problems.map((f) => `${f.rule}: ${f.message}`);
-    expect(messages).toEqual(
-      expect.arrayContaining([
-        'rls_disabled: table guard_probe.careless: row level security is not enabled',
-        'rls_not_forced: table guard_probe.parents: row level security is enabled but not forced',
-        'table_without_policy: table guard_probe.careless: has no row level security policy',
-        'grant_to_public: table guard_probe.careless: grants SELECT to PUBLIC',
-        'tenant_key_without_tenant_id: table guard_probe.careless: primary key careless_pkey does not include tenant_id',
-        'tenant_key_without_tenant_id: table guard_probe.careless: unique constraint careless_code_key does not include tenant_id',
-        'tenant_key_without_tenant_id: table guard_probe.parents: unique constraint parents_id_key does not include tenant_id',
-        'tenant_foreign_key_without_tenant_id: table guard_probe.careless: foreign key careless_parent_id_fkey to tenant table guard_probe.parents does not match on tenant_id',
-        'foreign_key_without_index: table guard_probe.careless: foreign key careless_parent_id_fkey (parent_id) has no index that starts with its columns',
-        'definer_function_search_path_mutable: function guard_probe.leaky(): is SECURITY DEFINER without a pinned search_path',
-        'grant_to_public: function guard_probe.leaky(): is executable by PUBLIC',
-        `definer_function_executable_by_anonymous: function guard_probe.leaky(): is SECURITY DEFINER and executable by ${database.anonymous} (a request without a token)`,
-        `anonymous_table_privilege: table guard_probe.careless: role ${database.anonymous} has SELECT`,
-      ]),
-    );
+    const expected = [
+      'rls_disabled: table guard_probe.careless: row level security is not enabled',
+      'rls_not_forced: table guard_probe.parents: row level security is enabled but not forced',
+      'table_without_policy: table guard_probe.careless: has no row level security policy',
+      'grant_to_public: table guard_probe.careless: grants SELECT to PUBLIC',
+      'tenant_key_without_tenant_id: table guard_probe.careless: primary key careless_pkey does not include tenant_id',
+      'tenant_key_without_tenant_id: table guard_probe.careless: unique constraint careless_code_key does not include tenant_id',
+      'tenant_key_without_tenant_id: table guard_probe.parents: unique constraint parents_id_key does not include tenant_id',
+      'tenant_foreign_key_without_tenant_id: table guard_probe.careless: foreign key careless_parent_id_fkey to tenant table guard_probe.parents does not match on tenant_id',
+      'foreign_key_without_index: table guard_probe.careless: foreign key careless_parent_id_fkey (parent_id) has no index that starts with its columns',
+      'definer_function_search_path_mutable: function guard_probe.leaky(): is SECURITY DEFINER without a pinned search_path',
+      'grant_to_public: function guard_probe.leaky(): is executable by PUBLIC',
+      `definer_function_executable_by_anonymous: function guard_probe.leaky(): is SECURITY DEFINER and executable by ${database.anonymous} (a request without a token)`,
+      `anonymous_table_privilege: table guard_probe.careless: role ${database.anonymous} has SELECT`,
+    ];
+    expect(messages).toEqual(expect.arrayContaining(expected));
+    for (const message of expected) caught.add(message.split(':')[0]!);
   });
 
   test('a tenant table without a primary key is named', async () => {
@@ -244,6 +249,10 @@ describe('schema guard', () => {
     const verdict = await guardProbe(`${goodTable('careless', { policies: false })} create policy select_true on guard_probe.careless for select using (true);`, waivers);
     expect(verdict.waived).toEqual([expect.objectContaining({ rule: 'policy_ignores_tenant', reason: 'Probe: public notes, on purpose.' })]);
     expect(keys(verdict.problems)).toEqual(['waiver_unused waiver rls_disabled table guard_probe.gone']);
+  });
+
+  test('every rule was proved above by a careless table it catches', () => {
+    expect([...caught].sort()).toEqual(Object.keys(RULES).sort());
   });
 
   test('every rule has its section in docs/guard.md', async () => {

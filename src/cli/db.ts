@@ -143,8 +143,13 @@ try {
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     stop();
   } else {
-    const outcome = await prepareDatabase(location);
-    log.info(`database ${outcome === 'created' ? 'created and migrated' : 'migrated'}`);
+    // The tools that only read (guard, dump, access, explain-access) migrate the embedded
+    // database, which may not exist yet, but never a database at DATABASE_URL.
+    const readOnly = ['guard', 'dump', 'access', 'explain-access'].includes(command);
+    if (!readOnly || location.embedded) {
+      const outcome = await prepareDatabase(location);
+      log.info(`database ${outcome === 'created' ? 'created and migrated' : 'migrated'}`);
+    }
     if (command === 'migrate') {
       if (development) await rewriteDump(location);
     } else if (command === 'guard') {

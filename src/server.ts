@@ -17,6 +17,7 @@ import { authenticate } from './auth/authenticate.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
+import { guardWatchMode } from './database/guarded-watch.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
 import { sendError } from './errors/catalogue.ts';
 import { requestBody } from './http/request-body.ts';
@@ -164,6 +165,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     throw new StartupError(`The GraphQL schema could not be built from the database: ${(error as Error).message}`);
   }
   const serv = pgl.createServ(grafserv);
+  // Watch mode serves no rebuilt schema the schema guard refuses (src/database/guarded-watch.ts).
+  const watchGuard = options.watch && guardWatchMode(serv, { pool, authenticatorUrl: options.authenticatorUrl, roles: options.roles, constraintMessages, logger });
 
   const app = express();
   app.disable('x-powered-by');
@@ -203,6 +206,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   );
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
+  if (watchGuard) app.use(GRAPHQL_PATH, watchGuard.middleware);
 
   const httpServer = createServer(app);
   httpServer.requestTimeout = options.timeouts.requestMs;

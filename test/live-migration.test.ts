@@ -42,6 +42,9 @@ const location: DatabaseLocation = {
 
 let owner: pg.Pool;
 let api: ApiServer;
+// The server's log, to wait for watch mode's verdict on each rebuild.
+const logLines: string[] = [];
+const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line).msg ?? '') });
 
 interface Member {
   tenantId: string;
@@ -113,7 +116,7 @@ beforeAll(async () => {
     roles: { visitor: shared.visitor, anonymous: shared.anonymous },
     authenticatorUrl,
     verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger,
     // PostGraphile installs its event trigger as the superuser and rebuilds on DDL.
     watch: { superuserUrl },
   });
@@ -155,9 +158,9 @@ describe('a migration applied while the API serves', () => {
     // the API if a request held its transaction open.
     const migration = `
       set lock_timeout = '2s';
-      alter table app_public.products add column sku text;
-      comment on column app_public.products.sku is 'Stock keeping unit.';
-      grant update (sku) on app_public.products to :DATABASE_VISITOR;
+      alter table app_public.products add column live_migration_note text;
+      comment on column app_public.products.live_migration_note is 'A note added by test/live-migration.test.ts.';
+      grant update (live_migration_note) on app_public.products to :DATABASE_VISITOR;
     `;
     const settings = await migrationSettings(location);
 
@@ -169,22 +172,22 @@ describe('a migration applied while the API serves', () => {
 
       const migrationBegan = performance.now();
       try {
-        await run(settings, migration, 'add-product-sku.sql');
+        await run(settings, migration, 'add-live-migration-note.sql');
       } finally {
         clearAllPools();
       }
       const migrationMs = performance.now() - migrationBegan;
 
       // Watch mode notices the DDL and rebuilds; poll with the new field until it is there.
-      let withSku: Answer;
+      let withNote: Answer;
       do {
-        withSku = await graphql(tenants[0]!.tokens.member, '{ products(first: 1) { nodes { id name sku } } }');
-        if (!failed(withSku)) break;
+        withNote = await graphql(tenants[0]!.tokens.member, '{ products(first: 1) { nodes { id name liveMigrationNote } } }');
+        if (!failed(withNote)) break;
         await sleep(100);
       } while (performance.now() - migrationBegan < 10_000);
       const servedMs = performance.now() - migrationBegan;
       await sleep(1_000);
-      return { migrationMs, servedMs, withSku, requestsAfter: counts.requests - requestsBefore };
+      return { migrationMs, servedMs, withNote, requestsAfter: counts.requests - requestsBefore };
     };
 
     const loops = writers.map((token, index) => loop(token, index));
@@ -195,28 +198,28 @@ describe('a migration applied while the API serves', () => {
       running = false;
       await Promise.all(loops);
     }
-    const { migrationMs, servedMs, withSku, requestsAfter } = outcome;
+    const { migrationMs, servedMs, withNote, requestsAfter } = outcome;
 
     console.info(
       `live migration: ${counts.requests} requests (${counts.created} products created) from ${writers.length} loops, ` +
         `${requestsAfter} of them from the migration on; ${problems.length} failed, slowest ${Math.round(counts.slowestMs)} ms; ` +
-        `migration took ${Math.round(migrationMs)} ms; sku served ${Math.round(servedMs)} ms after the migration began`,
+        `migration took ${Math.round(migrationMs)} ms; the new column served ${Math.round(servedMs)} ms after the migration began`,
     );
     expect(Math.min(...createdBy)).toBeGreaterThanOrEqual(5);
     expect(requestsAfter).toBeGreaterThan(0);
     expect(migrationMs).toBeLessThan(2_000);
     expect(problems).toEqual([]);
-    expect(failed(withSku) ? describeAnswer('select sku', withSku) : 'served').toBe('served');
+    expect(failed(withNote) ? describeAnswer('select liveMigrationNote', withNote) : 'served').toBe('served');
 
-    const product = withSku.data.products.nodes[0];
+    const product = withNote.data.products.nodes[0];
     const updated = await graphql(
       tenants[0]!.tokens.member,
-      'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { sku: "X-1" } }) { product { name sku } } }',
+      'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { liveMigrationNote: "X-1" } }) { product { name liveMigrationNote } } }',
       { id: product.id },
     );
-    expect(failed(updated) ? describeAnswer('update sku', updated) : updated.data.updateProductById.product).toEqual({ name: product.name, sku: 'X-1' });
-    const { rows } = await owner.query('select sku from app_public.products where tenant_id = $1 and name = $2', [tenants[0]!.tenantId, product.name]);
-    expect(rows).toEqual([{ sku: 'X-1' }]);
+    expect(failed(updated) ? describeAnswer('update liveMigrationNote', updated) : updated.data.updateProductById.product).toEqual({ name: product.name, liveMigrationNote: 'X-1' });
+    const { rows } = await owner.query('select live_migration_note from app_public.products where tenant_id = $1 and name = $2', [tenants[0]!.tenantId, product.name]);
+    expect(rows).toEqual([{ live_migration_note: 'X-1' }]);
   });
 });
 
@@ -257,5 +260,78 @@ describe('acknowledged if and only if committed', () => {
       Object.fromEntries(refusals.map(({ why }) => [why, 0])),
     );
     expect(accepted.map(({ name }) => written.get(name) ?? 0)).toEqual(accepted.map(() => 1));
+  });
+});
+
+/** Calls `fn` until `ok` holds for its result (or `ms` pass), and returns the last result. */
+async function until<T>(fn: () => Promise<T>, ok: (value: T) => boolean, ms = 15_000): Promise<T> {
+  const began = performance.now();
+  let value = await fn();
+  while (!ok(value) && performance.now() - began < ms) {
+    await sleep(100);
+    value = await fn();
+  }
+  return value;
+}
+
+describe('watch mode and the schema guard', () => {
+  test('a careless table is not served, and another tenant cannot read it; once its policy ties it to the tenant, it is served', async () => {
+    const [a, b] = await Promise.all([createTenant('watch-a'), createTenant('watch-b')]);
+    const since = logLines.length;
+    await owner.query(`
+      create table app_public.watch_notes (
+        tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants,
+        id uuid not null default gen_random_uuid(),
+        body text not null,
+        primary key (tenant_id, id)
+      );
+      grant select on app_public.watch_notes to ${shared.visitor};
+      insert into app_public.watch_notes (tenant_id, body) values ('${a.tenantId}', 'A''s note');
+    `);
+    await until(async () => logLines.slice(since), (lines) => lines.some((line) => /refuses the rebuilt schema/.test(line)));
+    expect(logLines.slice(since)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^error rls_disabled: table app_public\.watch_notes: row level security is not enabled \(docs\/guard\.md#rls_disabled\)$/),
+        expect.stringMatching(/still serving the last one it accepted/),
+      ]),
+    );
+    const refused = await graphql(b.tokens.member, '{ watchNotes { nodes { body } } }');
+    expect({ data: refused.data ?? null, codes: refused.errors?.map((error) => error.extensions?.code) }).toEqual({ data: null, codes: ['GRAPHQL_VALIDATION_FAILED'] });
+
+    await owner.query(`
+      alter table app_public.watch_notes enable row level security;
+      alter table app_public.watch_notes force row level security;
+      create policy select_own_tenant on app_public.watch_notes for select using (tenant_id = (select app_public.current_tenant_id()));
+      create trigger _900_audit after insert or update or delete on app_public.watch_notes for each row execute function app_private.tg__audit();
+    `);
+    const asB = await until(() => graphql(b.tokens.member, '{ watchNotes { nodes { body } } }'), (answer) => !failed(answer));
+    expect(failed(asB) ? describeAnswer('watchNotes as B', asB) : asB.data.watchNotes.nodes).toEqual([]);
+    const asA = await graphql(a.tokens.member, '{ watchNotes { nodes { body } } }');
+    expect(asA.data?.watchNotes.nodes).toEqual([{ body: "A's note" }]);
+  });
+
+  test('a leak in a table already served answers 503 SCHEMA_REFUSED until it is fixed', async () => {
+    const [, b] = await Promise.all([createTenant('leak-a'), createTenant('leak-b')]);
+    // PostGraphile rebuilds on no policy change: the guard's own recheck finds it.
+    await owner.query('create policy watch_leak on app_public.products for select using (true)');
+    try {
+      const refused = await until(() => graphql(b.tokens.member, LIST), (answer) => answer.status === 503);
+      expect({ status: refused.status, data: refused.data ?? null, code: refused.errors?.[0]?.extensions?.code }).toEqual({ status: 503, data: null, code: 'SCHEMA_REFUSED' });
+      expect(refused.errors?.[0]?.message).toMatch(/policy_ignores_tenant policy watch_leak on app_public\.products/);
+    } finally {
+      await owner.query('drop policy if exists watch_leak on app_public.products');
+    }
+    const served = await until(() => graphql(b.tokens.member, LIST), (answer) => !failed(answer));
+    expect(failed(served) ? describeAnswer('list after the fix', served) : served.data.products.nodes.length).toBe(0);
+  });
+
+  test('a new constraint comment is the message clients see, without a restart', async () => {
+    const tenant = await createTenant('comment');
+    await owner.query("comment on constraint products_price_check on app_public.products is 'Prices start at zero (reloaded with the schema).'");
+    const answer = await until(
+      () => graphql(tenant.tokens.member, CREATE, { name: `negative-${randomUUID().slice(0, 8)}`, price: '-1' }),
+      (result) => result.errors?.[0]?.message === 'Prices start at zero (reloaded with the schema).',
+    );
+    expect(answer.errors?.map((error) => [error.extensions?.code, error.message])).toEqual([['INVALID_VALUE', 'Prices start at zero (reloaded with the schema).']]);
   });
 });

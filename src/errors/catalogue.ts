@@ -93,6 +93,7 @@ export const CATALOGUE = {
   // The server
   DATABASE_UNAVAILABLE: { status: 503, origin: 'server', message: 'The database is unavailable; retry shortly.' },
   INTERNAL_SERVER_ERROR: { status: 500, origin: 'server', message: 'An unexpected error occurred.' },
+  SCHEMA_REFUSED: { status: 503, origin: 'server', message: 'Development: the schema guard refuses the database schema; see the server log (npm run db:guard).' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

@@ -1,0 +1,918 @@
+-- The schemas app_public and app_private as the migrations leave them: written from the
+-- catalogue by `npm run db:dump` (src/database/schema-dump.ts), checked by
+-- test/schema-dump.test.ts. Do not edit; role names are the migrations' placeholders.
+
+create schema app_public;
+comment on schema app_public is 'The tenantgraph API: each table and function here becomes part of the GraphQL schema.';
+grant usage on schema app_public to :DATABASE_VISITOR;
+
+create schema app_private;
+comment on schema app_private is 'Internal helpers and triggers; never exposed through GraphQL, never granted to the request roles.';
+grant usage on schema app_private to :DATABASE_AUTHENTICATOR;
+
+create type app_public.invitation_status as enum ('pending', 'accepted', 'declined', 'revoked');
+comment on type app_public.invitation_status is 'Where an invitation stands. A pending invitation past its `expiresAt` can no longer be accepted; resend it.';
+grant usage on type app_public.invitation_status to :DATABASE_VISITOR;
+
+create type app_public.membership_role as enum ('owner', 'admin', 'member', 'viewer');
+comment on type app_public.membership_role is 'What a member may do in a tenant: `viewer` reads; `member` also creates and updates; `admin` also deletes and manages members; `owner` also manages owners and the tenant itself.';
+grant usage on type app_public.membership_role to :DATABASE_VISITOR;
+
+create type app_public.new_api_key as (api_key_id uuid, name text, role app_public.membership_role, prefix text, expires_at timestamp with time zone, secret text);
+comment on type app_public.new_api_key is 'A key just created, with its secret: shown this once, store it now.';
+grant usage on type app_public.new_api_key to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_private.api_key_by_secret_hash(secret_hash bytea)
+ RETURNS TABLE(tenant_id uuid, api_key_id uuid, role app_public.membership_role)
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return query
+    with found as (
+      select k.tenant_id, k.id, k.role, k.last_used_at
+      from app_private.api_key_secrets s
+      join app_public.api_keys k on k.tenant_id = s.tenant_id and k.id = s.api_key_id
+      where s.secret_hash = api_key_by_secret_hash.secret_hash
+        and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
+    ), touched as (
+      -- Last use to the minute: at most one write a minute per key.
+      update app_public.api_keys k set last_used_at = now()
+      from found f
+      where k.tenant_id = f.tenant_id and k.id = f.id and (f.last_used_at is null or f.last_used_at < now() - interval '1 minute')
+    )
+    select f.tenant_id, f.id, f.role from found f;
+end;
+$function$;
+comment on function app_private.api_key_by_secret_hash(bytea) is 'The usable (unrevoked, unexpired) key with this hash, if any, noting its use: how the API verifies `Authorization: Bearer <key>`.';
+grant execute on function app_private.api_key_by_secret_hash(bytea) to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.invitation_by_secret(secret text)
+ RETURNS app_public.invitations
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations;
+  v_email text := nullif(current_setting('app.current_user_email', true), '');
+begin
+  if app_public.current_user_id() is null then
+    raise exception 'Sign in to answer an invitation.' using errcode = 'TG401';
+  end if;
+  select i.* into v_invitation
+    from app_private.invitation_secrets s
+    join app_public.invitations i on i.tenant_id = s.tenant_id and i.id = s.invitation_id
+    where s.secret_hash = sha256(convert_to(coalesce(invitation_by_secret.secret, ''), 'UTF8'))
+    for update of i;
+  if not found then
+    raise exception 'No invitation has this secret; use the link from the newest invitation mail.' using errcode = 'TGI01';
+  end if;
+  if v_invitation.status = 'revoked' then
+    raise exception 'This invitation was revoked.' using errcode = 'TGI02';
+  end if;
+  if v_invitation.status <> 'pending' then
+    raise exception 'This invitation was already answered.' using errcode = 'TGI03';
+  end if;
+  if v_invitation.expires_at < now() then
+    raise exception 'This invitation has expired; ask for it to be sent again.' using errcode = 'TGI04';
+  end if;
+  if v_email is null then
+    raise exception 'Your sign-in has no verified email address; verify it with your identity provider and sign in again.' using errcode = 'TGI05';
+  end if;
+  -- citext's rule (lower-case both), spelled out: the search path here is pg_catalog only.
+  if lower(v_email) <> lower(v_invitation.email::text) then
+    raise exception 'This invitation was sent to another email address.' using errcode = 'TGI06';
+  end if;
+  return v_invitation;
+end;
+$function$;
+comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06).';
+
+CREATE OR REPLACE FUNCTION app_private.issue_invitation_secret(tenant_id uuid, invitation_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_secret text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+begin
+  insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash)
+    values (issue_invitation_secret.tenant_id, issue_invitation_secret.invitation_id, sha256(convert_to(v_secret, 'UTF8')))
+    on conflict on constraint invitation_secrets_pkey do update set secret_hash = excluded.secret_hash;
+  perform graphile_worker.add_job(
+    'send_invitation_email',
+    json_build_object('tenantId', issue_invitation_secret.tenant_id, 'invitationId', issue_invitation_secret.invitation_id, 'secret', v_secret),
+    max_attempts := 10
+  );
+end;
+$function$;
+comment on function app_private.issue_invitation_secret(uuid,uuid) is 'Gives an invitation a new secret (stored hashed) and queues the mail that carries it (graphile-worker job send_invitation_email).';
+
+CREATE OR REPLACE FUNCTION app_private.member_tenant_id(user_id uuid, tenant_id uuid)
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select m.tenant_id
+  from app_public.memberships m
+  where m.tenant_id = member_tenant_id.tenant_id
+    and m.user_id = member_tenant_id.user_id
+$function$;
+comment on function app_private.member_tenant_id(uuid,uuid) is 'tenant_id if user_id is a member of it, else NULL: how the API tells which tenant a request may be charged to and logged as. Data access never depends on it.';
+grant execute on function app_private.member_tenant_id(uuid,uuid) to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.member_tenant_id_by_slug(user_id uuid, slug text)
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select t.id
+  from app_public.tenants t
+  join app_public.memberships m on m.tenant_id = t.id
+  where t.slug = member_tenant_id_by_slug.slug
+    and m.user_id = member_tenant_id_by_slug.user_id
+$function$;
+comment on function app_private.member_tenant_id_by_slug(uuid,text) is 'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
+grant execute on function app_private.member_tenant_id_by_slug(uuid,text) to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.tg__audit()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_old jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  v_new jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+  v_row jsonb := coalesce(v_new, v_old);
+  v_changes jsonb;
+  v_key jsonb;
+  v_user uuid := app_private.uuid_setting('app.current_user_id');
+  v_api_key uuid := app_private.uuid_setting('app.current_api_key_id');
+begin
+  select coalesce(jsonb_object_agg(c.key, case
+           when c.key = any(tg_argv) then '{"hidden": true}'::jsonb
+           when tg_op = 'INSERT' then jsonb_build_object('new', v_new -> c.key)
+           when tg_op = 'DELETE' then jsonb_build_object('old', v_old -> c.key)
+           else jsonb_build_object('old', v_old -> c.key, 'new', v_new -> c.key)
+         end), '{}')
+    into v_changes
+    from jsonb_object_keys(v_row) as c(key)
+    where tg_op <> 'UPDATE' or (v_old -> c.key) is distinct from (v_new -> c.key);
+  if v_changes = '{}' then
+    return null; -- an update that changed nothing
+  end if;
+  select jsonb_object_agg(a.attname, v_row -> a.attname::text) into v_key
+    from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+    where i.indrelid = tg_relid and i.indisprimary;
+  insert into app_public.audit_events (tenant_id, actor_kind, actor_user_id, actor_api_key_id, request_id, operation, table_name, row_key, changes)
+  values (
+    -- A tenant's own row is keyed by id; every other tenant table by tenant_id.
+    coalesce((v_row ->> 'tenant_id')::uuid, case when tg_table_name = 'tenants' then (v_row ->> 'id')::uuid end),
+    case when v_api_key is not null then 'api_key' when v_user is not null then 'user' else 'system' end,
+    v_user,
+    v_api_key,
+    nullif(current_setting('app.request_id', true), ''),
+    lower(tg_op),
+    tg_table_name,
+    v_key,
+    v_changes
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg__audit() is 'Trigger: records the row change in app_public.audit_events. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW; pass the names of columns to keep out of the trail as arguments.';
+
+CREATE OR REPLACE FUNCTION app_private.tg__set_updated_at()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  new.updated_at := now();
+  return new;
+end;
+$function$;
+comment on function app_private.tg__set_updated_at() is 'Trigger: sets updated_at to the transaction time. Attach as BEFORE UPDATE FOR EACH ROW.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_memberships__keep_an_owner()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if old.role <> 'owner' or (tg_op = 'UPDATE' and new.role = 'owner') then
+    return coalesce(new, old);
+  end if;
+  -- One change to a tenant's owners at a time: two owners demoting each other at once
+  -- would otherwise each see the other and leave none. A tenant already deleted (its
+  -- memberships going with it) has nothing to lock and nothing to keep.
+  perform 1 from app_public.tenants where id = old.tenant_id for update;
+  if found and not exists (
+    select 1 from app_public.memberships
+    where tenant_id = old.tenant_id and role = 'owner' and user_id <> old.user_id
+  ) then
+    raise exception 'A tenant needs an owner: make someone else owner first (transferOwnership), or delete the tenant.'
+      using errcode = 'TGO01';
+  end if;
+  return coalesce(new, old);
+end;
+$function$;
+comment on function app_private.tg_memberships__keep_an_owner() is 'Trigger: refuses to demote, remove or let leave the last owner of a tenant (SQLSTATE TGO01).';
+
+CREATE OR REPLACE FUNCTION app_private.uuid_setting(name text)
+ RETURNS uuid
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select case
+    when pg_catalog.current_setting(name, true) operator(pg_catalog.~*) '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+      then pg_catalog.current_setting(name, true)::uuid
+  end
+$function$;
+comment on function app_private.uuid_setting(text) is 'The transaction-local setting `name` as a uuid, or NULL when it is unset or not a uuid.';
+
+CREATE OR REPLACE FUNCTION app_public."current_user"()
+ RETURNS app_public.users
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from app_public.users where id = app_public.current_user_id()
+$function$;
+comment on function app_public."current_user"() is 'The signed-in user, or null if the request has no token or the user has no account yet.';
+grant execute on function app_public."current_user"() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.accept_invitation(secret text)
+ RETURNS app_public.memberships
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations := app_private.invitation_by_secret(accept_invitation.secret);
+  v_user_id uuid := app_public.current_user_id();
+  v_email text := current_setting('app.current_user_email', true);
+  v_membership app_public.memberships;
+begin
+  -- The user's first tenant: their account starts here. The verified address becomes
+  -- theirs unless another account has it already (then they keep none, and learn nothing).
+  begin
+    insert into app_public.users (id, email) values (v_user_id, v_email) on conflict (id) do nothing;
+  exception when unique_violation then
+    insert into app_public.users (id) values (v_user_id) on conflict (id) do nothing;
+  end;
+  insert into app_public.memberships (tenant_id, user_id, role)
+    values (v_invitation.tenant_id, v_user_id, v_invitation.role)
+    on conflict (tenant_id, user_id) do nothing
+    returning * into v_membership;
+  if not found then
+    raise exception 'You are already a member of this tenant.' using errcode = 'TGI07';
+  end if;
+  update app_public.invitations set status = 'accepted', responded_at = now()
+    where tenant_id = v_invitation.tenant_id and id = v_invitation.id;
+  return v_membership;
+end;
+$function$;
+comment on function app_public.accept_invitation(text) is '@resultFieldName membership
+Accepts the invitation whose secret you received by mail: you join its tenant in its role. Your token''s verified email must be the address invited. Then switch to the tenant with the `X-Tenant` header.';
+grant execute on function app_public.accept_invitation(text) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.create_api_key(name text, role app_public.membership_role DEFAULT 'member'::app_public.membership_role, expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone)
+ RETURNS app_public.new_api_key
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_caller_role app_public.membership_role := app_public.current_tenant_role();
+  v_secret text := 'tgk_' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+  v_key app_public.api_keys;
+begin
+  -- A person, owner or admin of the tenant: keys do not make keys.
+  if app_public.current_user_id() is null or v_caller_role is null or v_caller_role not in ('owner', 'admin') then
+    raise exception 'Only owners and admins of the current tenant may create API keys.' using errcode = 'TG403';
+  end if;
+  if create_api_key.role < v_caller_role or create_api_key.role = 'owner' then
+    raise exception 'A key may act with a role up to your own, and at most admin.' using errcode = 'TGR01';
+  end if;
+  if create_api_key.expires_at is not null and create_api_key.expires_at <= now() then
+    raise exception 'The expiry must be in the future.' using errcode = 'P0001';
+  end if;
+  insert into app_public.api_keys (tenant_id, name, role, prefix, created_by, expires_at)
+    values (app_public.current_tenant_id(), create_api_key.name, create_api_key.role, left(v_secret, 12), app_public.current_user_id(), create_api_key.expires_at)
+    returning * into v_key;
+  insert into app_private.api_key_secrets (tenant_id, api_key_id, secret_hash)
+    values (v_key.tenant_id, v_key.id, sha256(convert_to(v_secret, 'UTF8')));
+  return row(v_key.id, v_key.name, v_key.role, v_key.prefix, v_key.expires_at, v_secret)::app_public.new_api_key;
+end;
+$function$;
+comment on function app_public.create_api_key(text,app_public.membership_role,timestamp with time zone) is '@resultFieldName apiKey
+Creates an API key for the current tenant (owners and admins), acting with a role up to your own and at most admin, until `expiresAt` if given. The secret is in the result, this once: it is never shown again.';
+grant execute on function app_public.create_api_key(text,app_public.membership_role,timestamp with time zone) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.create_product(name text, price numeric, category_id uuid DEFAULT NULL::uuid)
+ RETURNS app_public.products
+ LANGUAGE sql
+AS $function$
+  insert into app_public.products (name, price, category_id)
+  values (create_product.name, create_product.price, create_product.category_id)
+  returning *
+$function$;
+comment on function app_public.create_product(text,numeric,uuid) is '@resultFieldName product
+Creates a product in the current tenant. Needs the `member` role or higher; the category, if given, must be one of the tenant''s own.';
+grant execute on function app_public.create_product(text,numeric,uuid) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.create_tenant(name text, slug text)
+ RETURNS app_public.tenants
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_tenant app_public.tenants;
+begin
+  if v_user_id is null then
+    raise exception 'Sign in to create a tenant.' using errcode = 'TG401';
+  end if;
+
+  begin
+    insert into app_public.users (id, email)
+      values (v_user_id, nullif(current_setting('app.current_user_email', true), ''))
+      on conflict (id) do nothing;
+  exception when unique_violation then
+    insert into app_public.users (id) values (v_user_id) on conflict (id) do nothing;
+  end;
+
+  insert into app_public.tenants (name, slug)
+    values (create_tenant.name, create_tenant.slug)
+    returning * into v_tenant;
+
+  insert into app_public.memberships (tenant_id, user_id, role)
+    values (v_tenant.id, v_user_id, 'owner');
+
+  return v_tenant;
+end;
+$function$;
+comment on function app_public.create_tenant(text,text) is '@resultFieldName tenant
+Creates a tenant with the signed-in user as its owner. The slug must be unique. Then act in it with the header `X-Tenant: <slug>` (or a token whose tenant claim is its id).';
+grant execute on function app_public.create_tenant(text,text) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.current_memberships()
+ RETURNS SETOF app_public.memberships
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from app_public.memberships where user_id = app_public.current_user_id()
+$function$;
+comment on function app_public.current_memberships() is 'The signed-in user''s memberships in every tenant: the tenants they can switch to.';
+grant execute on function app_public.current_memberships() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.current_tenant()
+ RETURNS app_public.tenants
+ LANGUAGE sql
+ STABLE
+AS $function$
+  select * from app_public.tenants where id = app_public.current_tenant_id()
+$function$;
+comment on function app_public.current_tenant() is 'The tenant this request acts in (the token''s tenant claim, if the user is a member of it), or null.';
+grant execute on function app_public.current_tenant() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.current_tenant_id()
+ RETURNS uuid
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if app_private.uuid_setting('app.current_api_key_id') is not null then
+    return (
+      select k.tenant_id from app_public.api_keys k
+      where k.id = app_private.uuid_setting('app.current_api_key_id')
+        and k.tenant_id = app_private.uuid_setting('app.current_tenant_id')
+        and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
+    );
+  end if;
+  -- The tenant claim counts only if the user really is a member: a token naming
+  -- someone else's tenant selects nothing.
+  return (
+    select m.tenant_id
+    from app_public.memberships m
+    where m.tenant_id = app_private.uuid_setting('app.current_tenant_id')
+      and m.user_id = app_private.uuid_setting('app.current_user_id')
+  );
+end;
+$function$;
+comment on function app_public.current_tenant_id() is '@behavior -queryField
+The tenant this request acts in: the token''s tenant claim if the user is a member of it, else NULL.';
+grant execute on function app_public.current_tenant_id() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.current_tenant_role()
+ RETURNS app_public.membership_role
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if app_private.uuid_setting('app.current_api_key_id') is not null then
+    return (
+      select k.role from app_public.api_keys k
+      where k.id = app_private.uuid_setting('app.current_api_key_id')
+        and k.tenant_id = app_private.uuid_setting('app.current_tenant_id')
+        and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
+    );
+  end if;
+  return (
+    select m.role
+    from app_public.memberships m
+    where m.tenant_id = app_private.uuid_setting('app.current_tenant_id')
+      and m.user_id = app_private.uuid_setting('app.current_user_id')
+  );
+end;
+$function$;
+comment on function app_public.current_tenant_role() is '@behavior -queryField
+The current user''s role in the current tenant, or NULL.';
+grant execute on function app_public.current_tenant_role() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.current_user_id()
+ RETURNS uuid
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return app_private.uuid_setting('app.current_user_id');
+end;
+$function$;
+comment on function app_public.current_user_id() is '@behavior -queryField
+The signed-in user''s id (the verified JWT `sub`), or NULL for an anonymous request.';
+grant execute on function app_public.current_user_id() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.decline_invitation(secret text)
+ RETURNS app_public.invitations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations := app_private.invitation_by_secret(decline_invitation.secret);
+begin
+  update app_public.invitations set status = 'declined', responded_at = now()
+    where tenant_id = v_invitation.tenant_id and id = v_invitation.id
+    returning * into v_invitation;
+  return v_invitation;
+end;
+$function$;
+comment on function app_public.decline_invitation(text) is '@resultFieldName invitation
+Declines the invitation whose secret you received by mail; its link stops working. Your token''s verified email must be the address invited.';
+grant execute on function app_public.decline_invitation(text) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.invite_member(email public.citext, role app_public.membership_role DEFAULT 'member'::app_public.membership_role)
+ RETURNS app_public.invitations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant_id uuid := app_public.current_tenant_id();
+  v_caller_role app_public.membership_role := app_public.current_tenant_role();
+  v_invitation app_public.invitations;
+begin
+  if v_tenant_id is null or v_caller_role not in ('owner', 'admin') then
+    raise exception 'Only owners and admins of the current tenant may invite.' using errcode = 'TG403';
+  end if;
+  -- The enum runs owner < admin < member < viewer: nobody grants more than they hold.
+  if invite_member.role < v_caller_role then
+    raise exception 'You may invite with a role up to your own (%).', v_caller_role using errcode = 'TGR01';
+  end if;
+  insert into app_public.invitations (tenant_id, email, role, invited_by, expires_at)
+    values (v_tenant_id, invite_member.email, invite_member.role, app_public.current_user_id(), now() + interval '7 days')
+    returning * into v_invitation;
+  perform app_private.issue_invitation_secret(v_invitation.tenant_id, v_invitation.id);
+  return v_invitation;
+end;
+$function$;
+comment on function app_public.invite_member(public.citext,app_public.membership_role) is '@resultFieldName invitation
+Invites an email address into the current tenant with a role no higher than your own (owners and admins only). The invitee gets a mail with a secret link, valid for 7 days.';
+grant execute on function app_public.invite_member(public.citext,app_public.membership_role) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.resend_invitation(invitation_id uuid)
+ RETURNS app_public.invitations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations;
+begin
+  update app_public.invitations i
+    set expires_at = now() + interval '7 days', invited_by = app_public.current_user_id()
+    where i.tenant_id = app_public.current_tenant_id() and i.id = resend_invitation.invitation_id
+      and i.status = 'pending' and app_public.current_tenant_role() in ('owner', 'admin')
+      and i.role >= app_public.current_tenant_role()
+    returning * into v_invitation;
+  if not found then
+    raise exception 'No pending invitation you may resend has this id.' using errcode = 'TG404';
+  end if;
+  perform app_private.issue_invitation_secret(v_invitation.tenant_id, v_invitation.id);
+  return v_invitation;
+end;
+$function$;
+comment on function app_public.resend_invitation(uuid) is '@resultFieldName invitation
+Sends a pending invitation again with a new secret, valid for 7 more days; the old link stops working (owners and admins).';
+grant execute on function app_public.resend_invitation(uuid) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.revoke_api_key(api_key_id uuid)
+ RETURNS app_public.api_keys
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_key app_public.api_keys;
+begin
+  update app_public.api_keys k set revoked_at = now()
+    where k.tenant_id = app_public.current_tenant_id() and k.id = revoke_api_key.api_key_id and k.revoked_at is null
+      and app_public.current_user_id() is not null and app_public.current_tenant_role() in ('owner', 'admin')
+      and k.role >= app_public.current_tenant_role()
+    returning * into v_key;
+  if not found then
+    raise exception 'No API key you may revoke has this id.' using errcode = 'TG404';
+  end if;
+  return v_key;
+end;
+$function$;
+comment on function app_public.revoke_api_key(uuid) is '@resultFieldName apiKey
+Revokes an API key of the current tenant (owners and admins): it stops working within API_KEY_CACHE_SECONDS.';
+grant execute on function app_public.revoke_api_key(uuid) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.revoke_invitation(invitation_id uuid)
+ RETURNS app_public.invitations
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations;
+begin
+  update app_public.invitations i
+    set status = 'revoked', responded_at = now()
+    where i.tenant_id = app_public.current_tenant_id() and i.id = revoke_invitation.invitation_id
+      and i.status = 'pending' and app_public.current_tenant_role() in ('owner', 'admin')
+      and i.role >= app_public.current_tenant_role()
+    returning * into v_invitation;
+  if not found then
+    raise exception 'No pending invitation you may revoke has this id.' using errcode = 'TG404';
+  end if;
+  return v_invitation;
+end;
+$function$;
+comment on function app_public.revoke_invitation(uuid) is '@resultFieldName invitation
+Revokes a pending invitation of the current tenant (owners and admins): its link stops working.';
+grant execute on function app_public.revoke_invitation(uuid) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.transfer_ownership(to_user_id uuid)
+ RETURNS app_public.memberships
+ LANGUAGE plpgsql
+AS $function$
+declare
+  v_membership app_public.memberships;
+begin
+  if app_public.current_tenant_role() is distinct from 'owner' then
+    raise exception 'Only an owner can hand over ownership.' using errcode = 'TG403';
+  end if;
+  update app_public.memberships set role = 'owner'
+    where tenant_id = app_public.current_tenant_id() and user_id = transfer_ownership.to_user_id
+    returning * into v_membership;
+  if not found then
+    raise exception 'That user is not a member of this tenant: invite them first.' using errcode = 'TG404';
+  end if;
+  if transfer_ownership.to_user_id <> app_public.current_user_id() then
+    update app_public.memberships set role = 'admin'
+      where tenant_id = app_public.current_tenant_id() and user_id = app_public.current_user_id();
+  end if;
+  return v_membership;
+end;
+$function$;
+comment on function app_public.transfer_ownership(uuid) is '@resultFieldName membership
+Makes another member of the current tenant its owner and you an admin, in one step (owners only). To share ownership instead, update their membership''s role to owner.';
+grant execute on function app_public.transfer_ownership(uuid) to :DATABASE_VISITOR;
+
+create table app_private.api_key_secrets (
+  tenant_id uuid not null,
+  api_key_id uuid not null,
+  secret_hash bytea not null
+);
+alter table app_private.api_key_secrets add constraint api_key_secrets_pkey PRIMARY KEY (tenant_id, api_key_id);
+alter table app_private.api_key_secrets add constraint api_key_secrets_tenant_id_api_key_id_fkey FOREIGN KEY (tenant_id, api_key_id) REFERENCES app_public.api_keys(tenant_id, id) ON DELETE CASCADE;
+CREATE INDEX api_key_secrets_secret_hash_idx ON app_private.api_key_secrets USING btree (secret_hash);
+alter table app_private.api_key_secrets enable row level security;
+alter table app_private.api_key_secrets force row level security;
+create policy none_for_requests on app_private.api_key_secrets for all
+  using (false);
+comment on table app_private.api_key_secrets is 'SHA-256 of each API key. A key is 244 random bits, so a fast hash is enough.';
+
+create table app_private.invitation_secrets (
+  tenant_id uuid not null,
+  invitation_id uuid not null,
+  secret_hash bytea not null
+);
+alter table app_private.invitation_secrets add constraint invitation_secrets_pkey PRIMARY KEY (tenant_id, invitation_id);
+alter table app_private.invitation_secrets add constraint invitation_secrets_tenant_id_invitation_id_fkey FOREIGN KEY (tenant_id, invitation_id) REFERENCES app_public.invitations(tenant_id, id) ON DELETE CASCADE;
+CREATE INDEX invitation_secrets_secret_hash_idx ON app_private.invitation_secrets USING btree (secret_hash);
+alter table app_private.invitation_secrets enable row level security;
+alter table app_private.invitation_secrets force row level security;
+create policy none_for_requests on app_private.invitation_secrets for all
+  using (false);
+comment on table app_private.invitation_secrets is 'SHA-256 of each invitation''s secret. The secret is 244 random bits, so a fast hash is enough.';
+
+create table app_public.api_keys (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  role app_public.membership_role not null,
+  prefix text not null,
+  created_by uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone,
+  revoked_at timestamp with time zone,
+  last_used_at timestamp with time zone
+);
+alter table app_public.api_keys add constraint api_keys_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.api_keys add constraint api_keys_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100)));
+alter table app_public.api_keys add constraint api_keys_role_check CHECK ((role <> 'owner'::app_public.membership_role));
+alter table app_public.api_keys add constraint api_keys_created_by_fkey FOREIGN KEY (created_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+alter table app_public.api_keys add constraint api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+CREATE INDEX api_keys_created_by_idx ON app_public.api_keys USING btree (created_by);
+CREATE INDEX api_keys_tenant_id_created_at_idx ON app_public.api_keys USING btree (tenant_id, created_at);
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE OF name, role, expires_at, revoked_at ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.api_keys enable row level security;
+alter table app_public.api_keys force row level security;
+create policy select_by_admin on app_public.api_keys for select
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
+comment on table app_public.api_keys is '@behavior -insert -update -delete
+A credential for the tenant''s scripts and integrations: requests with `Authorization: Bearer <key>` act in this tenant with this role. Create with `createApiKey` (the secret is shown once), end with `revokeApiKey`. Visible to owners and admins.';
+comment on column app_public.api_keys.tenant_id is '@behavior -insert -update
+The tenant the key acts in.';
+comment on column app_public.api_keys.id is 'The key''s id, unique within its tenant.';
+comment on column app_public.api_keys.name is 'What the key is for, e.g. "nightly export".';
+comment on column app_public.api_keys.role is 'The role the key acts with: at most `admin`, and no higher than its creator''s.';
+comment on column app_public.api_keys.prefix is 'The first characters of the key, to tell keys apart; the rest is never stored.';
+comment on column app_public.api_keys.created_by is 'Who created the key.';
+comment on column app_public.api_keys.created_at is 'When the key was created.';
+comment on column app_public.api_keys.expires_at is 'After this, the key no longer works; none: until revoked.';
+comment on column app_public.api_keys.revoked_at is 'When the key was revoked; a revoked key no longer works.';
+comment on column app_public.api_keys.last_used_at is 'When the key was last used (to the minute).';
+comment on constraint api_keys_role_check on app_public.api_keys is 'An API key acts at most as an admin.';
+grant select on table app_public.api_keys to :DATABASE_VISITOR;
+
+create table app_public.audit_events (
+  tenant_id uuid not null,
+  id bigint generated always as identity not null,
+  occurred_at timestamp with time zone default now() not null,
+  actor_kind text not null,
+  actor_user_id uuid,
+  actor_api_key_id uuid,
+  request_id text,
+  operation text not null,
+  table_name text not null,
+  row_key jsonb not null,
+  changes jsonb not null
+);
+alter table app_public.audit_events add constraint audit_events_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.audit_events add constraint audit_events_actor_kind_check CHECK ((actor_kind = ANY (ARRAY['user'::text, 'api_key'::text, 'system'::text])));
+alter table app_public.audit_events add constraint audit_events_operation_check CHECK ((operation = ANY (ARRAY['insert'::text, 'update'::text, 'delete'::text])));
+CREATE INDEX audit_events_occurred_at_idx ON app_public.audit_events USING btree (occurred_at);
+CREATE INDEX audit_events_tenant_id_actor_api_key_id_idx ON app_public.audit_events USING btree (tenant_id, actor_api_key_id, id);
+CREATE INDEX audit_events_tenant_id_actor_user_id_idx ON app_public.audit_events USING btree (tenant_id, actor_user_id, id);
+CREATE INDEX audit_events_tenant_id_occurred_at_idx ON app_public.audit_events USING btree (tenant_id, occurred_at);
+CREATE INDEX audit_events_tenant_id_operation_idx ON app_public.audit_events USING btree (tenant_id, operation, id);
+CREATE INDEX audit_events_tenant_id_table_name_idx ON app_public.audit_events USING btree (tenant_id, table_name, id);
+alter table app_public.audit_events enable row level security;
+alter table app_public.audit_events force row level security;
+create policy select_by_admin on app_public.audit_events for select
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
+comment on table app_public.audit_events is '@behavior -insert -update -delete
+Who changed what in the tenant: one event per inserted, updated or deleted row, written by the database itself. Owners and admins read them; nobody can change them. Newest first: `orderBy: ID_DESC`.';
+comment on column app_public.audit_events.tenant_id is '@behavior -insert -update
+The tenant whose row changed.';
+comment on column app_public.audit_events.id is 'Increases with every event: ordering by it is ordering by time.';
+comment on column app_public.audit_events.occurred_at is 'When the transaction that made the change began.';
+comment on column app_public.audit_events.actor_kind is 'Who made the change: `user` (a person''s token), `api_key`, or `system` (migrations, jobs, operators).';
+comment on column app_public.audit_events.actor_user_id is 'The user who made the change, when it was a person.';
+comment on column app_public.audit_events.actor_api_key_id is 'The API key that made the change, when it was a machine client.';
+comment on column app_public.audit_events.request_id is 'The request id (the X-Request-Id header and the request log''s id) the change came with.';
+comment on column app_public.audit_events.operation is '`insert`, `update` or `delete`.';
+comment on column app_public.audit_events.table_name is 'The table whose row changed, e.g. `products`.';
+comment on column app_public.audit_events.row_key is 'The changed row''s primary key, as a JSON object.';
+comment on column app_public.audit_events.changes is 'The changed columns: `{"column": {"old": …, "new": …}}` (inserts have only `new`, deletes only `old`); columns the table keeps secret show `{"hidden": true}`.';
+grant select on table app_public.audit_events to :DATABASE_VISITOR;
+
+create table app_public.categories (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  name text not null,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.categories add constraint categories_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.categories add constraint categories_tenant_id_name_key UNIQUE (tenant_id, name);
+alter table app_public.categories add constraint categories_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)));
+alter table app_public.categories add constraint categories_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+CREATE INDEX categories_tenant_id_created_at_idx ON app_public.categories USING btree (tenant_id, created_at);
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.categories enable row level security;
+alter table app_public.categories force row level security;
+create policy delete_by_admin on app_public.categories for delete
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
+create policy insert_by_member on app_public.categories for insert
+  with check (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role, 'member'::app_public.membership_role]))));
+create policy select_own_tenant on app_public.categories for select
+  using ((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)));
+create policy update_by_member on app_public.categories for update
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role, 'member'::app_public.membership_role]))))
+  with check ((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)));
+comment on table app_public.categories is 'A grouping of a tenant''s products. Names are unique within a tenant.';
+comment on column app_public.categories.tenant_id is '@behavior -insert -update
+The tenant the category belongs to; always the tenant of the request that created it.';
+comment on column app_public.categories.id is 'The category''s id, unique within its tenant.';
+comment on column app_public.categories.name is 'The category''s name, unique within the tenant.';
+comment on column app_public.categories.created_at is 'When the category was created.';
+comment on constraint categories_tenant_id_name_key on app_public.categories is 'A tenant cannot have two categories with the same name.';
+grant select, insert (name), update (name), delete on table app_public.categories to :DATABASE_VISITOR;
+
+create table app_public.invitations (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  email public.citext not null,
+  role app_public.membership_role not null,
+  status app_public.invitation_status default 'pending'::app_public.invitation_status not null,
+  invited_by uuid,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone not null,
+  responded_at timestamp with time zone
+);
+alter table app_public.invitations add constraint invitations_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.invitations add constraint invitations_email_check CHECK ((email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+$'::public.citext));
+alter table app_public.invitations add constraint invitations_invited_by_fkey FOREIGN KEY (invited_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+alter table app_public.invitations add constraint invitations_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+CREATE INDEX invitations_invited_by_idx ON app_public.invitations USING btree (invited_by);
+CREATE UNIQUE INDEX invitations_one_pending_per_email ON app_public.invitations USING btree (tenant_id, email) WHERE (status = 'pending'::app_public.invitation_status);
+CREATE INDEX invitations_tenant_id_created_at_idx ON app_public.invitations USING btree (tenant_id, created_at);
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.invitations FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.invitations enable row level security;
+alter table app_public.invitations force row level security;
+create policy select_by_admin on app_public.invitations for select
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
+comment on table app_public.invitations is '@behavior -insert -update -delete
+An invitation to join a tenant, sent by email. Create with `inviteMember`; manage with `revokeInvitation` and `resendInvitation`. Visible to the tenant''s owners and admins.';
+comment on column app_public.invitations.tenant_id is '@behavior -insert -update
+The tenant the invitee is invited into.';
+comment on column app_public.invitations.id is 'The invitation''s id, unique within its tenant.';
+comment on column app_public.invitations.email is 'The address invited: only a user whose identity provider verified this address may accept.';
+comment on column app_public.invitations.role is 'The role the invitee gets on accepting.';
+comment on column app_public.invitations.status is 'Pending, accepted, declined or revoked.';
+comment on column app_public.invitations.invited_by is 'Who sent (or last resent) the invitation.';
+comment on column app_public.invitations.created_at is 'When the invitation was first sent.';
+comment on column app_public.invitations.expires_at is 'After this, the invitation can no longer be accepted.';
+comment on column app_public.invitations.responded_at is 'When it was accepted, declined or revoked.';
+comment on constraint invitations_email_check on app_public.invitations is 'That is not an email address.';
+grant select on table app_public.invitations to :DATABASE_VISITOR;
+
+create table app_public.memberships (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  user_id uuid not null,
+  role app_public.membership_role default 'member'::app_public.membership_role not null,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.memberships add constraint memberships_pkey PRIMARY KEY (tenant_id, user_id);
+alter table app_public.memberships add constraint memberships_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+alter table app_public.memberships add constraint memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
+CREATE INDEX memberships_user_id_idx ON app_public.memberships USING btree (user_id);
+CREATE TRIGGER _200_keep_an_owner BEFORE DELETE OR UPDATE OF role ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_memberships__keep_an_owner();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.memberships enable row level security;
+alter table app_public.memberships force row level security;
+create policy delete_by_admin on app_public.memberships for delete
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role])) AND ((role <> 'owner'::app_public.membership_role) OR (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role))));
+create policy delete_self on app_public.memberships for delete
+  using ((user_id = ( SELECT app_public.current_user_id() AS current_user_id)));
+create policy select_own_tenant_or_self on app_public.memberships for select
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) OR (user_id = ( SELECT app_public.current_user_id() AS current_user_id))));
+create policy update_by_admin on app_public.memberships for update
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role])) AND ((role <> 'owner'::app_public.membership_role) OR (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role))))
+  with check (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND ((role <> 'owner'::app_public.membership_role) OR (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role))));
+comment on table app_public.memberships is '@behavior -insert
+Who belongs to which tenant, and in which role. People join by accepting an invitation (`acceptInvitation`) or by creating a tenant; members leave by deleting their own membership.';
+comment on column app_public.memberships.tenant_id is '@behavior -insert -update
+The tenant.';
+comment on column app_public.memberships.user_id is 'The member.';
+comment on column app_public.memberships.role is 'What the member may do in the tenant.';
+comment on column app_public.memberships.created_at is 'When the user joined the tenant.';
+grant select, update (role), delete on table app_public.memberships to :DATABASE_VISITOR;
+
+create table app_public.products (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  category_id uuid,
+  name text not null,
+  price numeric(10,2) not null,
+  created_at timestamp with time zone default now() not null,
+  updated_at timestamp with time zone default now() not null
+);
+alter table app_public.products add constraint products_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.products add constraint products_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)));
+alter table app_public.products add constraint products_price_check CHECK (((price >= (0)::numeric) AND (price <> 'NaN'::numeric)));
+alter table app_public.products add constraint products_tenant_id_category_id_fkey FOREIGN KEY (tenant_id, category_id) REFERENCES app_public.categories(tenant_id, id) ON DELETE SET NULL (category_id);
+alter table app_public.products add constraint products_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+CREATE INDEX products_tenant_id_category_id_idx ON app_public.products USING btree (tenant_id, category_id);
+CREATE INDEX products_tenant_id_created_at_idx ON app_public.products USING btree (tenant_id, created_at);
+CREATE INDEX products_tenant_id_name_idx ON app_public.products USING btree (tenant_id, name);
+CREATE INDEX products_tenant_id_price_idx ON app_public.products USING btree (tenant_id, price);
+CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__set_updated_at();
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.products enable row level security;
+alter table app_public.products force row level security;
+create policy delete_by_admin on app_public.products for delete
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
+create policy insert_by_member on app_public.products for insert
+  with check (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role, 'member'::app_public.membership_role]))));
+create policy select_own_tenant on app_public.products for select
+  using ((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)));
+create policy update_by_member on app_public.products for update
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role, 'member'::app_public.membership_role]))))
+  with check ((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)));
+comment on table app_public.products is '@behavior -insert
+Something a tenant sells. Create products with `createProduct`.';
+comment on column app_public.products.tenant_id is '@behavior -insert -update
+The tenant the product belongs to; always the tenant of the request that created it.';
+comment on column app_public.products.id is 'The product''s id, unique within its tenant.';
+comment on column app_public.products.category_id is 'The product''s category, if any: one of the same tenant''s categories.';
+comment on column app_public.products.name is 'The product''s name, 1 to 200 characters.';
+comment on column app_public.products.price is 'The price, at least 0 and below 100,000,000, with two decimal places.';
+comment on column app_public.products.created_at is 'When the product was created.';
+comment on column app_public.products.updated_at is 'When the product was last changed.';
+comment on constraint products_price_check on app_public.products is 'A price must be a number of at least 0.';
+comment on constraint products_tenant_id_category_id_fkey on app_public.products is '@foreignFieldName products
+@fieldName category
+The product''s category, always one of the same tenant''s.';
+grant select, insert (category_id, name, price), update (category_id, name, price), delete on table app_public.products to :DATABASE_VISITOR;
+
+create table app_public.tenants (
+  id uuid default gen_random_uuid() not null,
+  slug text not null,
+  name text not null,
+  settings jsonb default '{}'::jsonb not null,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.tenants add constraint tenants_pkey PRIMARY KEY (id);
+alter table app_public.tenants add constraint tenants_slug_key UNIQUE (slug);
+alter table app_public.tenants add constraint tenants_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)));
+alter table app_public.tenants add constraint tenants_settings_check CHECK ((jsonb_typeof(settings) = 'object'::text));
+alter table app_public.tenants add constraint tenants_slug_check CHECK ((slug ~ '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$'::text));
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenants FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.tenants enable row level security;
+alter table app_public.tenants force row level security;
+create policy delete_by_owner on app_public.tenants for delete
+  using (((id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role)));
+create policy select_if_member_or_current on app_public.tenants for select
+  using (((id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) OR (id IN ( SELECT m.tenant_id
+   FROM app_public.memberships m
+  WHERE (m.user_id = ( SELECT app_public.current_user_id() AS current_user_id))))));
+create policy update_by_owner on app_public.tenants for update
+  using (((id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role)));
+comment on table app_public.tenants is '@behavior -insert
+An organisation using the product. Every row of tenant data belongs to exactly one tenant.';
+comment on column app_public.tenants.slug is 'A short, URL-safe, globally unique name: lower-case letters, digits and inner hyphens, at most 63 characters.';
+comment on column app_public.tenants.name is 'The tenant''s display name.';
+comment on column app_public.tenants.settings is 'Free-form tenant preferences, a JSON object.';
+comment on column app_public.tenants.created_at is 'When the tenant was created.';
+grant select, update (name, settings), delete on table app_public.tenants to :DATABASE_VISITOR;
+
+create table app_public.users (
+  id uuid not null,
+  email public.citext,
+  display_name text,
+  created_at timestamp with time zone default now() not null
+);
+alter table app_public.users add constraint users_pkey PRIMARY KEY (id);
+alter table app_public.users add constraint users_email_key UNIQUE (email);
+alter table app_public.users add constraint users_display_name_check CHECK (((length(display_name) >= 1) AND (length(display_name) <= 200)));
+alter table app_public.users add constraint users_email_check CHECK ((email OPERATOR(public.~) '^[^@[:space:]]+@[^@[:space:]]+$'::public.citext));
+alter table app_public.users enable row level security;
+alter table app_public.users force row level security;
+create policy select_self_or_fellow_member on app_public.users for select
+  using (((id = ( SELECT app_public.current_user_id() AS current_user_id)) OR (id IN ( SELECT m.user_id
+   FROM app_public.memberships m))));
+create policy update_self on app_public.users for update
+  using ((id = ( SELECT app_public.current_user_id() AS current_user_id)));
+comment on table app_public.users is '@behavior -insert -delete
+A person who signs in. Their id is the `sub` of the JWT their identity provider issues.';
+comment on column app_public.users.id is 'The `sub` claim of the user''s JWT.';
+comment on column app_public.users.email is 'The user''s email address as their identity provider verified it, unique without regard to case; none if unverified or held by another account.';
+comment on column app_public.users.display_name is 'How the user is shown to the other members of their tenants.';
+comment on column app_public.users.created_at is 'When the user first created or joined a tenant.';
+grant select, update (display_name) on table app_public.users to :DATABASE_VISITOR;

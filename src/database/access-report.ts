@@ -1,0 +1,268 @@
+// docs/access.md: what each request role may do on every table, column and function of
+// the guarded schemas, read from the catalogue and checked by trying.
+//
+// Grants come from the catalogue. Policies are not guessed at: inside a transaction that
+// is rolled back, a tenant with a user in each tenant role is created, and each policy's
+// predicate is evaluated as that user (the API's role and settings) against a row of the
+// user's own tenant and a row of another tenant, every other column NULL. A policy that
+// also reads other columns of the row (pg_depend says which) is marked as depending on
+// them. Needs a superuser on the database (to create the fixture and switch roles).
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { placeholderFor, type RoleNames } from './schema-dump.ts';
+
+export const ACCESS_REPORT_HEADER = `# Who may do what
+
+Written from the catalogue by \`npm run db:access -- --write\` (src/database/access-report.ts);
+\`test/access-report.test.ts\` fails when it is stale. Do not edit.`;
+
+const TENANT_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
+const COMMANDS = ['select', 'insert', 'update', 'delete'] as const;
+type Command = (typeof COMMANDS)[number];
+type Actor = 'anonymous' | (typeof TENANT_ROLES)[number];
+const ACTORS: Actor[] = ['anonymous', ...TENANT_ROLES];
+
+const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+interface Relation {
+  oid: number;
+  name: string;
+  alias: string;
+  kind: string;
+  rls: boolean;
+  force: boolean;
+  /** The column that says whose row it is: tenant_id, or the tenants table's id. */
+  tenant_column: string | null;
+  comment: string | null;
+}
+
+interface Policy {
+  relation: number;
+  name: string;
+  command: string;
+  permissive: boolean;
+  roles: string[];
+  using: string | null;
+  check: string | null;
+  /** Columns of its own table the policy reads, besides the tenant column. */
+  reads: string[];
+}
+
+/** A predicate's value for a row whose other columns are unknown (NULL): true, false, or null for "depends". */
+type Truth = boolean | null;
+
+interface Outcome {
+  own: Truth;
+  other: Truth;
+  /** The columns of the policies that left the answer open. */
+  depends: string[];
+}
+
+const or = (a: Truth, b: Truth): Truth => (a === true || b === true ? true : a === null || b === null ? null : false);
+const and = (a: Truth, b: Truth): Truth => (a === false || b === false ? false : a === null || b === null ? null : true);
+
+function describeOutcome(granted: boolean, rls: boolean, outcome: Outcome | null, hasTenant: boolean): string {
+  if (!granted) return '—';
+  if (!rls) return 'every row';
+  if (!outcome) return 'no rows';
+  const by = outcome.depends.length ? ` (by ${outcome.depends.join(', ')})` : '';
+  if (!hasTenant) return outcome.own === true ? 'every row' : outcome.own === null ? `some rows${by}` : 'no rows';
+  if (outcome.other === true) return '**every tenant**';
+  if (outcome.own === true) return outcome.other === null ? `own tenant, some others${by}` : 'own tenant';
+  if (outcome.own === null) return outcome.other === null ? `some rows${by}` : `some rows of own tenant${by}`;
+  return outcome.other === null ? `some rows of other tenants${by}` : 'no rows';
+}
+
+export interface AccessReportOptions {
+  schemas: string[];
+  roles: RoleNames;
+  tenantsTable: string;
+}
+
+/** The report as markdown. `client` must be a superuser connected to the database, outside a transaction. */
+export async function accessReport(client: pg.ClientBase, options: AccessReportOptions): Promise<string> {
+  const { roles } = options;
+  const role = placeholderFor(roles);
+  await client.query('begin');
+  try {
+    await client.query(`set local search_path = pg_catalog, pg_temp`);
+    const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => (await client.query<T>(sql, values)).rows;
+
+    const relations = await query<Relation>(
+      `select c.oid::int as oid, c.oid::regclass::text as name, quote_ident(c.relname) as alias, c.relkind::text as kind,
+              c.relrowsecurity as rls, c.relforcerowsecurity as force,
+              case when c.oid = to_regclass($2) then 'id'
+                   when exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped) then 'tenant_id' end as tenant_column,
+              obj_description(c.oid, 'pg_class') as comment
+       from pg_class c where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'f')`,
+      [options.schemas, options.tenantsTable],
+    );
+    relations.sort((a, b) => bytewise(a.name, b.name));
+    const policies = await query<Policy>(
+      `select p.polrelid::int as relation, p.polname::text as name, p.polcmd::text as command, p.polpermissive as permissive,
+              array(select case r when 0 then 'public' else r::regrole::text end from unnest(p.polroles) r) as roles,
+              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
+              array(select a.attname::text from pg_depend d join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
+                    where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refobjid = p.polrelid and d.refobjsubid > 0
+                      and a.attname not in ('tenant_id') and not (p.polrelid = to_regclass($2) and a.attname = 'id')
+                    order by a.attnum) as reads
+       from pg_policy p join pg_class c on c.oid = p.polrelid where c.relnamespace = any($1::regnamespace[])`,
+      [options.schemas, options.tenantsTable],
+    );
+    policies.sort((a, b) => bytewise(a.name, b.name));
+
+    // Privileges, as the catalogue has them, for the two request roles.
+    const privileges = await query<{ relation: number; request_role: string; command: string; granted: boolean; usable: boolean; columns: string[] | null }>(
+      `select c.oid::int as relation, r as request_role, lower(cmd) as command,
+              has_table_privilege(r, c.oid, cmd) or (cmd in ('SELECT', 'INSERT', 'UPDATE') and has_any_column_privilege(r, c.oid, cmd)) as granted,
+              has_schema_privilege(r, c.relnamespace, 'USAGE') as usable,
+              case when cmd in ('SELECT', 'INSERT', 'UPDATE') and not has_table_privilege(r, c.oid, cmd) then
+                array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+                      and has_column_privilege(r, c.oid, a.attnum, cmd) order by a.attnum) end as columns
+       from pg_class c, unnest($2::text[]) r, unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd
+       where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'f')`,
+      [options.schemas, [roles.anonymous, roles.visitor]],
+    );
+    const privilege = (relation: number, requestRole: string, command: Command) =>
+      privileges.find((p) => p.relation === relation && p.request_role === requestRole && p.command === command)!;
+
+    // The fixture: a tenant with a user in each role, and another tenant.
+    const tenant = randomUUID();
+    const otherTenant = randomUUID();
+    const users = Object.fromEntries(TENANT_ROLES.map((tenantRole) => [tenantRole, randomUUID()])) as Record<(typeof TENANT_ROLES)[number], string>;
+    await client.query(`insert into app_public.tenants (id, slug, name) values ($1, $3, 'Access report'), ($2, $4, 'Another tenant')`, [
+      tenant,
+      otherTenant,
+      `access-${tenant.slice(0, 8)}`,
+      `access-${otherTenant.slice(0, 8)}`,
+    ]);
+    for (const tenantRole of TENANT_ROLES) {
+      await client.query('insert into app_public.users (id) values ($1)', [users[tenantRole]]);
+      await client.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [tenant, users[tenantRole], tenantRole]);
+    }
+
+    const evaluate = async (relation: Relation, expression: string, tenantId: string): Promise<Truth> => {
+      const row = relation.tenant_column ? { [relation.tenant_column]: tenantId } : {};
+      await client.query('savepoint predicate');
+      try {
+        const { rows } = await client.query<{ passed: boolean | null }>(
+          `select (${expression}) as passed from json_populate_record(null::${relation.name}, $1::json) as ${relation.alias}`,
+          [JSON.stringify(row)],
+        );
+        return rows[0]?.passed ?? null;
+      } finally {
+        await client.query('rollback to savepoint predicate');
+      }
+    };
+
+    const outcomes = new Map<string, Outcome | null>();
+    for (const actor of ACTORS) {
+      const requestRole = actor === 'anonymous' ? roles.anonymous : roles.visitor;
+      await client.query(`select set_config('role', $1, true), set_config('app.current_user_id', $2, true), set_config('app.current_tenant_id', $3, true)`, [
+        requestRole,
+        actor === 'anonymous' ? '' : users[actor],
+        actor === 'anonymous' ? '' : tenant,
+      ]);
+      for (const relation of relations) {
+        for (const command of COMMANDS) {
+          const granted = privilege(relation.oid, requestRole, command);
+          if (!granted.granted || !granted.usable || !relation.rls) continue;
+          const applicable = policies.filter(
+            (p) =>
+              p.relation === relation.oid &&
+              (p.command === '*' || p.command === { select: 'r', insert: 'a', update: 'w', delete: 'd' }[command]) &&
+              p.roles.some((r) => r === 'public' || r === requestRole),
+          );
+          // Which rows a command may touch: USING, or for an insert the WITH CHECK.
+          const expressionOf = (p: Policy) => (command === 'insert' ? p.check : p.using ?? p.check);
+          const depends = new Set<string>();
+          const passes = async (tenantId: string): Promise<Truth> => {
+            let permissive: Truth = false;
+            let restrictive: Truth = true;
+            for (const p of applicable) {
+              const value = await evaluate(relation, expressionOf(p) ?? 'true', tenantId);
+              if (value === null) p.reads.forEach((column) => depends.add(column));
+              if (p.permissive) permissive = or(permissive, value);
+              else restrictive = and(restrictive, value);
+            }
+            return and(permissive, restrictive);
+          };
+          const permissiveExist = applicable.some((p) => p.permissive);
+          const outcome = permissiveExist ? { own: await passes(tenant), other: relation.tenant_column ? await passes(otherTenant) : false, depends: [] as string[] } : null;
+          if (outcome) outcome.depends = [...depends].sort(bytewise);
+          outcomes.set(`${actor} ${relation.oid} ${command}`, outcome);
+        }
+      }
+      await client.query('reset role');
+    }
+
+    const lines: string[] = [
+      ACCESS_REPORT_HEADER,
+      '',
+      'Who: **anonymous** is a request without a token (`:DATABASE_ANONYMOUS`); **viewer**, **member**,',
+      '**admin** and **owner** are a signed-in user (`:DATABASE_VISITOR`) acting in a tenant in that role.',
+      'The authenticator (`:DATABASE_AUTHENTICATOR`) is the API\'s login and appears only where it holds',
+      'a privilege of its own.',
+      '',
+      'What: **own tenant**, the rows of the tenant the request acts in; **every tenant**, rows of other',
+      'tenants too (a leak, unless the table is meant to be shared); **some rows (by …)**, rows the',
+      'policies choose by those columns (read the policies); **no rows**, granted but no policy admits',
+      'any; **—**, no grant (or no access to the schema). Each policy was evaluated as that user against a',
+      'row of their own tenant and one of another tenant.',
+      '',
+      '## Tables',
+    ];
+    for (const relation of relations) {
+      const kind = relation.kind === 'v' ? 'view' : relation.kind === 'm' ? 'materialized view' : relation.tenant_column === 'tenant_id' ? 'tenant table' : 'table';
+      const rls = relation.kind === 'v' || relation.kind === 'm' ? '' : relation.rls ? (relation.force ? ', row level security forced' : ', row level security (not forced)') : ', **no row level security**';
+      lines.push('', `### ${relation.name}`, '', `${kind[0]!.toUpperCase()}${kind.slice(1)}${rls}.${relation.comment ? ` ${relation.comment.split('\n').filter((line) => !line.startsWith('@')).join(' ')}` : ''}`, '');
+      lines.push(`| | ${ACTORS.join(' | ')} |`, `| --- | ${ACTORS.map(() => '---').join(' | ')} |`);
+      for (const command of COMMANDS) {
+        const visitorColumns = privilege(relation.oid, roles.visitor, command).columns;
+        const label = visitorColumns && visitorColumns.length ? `${command} (${visitorColumns.join(', ')})` : command;
+        const cells = ACTORS.map((actor) => {
+          const requestRole = actor === 'anonymous' ? roles.anonymous : roles.visitor;
+          const granted = privilege(relation.oid, requestRole, command);
+          const outcome = outcomes.get(`${actor} ${relation.oid} ${command}`) ?? null;
+          return describeOutcome(granted.granted && granted.usable, relation.rls, outcome, relation.tenant_column !== null);
+        });
+        lines.push(`| ${label} | ${cells.join(' | ')} |`);
+      }
+      const own = policies.filter((p) => p.relation === relation.oid);
+      if (own.length) {
+        lines.push('', 'Policies:', '');
+        for (const p of own) {
+          const command = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' }[p.command];
+          const to = p.roles.map(role).sort(bytewise).join(', ');
+          const parts = [p.using !== null ? `using \`${p.using.replace(/\s+/g, ' ')}\`` : '', p.check !== null ? `with check \`${p.check.replace(/\s+/g, ' ')}\`` : ''].filter(Boolean);
+          lines.push(`- \`${p.name}\` (${p.permissive ? '' : 'restrictive, '}${command}${to === 'public' ? '' : `, to ${to}`}): ${parts.join('; ')}`);
+        }
+      }
+    }
+
+    const functions = await query<{ name: string; definer: boolean; anonymous: boolean; visitor: boolean; authenticator: boolean }>(
+      `select p.oid::regprocedure::text as name, p.prosecdef as definer,
+              has_function_privilege($2, p.oid, 'EXECUTE') and has_schema_privilege($2, p.pronamespace, 'USAGE') as anonymous,
+              has_function_privilege($3, p.oid, 'EXECUTE') and has_schema_privilege($3, p.pronamespace, 'USAGE') as visitor,
+              has_function_privilege($4, p.oid, 'EXECUTE') and has_schema_privilege($4, p.pronamespace, 'USAGE') as authenticator
+       from pg_proc p where p.pronamespace = any($1::regnamespace[])`,
+      [options.schemas, roles.anonymous, roles.visitor, roles.authenticator],
+    );
+    functions.sort((a, b) => bytewise(a.name, b.name));
+    lines.push(
+      '',
+      '## Functions',
+      '',
+      'Who may call each function. A signed-in user may call it in any tenant role: the function itself',
+      'checks the role (`current_tenant_role()`). SECURITY DEFINER functions run with the owner\'s rights,',
+      'past row level security; the authenticator calls its own before switching role.',
+      '',
+      '| function | runs as | anonymous | signed in | authenticator |',
+      '| --- | --- | --- | --- | --- |',
+      ...functions.map((fn) => `| \`${fn.name}\` | ${fn.definer ? 'owner (definer)' : 'caller'} | ${fn.anonymous ? 'yes' : '—'} | ${fn.visitor ? 'yes' : '—'} | ${fn.authenticator ? 'yes' : '—'} |`),
+    );
+    return `${lines.join('\n')}\n`;
+  } finally {
+    await client.query('rollback');
+  }
+}

@@ -1,0 +1,157 @@
+// `npm run db:new-table -- <name> [column:type…]`: the SQL of a complete tenant table, in
+// tenantgraph's conventions (those of 000004 categories and 000005 products), ready for
+// migrations/current.sql: composite keys and foreign keys led by tenant_id, forced row
+// level security, one policy per command with the tenant roles that may run it, column
+// grants, the updated_at trigger, indexes, comments and smart tags. Idempotent (drops
+// first), so graphile-migrate watch can re-run it; a table it writes passes the guard.
+//
+// Columns: `name:type` (not null), `name:type?` (nullable), `name:type!` (unique within
+// the tenant), `name:@table` (a reference to another tenant table's row, by id, within
+// the tenant; `?` makes it optional: deleting the row then clears the reference).
+
+export const TENANT_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
+export type TenantRole = (typeof TENANT_ROLES)[number];
+
+export interface NewTableOptions {
+  /** Plural, lower case: `suppliers`. */
+  name: string;
+  columns: string[];
+  schema?: string;
+  /** The least role that may read, create and update, delete. */
+  roles?: { select: TenantRole; write: TenantRole; delete: TenantRole };
+  /** The role name in the grant; a graphile-migrate placeholder by default. */
+  visitor?: string;
+}
+
+interface Column {
+  name: string;
+  type: string;
+  nullable: boolean;
+  unique: boolean;
+  references?: string;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+const TYPE = /^[a-z][a-z0-9_ .]*(\(\d+(, ?\d+)?\))?(\[\])?$/;
+
+export function parseColumn(spec: string, schema: string): Column {
+  const match = /^([^:]+):(.+?)([?!]*)$/.exec(spec);
+  if (!match) throw new Error(`Column "${spec}": write name:type, e.g. name:text, note:text?, code:text!, category_id:@categories`);
+  const [, name, type, flags] = match as unknown as [string, string, string, string];
+  if (!IDENTIFIER.test(name)) throw new Error(`Column "${spec}": ${name} is not a plain lower-case identifier`);
+  if (['tenant_id', 'id', 'created_at', 'updated_at'].includes(name)) throw new Error(`Column "${spec}": ${name} is written for you`);
+  const nullable = flags.includes('?');
+  const unique = flags.includes('!');
+  if (type.startsWith('@')) {
+    const target = type.slice(1);
+    if (!IDENTIFIER.test(target.split('.').at(-1)!)) throw new Error(`Column "${spec}": ${target} is not a table name`);
+    return { name, type: 'uuid', nullable, unique, references: target.includes('.') ? target : `${schema}.${target}` };
+  }
+  if (!TYPE.test(type)) throw new Error(`Column "${spec}": ${type} is not a type name`);
+  return { name, type, nullable, unique };
+}
+
+const singular = (plural: string) => plural.replace(/ies$/, 'y').replace(/(ch|sh|x|ss)es$/, '$1').replace(/s$/, '');
+const words = (name: string) => name.replace(/_id$/, '').replace(/_/g, ' ');
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+/** A comment with smart tags: E'' so that \n is a line break. */
+const tagged = (tags: string, text: string) => `E'${tags}\\n${text.replace(/'/g, "''")}'`;
+
+function rolesFrom(least: TenantRole): string[] {
+  // Ordered from most to least powerful, as app_public.membership_role is.
+  return [...TENANT_ROLES].reverse().slice(0, [...TENANT_ROLES].reverse().indexOf(least) + 1);
+}
+
+export function newTableSql(options: NewTableOptions): string {
+  const schema = options.schema ?? 'app_public';
+  const { name } = options;
+  if (!IDENTIFIER.test(name)) throw new Error(`Table name "${name}": use a plain lower-case plural, e.g. suppliers`);
+  if (!IDENTIFIER.test(schema)) throw new Error(`Schema "${schema}" is not a plain identifier`);
+  const roles = options.roles ?? { select: 'viewer', write: 'member', delete: 'admin' };
+  const visitor = options.visitor ?? ':DATABASE_VISITOR';
+  const table = `${schema}.${name}`;
+  const one = singular(name);
+  const columns = options.columns.map((spec) => parseColumn(spec, schema));
+  const writable = columns.map((column) => column.name);
+  const current = '(select app_public.current_tenant_id())';
+  const roleCheck = (least: TenantRole) =>
+    least === 'viewer' ? '' : ` and (select app_public.current_tenant_role()) in (${rolesFrom(least).map(literal).join(', ')})`;
+
+  const definitions = [
+    `  tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade`,
+    `  id uuid not null default gen_random_uuid()`,
+    ...columns.map((column) => `  ${column.name} ${column.type}${column.nullable ? '' : ' not null'}`),
+    `  created_at timestamptz not null default now()`,
+    `  updated_at timestamptz not null default now()`,
+    `  primary key (tenant_id, id)`,
+    ...columns.filter((column) => column.unique).map((column) => `  unique (tenant_id, ${column.name})`),
+    // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
+    ...columns
+      .filter((column) => column.references)
+      .map(
+        (column) =>
+          `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id)${column.nullable ? ` on delete set null (${column.name})` : ''}`,
+      ),
+  ];
+
+  const sql: string[] = [
+    `--------------------------------------------------------------------------------`,
+    `-- ${name}: a tenant table (npm run db:new-table). Say what a ${one} is in the comments below.`,
+    `drop table if exists ${table} cascade;`,
+    '',
+    `create table ${table} (\n${definitions.join(',\n')}\n);`,
+    `comment on table ${table} is ${literal(`A ${words(one)} of a tenant.`)};`,
+    `comment on column ${table}.tenant_id is ${tagged('@behavior -insert -update', `The tenant the ${words(one)} belongs to; always the tenant of the request that created it.`)};`,
+    `comment on column ${table}.id is ${literal(`The ${words(one)}'s id, unique within its tenant.`)};`,
+    ...columns.map((column) =>
+      column.references
+        ? `comment on column ${table}.${column.name} is ${literal(`The ${words(one)}'s ${words(column.name)}${column.nullable ? ', if any' : ''}: one of the same tenant's ${column.references.split('.').at(-1)!.replace(/_/g, ' ')}.`)};`
+        : `comment on column ${table}.${column.name} is ${literal(`The ${words(one)}'s ${words(column.name)}.`)};`,
+    ),
+    `comment on column ${table}.created_at is ${literal(`When the ${words(one)} was created.`)};`,
+    `comment on column ${table}.updated_at is ${literal(`When the ${words(one)} was last changed.`)};`,
+    ...columns
+      .filter((column) => column.unique)
+      .map(
+        (column) =>
+          `comment on constraint ${name}_tenant_id_${column.name}_key on ${table} is ${literal(`A tenant cannot have two ${name.replace(/_/g, ' ')} with the same ${words(column.name)}.`)};`,
+      ),
+    ...columns
+      .filter((column) => column.references)
+      .map(
+        (column) =>
+          `comment on constraint ${name}_tenant_id_${column.name}_fkey on ${table} is ${tagged(`@fieldName ${camel(words(column.name))}`, `The ${words(one)}'s ${words(column.name)}, always one of the same tenant's.`)};`,
+      ),
+    '',
+    `-- Every query is filtered by tenant (by the policies): indexes lead with tenant_id.`,
+    `create index ${name}_tenant_id_created_at_idx on ${table} (tenant_id, created_at);`,
+    ...columns.filter((column) => column.references && !column.unique).map((column) => `create index ${name}_tenant_id_${column.name}_idx on ${table} (tenant_id, ${column.name});`),
+    '',
+    `create trigger _100_set_updated_at before update on ${table}`,
+    `  for each row execute function app_private.tg__set_updated_at();`,
+    `-- Every change goes into the tenant's audit trail (name secret columns as arguments).`,
+    `create trigger _900_audit after insert or update or delete on ${table}`,
+    `  for each row execute function app_private.tg__audit();`,
+    '',
+    `alter table ${table} enable row level security;`,
+    `alter table ${table} force row level security;`,
+    '',
+    `create policy select_${roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`} on ${table} for select`,
+    `  using (tenant_id = ${current}${roleCheck(roles.select)});`,
+    `create policy insert_by_${roles.write} on ${table} for insert`,
+    `  with check (tenant_id = ${current}${roleCheck(roles.write)});`,
+    `create policy update_by_${roles.write} on ${table} for update`,
+    `  using (tenant_id = ${current}${roleCheck(roles.write)})`,
+    `  with check (tenant_id = ${current});`,
+    `create policy delete_by_${roles.delete} on ${table} for delete`,
+    `  using (tenant_id = ${current}${roleCheck(roles.delete)});`,
+    '',
+    `-- Columns are listed for writes: nobody writes tenant_id, id or the timestamps.`,
+    `grant select${writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : ''}, delete on ${table} to ${visitor};`,
+  ];
+  return `${sql.join('\n')}\n`;
+}
+
+function camel(text: string): string {
+  return text.replace(/ (\w)/g, (_, letter: string) => letter.toUpperCase());
+}

@@ -1,0 +1,240 @@
+// data/schema.sql: the guarded schemas as DDL, written from the catalogue in a stable
+// order, so a reviewer sees a migration's whole effect in one diff (graphile/starter
+// commits pg_dump's output the same way).
+//
+// Why not pg_dump: the embedded PostgreSQL (17) ships none; Debian 12's pg_dump is 15 and
+// refuses a 17 server; the only pg_dump binaries on npm are 14.10 (which refuses 15 and 17)
+// and a WebAssembly 18.x that talks only to an in-process PGlite. pg_dump's output also
+// depends on its own version (18 adds a random \restrict key to every dump) and names the
+// deployment's roles. This reads the catalogue and lets the server print each definition
+// (pg_get_functiondef, pg_get_constraintdef, pg_get_indexdef, pg_get_triggerdef,
+// pg_get_expr, pg_get_viewdef), with the search_path pinned, names sorted bytewise and
+// roles written as the migrations' placeholders: the same bytes on PostgreSQL 15 and 17,
+// with test or production role names. Meant for review, not for restoring.
+import type pg from 'pg';
+
+/** The deployment's role names, written as graphile-migrate placeholders. */
+export interface RoleNames {
+  owner: string;
+  authenticator: string;
+  visitor: string;
+  anonymous: string;
+}
+
+export const SCHEMA_DUMP_HEADER = `-- The schemas app_public and app_private as the migrations leave them: written from the
+-- catalogue by \`npm run db:dump\` (src/database/schema-dump.ts), checked by
+-- test/schema-dump.test.ts. Do not edit; role names are the migrations' placeholders.`;
+
+const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+export function placeholderFor(roles: RoleNames): (role: string) => string {
+  const names = new Map([
+    [roles.owner, ':DATABASE_OWNER'],
+    [roles.authenticator, ':DATABASE_AUTHENTICATOR'],
+    [roles.visitor, ':DATABASE_VISITOR'],
+    [roles.anonymous, ':DATABASE_ANONYMOUS'],
+    ['-', 'public'],
+  ]);
+  return (role) => names.get(role) ?? role;
+}
+
+interface Grant {
+  grantee: string;
+  privilege: string;
+  grantable: boolean;
+  column: string | null;
+}
+
+const PRIVILEGE_ORDER = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE', 'CREATE', 'EXECUTE'];
+
+/** `grant …` lines for one object, one per grantee, the owner's own rights left out. */
+function grantLines(grants: Grant[], target: string, role: (name: string) => string): string[] {
+  const byGrantee = new Map<string, Grant[]>();
+  for (const grant of grants) byGrantee.set(role(grant.grantee), [...(byGrantee.get(role(grant.grantee)) ?? []), grant]);
+  return [...byGrantee.keys()].sort(bytewise).flatMap((grantee) => {
+    const own = byGrantee.get(grantee)!;
+    const lines: string[] = [];
+    for (const grantable of [false, true]) {
+      const mine = own.filter((grant) => grant.grantable === grantable);
+      if (mine.length === 0) continue;
+      const parts = PRIVILEGE_ORDER.flatMap((privilege) => {
+        const whole = mine.some((grant) => grant.privilege === privilege && grant.column === null);
+        const columns = mine.filter((grant) => grant.privilege === privilege && grant.column !== null).map((grant) => grant.column!);
+        return [...(whole ? [privilege.toLowerCase()] : []), ...(columns.length ? [`${privilege.toLowerCase()} (${columns.join(', ')})`] : [])];
+      });
+      lines.push(`grant ${parts.join(', ')} on ${target} to ${grantee}${grantable ? ' with grant option' : ''};`);
+    }
+    return lines;
+  });
+}
+
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
+const commentLine = (what: string, text: string | null) => (text === null ? [] : [`comment on ${what} is ${literal(text)};`]);
+
+// Every query takes the schemas as $1 and returns rows already in a stable order, sorted again bytewise here.
+const ACL = (acl: string, kind: string, owner: string) =>
+  `(select coalesce(json_agg(json_build_object('grantee', case a.grantee when 0 then '-' else a.grantee::regrole::text end,
+      'privilege', a.privilege_type, 'grantable', a.is_grantable, 'column', null)), '[]')
+    from aclexplode(coalesce(${acl}, acldefault((${kind})::"char", ${owner}))) a where a.grantee <> ${owner})`;
+
+export async function dumpSchemas(client: pg.ClientBase, schemas: string[], roles: RoleNames): Promise<string> {
+  const role = placeholderFor(roles);
+  const { rows: [before] } = await client.query<{ search_path: string }>('show search_path');
+  await client.query(`select set_config('search_path', 'pg_catalog, pg_temp', false)`);
+  try {
+    const sections: string[] = [SCHEMA_DUMP_HEADER];
+    const query = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
+
+    const schemaRows = await query<{ name: string; comment: string | null; grants: Grant[] }>(`
+      select n.nspname::text as name, obj_description(n.oid, 'pg_namespace') as comment, ${ACL('n.nspacl', "'n'", 'n.nspowner')} as grants
+      from pg_namespace n where n.nspname = any($1::text[])`);
+    for (const schema of schemaRows.sort((a, b) => schemas.indexOf(a.name) - schemas.indexOf(b.name))) {
+      sections.push([`create schema ${schema.name};`, ...commentLine(`schema ${schema.name}`, schema.comment), ...grantLines(schema.grants, `schema ${schema.name}`, role)].join('\n'));
+    }
+
+    const types = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
+      select t.oid::regtype::text as name,
+             case t.typtype
+               when 'e' then 'create type ' || t.oid::regtype || ' as enum (' ||
+                 (select string_agg(quote_literal(e.enumlabel), ', ' order by e.enumsortorder) from pg_enum e where e.enumtypid = t.oid) || ');'
+               when 'd' then 'create domain ' || t.oid::regtype || ' as ' || format_type(t.typbasetype, t.typtypmod) ||
+                 case when t.typnotnull then ' not null' else '' end ||
+                 coalesce(' default ' || t.typdefault, '') ||
+                 coalesce((select string_agg(' constraint ' || quote_ident(c.conname) || ' ' || pg_get_constraintdef(c.oid), '' order by c.conname)
+                           from pg_constraint c where c.contypid = t.oid), '') || ';'
+               when 'c' then 'create type ' || t.oid::regtype || ' as (' ||
+                 (select string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod), ', ' order by a.attnum)
+                  from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) || ');'
+             end as definition,
+             obj_description(t.oid, 'pg_type') as comment, ${ACL('t.typacl', "'T'", 't.typowner')} as grants
+      from pg_type t
+      where t.typnamespace = any($1::regnamespace[]) and t.typtype in ('e', 'd', 'c')
+        and (t.typtype <> 'c' or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')`);
+    for (const type of types.sort((a, b) => bytewise(a.name, b.name))) {
+      sections.push([type.definition, ...commentLine(`type ${type.name}`, type.comment), ...grantLines(type.grants, `type ${type.name}`, role)].join('\n'));
+    }
+
+    const functions = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
+      select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as definition,
+             obj_description(p.oid, 'pg_proc') as comment, ${ACL('p.proacl', "'f'", 'p.proowner')} as grants
+      from pg_proc p where p.pronamespace = any($1::regnamespace[]) and p.prokind in ('f', 'p')`);
+    for (const fn of functions.sort((a, b) => bytewise(a.name, b.name))) {
+      const kind = /^CREATE OR REPLACE PROCEDURE/.test(fn.definition) ? 'procedure' : 'function';
+      sections.push([`${fn.definition.trimEnd()};`, ...commentLine(`${kind} ${fn.name}`, fn.comment), ...grantLines(fn.grants, `${kind} ${fn.name}`, role)].join('\n'));
+    }
+
+    const relations = await query<{
+      oid: number;
+      name: string;
+      kind: string;
+      rls: boolean;
+      force: boolean;
+      options: string[] | null;
+      view: string | null;
+      comment: string | null;
+      columns: Array<{ name: string; type: string; notnull: boolean; default: string | null; generated: string; identity: string; collation: string | null; comment: string | null }>;
+      grants: Grant[];
+      column_grants: Grant[];
+    }>(`
+      select c.oid, c.oid::regclass::text as name, c.relkind::text as kind, c.relrowsecurity as rls, c.relforcerowsecurity as force,
+             c.reloptions as options, case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid, true) end as view,
+             obj_description(c.oid, 'pg_class') as comment,
+             (select coalesce(json_agg(json_build_object(
+                'name', quote_ident(a.attname), 'type', format_type(a.atttypid, a.atttypmod), 'notnull', a.attnotnull,
+                'default', pg_get_expr(d.adbin, d.adrelid), 'generated', a.attgenerated, 'identity', a.attidentity,
+                'collation', case when a.attcollation <> t.typcollation then (select quote_ident(co.collname) from pg_collation co where co.oid = a.attcollation) end,
+                'comment', col_description(c.oid, a.attnum)) order by a.attnum), '[]')
+              from pg_attribute a join pg_type t on t.oid = a.atttypid
+              left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+              where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+             ${ACL('c.relacl', "case c.relkind when 'S' then 's' else 'r' end", 'c.relowner')} as grants,
+             (select coalesce(json_agg(json_build_object('grantee', case g.grantee when 0 then '-' else g.grantee::regrole::text end,
+                'privilege', g.privilege_type, 'grantable', g.is_grantable, 'column', quote_ident(a.attname)) order by a.attnum), '[]')
+              from pg_attribute a, aclexplode(a.attacl) g
+              where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attacl is not null) as column_grants
+      from pg_class c
+      where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+        and not exists (select 1 from pg_depend dep where dep.objid = c.oid and dep.classid = 'pg_class'::regclass and dep.deptype in ('a', 'i') and c.relkind = 'S')`);
+    const constraints = await query<{ relation: number; name: string; kind: string; definition: string; comment: string | null }>(`
+      select con.conrelid::int as relation, quote_ident(con.conname) as name, con.contype::text as kind,
+             pg_get_constraintdef(con.oid) as definition, obj_description(con.oid, 'pg_constraint') as comment
+      from pg_constraint con join pg_class c on c.oid = con.conrelid
+      where c.relnamespace = any($1::regnamespace[]) and con.contype in ('p', 'u', 'c', 'x', 'f')`);
+    const indexes = await query<{ relation: number; name: string; definition: string; comment: string | null }>(`
+      select i.indrelid::int as relation, quote_ident(ic.relname) as name, pg_get_indexdef(i.indexrelid) as definition,
+             obj_description(i.indexrelid, 'pg_class') as comment
+      from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid
+      where c.relnamespace = any($1::regnamespace[])
+        and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid and con.conrelid = i.indrelid)`);
+    const triggers = await query<{ relation: number; name: string; definition: string; comment: string | null }>(`
+      select t.tgrelid::int as relation, quote_ident(t.tgname) as name, pg_get_triggerdef(t.oid) as definition,
+             obj_description(t.oid, 'pg_trigger') as comment
+      from pg_trigger t join pg_class c on c.oid = t.tgrelid
+      where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
+    const policies = await query<{ relation: number; name: string; command: string; permissive: boolean; roles: string[]; using: string | null; check: string | null; comment: string | null }>(`
+      select p.polrelid::int as relation, quote_ident(p.polname) as name,
+             case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end as command,
+             p.polpermissive as permissive,
+             array(select case r when 0 then '-' else r::regrole::text end from unnest(p.polroles) r) as roles,
+             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
+             obj_description(p.oid, 'pg_policy') as comment
+      from pg_policy p join pg_class c on c.oid = p.polrelid
+      where c.relnamespace = any($1::regnamespace[])`);
+    const of = <T extends { relation: number; name: string }>(rows: T[], relation: number) =>
+      rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
+
+    const KIND_ORDER = ['S', 'r', 'p', 'f', 'v', 'm'];
+    const ordered = relations.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || bytewise(a.name, b.name));
+    for (const relation of ordered) {
+      const lines: string[] = [];
+      const target = relation.kind === 'S' ? `sequence ${relation.name}` : `table ${relation.name}`;
+      const withOptions = relation.options?.length ? ` with (${[...relation.options].sort(bytewise).join(', ')})` : '';
+      if (relation.kind === 'S') lines.push(`create sequence ${relation.name};`);
+      else if (relation.kind === 'v' || relation.kind === 'm') {
+        lines.push(`create ${relation.kind === 'm' ? 'materialized view' : 'view'} ${relation.name}${withOptions} as\n${relation.view!.trimEnd().replace(/;$/, '')};`);
+      } else {
+        const columns = relation.columns.map((column) =>
+          [
+            `  ${column.name} ${column.type}`,
+            column.collation ? ` collate ${column.collation}` : '',
+            column.identity ? ` generated ${column.identity === 'a' ? 'always' : 'by default'} as identity` : '',
+            column.generated === 's' ? ` generated always as (${column.default}) stored` : column.default !== null ? ` default ${column.default}` : '',
+            column.notnull ? ' not null' : '',
+          ].join(''),
+        );
+        lines.push(`create table ${relation.name} (\n${columns.join(',\n')}\n)${withOptions};`);
+        const CONSTRAINT_ORDER = ['p', 'u', 'x', 'c', 'f'];
+        for (const constraint of of(constraints, relation.oid).sort((a, b) => CONSTRAINT_ORDER.indexOf(a.kind) - CONSTRAINT_ORDER.indexOf(b.kind) || bytewise(a.name, b.name))) {
+          lines.push(`alter table ${relation.name} add constraint ${constraint.name} ${constraint.definition};`);
+        }
+      }
+      for (const index of of(indexes, relation.oid)) lines.push(`${index.definition};`);
+      for (const trigger of of(triggers, relation.oid)) lines.push(`${trigger.definition};`);
+      if (relation.rls) lines.push(`alter table ${relation.name} enable row level security;`);
+      if (relation.force) lines.push(`alter table ${relation.name} force row level security;`);
+      for (const policy of of(policies, relation.oid)) {
+        const roles = policy.roles.map(role).sort(bytewise).join(', ');
+        lines.push(
+          `create policy ${policy.name} on ${relation.name}${policy.permissive ? '' : ' as restrictive'} for ${policy.command}` +
+            (roles === 'public' ? '' : ` to ${roles}`) +
+            (policy.using !== null ? `\n  using (${policy.using})` : '') +
+            (policy.check !== null ? `\n  with check (${policy.check})` : '') +
+            ';',
+        );
+      }
+      const kindWord = relation.kind === 'v' ? 'view' : relation.kind === 'm' ? 'materialized view' : relation.kind === 'S' ? 'sequence' : 'table';
+      lines.push(...commentLine(`${kindWord} ${relation.name}`, relation.comment));
+      for (const column of relation.columns) lines.push(...commentLine(`column ${relation.name}.${column.name}`, column.comment));
+      for (const constraint of of(constraints, relation.oid)) lines.push(...commentLine(`constraint ${constraint.name} on ${relation.name}`, constraint.comment));
+      for (const index of of(indexes, relation.oid)) lines.push(...commentLine(`index ${relation.name.replace(/[^.]+$/, '')}${index.name}`, index.comment));
+      for (const trigger of of(triggers, relation.oid)) lines.push(...commentLine(`trigger ${trigger.name} on ${relation.name}`, trigger.comment));
+      for (const policy of of(policies, relation.oid)) lines.push(...commentLine(`policy ${policy.name} on ${relation.name}`, policy.comment));
+      lines.push(...grantLines([...relation.grants, ...relation.column_grants], target, role));
+      sections.push(lines.join('\n'));
+    }
+    return `${sections.join('\n\n')}\n`;
+
+  } finally {
+    await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
+  }
+}

@@ -1,0 +1,60 @@
+// `npm run db:watch`: graphile-migrate's watch, run here so that something can follow each
+// run of migrations/current.sql (the guard's verdict, the schema dump). Each save runs
+// graphile-migrate's own `watch --once` (committed migrations, then current.sql), one run
+// at a time; a save during a run queues one more.
+import { watchFile, unwatchFile } from 'node:fs';
+import { watch } from 'graphile-migrate';
+import { clearAllPools } from 'graphile-migrate/dist/pg.js';
+import type { DatabaseLocation } from './location.ts';
+import { migrationSettings, projectRoot } from './migrations.ts';
+
+export const CURRENT_MIGRATION = `${projectRoot}migrations/current.sql`;
+
+export interface WatchHandlers {
+  log: (level: string, message: string) => void;
+  /** After every run, whether it succeeded. */
+  afterRun: (succeeded: boolean) => Promise<void>;
+}
+
+/** Runs current.sql now and after every save; returns a function that stops watching. */
+export function watchCurrentMigration(location: DatabaseLocation, handlers: WatchHandlers): () => void {
+  let running: Promise<void> | null = null;
+  let again = false;
+  const runOnce = async () => {
+    let succeeded = true;
+    try {
+      await watch(await migrationSettings(location, handlers.log), true);
+    } catch (error) {
+      succeeded = false;
+      // graphile-migrate has logged the database error with its position in current.sql.
+      if (!(error as { _gmlogged?: boolean })._gmlogged) handlers.log('error', (error as Error).message);
+    } finally {
+      clearAllPools();
+    }
+    await handlers.afterRun(succeeded);
+  };
+  const queue = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = runOnce().finally(() => {
+      running = null;
+      if (again) {
+        again = false;
+        queue();
+      }
+    });
+  };
+  // Polling, like graphile-migrate's own watcher: editors that replace the file are seen too.
+  let settle: NodeJS.Timeout | undefined;
+  watchFile(CURRENT_MIGRATION, { interval: 200 }, () => {
+    clearTimeout(settle);
+    settle = setTimeout(queue, 200);
+  });
+  queue();
+  return () => {
+    clearTimeout(settle);
+    unwatchFile(CURRENT_MIGRATION);
+  };
+}

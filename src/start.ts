@@ -4,7 +4,6 @@
 // with its demo users (src/dev/dev-tools.ts), and prints ready-to-paste Authorization
 // headers for a user in each demo tenant and for the invited newcomer.
 import { writeFile } from 'node:fs/promises';
-import type { Runner } from 'graphile-worker';
 import { createTokenVerifier } from './auth/verify-token.ts';
 import { keySourceFor } from './auth/key-source.ts';
 import { ConfigError, readEnv } from './config.ts';
@@ -14,7 +13,7 @@ import { demoInvitation, seedDemoData } from './dev/demo-data.ts';
 import { demoUserEntries, startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
-import { startWorker } from './jobs/worker.ts';
+import { startWorker, type Worker } from './jobs/worker.ts';
 import { loggerFor } from './logger.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
@@ -63,7 +62,7 @@ async function main() {
   const development = env.NODE_ENV === 'development';
   let location: DatabaseLocation | undefined;
   let api: ApiServer | undefined;
-  let worker: Runner | undefined;
+  let worker: Worker | undefined;
   let mailer: Mailer | undefined;
   let devTools: DevTools | undefined;
 

@@ -3,15 +3,13 @@
 // connection returns one page, the heaviest operation a viewer may request is bounded
 // by MAX_QUERY_COST, and the process must survive many of them at once, from several
 // tenants, answering each with data, a clean refusal or a throttle, never a crash.
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { expect, inject, test } from 'vitest';
-import { TEST_SECRET, tokenFor } from './support/api.ts';
+import { expect, test } from 'vitest';
+import { tokenFor } from './support/api.ts';
+import { startApiProcess } from './support/api-process.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
-import { freePort } from './support/free-port.ts';
 
-const database = inject('database');
 const ROWS = 20_005;
 // The Dockerfile's flags.
 const NODE_FLAGS = ['--max-old-space-size=256', '--max-semi-space-size=16'];
@@ -36,39 +34,19 @@ test(`the API survives many of the heaviest requests at once under ${NODE_FLAGS.
       await db.query(`insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, $2) n`, [tenant.id, ROWS - 2]);
     }
   });
-  const port = await freePort();
-  const child = spawn(process.execPath, [...NODE_FLAGS, 'src/main.ts'], {
+  const api = await startApiProcess({
+    nodeFlags: NODE_FLAGS,
     env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
       // This test sends its own operations, not the web app's trusted documents.
       TRUSTED_DOCUMENTS: 'off',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: TEST_SECRET,
-      DATABASE_URL: database.ownerUrl,
-      AUTH_DATABASE_URL: database.authenticatorUrl,
-      DATABASE_VISITOR: database.visitor,
-      DATABASE_ANONYMOUS: database.anonymous,
-      LOG_LEVEL: 'warn',
       // Budgets would throttle most of the waves below; this is about memory, so every
       // heavy request that the bulkheads let through at once should really run.
       BUDGET_POINTS: '1000000',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
   try {
-    const started = Date.now();
-    while (!(await fetch(`http://127.0.0.1:${port}/readyz`).then((response) => response.ok, () => false))) {
-      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-
     const send = (tenant: TenantFixture, query: string) =>
-      fetch(`http://127.0.0.1:${port}/graphql`, {
+      fetch(`${api.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}` },
         body: JSON.stringify({ query }),
@@ -93,12 +71,12 @@ test(`the API survives many of the heaviest requests at once under ${NODE_FLAGS.
         }
       }
     }
-    const rss = await peakRssMb(child.pid!);
+    const rss = await peakRssMb(api.child.pid!);
     console.log(`heavy tenants: ${[...outcomes].map(([outcome, n]) => `${n} × ${outcome}`).join(', ')}; API peak RSS ${rss.toFixed(0)} MB`);
     expect(outcomes.get('200 data')).toBeGreaterThan(0);
-    expect(child.exitCode).toBeNull();
-    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    expect(api.child.exitCode).toBeNull();
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
   } finally {
-    child.kill('SIGKILL');
+    api.kill();
   }
 });

@@ -6,7 +6,6 @@
 // does a tenant's spent budget; a member of two tenants switches between them. Every
 // request the app sends carries a trusted-document id and no query text. A production
 // server (npm start with NODE_ENV=production) has neither the app nor the demo users.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,10 +13,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { demoTenants, demoUsers, seedDemoData } from '../src/dev/demo-data.ts';
 import { DEMO_USERS_PATH, WEB_APP_PATH } from '../src/dev/dev-tools.ts';
-import { TEST_SECRET, useApi } from './support/api.ts';
+import { useApi } from './support/api.ts';
+import { startApiProcess } from './support/api-process.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { asOwner } from './support/db.ts';
-import { freePort } from './support/free-port.ts';
 
 const database = inject('database');
 // The app sends trusted documents by id: the server resolves them from the manifest.
@@ -217,39 +216,14 @@ test.skipIf(skipWithoutChromium)('every request of the app carries a trusted-doc
 }, 60_000);
 
 test('a production server (npm start, NODE_ENV=production) has no demo users and no web app', { timeout: 60_000 }, async () => {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: TEST_SECRET,
-      DATABASE_URL: database.ownerUrl,
-      AUTH_DATABASE_URL: database.authenticatorUrl,
-      DATABASE_VISITOR: database.visitor,
-      DATABASE_ANONYMOUS: database.anonymous,
-      WORKER: 'off',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
+  const api = await startApiProcess({ env: { WORKER: 'off' } });
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const started = Date.now();
-    while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
-      if (child.exitCode !== null || Date.now() - started > 45_000) throw new Error(`did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
     for (const path of [DEMO_USERS_PATH, WEB_APP_PATH, `${WEB_APP_PATH}src/main.tsx`]) {
-      const response = await fetch(`${url}${path}`);
+      const response = await fetch(`${api.url}${path}`);
       expect(`${path}: ${response.status}`).toBe(`${path}: 404`);
       expect(await response.json()).toEqual({ errors: [{ message: 'No such route.', extensions: { code: 'ROUTE_NOT_FOUND' } }] });
     }
   } finally {
-    child.kill('SIGKILL');
+    api.kill();
   }
 });

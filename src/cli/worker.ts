@@ -1,11 +1,10 @@
 // `npm run worker`: the job worker on its own (for WORKER=off on the API processes, or
 // to run jobs on another machine). It needs a session connection to the database as
 // the owner: DATABASE_URL directly, never through a transaction-mode PgBouncer.
-import type { Runner } from 'graphile-worker';
 import { loadDotEnv, readEnv } from '../config.ts';
 import { locateDatabase } from '../database/location.ts';
 import { prepareDatabase } from '../database/migrations.ts';
-import { startWorker } from '../jobs/worker.ts';
+import { startWorker, type Worker } from '../jobs/worker.ts';
 import { loggerFor } from '../logger.ts';
 import { createMailer } from '../mail/mailer.ts';
 
@@ -15,7 +14,7 @@ const log = loggerFor(env);
 const location = await locateDatabase(env);
 await prepareDatabase(location);
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-const worker: Runner = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
+const worker: Worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
 log.info('worker running');
 
 const stop = async (signal: string) => {

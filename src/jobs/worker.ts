@@ -4,6 +4,7 @@
 // worker` runs one on its own. A worker needs a session connection (LISTEN/NOTIFY and
 // advisory locks): give it DATABASE_URL directly, never a transaction-mode PgBouncer.
 import { Logger as WorkerLogger, run, runMigrations, type Runner } from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { deleteOldAuditEvents } from './delete-old-audit-events.ts';
@@ -38,14 +39,50 @@ export function workerLogger(logger: Logger): WorkerLogger {
   });
 }
 
-/** Creates or updates the graphile_worker schema (the migrations are graphile-worker's own). */
-export async function installJobQueue(connectionString: string, logger: Logger): Promise<void> {
-  await runMigrations({ connectionString, logger: workerLogger(logger) });
+// Our own pool, not graphile-worker's: a connection it holds idle when PostgreSQL goes
+// away (say, the embedded one stopping at shutdown) must be a logged warning, not an
+// unhandled 'error' event that ends the process; and we end it when we are done.
+function workerPool(connectionString: string, max: number, logger: Logger): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost'));
+  return pool;
 }
 
-export function startWorker(options: WorkerOptions): Promise<Runner> {
+/** Creates or updates the graphile_worker schema (the migrations are graphile-worker's own). */
+export async function installJobQueue(connectionString: string, logger: Logger): Promise<void> {
+  const pgPool = workerPool(connectionString, 1, logger);
+  try {
+    await runMigrations({ pgPool, logger: workerLogger(logger) });
+  } finally {
+    await pgPool.end();
+  }
+}
+
+export interface Worker {
+  /** Finishes the jobs running, then releases the worker's connections. */
+  stop(): Promise<void>;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const pgPool = workerPool(options.connectionString, options.concurrency + 2, options.logger);
+  let runner: Runner;
+  try {
+    runner = await startRunner(options, pgPool);
+  } catch (error) {
+    await pgPool.end();
+    throw error;
+  }
+  return {
+    async stop() {
+      await runner.stop();
+      await pgPool.end();
+    },
+  };
+}
+
+function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
   return run({
-    connectionString: options.connectionString,
+    pgPool,
     concurrency: options.concurrency,
     // Our own SIGTERM handling stops the worker after the HTTP server has drained.
     noHandleSignals: true,

@@ -3,22 +3,15 @@
 // own; API keys act in their tenant with their role, cannot escalate, stop working when
 // revoked or expired, and never reach a log.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { deleteOldAuditEvents } from '../src/jobs/delete-old-audit-events.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asAnonymous, asOwner, asUser, pgError, withAuthenticator } from './support/db.ts';
+import { capturedLogger } from './support/log-capture.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 
-const lines: string[] = [];
-const sink = new Writable({
-  write(chunk, _encoding, done) {
-    lines.push(...String(chunk).split('\n').filter(Boolean));
-    done();
-  },
-});
-const api = useApi({ apiKeyCacheSeconds: 1, logger: pino({ level: 'info' }, sink) });
+const { logger, lines } = capturedLogger();
+const api = useApi({ apiKeyCacheSeconds: 1, logger });
 
 let a: TenantFixture;
 let b: TenantFixture;

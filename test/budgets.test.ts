@@ -1,11 +1,10 @@
 // Budgets in cost points per verified tenant, and the per-tenant bulkhead: one tenant
 // cannot spend another's budget, out-spend its own, or hold the pool.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createBulkhead, BulkheadFull } from '../src/limits/bulkhead.ts';
 import { tokenFor, useApi, type TestApi } from './support/api.ts';
+import { capturedLogger } from './support/log-capture.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 import { listening, missing } from './support/system-tools.ts';
 
@@ -32,15 +31,9 @@ async function spendUntilThrottled(api: TestApi, headers: Record<string, string>
 
 describe('a bucket of cost points per tenant, in memory', () => {
   // 100 points, restored at one point every 100 s: a test's worth of requests cannot refill it.
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
+  const { logger, lines } = capturedLogger();
   // 429s answered at once here; holding them back has its own test below.
-  const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, throttleDelayMs: 0, logger: pino({ level: 'info' }, sink) });
+  const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, throttleDelayMs: 0, logger });
 
   test("a tenant that spends its bucket gets 429 RATE_LIMITED with Retry-After and its throttle status; another tenant is unaffected", async () => {
     const statuses = await spendUntilThrottled(api, bearer(a.users.viewer, a.id));

@@ -2,12 +2,11 @@
 // configured; security headers and the request log. Each refusal is a 4xx whose code
 // names the limit. Budgets and bulkheads: budgets.test.ts.
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readEnv } from '../src/config.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
+import { capturedLogger } from './support/log-capture.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 let a: TenantFixture;
@@ -153,14 +152,8 @@ describe('CORS', () => {
 });
 
 describe('the request log', () => {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const api = useApi({ logger: pino({ level: 'info' }, sink) });
+  const { logger, lines } = capturedLogger();
+  const api = useApi({ logger });
 
   test('one line per request with id, tenant, user, operation, status and duration; never the token or variables', async () => {
     const secret = `secret-${randomUUID()}`;

@@ -9,6 +9,7 @@
 // them. Needs a superuser on the database (to create the fixture and switch roles).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { evaluatePredicate } from './policy-expressions.ts';
 import { placeholderFor, type RoleNames } from './schema-dump.ts';
 
 export const ACCESS_REPORT_HEADER = `# Who may do what
@@ -141,19 +142,8 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       await client.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [tenant, users[tenantRole], tenantRole]);
     }
 
-    const evaluate = async (relation: Relation, expression: string, tenantId: string): Promise<Truth> => {
-      const row = relation.tenant_column ? { [relation.tenant_column]: tenantId } : {};
-      await client.query('savepoint predicate');
-      try {
-        const { rows } = await client.query<{ passed: boolean | null }>(
-          `select (${expression}) as passed from json_populate_record(null::${relation.name}, $1::json) as ${relation.alias}`,
-          [JSON.stringify(row)],
-        );
-        return rows[0]?.passed ?? null;
-      } finally {
-        await client.query('rollback to savepoint predicate');
-      }
-    };
+    const evaluate = (relation: Relation, expression: string, tenantId: string): Promise<Truth> =>
+      evaluatePredicate(client, relation, expression, relation.tenant_column ? { [relation.tenant_column]: tenantId } : {});
 
     const outcomes = new Map<string, Outcome | null>();
     for (const actor of ACTORS) {

@@ -6,7 +6,7 @@
 // row the identity cannot see can still be explained.
 import pg from 'pg';
 import { pgSettingsFor, type Identity, type RequestRoles } from '../auth/claims.ts';
-import { conjuncts } from './policy-expressions.ts';
+import { conjuncts, evaluatePredicate } from './policy-expressions.ts';
 
 export interface ExplainRequest {
   /** The user's id (the token's sub) or email address; absent: an anonymous request. */
@@ -152,18 +152,7 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
          where con.conrelid = $1::regclass and con.contype = 'p' order by k.n`,
         [table.name],
       );
-      const evaluate = async (expression: string, row: unknown): Promise<boolean | null> => {
-        await asIdentity.query('savepoint predicate');
-        try {
-          const { rows } = await asIdentity.query<{ passed: boolean | null }>(
-            `select (${expression}) as passed from json_populate_record(null::${table.name}, $1::json) as ${table.alias}`,
-            [JSON.stringify(row)],
-          );
-          return rows[0]?.passed ?? null;
-        } finally {
-          await asIdentity.query('rollback to savepoint predicate');
-        }
-      };
+      const evaluate = (expression: string, row: Record<string, unknown>) => evaluatePredicate(asIdentity, table, expression, row);
 
       if (!request.row) {
         const { rows: [all] } = await owner.query<{ count: number }>(`select count(*)::int as count from ${table.name}`);

@@ -4,6 +4,7 @@
 // Conservative on purpose: an expression counts as tied to the current tenant only in
 // the shapes tenantgraph writes, so anything cleverer is reported (and can be waived
 // with a reason) rather than passed in silence.
+import type pg from 'pg';
 
 /** The expression with every string literal and quoted identifier blanked out (same length). */
 function masked(text: string): string {
@@ -120,4 +121,27 @@ export function unwrappedHelperCalls(expression: string, helperSchemas: string[]
     if (!wrapped) calls.push(expression.slice(match.index, close + 1));
   }
   return calls;
+}
+
+/**
+ * Whether a policy expression holds for `row` (a partial row of `relation`, other
+ * columns NULL), evaluated by PostgreSQL as the client's current role; NULL when it is
+ * unknown. Inside a savepoint rolled back at once, so the helpers' side effects stay out.
+ */
+export async function evaluatePredicate(
+  client: pg.ClientBase,
+  relation: { name: string; alias: string },
+  expression: string,
+  row: Record<string, unknown>,
+): Promise<boolean | null> {
+  await client.query('savepoint predicate');
+  try {
+    const { rows } = await client.query<{ passed: boolean | null }>(
+      `select (${expression}) as passed from json_populate_record(null::${relation.name}, $1::json) as ${relation.alias}`,
+      [JSON.stringify(row)],
+    );
+    return rows[0]?.passed ?? null;
+  } finally {
+    await client.query('rollback to savepoint predicate');
+  }
 }

@@ -10,6 +10,9 @@ create schema app_private;
 comment on schema app_private is 'Internal helpers and triggers; never exposed through GraphQL, never granted to the request roles.';
 grant usage on schema app_private to :DATABASE_AUTHENTICATOR;
 
+create type app_public.deleted_tenant as (tenant_id uuid, slug text, requested_at timestamp with time zone);
+comment on type app_public.deleted_tenant is 'A tenant whose deletion was accepted: it is closed now, and erased by a job within moments.';
+
 create type app_public.invitation_status as enum ('pending', 'accepted', 'declined', 'revoked');
 comment on type app_public.invitation_status is 'Where an invitation stands. A pending invitation past its `expiresAt` can no longer be accepted; resend it.';
 grant usage on type app_public.invitation_status to :DATABASE_VISITOR;
@@ -206,6 +209,9 @@ CREATE OR REPLACE FUNCTION app_private.tg_memberships__keep_an_owner()
 AS $function$
 begin
   if old.role <> 'owner' or (tg_op = 'UPDATE' and new.role = 'owner') then
+    return coalesce(new, old);
+  end if;
+  if exists (select 1 from app_private.tenant_erasures e where e.erased_tenant_id = old.tenant_id and e.erased_at is null) then
     return coalesce(new, old);
   end if;
   -- One change to a tenant's owners at a time: two owners demoting each other at once
@@ -471,6 +477,67 @@ comment on function app_public.decline_invitation(text) is '@resultFieldName inv
 Declines the invitation whose secret you received by mail; its link stops working. Your token''s verified email must be the address invited.';
 grant execute on function app_public.decline_invitation(text) to :DATABASE_VISITOR;
 
+CREATE OR REPLACE FUNCTION app_public.delete_current_user()
+ RETURNS boolean
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_user_id uuid := app_public.current_user_id();
+  v_sole text;
+begin
+  if v_user_id is null or app_private.uuid_setting('app.current_api_key_id') is not null then
+    raise exception 'Sign in as the person whose account this is.' using errcode = 'TG401';
+  end if;
+  select string_agg(t.slug, ', ' order by t.slug) into v_sole
+    from app_public.memberships m join app_public.tenants t on t.id = m.tenant_id
+    where m.user_id = v_user_id and m.role = 'owner'
+      and not exists (select 1 from app_public.memberships o where o.tenant_id = m.tenant_id and o.role = 'owner' and o.user_id <> v_user_id);
+  if v_sole is not null then
+    raise exception 'You are the only owner of %: make another member owner (transferOwnership) or delete the tenant (deleteTenant) first.', v_sole
+      using errcode = 'TGO02';
+  end if;
+  -- Memberships go with the account (on delete cascade); references elsewhere become null.
+  delete from app_public.users where id = v_user_id;
+  return found;
+end;
+$function$;
+comment on function app_public.delete_current_user() is '@resultFieldName deleted
+Deletes your own account and your memberships. Refused while you are the only owner of a tenant: hand it over or delete it first. Audit events keep the id of who did what (no name, no address) until AUDIT_RETENTION_DAYS.';
+grant execute on function app_public.delete_current_user() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.delete_tenant(confirm_slug text)
+ RETURNS app_public.deleted_tenant
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_tenant app_public.tenants;
+  v_user_ids uuid[];
+begin
+  if app_public.current_user_id() is null or app_public.current_tenant_role() is distinct from 'owner' then
+    raise exception 'Only an owner of the current tenant may delete it.' using errcode = 'TG403';
+  end if;
+  select * into v_tenant from app_public.tenants where id = app_public.current_tenant_id() for update;
+  if delete_tenant.confirm_slug is distinct from v_tenant.slug then
+    raise exception 'To delete the tenant, type its slug (%) as confirmSlug.', v_tenant.slug using errcode = 'TGD01';
+  end if;
+  select coalesce(array_agg(m.user_id), '{}') into v_user_ids from app_public.memberships m where m.tenant_id = v_tenant.id;
+  insert into app_private.tenant_erasures (erased_tenant_id, user_ids) values (v_tenant.id, v_user_ids);
+  -- Closed at once: nobody acts in it any more, no key works, no invitation opens it.
+  update app_public.api_keys set revoked_at = now() where tenant_id = v_tenant.id and revoked_at is null;
+  update app_public.invitations set status = 'revoked', responded_at = now() where tenant_id = v_tenant.id and status = 'pending';
+  delete from app_public.memberships where tenant_id = v_tenant.id;
+  perform graphile_worker.add_job('erase_tenant', json_build_object('tenantId', v_tenant.id), max_attempts := 10, job_key := 'erase_tenant:' || v_tenant.id);
+  return row(v_tenant.id, v_tenant.slug, now())::app_public.deleted_tenant;
+end;
+$function$;
+comment on function app_public.delete_tenant(text) is '@resultFieldName deletedTenant
+Deletes the current tenant (owners only; type its slug as `confirmSlug`): it closes at once, and a job erases every row of it, and every member who belongs to no other tenant. Its audit trail is kept, pseudonymised, for OFFBOARDED_AUDIT_RETENTION_DAYS. Export it first if you want a copy.';
+grant execute on function app_public.delete_tenant(text) to :DATABASE_VISITOR;
+
 CREATE OR REPLACE FUNCTION app_public.invite_member(email public.citext, role app_public.membership_role DEFAULT 'member'::app_public.membership_role)
  RETURNS app_public.invitations
  LANGUAGE plpgsql
@@ -499,6 +566,37 @@ $function$;
 comment on function app_public.invite_member(public.citext,app_public.membership_role) is '@resultFieldName invitation
 Invites an email address into the current tenant with a role no higher than your own (owners and admins only). The invitee gets a mail with a secret link, valid for 7 days.';
 grant execute on function app_public.invite_member(public.citext,app_public.membership_role) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.request_tenant_export()
+ RETURNS app_public.tenant_exports
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_export app_public.tenant_exports;
+begin
+  -- A person who owns the tenant; not an API key (keys act at most as admin anyway).
+  if app_public.current_user_id() is null or app_public.current_tenant_role() is distinct from 'owner' then
+    raise exception 'Only an owner of the current tenant may export it.' using errcode = 'TG403';
+  end if;
+  if exists (select 1 from app_public.tenant_exports e where e.tenant_id = app_public.current_tenant_id() and e.status in ('pending', 'running')) then
+    raise exception 'An export of this tenant is already queued or running: wait for it (tenantExports).' using errcode = '23505';
+  end if;
+  insert into app_public.tenant_exports (tenant_id, requested_by)
+    values (app_public.current_tenant_id(), app_public.current_user_id())
+    returning * into v_export;
+  perform graphile_worker.add_job(
+    'export_tenant',
+    json_build_object('tenantId', v_export.tenant_id, 'exportId', v_export.id),
+    max_attempts := 3
+  );
+  return v_export;
+end;
+$function$;
+comment on function app_public.request_tenant_export() is '@resultFieldName tenantExport
+Exports the current tenant (owners only): returns at once with `status: pending`; poll `tenantExports` until it is `ready`, then download `GET /exports/<rowId>`.';
+grant execute on function app_public.request_tenant_export() to :DATABASE_VISITOR;
 
 CREATE OR REPLACE FUNCTION app_public.resend_invitation(invitation_id uuid)
  RETURNS app_public.invitations
@@ -614,7 +712,8 @@ alter table app_private.api_key_secrets enable row level security;
 alter table app_private.api_key_secrets force row level security;
 create policy none_for_requests on app_private.api_key_secrets for all
   using (false);
-comment on table app_private.api_key_secrets is 'SHA-256 of each API key. A key is 244 random bits, so a fast hash is enough.';
+comment on table app_private.api_key_secrets is '@tenantExport omit
+SHA-256 of each API key. A key is 244 random bits, so a fast hash is enough. (Credentials never travel in an export: create new keys after an import.)';
 
 create table app_private.invitation_secrets (
   tenant_id uuid not null,
@@ -628,7 +727,26 @@ alter table app_private.invitation_secrets enable row level security;
 alter table app_private.invitation_secrets force row level security;
 create policy none_for_requests on app_private.invitation_secrets for all
   using (false);
-comment on table app_private.invitation_secrets is 'SHA-256 of each invitation''s secret. The secret is 244 random bits, so a fast hash is enough.';
+comment on table app_private.invitation_secrets is '@tenantExport omit
+SHA-256 of each invitation''s secret. The secret is 244 random bits, so a fast hash is enough. (Credentials never travel in an export: resend pending invitations after an import.)';
+
+create table app_private.tenant_erasures (
+  erased_tenant_id uuid not null,
+  requested_at timestamp with time zone default now() not null,
+  erased_at timestamp with time zone,
+  user_ids uuid[],
+  user_id_hashes bytea[],
+  retained_until timestamp with time zone
+);
+alter table app_private.tenant_erasures add constraint tenant_erasures_pkey PRIMARY KEY (erased_tenant_id);
+alter table app_private.tenant_erasures enable row level security;
+alter table app_private.tenant_erasures force row level security;
+create policy none_for_requests on app_private.tenant_erasures for all
+  using (false);
+comment on table app_private.tenant_erasures is 'One row per off-boarded tenant: when it was asked for and done, the SHA-256 of the ids of the people removed with it, and until when its audit events are kept (pseudonymised). Deleted with those events.';
+comment on column app_private.tenant_erasures.user_ids is 'The members at the time of the request, until the erasure job has run.';
+comment on column app_private.tenant_erasures.user_id_hashes is 'SHA-256 of each removed user''s id (as text): npm run tenant:verify-erased scans for them.';
+comment on column app_private.tenant_erasures.retained_until is 'The tenant''s audit events (pseudonymised) and this row are deleted after this.';
 
 create table app_public.api_keys (
   tenant_id uuid default app_public.current_tenant_id() not null,
@@ -697,6 +815,7 @@ alter table app_public.audit_events force row level security;
 create policy select_by_admin on app_public.audit_events for select
   using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = ANY (ARRAY['owner'::app_public.membership_role, 'admin'::app_public.membership_role]))));
 comment on table app_public.audit_events is '@behavior -insert -update -delete
+@tenantExport history
 Who changed what in the tenant: one event per inserted, updated or deleted row, written by the database itself. Owners and admins read them; nobody can change them. Newest first: `orderBy: ID_DESC`.';
 comment on column app_public.audit_events.tenant_id is '@behavior -insert -update
 The tenant whose row changed.';
@@ -861,6 +980,51 @@ comment on constraint products_tenant_id_category_id_fkey on app_public.products
 The product''s category, always one of the same tenant''s.';
 grant select, insert (category_id, name, price), update (category_id, name, price), delete on table app_public.products to :DATABASE_VISITOR;
 
+create table app_public.tenant_exports (
+  tenant_id uuid default app_public.current_tenant_id() not null,
+  id uuid default gen_random_uuid() not null,
+  requested_by uuid,
+  status text default 'pending'::text not null,
+  created_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  expires_at timestamp with time zone,
+  byte_size bigint,
+  sha256 text,
+  row_counts jsonb,
+  error text
+);
+alter table app_public.tenant_exports add constraint tenant_exports_pkey PRIMARY KEY (tenant_id, id);
+alter table app_public.tenant_exports add constraint tenant_exports_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'running'::text, 'ready'::text, 'failed'::text, 'expired'::text])));
+alter table app_public.tenant_exports add constraint tenant_exports_requested_by_fkey FOREIGN KEY (requested_by) REFERENCES app_public.users(id) ON DELETE SET NULL;
+alter table app_public.tenant_exports add constraint tenant_exports_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
+CREATE INDEX tenant_exports_expires_at_idx ON app_public.tenant_exports USING btree (expires_at) WHERE (status = 'ready'::text);
+CREATE UNIQUE INDEX tenant_exports_one_open_per_tenant ON app_public.tenant_exports USING btree (tenant_id) WHERE (status = ANY (ARRAY['pending'::text, 'running'::text]));
+CREATE INDEX tenant_exports_requested_by_idx ON app_public.tenant_exports USING btree (requested_by);
+CREATE INDEX tenant_exports_tenant_id_created_at_idx ON app_public.tenant_exports USING btree (tenant_id, created_at);
+CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.tenant_exports FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+alter table app_public.tenant_exports enable row level security;
+alter table app_public.tenant_exports force row level security;
+create policy select_by_owner on app_public.tenant_exports for select
+  using (((tenant_id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role)));
+comment on table app_public.tenant_exports is '@behavior -insert -update -delete
+@tenantExport omit
+An export of the tenant''s data, requested by an owner with `requestTenantExport`: a job writes the archive; when `status` is `ready`, download it from `GET /exports/<rowId>` with the same Authorization header until `expiresAt`. Visible to owners. (Not itself exported: it describes files on this server.)';
+comment on column app_public.tenant_exports.tenant_id is '@behavior -insert -update
+The tenant exported.';
+comment on column app_public.tenant_exports.id is 'The export''s id; the download is `GET /exports/<id>`.';
+comment on column app_public.tenant_exports.requested_by is 'The owner who asked for it.';
+comment on column app_public.tenant_exports.status is '`pending` (queued), `running`, `ready` (download it), `failed` (see `error`), or `expired` (the file is gone).';
+comment on column app_public.tenant_exports.created_at is 'When it was requested.';
+comment on column app_public.tenant_exports.finished_at is 'When the archive was written, or the job gave up.';
+comment on column app_public.tenant_exports.expires_at is 'After this the archive is deleted and can no longer be downloaded (EXPORT_TTL_HOURS).';
+comment on column app_public.tenant_exports.byte_size is 'The archive''s size in bytes.';
+comment on column app_public.tenant_exports.sha256 is 'The SHA-256 of the archive, hex: compare it after downloading.';
+comment on column app_public.tenant_exports.row_counts is 'Rows exported per table, as in the archive''s manifest.';
+comment on column app_public.tenant_exports.error is 'Why the export failed, when it did.';
+comment on constraint tenant_exports_status_check on app_public.tenant_exports is 'Not a status of an export.';
+comment on index app_public.tenant_exports_one_open_per_tenant is 'An export of this tenant is already queued or running: wait for it.';
+grant select on table app_public.tenant_exports to :DATABASE_VISITOR;
+
 create table app_public.tenants (
   id uuid default gen_random_uuid() not null,
   slug text not null,
@@ -884,8 +1048,8 @@ create policy select_if_member_or_current on app_public.tenants for select
   WHERE (m.user_id = ( SELECT app_public.current_user_id() AS current_user_id))))));
 create policy update_by_owner on app_public.tenants for update
   using (((id = ( SELECT app_public.current_tenant_id() AS current_tenant_id)) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role)));
-comment on table app_public.tenants is '@behavior -insert
-An organisation using the product. Every row of tenant data belongs to exactly one tenant.';
+comment on table app_public.tenants is '@behavior -insert -delete
+An organisation using the product. Every row of tenant data belongs to exactly one tenant. Owners delete it with `deleteTenant`.';
 comment on column app_public.tenants.slug is 'A short, URL-safe, globally unique name: lower-case letters, digits and inner hyphens, at most 63 characters.';
 comment on column app_public.tenants.name is 'The tenant''s display name.';
 comment on column app_public.tenants.settings is 'Free-form tenant preferences, a JSON object.';

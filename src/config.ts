@@ -72,6 +72,10 @@ const specs = {
   THROTTLE_DELAY_MS: num({ default: 1_000, desc: 'Longest a 429 answer is held back (up to its Retry-After); 0: at once' }),
   API_KEY_CACHE_SECONDS: num({ default: 30, desc: 'How long a verified API key is trusted; a revoked key works at most this long' }),
   AUDIT_RETENTION_DAYS: num({ default: 400, desc: 'Audit events older than this are deleted by a daily job' }),
+  // Tenant portability: see README, "Exports, restores and off-boarding".
+  EXPORT_DIR: str({ default: '.data/exports', desc: 'Where tenant export archives are written (one folder per tenant)' }),
+  EXPORT_TTL_HOURS: num({ default: 72, desc: 'How long an export can be downloaded before its archive is deleted' }),
+  OFFBOARDED_AUDIT_RETENTION_DAYS: num({ default: 90, desc: 'Days an off-boarded tenant\'s pseudonymised audit events are kept; 0: deleted with the tenant' }),
   MEMBERSHIP_CACHE_SECONDS: num({ default: 10, desc: 'How long a verified (user, tenant) pair is trusted for budgets and logs' }),
   TENANT_CONCURRENCY: num({ default: 4, desc: 'Operations of one tenant (user, IP) executing at once in this process' }),
   TENANT_QUEUE: num({ default: 16, desc: 'Operations of one tenant that may wait for a slot' }),

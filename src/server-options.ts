@@ -34,6 +34,7 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
         : null,
     concurrency: { perKey: env.TENANT_CONCURRENCY, queue: env.TENANT_QUEUE, queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS },
     membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
+    exportDir: env.EXPORT_DIR,
     apiKeyCacheSeconds: env.API_KEY_CACHE_SECONDS,
     throttleDelayMs: env.THROTTLE_DELAY_MS,
     // Production runs only the manifest's operations; development runs any (GraphiQL).

@@ -19,6 +19,7 @@ import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
 import { guardWatchMode } from './database/guarded-watch.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
+import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
 import { requestBody } from './http/request-body.ts';
 import { requestLog } from './http/request-log.ts';
@@ -71,6 +72,8 @@ export interface ApiServerOptions {
   };
   /** Rebuild the schema as migrations change it (development; needs a superuser). */
   watch?: { superuserUrl: string } | undefined;
+  /** Where tenant export archives are (EXPORT_DIR), served to owners at GET /exports/:id. */
+  exportDir: string;
   /** Development only: demo tokens and the example app (src/dev/dev-tools.ts); never set in production. */
   devTools?: express.Router | undefined;
 }
@@ -200,10 +203,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
 
+  // One identity for GraphQL and export downloads.
   app.use(
-    GRAPHQL_PATH,
+    [GRAPHQL_PATH, EXPORTS_PATH],
     authenticate(options.verifyToken, options.claimNames, createTenantChoice(pool, options.membershipCacheSeconds), createApiKeyVerifier(pool, options.apiKeyCacheSeconds)),
   );
+  app.get(`${EXPORTS_PATH}/:id`, downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger }));
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
   if (watchGuard) app.use(GRAPHQL_PATH, watchGuard.middleware);

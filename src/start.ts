@@ -13,7 +13,7 @@ import { demoInvitation, seedDemoData } from './dev/demo-data.ts';
 import { demoUserEntries, startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
 import { mintDevToken } from './dev/mint-token.ts';
 import { isDatabaseUnavailable } from './http/database-gate.ts';
-import { startWorker, type Worker } from './jobs/worker.ts';
+import { portabilityOptions, startWorker, type Worker } from './jobs/worker.ts';
 import { loggerFor } from './logger.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
@@ -108,7 +108,7 @@ async function main() {
     });
     if (env.WORKER === 'in-process') {
       mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
+      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
     }
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));

@@ -4,7 +4,7 @@
 import { loadDotEnv, readEnv } from '../config.ts';
 import { locateDatabase } from '../database/location.ts';
 import { prepareDatabase } from '../database/migrations.ts';
-import { startWorker, type Worker } from '../jobs/worker.ts';
+import { portabilityOptions, startWorker, type Worker } from '../jobs/worker.ts';
 import { loggerFor } from '../logger.ts';
 import { createMailer } from '../mail/mailer.ts';
 
@@ -14,7 +14,7 @@ const log = loggerFor(env);
 const location = await locateDatabase(env);
 await prepareDatabase(location);
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-const worker: Worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, logger: log });
+const worker: Worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
 log.info('worker running');
 
 const stop = async (signal: string) => {

@@ -132,7 +132,7 @@ interface Row {
 // $4 the tenants table, $5 the current-tenant function; names print schema-qualified (the
 // search_path is pg_catalog). No name is looked up by a cast (to_regclass, ::regclass): the
 // development server runs these as the authenticator, who may not use the schemas.
-const TENANT_TABLES = `
+export const TENANT_TABLES = `
   tenant_tables as (
     select c.oid, a.attnum as tenant_attnum
     from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped

@@ -88,7 +88,13 @@ export const CATALOGUE = {
   EMAIL_NOT_VERIFIED: { status: 403, origin: 'database', sqlstates: ['TGI05'], message: 'Your sign-in has no verified email address.' },
   INVITATION_FOR_ANOTHER_EMAIL: { status: 403, origin: 'database', sqlstates: ['TGI06'], message: 'This invitation was sent to another email address.' },
   ALREADY_A_MEMBER: { status: 409, origin: 'database', sqlstates: ['TGI07'], message: 'You are already a member of this tenant.' },
+  CONFIRMATION_MISMATCH: { status: 400, origin: 'database', sqlstates: ['TGD01'], message: 'Type the tenant\'s slug to confirm its deletion.' },
+  SOLE_OWNER: { status: 409, origin: 'database', sqlstates: ['TGO02'], message: 'You are the only owner of a tenant: hand it over or delete it first.' },
   QUERY_TIMEOUT: { status: 503, origin: 'database', sqlstates: ['57014'], message: 'The query took too long and was cancelled (STATEMENT_TIMEOUT_MS).' },
+
+  // Tenant exports (GET /exports/:id)
+  EXPORT_NOT_READY: { status: 409, origin: 'request', message: 'The export is still being written: poll tenantExports until its status is ready.' },
+  EXPORT_GONE: { status: 410, origin: 'request', message: 'The export has expired or failed, and its file is gone: request a new one.' },
 
   // The server
   DATABASE_UNAVAILABLE: { status: 503, origin: 'server', message: 'The database is unavailable; retry shortly.' },

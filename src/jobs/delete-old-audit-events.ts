@@ -1,8 +1,10 @@
 // Audit retention: a daily job (graphile-worker's cron, in worker.ts) deletes the
 // events older than AUDIT_RETENTION_DAYS, a batch at a time so that it never holds
-// long locks or bloats one transaction. Runs as the owner: no request role may delete
+// long locks or bloats one transaction. It also ends the retention of off-boarded
+// tenants' trails (src/portability/erase.ts). Runs as the owner: no request role may delete
 // an audit event.
 import type { Task } from 'graphile-worker';
+import { purgeRetainedErasures } from '../portability/erase.ts';
 
 const BATCH = 10_000;
 
@@ -19,5 +21,8 @@ export function deleteOldAuditEvents(retentionDays: number): Task {
       if ((rowCount ?? 0) < BATCH) break;
     }
     helpers.logger.info(`deleted ${deleted} audit events older than ${retentionDays} days`);
+    // Off-boarded tenants' trails end sooner: OFFBOARDED_AUDIT_RETENTION_DAYS after their erasure.
+    const purged = await purgeRetainedErasures((sql) => helpers.query(sql));
+    if (purged.erasures) helpers.logger.info(`deleted ${purged.events} audit events of ${purged.erasures} off-boarded tenants past their retention`);
   };
 }

@@ -5,9 +5,12 @@
 // advisory locks): give it DATABASE_URL directly, never a transaction-mode PgBouncer.
 import { Logger as WorkerLogger, run, runMigrations, type Runner } from 'graphile-worker';
 import pg from 'pg';
+import type { Env } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { deleteOldAuditEvents } from './delete-old-audit-events.ts';
+import { eraseTenantTask } from './erase-tenant.ts';
+import { deleteExpiredExportsTask, exportTenantTask } from './export-tenant.ts';
 import { sendInvitationEmail } from './send-invitation-email.ts';
 
 export interface WorkerOptions {
@@ -18,6 +21,8 @@ export interface WorkerOptions {
   appUrl: string;
   /** Audit events older than this many days are deleted, daily. */
   auditRetentionDays: number;
+  /** Tenant exports (EXPORT_DIR, EXPORT_TTL_HOURS) and off-boarding (OFFBOARDED_AUDIT_RETENTION_DAYS). */
+  portability: { exportDir: string; exportTtlHours: number; offboardedAuditRetentionDays: number };
   logger: Logger;
 }
 
@@ -58,6 +63,11 @@ export async function installJobQueue(connectionString: string, logger: Logger):
   }
 }
 
+/** The worker's portability settings, from the environment. */
+export function portabilityOptions(env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOURS' | 'OFFBOARDED_AUDIT_RETENTION_DAYS'>): WorkerOptions['portability'] {
+  return { exportDir: env.EXPORT_DIR, exportTtlHours: env.EXPORT_TTL_HOURS, offboardedAuditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS };
+}
+
 export interface Worker {
   /** Finishes the jobs running, then releases the worker's connections. */
   stop(): Promise<void>;
@@ -87,11 +97,14 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
     // Our own SIGTERM handling stops the worker after the HTTP server has drained.
     noHandleSignals: true,
     // Daily at 03:17; a run missed while no worker was up is caught up once (fill 1 day).
-    crontab: '17 3 * * * delete_old_audit_events ?fill=1d',
+    crontab: ['17 3 * * * delete_old_audit_events ?fill=1d', '7 * * * * delete_expired_exports ?fill=1h'].join('\n'),
     logger: workerLogger(options.logger),
     taskList: {
       send_invitation_email: sendInvitationEmail({ mailer: options.mailer, appUrl: options.appUrl, logger: options.logger }),
       delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
+      export_tenant: exportTenantTask({ exportDir: options.portability.exportDir, ttlHours: options.portability.exportTtlHours, logger: options.logger }),
+      delete_expired_exports: deleteExpiredExportsTask({ exportDir: options.portability.exportDir, logger: options.logger }),
+      erase_tenant: eraseTenantTask({ exportDir: options.portability.exportDir, auditRetentionDays: options.portability.offboardedAuditRetentionDays, logger: options.logger }),
     },
   });
 }

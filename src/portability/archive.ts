@@ -1,0 +1,134 @@
+// The export archive (docs/portability.md, "The format"): a gzipped tar with
+// manifest.json and one newline-delimited JSON file per table, each row one line as
+// PostgreSQL's to_jsonb writes it. The manifest names the tenant, the schema version,
+// and for every file its table, columns, row count and SHA-256. Reading an archive
+// verifies all of that before anything touches a database.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tar from 'tar';
+import type { SchemaVersion } from './tables.ts';
+
+export const FORMAT = 'tenantgraph-tenant-export';
+export const FORMAT_VERSION = 1;
+
+export interface ManifestTable {
+  /** schema.table */
+  table: string;
+  /** Inside the archive: tables/<schema>.<table>.ndjson */
+  file: string;
+  /** `tenant`: the tenant's own row; `users`: the people its rows reference; `tenant-table`: rows with its tenant_id. */
+  kind: 'tenant' | 'users' | 'tenant-table';
+  /** `history`: restored with its own tenant, not copied into a new one. */
+  tag?: 'history';
+  columns: string[];
+  rows: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  format: typeof FORMAT;
+  formatVersion: number;
+  tenant: { id: string; slug: string; name: string };
+  schemaVersion: SchemaVersion;
+  createdAt: string;
+  /** In load order: the tenant, its users, then tenant tables parents first. */
+  tables: ManifestTable[];
+  /** Tenant tables left out on purpose (@tenantExport omit), by name. */
+  omitted: string[];
+}
+
+export class ArchiveError extends Error {
+  override name = 'ArchiveError';
+  readonly code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED';
+  constructor(code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export function fileFor(table: string): string {
+  return `tables/${table}.ndjson`;
+}
+
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Packs a folder holding manifest.json and its tables into `archive`. Level 1: exports are CPU-bound on gzip otherwise. */
+export async function pack(folder: string, manifest: Manifest, archive: string): Promise<void> {
+  await tar.c({ gzip: { level: 1 }, file: archive, cwd: folder, portable: true }, ['manifest.json', ...manifest.tables.map((t) => t.file)]);
+}
+
+export interface OpenedArchive {
+  manifest: Manifest;
+  /** Where the files were extracted; `close()` removes it. */
+  folder: string;
+  close(): Promise<void>;
+}
+
+const NAME = /^[a-z_][a-z0-9_$]*\.[a-z_][a-z0-9_$]*$/;
+
+function validManifest(value: unknown): value is Manifest {
+  const m = value as Manifest;
+  return (
+    !!m && m.format === FORMAT && typeof m.formatVersion === 'number' && typeof m.tenant?.id === 'string' && typeof m.tenant?.slug === 'string' &&
+    typeof m.schemaVersion?.hash === 'string' && typeof m.schemaVersion?.migration === 'string' && Array.isArray(m.tables) &&
+    m.tables.every((t) => NAME.test(t.table) && t.file === fileFor(t.table) && Array.isArray(t.columns) && Number.isInteger(t.rows) && /^[0-9a-f]{64}$/.test(t.sha256))
+  );
+}
+
+/** Extracts and verifies an archive: a known format, every listed file present with its checksum and row count, nothing else. */
+export async function openArchive(archive: string): Promise<OpenedArchive> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-import-'));
+  const close = () => rm(folder, { recursive: true, force: true });
+  try {
+    try {
+      // Only plain files with the names an export writes; nothing outside the folder (tar's default).
+      await tar.x({ file: archive, cwd: folder, strict: true, filter: (entry, info) => ('type' in info ? info.type === 'File' : true) && /^(manifest\.json|tables\/[a-z0-9_$.]+\.ndjson)$/.test(entry) });
+    } catch (error) {
+      throw new ArchiveError('ARCHIVE_INVALID', `${archive} is not a tenant export (a .tar.gz): ${(error as Error).message}`);
+    }
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'));
+    } catch {
+      throw new ArchiveError('ARCHIVE_INVALID', `${archive} has no readable manifest.json: it is not a tenant export`);
+    }
+    if (!validManifest(manifest)) throw new ArchiveError('ARCHIVE_INVALID', `${archive}: manifest.json is not a ${FORMAT} manifest`);
+    if (manifest.formatVersion > FORMAT_VERSION) {
+      throw new ArchiveError('ARCHIVE_INVALID', `${archive} is format version ${manifest.formatVersion}; this tenantgraph reads up to ${FORMAT_VERSION}: upgrade it first`);
+    }
+    const listed = new Set(manifest.tables.map((t) => t.file));
+    const present = (await readdir(path.join(folder, 'tables')).catch(() => [])).map((name) => `tables/${name}`);
+    const extra = present.filter((file) => !listed.has(file));
+    if (extra.length) throw new ArchiveError('ARCHIVE_TAMPERED', `${archive} holds files its manifest does not list: ${extra.join(', ')}`);
+    for (const table of manifest.tables) {
+      const file = path.join(folder, table.file);
+      if (!(await stat(file).catch(() => null))) throw new ArchiveError('ARCHIVE_TAMPERED', `${archive} lacks ${table.file}, which its manifest lists`);
+      const actual = await sha256Of(file);
+      if (actual !== table.sha256) {
+        throw new ArchiveError('ARCHIVE_TAMPERED', `${table.file} does not match its checksum in the manifest (sha256 ${actual}, expected ${table.sha256}): the archive was changed or damaged; nothing was imported`);
+      }
+      const lines = await countLines(file);
+      if (lines !== table.rows) throw new ArchiveError('ARCHIVE_TAMPERED', `${table.file} has ${lines} rows, its manifest says ${table.rows}`);
+    }
+    return { manifest, folder, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function countLines(file: string): Promise<number> {
+  let lines = 0;
+  for await (const chunk of createReadStream(file)) {
+    const buffer = chunk as Buffer;
+    for (let i = buffer.indexOf(10); i !== -1; i = buffer.indexOf(10, i + 1)) lines++;
+  }
+  return lines;
+}

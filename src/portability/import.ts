@@ -1,0 +1,232 @@
+// Importing a tenant from an export (docs/portability.md, "Restoring"): the archive is
+// verified first (archive.ts), then everything happens in one transaction as the owner,
+// so an import lands whole or not at all.
+//
+//   as itself   the tenant keeps its id, slug and row ids; refused while a tenant with
+//               that id or slug exists, unless `replace` (its rows are erased first)
+//   as a copy   `as: <new slug>`: a new tenant id, and every id of its own (uuid primary
+//               key columns that reference nothing) is new; every foreign key column that
+//               points at such an id, found in pg_constraint, is remapped with it. User ids
+//               are identities from the identity provider (the token's `sub`) and are kept.
+//               Tables tagged @tenantExport history (the audit trail) are not copied.
+//
+// Each file is COPYed into a temporary staging table of JSON documents, and each table is
+// then filled by one INSERT … SELECT from jsonb_populate_record, remapping in SQL.
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { openArchive, type Manifest, type ManifestTable } from './archive.ts';
+import { eraseTenantRows } from './erase.ts';
+import { NDJSON_COPY_OPTIONS } from './export.ts';
+import { DEFAULT_SCHEMAS, ident, knownMigrations, qualified, schemaVersion, tableColumns, tenantTables, TENANTS_TABLE, USERS_TABLE, type Column, type Table } from './tables.ts';
+
+export class ImportError extends Error {
+  override name = 'ImportError';
+  readonly code: 'SCHEMA_TOO_NEW' | 'TENANT_EXISTS' | 'SLUG_TAKEN' | 'TABLE_MISSING' | 'ROWS_MISMATCH';
+  constructor(code: 'SCHEMA_TOO_NEW' | 'TENANT_EXISTS' | 'SLUG_TAKEN' | 'TABLE_MISSING' | 'ROWS_MISMATCH', message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface ImportOptions {
+  /** Import as a new tenant with this slug (new ids); unset: as the tenant it was. */
+  as?: string | undefined;
+  /** As itself: erase an existing tenant with its id first (its rows only; its people stay). */
+  replace?: boolean | undefined;
+  schemas?: string[] | undefined;
+}
+
+export interface ImportResult {
+  tenantId: string;
+  slug: string;
+  /** Rows inserted per table. */
+  rows: Record<string, number>;
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Imports the archive at `file` through `client` (a connection as the owner, outside any transaction). */
+export async function importTenant(client: pg.ClientBase, file: string, options: ImportOptions = {}): Promise<ImportResult> {
+  if (options.as !== undefined && !SLUG.test(options.as)) throw new ImportError('SLUG_TAKEN', `${options.as} is not a slug: lower-case letters, digits and inner hyphens, at most 63 characters`);
+  const archive = await openArchive(file);
+  try {
+    await client.query('begin');
+    try {
+      const result = await load(client, archive.manifest, archive.folder, options);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    }
+  } finally {
+    await archive.close();
+  }
+}
+
+async function checkSchemaVersion(client: pg.ClientBase, manifest: Manifest): Promise<void> {
+  const known = await knownMigrations(client);
+  if (known.has(manifest.schemaVersion.hash)) return;
+  const current = await schemaVersion(client);
+  const newer = manifest.schemaVersion.migration > current.migration;
+  throw new ImportError(
+    'SCHEMA_TOO_NEW',
+    newer
+      ? `The export is from schema version ${manifest.schemaVersion.migration}, newer than this database's ${current.migration}: migrate this database first (npm run db:migrate), then import.`
+      : `The export's schema version ${manifest.schemaVersion.migration} (${manifest.schemaVersion.hash}) is not one this database went through (it is at ${current.migration}): it comes from another history of migrations.`,
+  );
+}
+
+interface Staged {
+  entry: ManifestTable;
+  stage: string;
+}
+
+async function load(client: pg.ClientBase, manifest: Manifest, folder: string, options: ImportOptions): Promise<ImportResult> {
+  await checkSchemaVersion(client, manifest);
+  const copy = options.as !== undefined;
+  const tables = new Map((await tenantTables(client, options.schemas ?? DEFAULT_SCHEMAS)).map((table) => [table.name, table]));
+  const columnsOf = new Map<string, Column[]>([
+    [TENANTS_TABLE, await tableColumns(client, TENANTS_TABLE)],
+    [USERS_TABLE, await tableColumns(client, USERS_TABLE)],
+  ]);
+  for (const entry of manifest.tables) {
+    const columns = entry.kind === 'tenant-table' ? tables.get(entry.table)?.columns : columnsOf.get(entry.table);
+    if (!columns) throw new ImportError('TABLE_MISSING', `The export has rows of ${entry.table}, which this database has no tenant table for: create it (or migrate) first.`);
+    const missing = entry.columns.filter((name) => !columns.some((c) => c.name === name));
+    if (missing.length) throw new ImportError('TABLE_MISSING', `The export has columns ${missing.join(', ')} of ${entry.table}, which this database lacks: nothing was imported.`);
+  }
+
+  const tenantId = copy ? randomUUID() : manifest.tenant.id;
+  const slug = options.as ?? manifest.tenant.slug;
+  const { rows: clashes } = await client.query<{ id: string; slug: string }>('select id, slug from app_public.tenants where id = $1 or slug = $2 for update', [tenantId, slug]);
+  if (clashes.some((t) => t.slug === slug && t.id !== tenantId)) {
+    throw new ImportError('SLUG_TAKEN', `Another tenant has the slug ${slug}: import as a copy with another (--as <new-slug>).`);
+  }
+  if (clashes.length) {
+    if (!options.replace) throw new ImportError('TENANT_EXISTS', `Tenant ${slug} (${tenantId}) exists: import it as a copy (--as <new-slug>), or replace it (--replace erases its rows first).`);
+    await eraseTenantRows(client, tenantId, [...tables.values()], { keepHistory: true });
+  }
+
+  const staged: Staged[] = [];
+  for (const [index, entry] of manifest.tables.entries()) {
+    const stage = `tg_stage_${index}`;
+    await client.query(`create temporary table ${stage} (doc jsonb not null) on commit drop`);
+    await pipeline(createReadStream(path.join(folder, entry.file)), client.query(copyFrom(`copy ${stage} (doc) from stdin with ${NDJSON_COPY_OPTIONS}`)));
+    staged.push({ entry, stage });
+  }
+
+  const rows: Record<string, number> = {};
+  // The temporary maps of old to new ids made so far (a copy only).
+  const maps = copy ? new Set<string>() : null;
+  for (const { entry, stage } of staged) {
+    const record = (name: string) => `(jsonb_populate_record(null::${qualifiedName(name)}, s.doc))`;
+    if (entry.kind === 'tenant') {
+      const columns = entry.columns;
+      const values = columns.map((c) => (c === 'id' ? '$1::uuid' : c === 'slug' ? '$2::text' : `${record(entry.table)}.${ident(c)}`));
+      const { rowCount } = await client.query(`insert into ${qualifiedName(entry.table)} (${columns.map(ident).join(', ')}) select ${values.join(', ')} from ${stage} s`, [tenantId, slug]);
+      rows[entry.table] = rowCount ?? 0;
+    } else if (entry.kind === 'users') {
+      // People are global: one who exists already is kept as is. An address another
+      // account holds is not given to a newcomer (as invitations do).
+      const columns = entry.columns;
+      const values = columns.map((c) =>
+        c === 'email'
+          ? `case when exists (select 1 from app_public.users u where u.email = r.email and u.id <> r.id) then null else r.email end`
+          : `r.${ident(c)}`,
+      );
+      const { rowCount } = await client.query(
+        `insert into ${qualifiedName(entry.table)} (${columns.map(ident).join(', ')})
+         select ${values.join(', ')} from ${stage} s, jsonb_populate_record(null::${qualifiedName(entry.table)}, s.doc) r
+         on conflict (id) do nothing`,
+      );
+      rows[entry.table] = rowCount ?? 0;
+    } else {
+      const table = tables.get(entry.table)!;
+      if (copy && entry.tag === 'history') continue;
+      rows[entry.table] = await insertTenantRows(client, table, entry, stage, tenantId, maps);
+      const expected = entry.rows;
+      if (entry.tag !== 'history' && rows[entry.table] !== expected) {
+        throw new ImportError('ROWS_MISMATCH', `${entry.table}: ${rows[entry.table]} rows inserted, the export has ${expected}: nothing was imported.`);
+      }
+    }
+  }
+  // Restored as itself, the tenant is no longer an erased one: its record of erasure goes.
+  if (!copy) await client.query('delete from app_private.tenant_erasures where erased_tenant_id = $1', [tenantId]);
+  return { tenantId, slug, rows };
+}
+
+const qualifiedName = (name: string) => {
+  const [schema, table] = name.split('.') as [string, string];
+  return qualified({ schema, table });
+};
+
+/** The map of old to new ids of `table.column`, for a copy. */
+const mapName = (table: string, column: string) => `tg_map_${createHash('sha256').update(`${table}.${column}`).digest('hex').slice(0, 32)}`;
+
+// Own ids: uuid columns of the primary key besides tenant_id that reference nothing.
+function ownIds(table: Table): string[] {
+  const referencing = new Set(table.foreignKeys.flatMap((fk) => fk.columns));
+  return table.primaryKey.filter((name) => name !== 'tenant_id' && !referencing.has(name) && table.columns.find((c) => c.name === name)?.uuid);
+}
+
+async function insertTenantRows(client: pg.ClientBase, table: Table, entry: ManifestTable, stage: string, tenantId: string, maps: Set<string> | null): Promise<number> {
+  const copy = maps !== null;
+  const columns = table.columns.filter((c) => entry.columns.includes(c.name) && !c.generated && !(copy && c.identity));
+  const joins: string[] = [];
+  const expression = new Map<string, string>();
+  expression.set('tenant_id', '$1::uuid');
+  if (maps) {
+    for (const column of ownIds(table)) {
+      const map = mapName(table.name, column);
+      await client.query(
+        `create temporary table ${map} on commit drop as
+         select distinct r.${ident(column)} as old, gen_random_uuid() as new from ${stage} s, jsonb_populate_record(null::${qualified(table)}, s.doc) r`,
+      );
+      await client.query(`alter table ${map} add primary key (old)`);
+      maps.add(map);
+      joins.push(`left join ${map} m_${joins.length} on m_${joins.length}.old = r.${ident(column)}`);
+      expression.set(column, `m_${joins.length - 1}.new`);
+    }
+    // Every column that references a remapped id follows it.
+    for (const fk of table.foreignKeys) {
+      fk.columns.forEach((column, i) => {
+        if (column === 'tenant_id' || expression.has(column)) return;
+        const target = fk.targetColumns[i]!;
+        const map = mapName(fk.target, target);
+        if (!maps.has(map)) return;
+        joins.push(`left join ${map} m_${joins.length} on m_${joins.length}.old = r.${ident(column)}`);
+        expression.set(column, `m_${joins.length - 1}.new`);
+      });
+    }
+  }
+  const names = columns.map((c) => ident(c.name));
+  const values = columns.map((c) => expression.get(c.name) ?? `r.${ident(c.name)}`);
+  const overriding = columns.some((c) => c.identity) ? 'overriding system value' : '';
+  // The trail restored with its tenant may meet the events kept, pseudonymised, from its
+  // off-boarding: the export's own words replace them.
+  const updatable = columns.filter((c) => !table.primaryKey.includes(c.name));
+  const conflict =
+    table.tag === 'history' && table.primaryKey.length
+      ? `on conflict (${table.primaryKey.map(ident).join(', ')}) do ${updatable.length ? `update set ${updatable.map((c) => `${ident(c.name)} = excluded.${ident(c.name)}`).join(', ')}` : 'nothing'}`
+      : '';
+  const { rowCount } = await client.query(
+    `insert into ${qualified(table)} (${names.join(', ')}) ${overriding}
+     select ${values.join(', ')} from ${stage} s cross join lateral jsonb_populate_record(null::${qualified(table)}, s.doc) r ${joins.join(' ')} ${conflict}`,
+    [tenantId],
+  );
+  // Identities kept from the export must not be handed out again by their sequence.
+  for (const column of columns.filter((c) => c.identity)) {
+    await client.query(
+      `select setval(seq, greatest(top, coalesce(pg_sequence_last_value(seq), 1)))
+       from (select pg_get_serial_sequence($1, $2)::regclass as seq) s, (select max(${ident(column.name)}) as top from ${qualified(table)}) m
+       where top is not null`,
+      [qualified(table), column.name],
+    );
+  }
+  return rowCount ?? 0;
+}

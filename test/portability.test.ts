@@ -1,0 +1,365 @@
+// Tenant portability: a tenant with thousands of rows in every table (and a table a DBA
+// added) is exported, erased, imported as itself and as a copy; counts and checksums
+// match, the copy shares no ids with the original, and another tenant is untouched
+// throughout. Then the attacks: another tenant's export, exports by non-owners, a
+// tampered archive, an archive from a newer schema, off-boarding by a non-owner.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { run, type Runner } from 'graphile-worker';
+import pg from 'pg';
+import pino from 'pino';
+import * as tar from 'tar';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { eraseTenantTask } from '../src/jobs/erase-tenant.ts';
+import { exportTenantTask } from '../src/jobs/export-tenant.ts';
+import { workerLogger } from '../src/jobs/worker.ts';
+import { ArchiveError, openArchive, type Manifest } from '../src/portability/archive.ts';
+import { eraseTenant } from '../src/portability/erase.ts';
+import { exportTenant } from '../src/portability/export.ts';
+import { ImportError, importTenant } from '../src/portability/import.ts';
+import { verifyErased } from '../src/portability/verify-erased.ts';
+import { tokenFor, useApi } from './support/api.ts';
+import { asOwner } from './support/db.ts';
+import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
+
+const database = inject('database');
+const dbaSchema = `portability_${randomBytes(4).toString('hex')}`;
+const schemas = ['app_public', 'app_private', dbaSchema];
+let dir: string;
+const exportDir = path.join(os.tmpdir(), `tenantgraph-exports-${randomBytes(4).toString('hex')}`);
+const api = useApi({ exportDir });
+
+async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: database.ownerUrl });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A tenant with thousands of rows: categories, products, notes (the DBA's table), invitations, API keys, and their audit events. */
+async function bigTenant(label: string, products = 3000): Promise<TenantFixture> {
+  const tenant = await createTenant(label);
+  await asOwner(async (db) => {
+    await db.query(`insert into app_public.categories (tenant_id, name) select $1, 'Category ' || i from generate_series(1, 50) i`, [tenant.id]);
+    await db.query(
+      `insert into app_public.products (tenant_id, name, price, category_id)
+       select $1, 'Product ' || i, (i % 1000) + 0.99, (select id from app_public.categories c where c.tenant_id = $1 and c.name = 'Category ' || (1 + i % 50))
+       from generate_series(1, $2::int) i`,
+      [tenant.id, products],
+    );
+    await db.query(
+      `insert into ${dbaSchema}.notes (tenant_id, product_id, body)
+       select tenant_id, id, 'Note on ' || name from app_public.products where tenant_id = $1 order by name limit 2000`,
+      [tenant.id],
+    );
+    await db.query(
+      `insert into app_public.invitations (tenant_id, email, role, invited_by, expires_at)
+       select $1::uuid, 'invitee' || i || '@' || $1::text || '.test', 'member', $2, now() + interval '7 days' from generate_series(1, 20) i`,
+      [tenant.id, tenant.users.owner],
+    );
+    await db.query(
+      `insert into app_public.api_keys (tenant_id, name, role, prefix, created_by) select $1, 'key ' || i, 'viewer', 'tgk_0000000' || i, $2 from generate_series(1, 5) i`,
+      [tenant.id, tenant.users.admin],
+    );
+  });
+  return tenant;
+}
+
+const entries = (manifest: Manifest) => Object.fromEntries(manifest.tables.map((t) => [t.table, t]));
+
+async function readRows(file: string, table: string): Promise<Array<Record<string, unknown>>> {
+  const archive = await openArchive(file);
+  try {
+    const text = await readFile(path.join(archive.folder, `tables/${table}.ndjson`), 'utf8');
+    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  } finally {
+    await archive.close();
+  }
+}
+
+let a: TenantFixture;
+let b: TenantFixture;
+let bBefore: Awaited<ReturnType<typeof snapshot>>;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-portability-'));
+  await asOwner((db) =>
+    db.query(`
+      create schema ${dbaSchema};
+      create table ${dbaSchema}.notes (
+        tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade,
+        id uuid not null default gen_random_uuid(),
+        product_id uuid not null,
+        body text not null,
+        primary key (tenant_id, id),
+        foreign key (tenant_id, product_id) references app_public.products (tenant_id, id) on delete cascade
+      );
+      create index on ${dbaSchema}.notes (tenant_id, product_id);
+      alter table ${dbaSchema}.notes enable row level security;
+      alter table ${dbaSchema}.notes force row level security;
+      create policy select_own_tenant on ${dbaSchema}.notes for select using (tenant_id = (select app_public.current_tenant_id()));
+      create trigger _900_audit after insert or update or delete on ${dbaSchema}.notes for each row execute function app_private.tg__audit();
+    `),
+  );
+  [a, b] = await Promise.all([bigTenant('port-a'), bigTenant('port-b', 500)]);
+  bBefore = await snapshot(b.id);
+}, 120_000);
+
+afterAll(async () => {
+  await asOwner((db) => db.query(`drop schema if exists ${dbaSchema} cascade`));
+  await rm(dir, { recursive: true, force: true });
+  await rm(exportDir, { recursive: true, force: true });
+});
+
+describe('round trip', () => {
+  test('export, erase, import as itself and as a copy: counts and checksums match, the copy shares no ids, B is untouched', async () => {
+    const original = path.join(dir, 'a.tar.gz');
+    const first = await withClient((c) => exportTenant(c, a.id, original, { schemas }));
+    const tables = entries(first);
+    expect(tables[`${dbaSchema}.notes`]!.rows).toBe(2000);
+    expect(tables['app_public.products']!.rows).toBe(3002);
+    expect(tables['app_public.invitations']!.rows).toBe(20);
+    expect(tables['app_public.audit_events']!.rows).toBeGreaterThan(5000);
+    expect(first.omitted).toEqual(expect.arrayContaining(['app_private.api_key_secrets', 'app_private.invitation_secrets', 'app_public.tenant_exports']));
+    expect(first.schemaVersion.migration).toMatch(/^\d{6}$/);
+
+    // Erased: nothing left but the pseudonymised trail and the erasure's record, which strict mode counts.
+    const erased = await withClient((c) => eraseTenant(c, a.id, { auditRetentionDays: 30, schemas }));
+    expect(erased.removedUsers).toBe(4);
+    const verdict = await withClient((c) => verifyErased(c, a.id, { schemas }));
+    expect(verdict.users).toBe(4);
+    expect(verdict.found).toBe(0);
+    expect(verdict.tables.filter((t) => t.retained).map((t) => t.table).sort()).toEqual(['app_private.tenant_erasures', 'app_public.audit_events']);
+    expect((await withClient((c) => verifyErased(c, a.id, { schemas, strict: true }))).found).toBeGreaterThan(0);
+    const trail = await asOwner(async (db) => (await db.query('select changes, actor_user_id from app_public.audit_events where tenant_id = $1', [a.id])).rows);
+    expect(JSON.stringify(trail)).not.toMatch(/Product 1|invitee|@example\.test/);
+    expect(trail.map((e) => e.actor_user_id)).not.toContain(a.users.owner);
+
+    // As itself: the same files, byte for byte, but the trail (which now also holds the import).
+    await withClient((c) => importTenant(c, original, { schemas }));
+    const restoredFile = path.join(dir, 'a-restored.tar.gz');
+    const restored = entries(await withClient((c) => exportTenant(c, a.id, restoredFile, { schemas })));
+    for (const entry of first.tables.filter((t) => t.tag !== 'history')) {
+      expect({ table: entry.table, rows: restored[entry.table]!.rows, sha256: restored[entry.table]!.sha256 }).toEqual({ table: entry.table, rows: entry.rows, sha256: entry.sha256 });
+    }
+    expect(restored['app_public.audit_events']!.rows).toBeGreaterThanOrEqual(tables['app_public.audit_events']!.rows);
+
+    // As a copy: the same rows under new ids, references following them.
+    const copySlug = `port-copy-${randomUUID().slice(0, 8)}`;
+    const copy = await withClient((c) => importTenant(c, original, { as: copySlug, schemas }));
+    expect(copy.tenantId).not.toBe(a.id);
+    const copyFile = path.join(dir, 'copy.tar.gz');
+    const copied = entries(await withClient((c) => exportTenant(c, copy.tenantId, copyFile, { schemas })));
+    for (const entry of first.tables.filter((t) => t.tag !== 'history')) expect([entry.table, copied[entry.table]!.rows]).toEqual([entry.table, entry.rows]);
+    const idsOf = async (file: string) => {
+      const ids = new Set<string>();
+      for (const entry of first.tables.filter((t) => t.kind === 'tenant-table' && t.tag !== 'history' || t.kind === 'tenant')) {
+        for (const row of await readRows(file, entry.table)) for (const key of ['tenant_id', 'id', 'category_id', 'product_id']) if (typeof row[key] === 'string') ids.add(row[key] as string);
+      }
+      return ids;
+    };
+    const originalIds = await idsOf(original);
+    const copyIds = await idsOf(copyFile);
+    expect(originalIds.size).toBeGreaterThan(5000);
+    expect([...copyIds].filter((id) => originalIds.has(id))).toEqual([]);
+    // Contents match once ids are followed: each product keeps its category by name, each note its product.
+    const named = await asOwner(async (db) =>
+      Promise.all(
+        [a.id, copy.tenantId].map(async (tenantId) =>
+          (
+            await db.query(
+              `select p.name, p.price, c.name as category, (select count(*) from ${dbaSchema}.notes n where n.tenant_id = p.tenant_id and n.product_id = p.id)::int as notes
+               from app_public.products p left join app_public.categories c on c.tenant_id = p.tenant_id and c.id = p.category_id
+               where p.tenant_id = $1 order by p.name`,
+              [tenantId],
+            )
+          ).rows,
+        ),
+      ),
+    );
+    expect(named[1]).toEqual(named[0]);
+    expect(named[0]!.filter((p) => p.category).length).toBe(3001);
+
+    expect(await snapshot(b.id)).toEqual(bBefore);
+  }, 180_000);
+});
+
+describe('imports that are refused, leaving nothing behind', () => {
+  let file: string;
+  beforeAll(async () => {
+    const t = await bigTenant('port-refused', 100);
+    file = path.join(dir, 'refused.tar.gz');
+    await withClient((c) => exportTenant(c, t.id, file, { schemas }));
+  });
+
+  async function repack(edit: (folder: string) => Promise<void>): Promise<string> {
+    const folder = await mkdtemp(path.join(dir, 'edit-'));
+    await tar.x({ file, cwd: folder });
+    await edit(folder);
+    const out = `${folder}.tar.gz`;
+    await tar.c({ gzip: true, file: out, cwd: folder }, ['manifest.json', 'tables']);
+    return out;
+  }
+  const tenantCount = () => asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.tenants')).rows[0].n);
+
+  test('a tampered row fails its checksum', async () => {
+    const tampered = await repack(async (folder) => {
+      const products = path.join(folder, 'tables/app_public.products.ndjson');
+      await writeFile(products, (await readFile(products, 'utf8')).replace('"price": 1.99', '"price": 0.01'));
+    });
+    const before = await tenantCount();
+    const error = await withClient((c) => importTenant(c, tampered, { as: `tampered-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArchiveError);
+    expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
+    expect((error as Error).message).toMatch(/app_public\.products\.ndjson does not match its checksum/);
+    expect(await tenantCount()).toBe(before);
+  });
+
+  test('a file the manifest does not list is refused', async () => {
+    const extra = await repack((folder) => writeFile(path.join(folder, 'tables/app_public.planted.ndjson'), '{}\n'));
+    const error = await withClient((c) => importTenant(c, extra, { as: `planted-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
+  });
+
+  test('an export from a newer schema version is refused with what to do', async () => {
+    const newer = await repack(async (folder) => {
+      const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'));
+      manifest.schemaVersion = { migration: '999999', hash: 'sha1:0000000000000000000000000000000000000000' };
+      await writeFile(path.join(folder, 'manifest.json'), JSON.stringify(manifest));
+    });
+    const error = await withClient((c) => importTenant(c, newer, { as: `newer-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImportError);
+    expect((error as ImportError).code).toBe('SCHEMA_TOO_NEW');
+    expect((error as Error).message).toMatch(/999999, newer than this database's \d{6}: migrate this database first/);
+  });
+
+  test('as itself while it exists: refused, unless replace; a taken slug for a copy: refused', async () => {
+    expect(((await withClient((c) => importTenant(c, file, { schemas })).catch((e: unknown) => e)) as ImportError).code).toBe('TENANT_EXISTS');
+    expect(((await withClient((c) => importTenant(c, file, { as: a.slug, schemas })).catch((e: unknown) => e)) as ImportError).code).toBe('SLUG_TAKEN');
+    const replaced = await withClient((c) => importTenant(c, file, { replace: true, schemas }));
+    expect(replaced.rows['app_public.products']).toBe(102);
+  });
+
+  test('not an archive at all', async () => {
+    const junk = path.join(dir, 'junk.tar.gz');
+    await writeFile(junk, 'not a tarball');
+    expect(((await withClient((c) => importTenant(c, junk, { schemas })).catch((e: unknown) => e)) as ArchiveError).code).toBe('ARCHIVE_INVALID');
+  });
+});
+
+describe('through the API', () => {
+  let worker: Runner;
+  let t: TenantFixture;
+  let other: TenantFixture;
+  const as = (tenant: TenantFixture, role: keyof TenantFixture['users']) => ({ authorization: `Bearer ${tokenFor({ userId: tenant.users[role], tenantId: tenant.id })}` });
+  const logger = pino({ level: 'silent' });
+
+  beforeAll(async () => {
+    [t, other] = await Promise.all([createTenant('port-api'), createTenant('port-api-other')]);
+    worker = await run({
+      connectionString: database.ownerUrl,
+      concurrency: 1,
+      noHandleSignals: true,
+      crontab: '',
+      pollInterval: 200,
+      logger: workerLogger(logger),
+      taskList: {
+        export_tenant: exportTenantTask({ exportDir, ttlHours: 1, logger }),
+        erase_tenant: eraseTenantTask({ exportDir, auditRetentionDays: 30, logger }),
+      },
+    });
+  });
+  afterAll(() => worker?.stop());
+
+  async function until<T>(fn: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 150; i++) {
+      const value = await fn();
+      if (value !== undefined) return value;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error('timed out');
+  }
+
+  const download = (id: string, headers: Record<string, string> = {}) => fetch(`${api.url}/exports/${id}`, { headers });
+
+  test('an owner requests an export, polls it, and downloads it; nobody else can', async () => {
+    const requested = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId status } } }' }, as(t, 'owner'));
+    const { rowId, status } = requested.body.data.requestTenantExport.tenantExport;
+    expect(status).toBe('pending');
+    const again = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, as(t, 'owner'));
+    expect(again.body.errors[0].extensions.code).toBe('ALREADY_EXISTS');
+
+    const ready = await until(async () => {
+      const { body } = await api.post({ query: '{ tenantExports { nodes { rowId status sha256 byteSize rowCounts } } }' }, as(t, 'owner'));
+      const node = body.data.tenantExports.nodes.find((n: { rowId: string }) => n.rowId === rowId);
+      return node.status === 'ready' ? node : undefined;
+    });
+    expect(ready.rowCounts['app_public.products']).toBe(2);
+
+    const response = await download(rowId, as(t, 'owner'));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename=tenantgraph-${t.slug}-${new Date().toISOString().slice(0, 10)}.tar.gz`);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const file = path.join(dir, 'downloaded.tar.gz');
+    await writeFile(file, Buffer.from(await response.arrayBuffer()));
+    const archive = await openArchive(file);
+    expect(archive.manifest.tenant.id).toBe(t.id);
+    await archive.close();
+
+    // Another tenant's owner, this tenant's admin, nobody: the same "not found" (or 401), never the file.
+    expect((await download(rowId, as(other, 'owner'))).status).toBe(404);
+    expect((await download(rowId, { ...as(other, 'owner'), 'x-tenant': t.slug })).status).toBe(404);
+    expect((await download(rowId, as(t, 'admin'))).status).toBe(404);
+    expect((await download(rowId)).status).toBe(401);
+    expect((await download('../../etc/passwd', as(t, 'owner'))).status).toBe(404);
+    const listed = await api.post({ query: '{ tenantExports { totalCount } }' }, as(t, 'admin'));
+    expect(listed.body.data.tenantExports.totalCount).toBe(0);
+  }, 60_000);
+
+  test('admins, members and API keys may not request an export', async () => {
+    for (const role of ['admin', 'member', 'viewer'] as const) {
+      const { body } = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, as(t, role));
+      expect([role, body.errors[0].extensions.code]).toEqual([role, 'FORBIDDEN']);
+    }
+    const key = (await api.post({ query: 'mutation { createApiKey(input: { name: "k", role: admin }) { apiKey { secret } } }' }, as(t, 'owner'))).body.data.createApiKey.apiKey.secret;
+    const byKey = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, { authorization: `Bearer ${key}` });
+    expect(byKey.body.errors[0].extensions.code).toBe('FORBIDDEN');
+  });
+
+  test('a sole owner cannot delete their account, and is told what to do; a viewer can', async () => {
+    const sole = await api.post({ query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' }, as(t, 'owner'));
+    expect(sole.body.errors[0].extensions.code).toBe('SOLE_OWNER');
+    expect(sole.body.errors[0].message).toContain(`You are the only owner of ${t.slug}: make another member owner (transferOwnership) or delete the tenant (deleteTenant) first.`);
+    const viewer = await api.post({ query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' }, as(t, 'viewer'));
+    expect(viewer.body.data.deleteCurrentUser.deleted).toBe(true);
+    expect((await asOwner((db) => db.query('select 1 from app_public.users where id = $1', [t.users.viewer]))).rowCount).toBe(0);
+  });
+
+  test('off-boarding: not by an admin, not without the slug; by the owner it closes at once and a job erases it', async () => {
+    const otherBefore = await snapshot(other.id);
+    const byAdmin = await api.post({ query: 'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId } } }', variables: { slug: t.slug } }, as(t, 'admin'));
+    expect(byAdmin.body.errors[0].extensions.code).toBe('FORBIDDEN');
+    const wrongSlug = await api.post({ query: 'mutation { deleteTenant(input: { confirmSlug: "nope" }) { deletedTenant { tenantId } } }' }, as(t, 'owner'));
+    expect(wrongSlug.body.errors[0].extensions.code).toBe('CONFIRMATION_MISMATCH');
+    expect((await snapshot(t.id)).tenant).toHaveLength(1);
+
+    const deleted = await api.post({ query: 'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId slug } } }', variables: { slug: t.slug } }, as(t, 'owner'));
+    expect(deleted.body.data.deleteTenant.deletedTenant).toEqual({ tenantId: t.id, slug: t.slug });
+    const after = await api.post({ query: '{ currentTenant { slug } products { totalCount } }' }, as(t, 'owner'));
+    expect(after.body.data).toEqual({ currentTenant: null, products: { totalCount: 0 } });
+
+    await until(async () => ((await snapshot(t.id)).tenant.length === 0 ? true : undefined));
+    const verdict = await until(async () => {
+      const v = await withClient((c) => verifyErased(c, t.id));
+      return v.erasedAt ? v : undefined;
+    });
+    expect(verdict.found).toBe(0);
+    expect(verdict.users).toBe(3); // the viewer had left already
+    expect(await snapshot(other.id)).toEqual(otherBefore);
+  }, 60_000);
+});

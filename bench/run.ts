@@ -19,6 +19,7 @@ import { explainAnalyze } from './lib/explain.ts';
 import { loadBenchData, loadedShape, type LoadedShape } from './lib/load-data.ts';
 import { pgbenchAvailable, runHttp, runPgbench, runSql, type LoadResult, type Statement } from './lib/load.ts';
 import { noisyTargets, runNoisyNeighbour } from './lib/noisy-neighbour.ts';
+import { portabilityTargets, runPortability } from './lib/portability.ts';
 import { summarizeProfile } from './lib/profile.ts';
 import { renderMarkdown } from './lib/report.ts';
 import type { BenchResults, Measured, ScenarioResult, Target } from './lib/results.ts';
@@ -28,7 +29,7 @@ import { mainStatements, pgbenchScript, SET_CONFIG_SQL, settingsJson, templateFr
 import { ratio, round } from './lib/stats.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './lib/tenants.ts';
 
-const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'cold-start'] as const;
+const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'portability', 'cold-start'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +47,7 @@ const { values: args } = parseArgs({
     'accountability-tenants': { type: 'string', default: '300' },
     'accountability-connections': { type: 'string', default: '16' },
     'accountability-rounds': { type: 'string', default: '2' },
+    'portability-rows': { type: 'string', default: '100000' },
     skip: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
@@ -68,6 +70,7 @@ if (args.help) {
   --accountability-tenants N      accountability: tenants the requests are spread over, one API key each (default 300)
   --accountability-connections C  accountability: connections of every phase (default 16)
   --accountability-rounds R       accountability: phases without the audit trigger (with keys), each between two with (with tokens) (default 2)
+  --portability-rows N  portability: products of the tenant exported and imported (default 100000)
   --skip a,b            sections to leave out: ${SECTIONS.join(', ')}
   --out DIR             where results go (default bench/results)
 `);
@@ -484,6 +487,13 @@ try {
     }
   }
 
+  // ------------------------------------------------------------------ portability
+  let portability: BenchResults['portability'];
+  if (!skip.has('portability')) {
+    log(`\nPortability: export and import of one tenant beside COPY of the same rows`);
+    portability = await runPortability({ ownerUrl: large.ownerUrl, rows: Number(args['portability-rows']), log }).catch((error: Error) => ({ error: error.message.slice(0, 2000) }));
+  }
+
   // ------------------------------------------------------------------ cold start
   let coldStart: BenchResults['startup']['coldStart'];
   if (!skip.has('cold-start')) {
@@ -540,6 +550,7 @@ try {
     ...(profile && { profile }),
     ...(noisy && { noisy }),
     ...(accountability && { accountability }),
+    ...(portability && { portability }),
     memory,
     startup: { apiProcessMs: Math.round(api.startMs), ...(coldStart && { coldStart }) },
     targets: [],
@@ -623,6 +634,7 @@ function evaluateTargets(results: BenchResults): Target[] {
   if (rss !== null) targets.push({ name: 'API peak RSS under load', goal: '<= 200 MB', measured: `${rss} MB (VmHWM of the API process${results.settings.apiProcesses > 1 ? 'es, summed' : ''})`, ratio: ratio(rss, 200), met: rss <= 200 });
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
   if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
+  if (results.portability) targets.push(...portabilityTargets(results.portability));
   const cold = results.startup.coldStart;
   if (cold) {
     targets.push(

@@ -1,5 +1,6 @@
 // The shape of bench/results/<date>.json.
 import type { AccountabilityResult } from './accountability.ts';
+import type { PortabilityResult } from './portability.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -106,6 +107,8 @@ export interface BenchResults {
   noisy?: NoisyResult | { error: string };
   /** The accountability section (audit trigger; API keys vs tokens), on an API process of its own. */
   accountability?: AccountabilityResult | { error: string };
+  /** The portability section (export and import of one tenant vs COPY). */
+  portability?: PortabilityResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

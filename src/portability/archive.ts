@@ -1,6 +1,6 @@
 // The export archive (docs/portability.md, "The format"): a gzipped tar with
 // manifest.json and one newline-delimited JSON file per table, each row one line as
-// PostgreSQL's to_jsonb writes it. The manifest names the tenant, the schema version,
+// PostgreSQL's row_to_json writes it. The manifest names the tenant, the schema version,
 // and for every file its table, columns, row count and SHA-256. Reading an archive
 // verifies all of that before anything touches a database.
 import { createHash } from 'node:crypto';

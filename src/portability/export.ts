@@ -19,7 +19,7 @@ import { fileFor, FORMAT, FORMAT_VERSION, pack, type Manifest, type ManifestTabl
 import { DEFAULT_SCHEMAS, ident, qualified, schemaVersion, tableColumns, tenantTables, TENANTS_TABLE, USERS_TABLE } from './tables.ts';
 
 // One JSON document per line: CSV with a delimiter and quote JSON text never contains
-// (to_jsonb escapes every control character), so COPY passes each line through as is.
+// (row_to_json escapes every control character), so COPY passes each line through as is.
 export const NDJSON_COPY_OPTIONS = `(format csv, delimiter E'\\x01', quote E'\\x02')`;
 
 export class TenantNotFoundError extends Error {
@@ -79,13 +79,13 @@ export async function exportTenant(client: pg.ClientBase, tenantId: string, arch
         table: TENANTS_TABLE,
         kind: 'tenant',
         columns: (await tableColumns(client, TENANTS_TABLE)).map((c) => c.name),
-        sql: `select to_jsonb(t) from ${qualified({ schema: tenantsSchema, table: tenantsTable })} t where t.id = ${tenantIs}`,
+        sql: `select row_to_json(t) from ${qualified({ schema: tenantsSchema, table: tenantsTable })} t where t.id = ${tenantIs}`,
       },
       {
         table: USERS_TABLE,
         kind: 'users',
         columns: (await tableColumns(client, USERS_TABLE)).map((c) => c.name),
-        sql: `select to_jsonb(u) from ${qualified({ schema: usersSchema, table: usersTable })} u where u.id in (${userReferences.join(' union ') || 'select null::uuid'}) order by u.id`,
+        sql: `select row_to_json(u) from ${qualified({ schema: usersSchema, table: usersTable })} u where u.id in (${userReferences.join(' union ') || 'select null::uuid'}) order by u.id`,
       },
       ...exported.map((table) => ({
         table: table.name,
@@ -93,7 +93,7 @@ export async function exportTenant(client: pg.ClientBase, tenantId: string, arch
         ...(table.tag === 'history' && { tag: 'history' as const }),
         columns: table.columns.filter((c) => !c.generated).map((c) => c.name),
         // Ordered by the primary key, so the same rows give the same file (and checksum).
-        sql: `select to_jsonb(r) from ${qualified(table)} r where r.tenant_id = ${tenantIs} order by ${table.primaryKey.map((c) => `r.${ident(c)}`).join(', ') || '1'}`,
+        sql: `select row_to_json(r) from ${qualified(table)} r where r.tenant_id = ${tenantIs} order by ${table.primaryKey.map((c) => `r.${ident(c)}`).join(', ') || '1'}`,
       })),
     ];
 

@@ -1,0 +1,137 @@
+// The portability section: export and import throughput of one tenant, beside COPY of
+// the same rows, the ceiling (docs/portability.md, "Throughput").
+//
+//   export   exportTenant (a repeatable-read snapshot, COPY of to_jsonb rows per table,
+//            hashing, gzip) of a tenant of `rows` products, their categories and their
+//            audit events, against COPY … TO STDOUT of the same rows (text format, discarded)
+//   import   importTenant as a copy (verify, stage, remap every id, insert, one
+//            transaction) against COPY … FROM STDIN of the products' rows into products
+//            under a fresh tenant (no remapping, no foreign key to follow: a true ceiling)
+//
+// The section makes its own tenants in the bench database and erases them when done.
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { eraseTenant } from '../../src/portability/erase.ts';
+import { exportTenant } from '../../src/portability/export.ts';
+import { importTenant } from '../../src/portability/import.ts';
+import { qualified, tenantTables } from '../../src/portability/tables.ts';
+import type { Target } from './results.ts';
+import { ratio, round } from './stats.ts';
+
+export interface PortabilityResult {
+  /** Products of the tenant measured. */
+  products: number;
+  export: { rows: number; seconds: number; rowsPerSecond: number; ceilingRowsPerSecond: number; archiveBytes: number };
+  import: { rows: number; seconds: number; rowsPerSecond: number; ceilingRows: number; ceilingRowsPerSecond: number };
+}
+
+export const PORTABILITY_TARGET = 0.5;
+
+const seconds = (from: number) => (performance.now() - from) / 1000;
+
+export async function runPortability(options: { ownerUrl: string; rows: number; log: (line: string) => void }): Promise<PortabilityResult> {
+  const client = new pg.Client({ connectionString: options.ownerUrl });
+  await client.connect();
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-bench-portability-'));
+  const tenantId = randomUUID();
+  const ceilingTenantId = randomUUID();
+  let copyId: string | undefined;
+  try {
+    for (const [id, slug] of [[tenantId, `bench-port-${tenantId.slice(0, 8)}`], [ceilingTenantId, `bench-ceil-${ceilingTenantId.slice(0, 8)}`]]) {
+      await client.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $2)', [id, slug]);
+    }
+    await client.query(`insert into app_public.categories (tenant_id, name) select $1, 'Category ' || i from generate_series(1, 100) i`, [tenantId]);
+    await client.query(
+      `insert into app_public.products (tenant_id, name, price, category_id)
+       select $1, 'Product ' || i, (i % 1000) + 0.99, (select id from app_public.categories where tenant_id = $1 and name = 'Category ' || (1 + i % 100))
+       from generate_series(1, $2::int) i`,
+      [tenantId, options.rows],
+    );
+    await client.query('analyze app_public.products, app_public.categories, app_public.audit_events');
+
+    // Export, and its ceiling: the same rows of the same tables, COPY in text format, discarded.
+    const archive = path.join(folder, 'tenant.tar.gz');
+    let started = performance.now();
+    const manifest = await exportTenant(client, tenantId, archive);
+    const exportSeconds = seconds(started);
+    const exportedRows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
+    const tables = (await tenantTables(client)).filter((t) => t.tag !== 'omit');
+    await client.query(`select set_config('tenantgraph.bench_tenant', $1, false)`, [tenantId]);
+    started = performance.now();
+    for (const table of tables) {
+      await pipeline(client.query(copyTo(`copy (select * from ${qualified(table)} where tenant_id = current_setting('tenantgraph.bench_tenant')::uuid) to stdout`)), new Writable({ write: (_chunk, _encoding, done) => done() }));
+    }
+    const exportCeilingSeconds = seconds(started);
+    options.log(`  export: ${exportedRows} rows in ${round(exportSeconds, 2)} s; COPY of the same rows ${round(exportCeilingSeconds, 2)} s`);
+
+    // Import as a copy, and its ceiling: the products' rows COPYed into products under a fresh tenant.
+    started = performance.now();
+    const imported = await importTenant(client, archive, { as: `bench-copy-${randomUUID().slice(0, 8)}` });
+    const importSeconds = seconds(started);
+    copyId = imported.tenantId;
+    const importedRows = Object.values(imported.rows).reduce((sum, n) => sum + n, 0);
+    const rowsFile = path.join(folder, 'products.copy');
+    await client.query(`select set_config('tenantgraph.bench_ceiling', $1, false)`, [ceilingTenantId]);
+    await pipeline(
+      client.query(copyTo(`copy (select current_setting('tenantgraph.bench_ceiling')::uuid, gen_random_uuid(), name, price, created_at, updated_at
+                               from app_public.products where tenant_id = current_setting('tenantgraph.bench_tenant')::uuid) to stdout`)),
+      createWriteStream(rowsFile),
+    );
+    started = performance.now();
+    await pipeline(createReadStream(rowsFile), client.query(copyFrom('copy app_public.products (tenant_id, id, name, price, created_at, updated_at) from stdin')));
+    const importCeilingSeconds = seconds(started);
+    const ceilingRows = Number((await client.query('select count(*) as n from app_public.products where tenant_id = $1', [ceilingTenantId])).rows[0].n);
+    options.log(`  import: ${importedRows} rows in ${round(importSeconds, 2)} s; COPY of ${ceilingRows} rows ${round(importCeilingSeconds, 2)} s`);
+
+    return {
+      products: options.rows,
+      export: {
+        rows: exportedRows,
+        seconds: round(exportSeconds, 3),
+        rowsPerSecond: Math.round(exportedRows / exportSeconds),
+        ceilingRowsPerSecond: Math.round(exportedRows / exportCeilingSeconds),
+        archiveBytes: (await stat(archive)).size,
+      },
+      import: { rows: importedRows, seconds: round(importSeconds, 3), rowsPerSecond: Math.round(importedRows / importSeconds), ceilingRows, ceilingRowsPerSecond: Math.round(ceilingRows / importCeilingSeconds) },
+    };
+  } finally {
+    await client.query(`select set_config('tenantgraph.bench_tenant', '', false), set_config('tenantgraph.bench_ceiling', '', false)`).catch(() => {});
+    for (const id of [tenantId, ceilingTenantId, copyId].filter((x): x is string => !!x)) {
+      await eraseTenant(client, id, { auditRetentionDays: 0 }).catch((error: unknown) => options.log(`  could not erase bench tenant ${id}: ${(error as Error).message}`));
+    }
+    await client.end();
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+export function portabilityTargets(result: PortabilityResult | { error: string }): Target[] {
+  const names = ['portability: export rows/s vs COPY of the same rows', 'portability: import (as a copy) rows/s vs COPY into the table'];
+  if ('error' in result) return names.map((name) => ({ name, goal: '>= 50%', measured: `failed: ${result.error.slice(0, 200)}`, ratio: null, met: false }));
+  return [
+    [names[0]!, result.export.rowsPerSecond, result.export.ceilingRowsPerSecond, `${result.export.rows} rows`] as const,
+    [names[1]!, result.import.rowsPerSecond, result.import.ceilingRowsPerSecond, `${result.import.rows} rows`] as const,
+  ].map(([name, measured, ceiling, what]) => {
+    const share = ratio(measured, ceiling);
+    return { name, goal: '>= 50%', measured: `${measured}/s vs ${ceiling}/s (${what}) = ${Math.round(share * 100)}%`, ratio: Number.isNaN(share) ? null : share, met: share >= PORTABILITY_TARGET };
+  });
+}
+
+export function renderPortability(result: PortabilityResult | { error: string }): string[] {
+  const out = ['\n## Portability\n'];
+  if ('error' in result) return [...out, `Failed: ${result.error}`];
+  out.push(
+    `A tenant of ${result.products} products (with their categories and audit events), exported and imported as a copy, beside COPY of the same rows.\n`,
+    '| | rows | seconds | rows/s | COPY rows/s | share |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| export | ${result.export.rows} | ${result.export.seconds} | ${result.export.rowsPerSecond} | ${result.export.ceilingRowsPerSecond} | ${Math.round((result.export.rowsPerSecond / result.export.ceilingRowsPerSecond) * 100)}% |`,
+    `| import | ${result.import.rows} | ${result.import.seconds} | ${result.import.rowsPerSecond} | ${result.import.ceilingRowsPerSecond} | ${Math.round((result.import.rowsPerSecond / result.import.ceilingRowsPerSecond) * 100)}% |`,
+  );
+  return out;
+}

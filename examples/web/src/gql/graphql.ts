@@ -434,6 +434,45 @@ export type StringFilter = {
   startsWithInsensitive?: string | null | undefined;
 };
 
+/** A filter to be used against aggregates of `TenantExport` object types. */
+export type TenantExportAggregatesFilter = {
+  /** Distinct count aggregate over matching `TenantExport` objects. */
+  distinctCount?: TenantExportDistinctCountAggregateFilter | null | undefined;
+  /** A filter that must pass for the relevant `TenantExport` object to be included within the aggregate. */
+  filter?: TenantExportFilter | null | undefined;
+};
+
+export type TenantExportDistinctCountAggregateFilter = {
+  createdAt?: BigIntFilter | null | undefined;
+  requestedBy?: BigIntFilter | null | undefined;
+  rowId?: BigIntFilter | null | undefined;
+  tenantId?: BigIntFilter | null | undefined;
+};
+
+/** A filter to be used against `TenantExport` object types. All fields are combined with a logical ‘and.’ */
+export type TenantExportFilter = {
+  /** Checks for all expressions in this list. */
+  and?: Array<TenantExportFilter> | null | undefined;
+  /** Filter by the object’s `createdAt` field. */
+  createdAt?: DatetimeFilter | null | undefined;
+  /** Negates the expression. */
+  not?: TenantExportFilter | null | undefined;
+  /** Checks for any expressions in this list. */
+  or?: Array<TenantExportFilter> | null | undefined;
+  /** Filter by the object’s `requestedBy` field. */
+  requestedBy?: UuidFilter | null | undefined;
+  /** Filter by the object’s `rowId` field. */
+  rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenant` relation. */
+  tenant?: TenantFilter | null | undefined;
+  /** Filter by the object’s `tenantId` field. */
+  tenantId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `userByRequestedBy` relation. */
+  userByRequestedBy?: UserFilter | null | undefined;
+  /** A related `userByRequestedBy` exists. */
+  userByRequestedByExists?: boolean | null | undefined;
+};
+
 /** A filter to be used against `Tenant` object types. All fields are combined with a logical ‘and.’ */
 export type TenantFilter = {
   /** Checks for all expressions in this list. */
@@ -466,6 +505,10 @@ export type TenantFilter = {
   rowId?: UuidFilter | null | undefined;
   /** Filter by the object’s `slug` field. */
   slug?: StringFilter | null | undefined;
+  /** Filter by the object’s `tenantExports` relation. */
+  tenantExports?: TenantToManyTenantExportFilter | null | undefined;
+  /** Some related `tenantExports` exist. */
+  tenantExportsExist?: boolean | null | undefined;
 };
 
 /** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
@@ -528,6 +571,18 @@ export type TenantToManyProductFilter = {
   some?: ProductFilter | null | undefined;
 };
 
+/** A filter to be used against many `TenantExport` object types. All fields are combined with a logical ‘and.’ */
+export type TenantToManyTenantExportFilter = {
+  /** Aggregates across related `TenantExport` match the filter criteria. */
+  aggregates?: TenantExportAggregatesFilter | null | undefined;
+  /** Every related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: TenantExportFilter | null | undefined;
+  /** No related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: TenantExportFilter | null | undefined;
+  /** Some related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: TenantExportFilter | null | undefined;
+};
+
 /** A filter to be used against UUID fields. All fields are combined with a logical ‘and.’ */
 export type UuidFilter = {
   /** Not equal to the specified value, treating null like an ordinary value. */
@@ -578,6 +633,10 @@ export type UserFilter = {
   or?: Array<UserFilter> | null | undefined;
   /** Filter by the object’s `rowId` field. */
   rowId?: UuidFilter | null | undefined;
+  /** Filter by the object’s `tenantExportsByRequestedBy` relation. */
+  tenantExportsByRequestedBy?: UserToManyTenantExportFilter | null | undefined;
+  /** Some related `tenantExportsByRequestedBy` exist. */
+  tenantExportsByRequestedByExist?: boolean | null | undefined;
 };
 
 /** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
@@ -614,6 +673,18 @@ export type UserToManyMembershipFilter = {
   none?: MembershipFilter | null | undefined;
   /** Some related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
   some?: MembershipFilter | null | undefined;
+};
+
+/** A filter to be used against many `TenantExport` object types. All fields are combined with a logical ‘and.’ */
+export type UserToManyTenantExportFilter = {
+  /** Aggregates across related `TenantExport` match the filter criteria. */
+  aggregates?: TenantExportAggregatesFilter | null | undefined;
+  /** Every related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  every?: TenantExportFilter | null | undefined;
+  /** No related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  none?: TenantExportFilter | null | undefined;
+  /** Some related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
+  some?: TenantExportFilter | null | undefined;
 };
 
 export type ProductsQueryVariables = Exact<{

@@ -2,7 +2,9 @@
 // bounded number of series whatever the number of tenants, the per-tenant top-N behind
 // the admin token, and neither reachable through the API's port.
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { asOwner } from './support/db.ts';
@@ -13,6 +15,7 @@ import { createMetrics } from '../src/observability/metrics.ts';
 import { watchJobs } from '../src/observability/job-metrics.ts';
 
 const database = inject('database');
+const run = promisify(execFile);
 const PRODUCTS_ID = 'f8d37422c2a1318a49f5d5f010f0800fd952105f09cd95f2a4fa7ee7466ca8ab';
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 
@@ -149,6 +152,16 @@ describe('per-tenant usage without per-tenant series', () => {
     expect(byCost.tenants[0].tenantId).toBe(heavy.id);
     expect(byCost.tenants[0].share.costPoints).toBeGreaterThan(0);
     expect(byCost.windowSeconds).toBeGreaterThan(240);
+
+    // npm run tenants:top, as an operator runs it, summing two processes (here the same one twice).
+    const { stdout } = await run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url, '--url', api.observability.url, '--by', 'requests', '--limit', '1', '--json'], {
+      env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken },
+    });
+    const cli = JSON.parse(stdout);
+    expect(cli).toMatchObject({ processes: 2, by: 'requests', tenants: [{ tenantId: heavy.id, requests: 30 }] });
+    const table = await run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url, '--by', 'requests', '--limit', '3'], { env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken } });
+    expect(table.stdout.split('\n')[3]).toMatch(new RegExp(`^${heavy.id}\\s+15\\s`));
+    await expect(run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url], { env: { PATH: process.env.PATH, ADMIN_TOKEN: 'x'.repeat(40) } })).rejects.toThrow(/401/);
   });
 
   it('refuses the top-N without the admin token, with another token, and to a tenant\'s own token', async () => {

@@ -1,5 +1,6 @@
 // The shape of bench/results/<date>.json.
 import type { AccountabilityResult } from './accountability.ts';
+import type { ObservabilityResult } from './observability.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -106,6 +107,8 @@ export interface BenchResults {
   noisy?: NoisyResult | { error: string };
   /** The accountability section (audit trigger; API keys vs tokens), on an API process of its own. */
   accountability?: AccountabilityResult | { error: string };
+  /** The observability section (metrics, tracing, neither), on API processes of its own. */
+  observability?: ObservabilityResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

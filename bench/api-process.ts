@@ -27,8 +27,10 @@ export interface ApiProcessOptions {
   processes: number;
   /** Record every SQL statement sent to PostgreSQL (for the database ceiling). */
   capture: boolean;
-  /** Extra environment for serverOptionsFromEnv, e.g. BUDGET_POINTS or LOG_LEVEL. */
+  /** Extra environment for serverOptionsFromEnv, e.g. BUDGET_POINTS or LOG_LEVEL (METRICS_PORT: metrics on). */
   env: Record<string, string>;
+  /** Trace to an in-memory exporter (the observability section). */
+  tracing?: boolean;
 }
 
 export interface CapturedStatement {
@@ -73,13 +75,19 @@ async function capturing(): Promise<() => CapturedStatement[]> {
 }
 
 async function serve(): Promise<void> {
+  // Before http, express and pg load, as main.ts does.
+  if (options.tracing) {
+    const [{ startTracing }, { CountingSpanExporter }] = await Promise.all([import('../src/observability/tracing.ts'), import('./lib/counting-span-exporter.ts')]);
+    await startTracing({ exporters: [new CountingSpanExporter()] });
+  }
   const takeCaptured = options.capture ? await capturing() : undefined;
-  const [{ createTokenVerifier }, { readEnv }, { loggerFor }, { serverOptionsFromEnv }, { startApiServer }] = await Promise.all([
+  const [{ createTokenVerifier }, { readEnv }, { loggerFor }, { serverOptionsFromEnv }, { startApiServer }, { observabilityFromEnv }] = await Promise.all([
     import('../src/auth/verify-token.ts'),
     import('../src/config.ts'),
     import('../src/logger.ts'),
     import('../src/server-options.ts'),
     import('../src/server.ts'),
+    import('../src/observability/from-env.ts'),
   ]);
   const env = readEnv({
     // The scenarios send their own operations, not the web app's trusted documents.
@@ -103,6 +111,7 @@ async function serve(): Promise<void> {
     host: '127.0.0.1',
     // Cluster workers listening on port 0 all share the one port the primary picks.
     port: 0,
+    observability: await observabilityFromEnv(env, logger),
   });
 
   let stopping = false;

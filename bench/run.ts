@@ -20,6 +20,8 @@ import { loadBenchData, loadedShape, type LoadedShape } from './lib/load-data.ts
 import { pgbenchAvailable, runHttp, runPgbench, runSql, type LoadResult, type Statement } from './lib/load.ts';
 import { noisyTargets, runNoisyNeighbour } from './lib/noisy-neighbour.ts';
 import { portabilityTargets, runPortability } from './lib/portability.ts';
+import { observabilityTargets, runObservability } from './lib/observability.ts';
+import { freePort } from '../test/support/free-port.ts';
 import { summarizeProfile } from './lib/profile.ts';
 import { renderMarkdown } from './lib/report.ts';
 import type { BenchResults, Measured, ScenarioResult, Target } from './lib/results.ts';
@@ -29,7 +31,7 @@ import { mainStatements, pgbenchScript, SET_CONFIG_SQL, settingsJson, templateFr
 import { ratio, round } from './lib/stats.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './lib/tenants.ts';
 
-const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'portability', 'cold-start'] as const;
+const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'portability', 'observability', 'cold-start'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -48,6 +50,8 @@ const { values: args } = parseArgs({
     'accountability-connections': { type: 'string', default: '16' },
     'accountability-rounds': { type: 'string', default: '2' },
     'portability-rows': { type: 'string', default: '100000' },
+    'observability-connections': { type: 'string', default: '16' },
+    'observability-rounds': { type: 'string', default: '2' },
     skip: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
@@ -71,6 +75,8 @@ if (args.help) {
   --accountability-connections C  accountability: connections of every phase (default 16)
   --accountability-rounds R       accountability: phases without the audit trigger (with keys), each between two with (with tokens) (default 2)
   --portability-rows N  portability: products of the tenant exported and imported (default 100000)
+  --observability-connections C  observability: connections of every phase (default 16)
+  --observability-rounds R       observability: rotations of off, metrics, tracing (default 2)
   --skip a,b            sections to leave out: ${SECTIONS.join(', ')}
   --out DIR             where results go (default bench/results)
 `);
@@ -229,7 +235,7 @@ try {
   if (dbPid === undefined) notes.push('PostgreSQL is not the embedded cluster: its CPU is not measured.');
   if (triggerWasOff) notes.push('The audit trigger on app_public.products was disabled when the run started (an interrupted accountability section?): it was re-enabled before measuring.');
 
-  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3) + (skip.has('accountability') ? 0 : 2 * (2 * accountabilitySettings.rounds + 1) + 2);
+  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3) + (skip.has('accountability') ? 0 : 2 * (2 * accountabilitySettings.rounds + 1) + 2) + (skip.has('observability') ? 0 : 3 * Number(args['observability-rounds']) + 2);
   log(`tenantgraph bench: ${shape.tenants} tenants x ${shape.productsPerTenant} products (${products} rows) in ${args.database}`);
   log(`${pointCount} measured points of ${seconds} s: about ${Math.ceil((pointCount * (seconds + 1.5) + 60) / 60)} minutes.`);
 
@@ -494,6 +500,33 @@ try {
     portability = await runPortability({ ownerUrl: large.ownerUrl, rows: Number(args['portability-rows']), log }).catch((error: Error) => ({ error: error.message.slice(0, 2000) }));
   }
 
+  // ------------------------------------------------------------------ observability
+  let observability: BenchResults['observability'];
+  if (!skip.has('observability')) {
+    log('\nObservability: list with metrics and with tracing (in-memory exporter), against neither');
+    try {
+      observability = await runObservability({
+        tenants,
+        connections: Number(args['observability-connections']),
+        rounds: Number(args['observability-rounds']),
+        seconds,
+        startApi: async (variant) => {
+          const metricsPort = variant === 'metrics' ? await freePort() : undefined;
+          const env = { ...apiEnv, ...(metricsPort && { METRICS_PORT: String(metricsPort) }) };
+          const api = await startApiProcess({ authenticatorUrl: large.authenticatorUrl, secret, poolSize, processes: apiProcesses, capture: false, env, tracing: variant === 'tracing' }, apiNodeOptions);
+          apis.push(api);
+          return { api, ...(metricsPort && { metricsUrl: `http://127.0.0.1:${metricsPort}` }) };
+        },
+        load: (sectionApi, sectionTenants, connections, duration) => apiLoad(sectionApi, scenarioNamed('list'), sectionTenants, connections, duration),
+        measure: (apiPid, run) => measure(apiPid, dbPid, run),
+        log,
+      });
+    } catch (error) {
+      observability = { error: (error as Error).message.slice(0, 2000) };
+      log(`  failed: ${observability.error}`);
+    }
+  }
+
   // ------------------------------------------------------------------ cold start
   let coldStart: BenchResults['startup']['coldStart'];
   if (!skip.has('cold-start')) {
@@ -551,6 +584,7 @@ try {
     ...(noisy && { noisy }),
     ...(accountability && { accountability }),
     ...(portability && { portability }),
+    ...(observability && { observability }),
     memory,
     startup: { apiProcessMs: Math.round(api.startMs), ...(coldStart && { coldStart }) },
     targets: [],
@@ -635,6 +669,7 @@ function evaluateTargets(results: BenchResults): Target[] {
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
   if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
   if (results.portability) targets.push(...portabilityTargets(results.portability));
+  if (results.observability) targets.push(...observabilityTargets(results.observability));
   const cold = results.startup.coldStart;
   if (cold) {
     targets.push(

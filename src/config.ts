@@ -92,6 +92,12 @@ const specs = {
   MAIL_DIR: str({ default: '.data/mail' }),
   APP_URL: url({ default: 'http://127.0.0.1:5678', desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…' }),
 
+  // Operators' listener (src/observability/): Prometheus metrics and per-tenant usage. Off unless METRICS_PORT is set.
+  METRICS_PORT: port({ default: undefined, desc: 'Serve /metrics and /admin/tenants/top on this port (unset: no metrics)' }),
+  METRICS_HOST: str({ default: '127.0.0.1', desc: 'Where the metrics listener binds; loopback keeps it off the network' }),
+  ADMIN_TOKEN: str({ default: undefined, desc: 'Bearer token of /admin/tenants/top (npm run tenants:top), at least 32 characters; unset: that endpoint is off' }),
+  METRICS_OPERATION_NAMES: str({ default: '', desc: 'Comma-separated operation names labelled as themselves in the metrics, besides the trusted documents\' (others: other)' }),
+
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),
 } as const;
@@ -131,6 +137,9 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)');
+  }
+  if (env.ADMIN_TOKEN !== undefined && (env.ADMIN_TOKEN.length < 32 || env.METRICS_PORT === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  ADMIN_TOKEN: must be at least 32 characters, and needs METRICS_PORT (the admin endpoint is on the metrics listener)');
   }
   if (env.DATABASE_URL && !env.AUTH_DATABASE_URL) {
     throw new ConfigError(

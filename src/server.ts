@@ -32,6 +32,7 @@ import type { Logger } from './logger.ts';
 import { createMaskError, loadConstraintMessages } from './plugins/mask-errors.ts';
 import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
+import type { Observability } from './observability/observability.ts';
 
 export interface ApiServerOptions {
   /** The authenticator's connection string: the only database login the API uses. */
@@ -76,6 +77,8 @@ export interface ApiServerOptions {
   exportDir: string;
   /** Development only: demo tokens and the example app (src/dev/dev-tools.ts); never set in production. */
   devTools?: express.Router | undefined;
+  /** Metrics and per-tenant usage (src/observability/); unset: nothing is counted. */
+  observability?: Observability | undefined;
 }
 
 export interface ApiServer {
@@ -131,6 +134,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       trustedDocuments = { manifest: {}, enforce };
     }
   }
+  const observed = options.observability?.attach({ pool, databaseGateOpen: gate.isOpen, trustedDocuments: trustedDocuments?.manifest });
   const budget = options.budget && createBudget(options.budget, logger);
   const preset = createPreset({
     pool,
@@ -149,6 +153,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     maskError: createMaskError(logger, constraintMessages, gate, { hints: options.limits.introspection }),
     statementTimeoutMs: options.timeouts.statementMs,
     watch: options.watch,
+    plugins: observed && [observed.plugin],
   });
   const pgl = postgraphile(preset);
   const releaseDatabase = async () => {
@@ -176,6 +181,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   app.set('trust proxy', false);
   // Ahead of the request log (Vite serves dozens of modules a page) and of helmet (its client runs inline scripts).
   if (options.devTools) app.use(options.devTools);
+  if (observed) app.use(observed.middleware);
   app.use(requestLog(logger));
   // GraphiQL (Ruru) runs inline scripts and workers; everything else gets helmet's strict defaults.
   const strictHeaders = helmet();

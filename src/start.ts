@@ -16,6 +16,8 @@ import { isDatabaseUnavailable } from './http/database-gate.ts';
 import { portabilityOptions, startWorker, type Worker } from './jobs/worker.ts';
 import { loggerFor } from './logger.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
+import { observabilityFromEnv } from './observability/from-env.ts';
+import type { Observability } from './observability/observability.ts';
 import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
 import { serverOptionsFromEnv } from './server-options.ts';
@@ -65,6 +67,7 @@ async function main() {
   let worker: Worker | undefined;
   let mailer: Mailer | undefined;
   let devTools: DevTools | undefined;
+  let observability: Observability | undefined;
 
   const shutdown = async (signal: string) => {
     log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
@@ -72,6 +75,7 @@ async function main() {
     await devTools?.close();
     await worker?.stop();
     mailer?.close();
+    await observability?.close();
     await location?.stop();
     process.exit(0);
   };
@@ -95,6 +99,7 @@ async function main() {
 
     const key = await keySourceFor(env);
     const secret = key.kind === 'secret' ? key.secret : undefined;
+    observability = await observabilityFromEnv(env, log);
     if (development && secret) devTools = await startDevTools({ tokenSecret: secret, tenantClaim: env.JWT_TENANT_CLAIM, webApp: { hot: true } });
     api = await startApiServer({
       ...serverOptionsFromEnv(env),
@@ -105,10 +110,12 @@ async function main() {
       // PostGraphile's watch mode installs an event trigger, which needs a superuser.
       watch: development && location.rootUrl ? { superuserUrl: onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) } : undefined,
       devTools: devTools?.router,
+      observability,
     });
     if (env.WORKER === 'in-process') {
       mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
       worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
+      observability?.watchWorker(worker);
     }
     if (development) {
       await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
@@ -123,6 +130,7 @@ async function main() {
     await devTools?.close();
     await worker?.stop();
     mailer?.close();
+    await observability?.close();
     await location?.stop();
     process.exit(1);
   }

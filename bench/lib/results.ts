@@ -1,6 +1,7 @@
 // The shape of bench/results/<date>.json.
 import type { AccountabilityResult } from './accountability.ts';
 import type { PortabilityResult } from './portability.ts';
+import type { ObservabilityResult } from './observability.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -109,6 +110,8 @@ export interface BenchResults {
   accountability?: AccountabilityResult | { error: string };
   /** The portability section (export and import of one tenant vs COPY). */
   portability?: PortabilityResult | { error: string };
+  /** The observability section (metrics, tracing, neither), on API processes of its own. */
+  observability?: ObservabilityResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

@@ -7,6 +7,7 @@ import { prepareDatabase } from '../database/migrations.ts';
 import { portabilityOptions, startWorker, type Worker } from '../jobs/worker.ts';
 import { loggerFor } from '../logger.ts';
 import { createMailer } from '../mail/mailer.ts';
+import { observabilityFromEnv } from '../observability/from-env.ts';
 
 loadDotEnv();
 const env = readEnv();
@@ -15,12 +16,15 @@ const location = await locateDatabase(env);
 await prepareDatabase(location);
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
 const worker: Worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
+const observability = await observabilityFromEnv(env, log);
+observability?.watchWorker(worker);
 log.info('worker running');
 
 const stop = async (signal: string) => {
   log.info(`${signal}: finishing running jobs, then stopping`);
   await worker.stop();
   mailer.close();
+  await observability?.close();
   await location.stop();
   process.exit(0);
 };

@@ -122,5 +122,7 @@ export function errorBody(code: ErrorCode, message: string = CATALOGUE[code].mes
 export function sendError(res: Response, code: ErrorCode, message?: string, extensions: Record<string, unknown> = {}): void {
   const retryAfter = extensions.retryAfter ?? (CATALOGUE[code].status === 503 ? 1 : undefined);
   if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
+  // The outcome of the request for the metrics (src/observability/).
+  res.locals.errorCodes = [code];
   res.status(CATALOGUE[code].status).json(errorBody(code, message, extensions));
 }

@@ -71,7 +71,13 @@ export function portabilityOptions(env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOU
 export interface Worker {
   /** Finishes the jobs running, then releases the worker's connections. */
   stop(): Promise<void>;
+  /** For the metrics (src/observability/job-metrics.ts): graphile-worker's events, the worker's pool, our task names. */
+  events: Runner['events'];
+  pool: pg.Pool;
+  tasks: readonly string[];
 }
+
+export const TASKS = ['send_invitation_email', 'delete_old_audit_events'] as const;
 
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const pgPool = workerPool(options.connectionString, options.concurrency + 2, options.logger);
@@ -87,6 +93,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await runner.stop();
       await pgPool.end();
     },
+    events: runner.events,
+    pool: pgPool,
+    tasks: TASKS,
   };
 }
 
@@ -100,6 +109,7 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
     crontab: ['17 3 * * * delete_old_audit_events ?fill=1d', '7 * * * * delete_expired_exports ?fill=1h'].join('\n'),
     logger: workerLogger(options.logger),
     taskList: {
+      // The names are TASKS.
       send_invitation_email: sendInvitationEmail({ mailer: options.mailer, appUrl: options.appUrl, logger: options.logger }),
       delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
       export_tenant: exportTenantTask({ exportDir: options.portability.exportDir, ttlHours: options.portability.exportTtlHours, logger: options.logger }),

@@ -36,6 +36,8 @@ export interface PresetOptions {
   statementTimeoutMs: number;
   /** Rebuild the schema when migrations change it (needs a superuser for the event trigger). */
   watch?: { superuserUrl: string } | undefined;
+  /** More plugins (the observability plugin when metrics are on). */
+  plugins?: GraphileConfig.Plugin[];
 }
 
 export function createPreset(options: PresetOptions): GraphileConfig.Preset {
@@ -54,6 +56,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       createPageSizePlugin(options.limits.pages),
       createLimitsPlugin(options.limits),
       ...(options.development ? [ExplainOnRequestPlugin] : []),
+      ...(options.plugins ?? []),
     ],
     pgServices: [
       makePgService({

@@ -1,5 +1,6 @@
 // Configuration comes from environment variables only, validated once at start-up.
 // Every bad value is reported together, by name, so an operator fixes them in one go.
+import { availableParallelism } from 'node:os';
 import { bool, cleanEnv, makeValidator, num, port, str, url, type CleanedEnv } from 'envalid';
 
 const roleName = makeValidator<string>((value) => {
@@ -88,6 +89,10 @@ const specs = {
   MAIL_DIR: str({ default: '.data/mail' }),
   APP_URL: url({ default: 'http://127.0.0.1:5678', desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…' }),
 
+  // Processes: see README, "Many cores".
+  API_PROCESSES: str({ default: '1', desc: 'API processes sharing the port (node:cluster): a number, or auto for one per available core' }),
+  SHUTDOWN_TIMEOUT_MS: num({ default: 10_000, desc: 'Longest a graceful shutdown may take; then the process exits 1, naming what did not close' }),
+
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),
 } as const;
@@ -105,6 +110,12 @@ export function loadDotEnv(): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+}
+
+/** API_PROCESSES as a count: `auto` is one per core this process may use; undefined when invalid. */
+export function apiProcessCount(value: string): number | undefined {
+  if (value === 'auto') return availableParallelism();
+  return /^[1-9][0-9]*$/.test(value) ? Number(value) : undefined;
 }
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -131,6 +142,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (env.DATABASE_URL && !env.AUTH_DATABASE_URL) {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_DATABASE_URL: required when DATABASE_URL is set (the API connects as the authenticator role, never as the owner)',
+    );
+  }
+  const processes = apiProcessCount(env.API_PROCESSES);
+  if (processes === undefined) throw new ConfigError('Invalid configuration:\n  API_PROCESSES: must be a positive whole number or auto');
+  if (processes > 1 && env.NODE_ENV === 'development') {
+    throw new ConfigError(
+      'Invalid configuration:\n  API_PROCESSES: more than one API process is for production (NODE_ENV=production); development runs one (watch mode and the web app need it)',
     );
   }
   const limits = [

@@ -28,7 +28,8 @@ const requestPids = (output: string, status: number) =>
   new Set(
     output
       .split('\n')
-      .filter((line) => line.includes('"msg":"request completed"') && line.includes(`"statusCode":${status}`))
+      // The request log's line of each answer (pino-http logs a 5xx at level error).
+      .filter((line) => line.includes(`"res":{"statusCode":${status}}`))
       .map((line) => (JSON.parse(line) as { pid: number }).pid),
   );
 

@@ -103,7 +103,8 @@ test('an embedded PostgreSQL gone with its data folder does not hold up SIGTERM'
     }
     // What an operator saw: the data folder deleted under a running cluster, and PostgreSQL gone.
     const postmaster = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-    await rm(dataDir, { recursive: true, force: true });
+    // PostgreSQL still writes meanwhile: rm retries a folder that refills (ENOTEMPTY).
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 10 });
     process.kill(postmaster, 'SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1000));
 

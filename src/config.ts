@@ -1,5 +1,6 @@
 // Configuration comes from environment variables only, validated once at start-up.
 // Every bad value is reported together, by name, so an operator fixes them in one go.
+import { availableParallelism } from 'node:os';
 import { bool, cleanEnv, makeValidator, num, port, str, url, type CleanedEnv } from 'envalid';
 
 const roleName = makeValidator<string>((value) => {
@@ -97,6 +98,9 @@ const specs = {
   METRICS_HOST: str({ default: '127.0.0.1', desc: 'Where the metrics listener binds; loopback keeps it off the network' }),
   ADMIN_TOKEN: str({ default: undefined, desc: 'Bearer token of /admin/tenants/top (npm run tenants:top), at least 32 characters; unset: that endpoint is off' }),
   METRICS_OPERATION_NAMES: str({ default: '', desc: 'Comma-separated operation names labelled as themselves in the metrics, besides the trusted documents\' (others: other)' }),
+  // Processes: see README, "Many cores".
+  API_PROCESSES: str({ default: '1', desc: 'API processes sharing the port (node:cluster): a number, or auto for one per available core' }),
+  SHUTDOWN_TIMEOUT_MS: num({ default: 10_000, desc: 'Longest a graceful shutdown may take; then the process exits 1, naming what did not close' }),
 
   LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
   PG_POOL_MAX: num({ default: 10 }),
@@ -115,6 +119,12 @@ export function loadDotEnv(): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+}
+
+/** API_PROCESSES as a count: `auto` is one per core this process may use; undefined when invalid. */
+export function apiProcessCount(value: string): number | undefined {
+  if (value === 'auto') return availableParallelism();
+  return /^[1-9][0-9]*$/.test(value) ? Number(value) : undefined;
 }
 
 export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
@@ -144,6 +154,13 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (env.DATABASE_URL && !env.AUTH_DATABASE_URL) {
     throw new ConfigError(
       'Invalid configuration:\n  AUTH_DATABASE_URL: required when DATABASE_URL is set (the API connects as the authenticator role, never as the owner)',
+    );
+  }
+  const processes = apiProcessCount(env.API_PROCESSES);
+  if (processes === undefined) throw new ConfigError('Invalid configuration:\n  API_PROCESSES: must be a positive whole number or auto');
+  if (processes > 1 && env.NODE_ENV === 'development') {
+    throw new ConfigError(
+      'Invalid configuration:\n  API_PROCESSES: more than one API process is for production (NODE_ENV=production); development runs one (watch mode and the web app need it)',
     );
   }
   const limits = [

@@ -17,7 +17,6 @@ import { authenticate } from './auth/authenticate.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
-import { guardWatchMode } from './database/guarded-watch.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
@@ -30,6 +29,7 @@ import type { OperationLimits } from './limits/plugin.ts';
 import { createTenantVerifier } from './limits/verified-tenant.ts';
 import type { Logger } from './logger.ts';
 import { createMaskError, loadConstraintMessages } from './plugins/mask-errors.ts';
+import { StartupError } from './startup-error.ts';
 import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
 import type { Observability } from './observability/observability.ts';
@@ -90,9 +90,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-export class StartupError extends Error {
-  override name = 'StartupError';
-}
+export { StartupError };
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { logger } = options;
@@ -174,7 +172,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   }
   const serv = pgl.createServ(grafserv);
   // Watch mode serves no rebuilt schema the schema guard refuses (src/database/guarded-watch.ts).
-  const watchGuard = options.watch && guardWatchMode(serv, { pool, authenticatorUrl: options.authenticatorUrl, roles: options.roles, constraintMessages, logger });
+  // Loaded only in watch mode (development): production never needs the schema guard.
+  const watchGuard = options.watch && (await import('./database/guarded-watch.ts')).guardWatchMode(serv, { pool, authenticatorUrl: options.authenticatorUrl, roles: options.roles, constraintMessages, logger });
 
   const app = express();
   app.disable('x-powered-by');

@@ -3,28 +3,26 @@
 // also loads the demo data, rewrites schema.graphql, serves the example web app at /app/
 // with its demo users (src/dev/dev-tools.ts), and prints ready-to-paste Authorization
 // headers for a user in each demo tenant and for the invited newcomer.
-import { writeFile } from 'node:fs/promises';
-import { createTokenVerifier } from './auth/verify-token.ts';
-import { keySourceFor } from './auth/key-source.ts';
-import { ConfigError, readEnv } from './config.ts';
-import { locateDatabase, onDatabase, type DatabaseLocation } from './database/location.ts';
-import { databaseNameOf, prepareDatabase } from './database/migrations.ts';
-import { demoInvitation, seedDemoData } from './dev/demo-data.ts';
-import { demoUserEntries, startDevTools, WEB_APP_PATH, type DevTools } from './dev/dev-tools.ts';
-import { mintDevToken } from './dev/mint-token.ts';
-import { isDatabaseUnavailable } from './http/database-gate.ts';
-import { portabilityOptions, startWorker, type Worker } from './jobs/worker.ts';
-import { loggerFor } from './logger.ts';
-import { createMailer, type Mailer } from './mail/mailer.ts';
-import { observabilityFromEnv } from './observability/from-env.ts';
-import type { Observability } from './observability/observability.ts';
-import { GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
-import { SCHEMA_FILE, schemaSDL } from './schema-file.ts';
-import { serverOptionsFromEnv } from './server-options.ts';
-import { startApiServer, StartupError, type ApiServer } from './server.ts';
+//
+// One process by default; with API_PROCESSES > 1 (production) src/cluster.ts runs the
+// same parts across a primary and its API workers. Modules are imported when a part
+// needs them, so each process loads only what it runs.
+import cluster from 'node:cluster';
+import { apiProcessCount, ConfigError, readEnv, type Env } from './config.ts';
+import { databaseResource, logStartupFailure, prepareStartDatabase, startConfiguredApi, startJobs, startObservability } from './boot.ts';
+import type { DevTools } from './dev/dev-tools.ts';
+import { loggerFor, type Logger } from './logger.ts';
+import type { ApiServer } from './server.ts';
+import { closeWithin, onStopSignals, type Closable } from './shutdown.ts';
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
-function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean, webAppPath: string | undefined) {
+async function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean, webAppPath: string | undefined) {
+  const [{ GRAPHIQL_PATH, GRAPHQL_PATH }, { demoUserEntries }, { demoInvitation }, { mintDevToken }] = await Promise.all([
+    import('./plugins/preset.ts'),
+    import('./dev/dev-tools.ts'),
+    import('./dev/demo-data.ts'),
+    import('./dev/mint-token.ts'),
+  ]);
   const lines = [`GraphQL:  ${api.url}${GRAPHQL_PATH}`, `GraphiQL: ${api.url}${GRAPHIQL_PATH}`];
   if (webAppPath) lines.push(`Web app:  ${api.url}${webAppPath} (examples/web: sign in as a demo user)`);
   if (secret) {
@@ -58,82 +56,70 @@ function readEnvOrExit() {
   }
 }
 
+async function runSingleProcess(env: Env, log: Logger) {
+  const development = env.NODE_ENV === 'development';
+  // In the order they close: the API first, the database last.
+  let api: Closable | undefined;
+  let metrics: Closable | undefined;
+  let devTools: Closable | undefined;
+  let jobs: Closable[] = [];
+  let database: Closable | undefined;
+  const resources = () => [api, metrics, devTools, ...jobs, database].filter((resource): resource is Closable => resource !== undefined);
+
+  onStopSignals(log, async (signal) => {
+    log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
+    const { clean } = await closeWithin(resources(), env.SHUTDOWN_TIMEOUT_MS, log);
+    process.exit(clean ? 0 : 1);
+  });
+
+  try {
+    const prepared = await prepareStartDatabase(env, log, (location) => (database = databaseResource(location)));
+    let tools: DevTools | undefined;
+    let secret: string | undefined;
+    if (development) {
+      const [{ keySourceFor }, { startDevTools }] = await Promise.all([import('./auth/key-source.ts'), import('./dev/dev-tools.ts')]);
+      const key = await keySourceFor(env);
+      secret = key.kind === 'secret' ? key.secret : undefined;
+      if (secret) {
+        tools = await startDevTools({ tokenSecret: secret, tenantClaim: env.JWT_TENANT_CLAIM, webApp: { hot: true } });
+        devTools = { name: 'development tools', close: () => tools!.close() };
+      }
+    }
+    const operators = await startObservability(env, log);
+    metrics = operators?.resource;
+    const server = await startConfiguredApi(env, log, {
+      observability: operators?.observability,
+      authenticatorUrl: prepared.location.authenticatorUrl,
+      watchSuperuserUrl: prepared.watchSuperuserUrl,
+      devTools: tools?.router,
+    });
+    api = { name: 'HTTP server and database pool', close: () => server.close() };
+    if (env.WORKER === 'in-process') jobs = await startJobs(env, log, prepared.location.ownerUrl, operators?.observability);
+    if (development) {
+      const [{ writeFile }, { SCHEMA_FILE, schemaSDL }, { WEB_APP_PATH }] = await Promise.all([
+        import('node:fs/promises'),
+        import('./schema-file.ts'),
+        import('./dev/dev-tools.ts'),
+      ]);
+      await writeFile(SCHEMA_FILE, schemaSDL(server.schema));
+      await printWelcome(server, secret, env.JWT_TENANT_CLAIM, prepared.invitationPending, tools && WEB_APP_PATH);
+    } else {
+      log.info({ url: server.url }, 'tenantgraph is ready');
+    }
+  } catch (error) {
+    await logStartupFailure(log, error);
+    await closeWithin(resources(), env.SHUTDOWN_TIMEOUT_MS, log);
+    process.exit(1);
+  }
+}
+
 async function main() {
   const env = readEnvOrExit();
   const log = loggerFor(env);
-  const development = env.NODE_ENV === 'development';
-  let location: DatabaseLocation | undefined;
-  let api: ApiServer | undefined;
-  let worker: Worker | undefined;
-  let mailer: Mailer | undefined;
-  let devTools: DevTools | undefined;
-  let observability: Observability | undefined;
-
-  const shutdown = async (signal: string) => {
-    log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
-    await api?.close();
-    await devTools?.close();
-    await worker?.stop();
-    mailer?.close();
-    await observability?.close();
-    await location?.stop();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-
-  try {
-    location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
-    if (location.embedded && env.NODE_ENV === 'production') {
-      log.warn(
-        `NODE_ENV=production on the embedded PostgreSQL (${env.EMBEDDED_POSTGRES_DIR}): fine for a trial, not for customers' data. ` +
-          'Set DATABASE_URL and AUTH_DATABASE_URL to a managed PostgreSQL with backups (README, "First run in production").',
-      );
-    }
-    const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch((error: unknown) => {
-      // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
-      throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;
-    });
-    log.info({ node: process.version }, `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
-    const { invitationPending } = development ? await seedDemoData(location.ownerUrl) : { invitationPending: false };
-
-    const key = await keySourceFor(env);
-    const secret = key.kind === 'secret' ? key.secret : undefined;
-    observability = await observabilityFromEnv(env, log);
-    if (development && secret) devTools = await startDevTools({ tokenSecret: secret, tenantClaim: env.JWT_TENANT_CLAIM, webApp: { hot: true } });
-    api = await startApiServer({
-      ...serverOptionsFromEnv(env),
-      authenticatorUrl: location.authenticatorUrl,
-      verifyToken: createTokenVerifier({ key, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
-      logger: log,
-      // In development the API follows migrations as they happen (db:watch, db:migrate):
-      // PostGraphile's watch mode installs an event trigger, which needs a superuser.
-      watch: development && location.rootUrl ? { superuserUrl: onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) } : undefined,
-      devTools: devTools?.router,
-      observability,
-    });
-    if (env.WORKER === 'in-process') {
-      mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-      worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
-      observability?.watchWorker(worker);
-    }
-    if (development) {
-      await writeFile(SCHEMA_FILE, schemaSDL(api.schema));
-      printWelcome(api, secret, env.JWT_TENANT_CLAIM, invitationPending, devTools && WEB_APP_PATH);
-    } else {
-      log.info({ url: api.url }, 'tenantgraph is ready');
-    }
-  } catch (error) {
-    const expected = error instanceof ConfigError || error instanceof StartupError;
-    log.fatal(expected ? (error as Error).message : { err: error }, expected ? undefined : 'start-up failed');
-    await api?.close();
-    await devTools?.close();
-    await worker?.stop();
-    mailer?.close();
-    await observability?.close();
-    await location?.stop();
-    process.exit(1);
-  }
+  const processes = apiProcessCount(env.API_PROCESSES)!;
+  if (processes === 1) return runSingleProcess(env, log);
+  const { runApiWorker, runPrimary } = await import('./cluster.ts');
+  return cluster.isPrimary ? runPrimary(env, log, processes) : runApiWorker(env, log);
 }
 
 await main();

@@ -1,14 +1,16 @@
 // `npm start`'s process, end to end: it boots its own embedded PostgreSQL, and on
 // SIGTERM stops accepting, finishes the requests in flight, releases its pool, stops
-// PostgreSQL and exits 0.
+// PostgreSQL and exits 0. Whatever does not close within SHUTDOWN_TIMEOUT_MS does not
+// keep it alive: it exits 1 and names it.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
+import { startApiProcess } from './support/api-process.ts';
 import { freePort } from './support/free-port.ts';
 
 const portAnswers = (port: number) =>
@@ -70,5 +72,73 @@ test('SIGTERM: in-flight requests finish, then the pool and the embedded Postgre
   } finally {
     child.kill('SIGKILL');
     await rm(folder, { recursive: true, force: true });
+  }
+});
+
+test('an embedded PostgreSQL gone with its data folder does not hold up SIGTERM', { timeout: 90_000 }, async () => {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
+  const [port, pgPort] = [await freePort(), await freePort()];
+  const dataDir = path.join(folder, 'postgres');
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_SECRET,
+      EMBEDDED_POSTGRES_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(pgPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const started = Date.now();
+    while (!output.includes('tenantgraph is ready')) {
+      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`did not start:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // What an operator saw: the data folder deleted under a running cluster, and PostgreSQL gone.
+    const postmaster = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    // PostgreSQL still writes meanwhile: rm retries a folder that refills (ENOTEMPTY).
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 10 });
+    process.kill(postmaster, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(await portAnswers(pgPort)).toBe(false);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(folder, { recursive: true, force: true });
+  }
+});
+
+test('a request that never completes: after SHUTDOWN_TIMEOUT_MS the process exits 1, naming what it could not close', { timeout: 90_000 }, async () => {
+  const api = await startApiProcess({ env: { SHUTDOWN_TIMEOUT_MS: '1500', REQUEST_TIMEOUT_MS: '120000', WORKER: 'off', LOG_LEVEL: 'info' } });
+  const exited = new Promise<number | null>((resolve) => api.child.on('exit', (code) => resolve(code)));
+  try {
+    // A client that announces a body and never sends it: its request stays in flight.
+    const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => {});
+    socket.write('POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query"');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const signalled = Date.now();
+    api.child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    const waited = Date.now() - signalled;
+    expect(waited).toBeGreaterThanOrEqual(1_400);
+    expect(waited).toBeLessThan(10_000);
+    expect(api.output()).toMatch(/not closed after SHUTDOWN_TIMEOUT_MS \(1500 ms\): HTTP server and database pool/);
+    socket.destroy();
+  } finally {
+    api.kill();
   }
 });

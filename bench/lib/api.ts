@@ -1,9 +1,31 @@
 // Starts bench/api-process.ts as a child process and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { projectRoot } from '../../src/database/migrations.ts';
 import type { ApiProcessMessage, ApiProcessOptions, CapturedStatement } from '../api-process.ts';
 
-const script = fileURLToPath(new URL('../api-process.ts', import.meta.url));
+const sourceScript = fileURLToPath(new URL('../api-process.ts', import.meta.url));
+const compiledScript = fileURLToPath(new URL('../../dist/bench/api-process.js', import.meta.url));
+
+/**
+ * The node flags of `npm start` (package.json), which the API processes of the benchmark
+ * run with, so its memory figures are those of production's defaults.
+ */
+export function productionNodeFlags(): string[] {
+  const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return packageJson.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
+/**
+ * The compiled API process when dist/ is fresh (`npm run build`; production runs compiled
+ * code), else the TypeScript source, with a note for the report.
+ */
+export async function apiProcessScript(): Promise<{ script: string; compiled: boolean }> {
+  const { distIsFresh } = (await import(pathToFileURL(path.join(projectRoot, 'bin/source-hash.js')).href)) as { distIsFresh(): boolean };
+  return distIsFresh() ? { script: compiledScript, compiled: true } : { script: sourceScript, compiled: false };
+}
 
 export interface ApiProcess {
   url: string;
@@ -21,11 +43,13 @@ export interface ApiProcess {
 
 /** `nodeOptions`: flags for the API's node, e.g. --max-old-space-size=128. */
 export async function startApiProcess(options: ApiProcessOptions, nodeOptions: string[] = []): Promise<ApiProcess> {
+  const { script } = await apiProcessScript();
   const started = performance.now();
   const child: ChildProcess = fork(script, [], {
     env: { ...process.env, BENCH_API_OPTIONS: JSON.stringify(options) },
     // --expose-gc changes nothing by itself; it lets the memory report tell live data from garbage.
-    execArgv: ['--expose-gc', ...nodeOptions],
+    // The bench's own flags come after npm start's, so they override them.
+    execArgv: ['--expose-gc', ...productionNodeFlags(), ...nodeOptions],
     // Request logs (LOG_LEVEL=info, one line per request as in production) are written and discarded.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });

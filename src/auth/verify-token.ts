@@ -6,7 +6,7 @@
 // itself (jku, x5u, an embedded jwk) are refused outright.
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import { JwksClient } from 'jwks-rsa';
+import type { JwksClient } from 'jwks-rsa';
 import { AuthError } from './errors.ts';
 
 export type KeySource = { kind: 'secret'; secret: string } | { kind: 'publicKey'; pem: string } | { kind: 'jwks'; url: string };
@@ -46,7 +46,8 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
     case 'jwks': {
       // Cached per kid; an unknown kid (a rotated key) triggers a refetch, rate-limited
       // so a flood of made-up kids cannot hammer the identity provider.
-      const client = new JwksClient({
+      // jwks-rsa is loaded only for a JWKS key source (6 MB a process otherwise).
+      const client: Promise<JwksClient> = import('jwks-rsa').then(({ JwksClient }) => new JwksClient({
         jwksUri: source.url,
         cache: true,
         cacheMaxEntries: 10,
@@ -54,11 +55,11 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
         rateLimit: true,
         jwksRequestsPerMinute: 10,
         timeout: 5_000,
-      });
+      }));
       return async (header) => {
         let signingKey;
         try {
-          signingKey = await client.getSigningKey(header.kid);
+          signingKey = await (await client).getSigningKey(header.kid);
         } catch (error) {
           const name = (error as Error).name;
           if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') {

@@ -6,6 +6,7 @@
 // postgres are also out of reach of a terminal's Ctrl-C. The parent stops it last,
 // with a 'stop' message; if the parent dies, the IPC channel closes and the cluster
 // is stopped all the same.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -75,8 +76,13 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
   });
 
   let stopping: Promise<void> | undefined;
+  let postgres: ChildProcess | undefined;
   const stop = () => {
-    stopping ??= cluster.stop().finally(() => process.exit(0));
+    // The library waits for an 'exit' event of its postgres process; one that has already
+    // exited (killed, or shut down by itself after its data folder was deleted) never
+    // sends another, and the stop would wait forever.
+    const exited = postgres && (postgres.exitCode !== null || postgres.signalCode !== null);
+    stopping ??= (exited ? Promise.resolve() : cluster.stop()).finally(() => process.exit(0));
     return stopping;
   };
   process.on('message', (message) => {
@@ -88,6 +94,11 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
     await cluster.initialise();
   }
   await cluster.start();
+  // The library keeps its postgres process private; stop() above needs to know whether it still runs.
+  postgres = (cluster as unknown as { process?: ChildProcess }).process;
+  postgres?.once('exit', (code, signal) => {
+    if (!stopping) send({ type: 'log', message: `PostgreSQL exited by itself (${signal ?? `code ${code}`})` });
+  });
   send({ type: 'ready' });
 }
 

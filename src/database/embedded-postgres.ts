@@ -1,5 +1,6 @@
 // Starts (or reuses) an embedded PostgreSQL cluster and hands back its superuser URL.
 import { fork } from 'node:child_process';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { ChildMessage, EmbeddedPostgresOptions } from './embedded-postgres-process.ts';
@@ -10,7 +11,8 @@ export interface EmbeddedCluster {
   stop(): Promise<void>;
 }
 
-const childScript = fileURLToPath(new URL('./embedded-postgres-process.ts', import.meta.url));
+// .ts from the source, .js when compiled into dist/ (bin/start.js runs that in production).
+const childScript = fileURLToPath(new URL(`./embedded-postgres-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 export function superuserUrl(options: Pick<EmbeddedPostgresOptions, 'port' | 'superuser' | 'superuserPassword'>, database = 'postgres'): string {
   const url = new URL(`postgres://127.0.0.1:${options.port}/${database}`);

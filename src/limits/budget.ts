@@ -8,7 +8,8 @@
 // buckets across one boundary. With REDIS_URL every API process shares the buckets (one
 // atomic script, timed by the Redis server's clock); while Redis does not answer, each
 // process keeps its own buckets in memory instead of letting everything through.
-import { Redis } from 'ioredis';
+// ioredis is loaded only with REDIS_URL: most deployments never need it (6 MB).
+import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from '../logger.ts';
 
@@ -82,24 +83,28 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
   const { maxPoints, restoreRate } = options;
   const inMemory = memoryBuckets(options);
   let apply: (key: string, points: number) => Promise<[boolean, number]> = async (key, points) => inMemory(key, points);
-  let redis: Redis | undefined;
+  let redis: Promise<Redis> | undefined;
 
   if (options.redisUrl) {
     const prefix = options.keyPrefix ?? 'tenantgraph:budget';
-    // No offline queue: a request must not wait for Redis to come back.
-    redis = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-    redis.defineCommand('bucket', { numberOfKeys: 1, lua: BUCKET_SCRIPT });
-    let warned = false;
-    redis.on('error', (error) => {
-      if (warned) return;
-      warned = true;
-      logger.warn({ err: error }, 'budget store (Redis) unavailable; keeping budgets per process');
+    const redisUrl = options.redisUrl;
+    redis = import('ioredis').then(({ Redis }) => {
+      // No offline queue: a request must not wait for Redis to come back.
+      const client = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+      client.defineCommand('bucket', { numberOfKeys: 1, lua: BUCKET_SCRIPT });
+      let warned = false;
+      client.on('error', (error) => {
+        if (warned) return;
+        warned = true;
+        logger.warn({ err: error }, 'budget store (Redis) unavailable; keeping budgets per process');
+      });
+      client.on('ready', () => (warned = false));
+      return client;
     });
-    redis.on('ready', () => (warned = false));
-    const shared = redis as Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> };
+    const shared = redis as Promise<Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> }>;
     apply = async (key, points) => {
       try {
-        const [taken, available] = await shared.bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
+        const [taken, available] = await (await shared).bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
         return [taken === 1, Number(available)];
       } catch {
         return inMemory(key, points);
@@ -118,7 +123,7 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
       return status(available);
     },
     async close() {
-      redis?.disconnect();
+      (await redis)?.disconnect();
     },
   };
 }

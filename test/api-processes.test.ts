@@ -1,0 +1,104 @@
+// API_PROCESSES=2: `npm start` as a primary and two API workers on one port. Requests
+// spread over both workers; a worker that dies is restarted while the other serves; when
+// PostgreSQL goes away, every worker's database gate answers 503 at once; SIGTERM drains
+// both workers, then stops the job worker and the embedded PostgreSQL, and exits 0.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test } from 'vitest';
+import { TEST_SECRET } from './support/api.ts';
+import { freePort } from './support/free-port.ts';
+
+// A new connection per request (no keep-alive), so the primary hands each to the next worker.
+function post(port: number): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/graphql', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, code: (JSON.parse(body) as { errors?: Array<{ extensions?: { code?: string } }> }).errors?.[0]?.extensions?.code }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify({ query: '{ currentUser { rowId } }' }));
+  });
+}
+
+const requestPids = (output: string, status: number) =>
+  new Set(
+    output
+      .split('\n')
+      // The request log's line of each answer (pino-http logs a 5xx at level error).
+      .filter((line) => line.includes(`"res":{"statusCode":${status}}`))
+      .map((line) => (JSON.parse(line) as { pid: number }).pid),
+  );
+
+async function until(condition: () => boolean, what: string, output: () => string, timeoutMs = 60_000) {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what} did not happen:\n${output().slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+test('two API processes: both serve, a dead one is restarted, each closes its database gate, SIGTERM stops all', { timeout: 150_000 }, async () => {
+  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-processes-'));
+  const [port, pgPort] = [await freePort(), await freePort()];
+  const dataDir = path.join(folder, 'postgres');
+  const child = spawn(process.execPath, ['src/main.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      TRUSTED_DOCUMENTS: 'off',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      JWT_SECRET: TEST_SECRET,
+      EMBEDDED_POSTGRES_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(pgPort),
+      API_PROCESSES: '2',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await until(() => output.includes('tenantgraph is ready') || child.exitCode !== null, 'start', () => output);
+    const ready = JSON.parse(output.split('\n').find((line) => line.includes('tenantgraph is ready'))!) as { pid: number; processes: number; pids: number[] };
+    expect(ready.processes).toBe(2);
+    expect(new Set(ready.pids).size).toBe(2);
+    expect(ready.pids).not.toContain(ready.pid);
+
+    const answers = await Promise.all(Array.from({ length: 12 }, () => post(port)));
+    expect(answers.every(({ status }) => status === 200)).toBe(true);
+    expect(requestPids(output, 200)).toEqual(new Set(ready.pids));
+
+    // A worker dies: the other keeps serving, and the primary starts a new one.
+    process.kill(ready.pids[0]!, 'SIGKILL');
+    await until(() => /API process 1 \(pid \d+\) exited with signal SIGKILL; restarting it in 1 s/.test(output), 'the restart', () => output);
+    expect((await post(port)).status).toBe(200);
+    await until(() => output.includes('API process 1 is serving again'), 'the restarted worker', () => output);
+
+    // PostgreSQL goes away: each worker's gate closes and answers 503 DATABASE_UNAVAILABLE.
+    const postmaster = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    const refusals: Array<{ status: number; code: string | undefined }> = [];
+    const deadline = Date.now() + 30_000;
+    while (requestPids(output, 503).size < 2) {
+      if (Date.now() > deadline) throw new Error(`no 503 from both workers: ${JSON.stringify(refusals)}\n${output.slice(-3000)}`);
+      refusals.push(await post(port));
+    }
+    refusals.length = 0;
+    for (let i = 0; i < 8; i += 1) refusals.push(await post(port));
+    expect(refusals.every(({ status, code }) => status === 503 && code === 'DATABASE_UNAVAILABLE')).toBe(true);
+    expect(output.match(/database unreachable; answering 503/g)?.length).toBeGreaterThanOrEqual(2);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/SIGTERM: 2 API processes finish their in-flight requests/);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(folder, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,8 @@
 // API_PROCESSES=2: `npm start` as a primary and two API workers on one port. Requests
 // spread over both workers; a worker that dies is restarted while the other serves; when
 // PostgreSQL goes away, every worker's database gate answers 503 at once; SIGTERM drains
-// both workers, then stops the job worker and the embedded PostgreSQL, and exits 0.
+// both workers, then stops the job worker and the embedded PostgreSQL, and exits 0. Each
+// process serves its own metrics: API process i on METRICS_PORT + i - 1, the primary after them.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -43,7 +44,7 @@ async function until(condition: () => boolean, what: string, output: () => strin
 
 test('two API processes: both serve, a dead one is restarted, each closes its database gate, SIGTERM stops all', { timeout: 150_000 }, async () => {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-processes-'));
-  const [port, pgPort] = [await freePort(), await freePort()];
+  const [port, pgPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const dataDir = path.join(folder, 'postgres');
   const child = spawn(process.execPath, ['src/main.ts'], {
     env: {
@@ -56,6 +57,7 @@ test('two API processes: both serve, a dead one is restarted, each closes its da
       EMBEDDED_POSTGRES_DIR: dataDir,
       EMBEDDED_POSTGRES_PORT: String(pgPort),
       API_PROCESSES: '2',
+      METRICS_PORT: String(metricsPort),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,6 +75,17 @@ test('two API processes: both serve, a dead one is restarted, each closes its da
     const answers = await Promise.all(Array.from({ length: 12 }, () => post(port)));
     expect(answers.every(({ status }) => status === 200)).toBe(true);
     expect(requestPids(output, 200)).toEqual(new Set(ready.pids));
+
+    // Every process on its own metrics port: the two API processes' counts add up to the
+    // 12 requests, and the primary (the job worker) serves the queue's gauge.
+    const scrape = async (offset: number) => (await fetch(`http://127.0.0.1:${metricsPort + offset}/metrics`)).text();
+    const served = (text: string) => Number(/^tenantgraph_http_requests_total\{[^}]*status="200"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+    const [first, second, primary] = await Promise.all([scrape(0), scrape(1), scrape(2)]);
+    expect(served(first)).toBeGreaterThan(0);
+    expect(served(second)).toBeGreaterThan(0);
+    expect(served(first) + served(second)).toBe(12);
+    expect(primary).toContain('tenantgraph_jobs_queued');
+    expect(served(primary)).toBe(0);
 
     // A worker dies: the other keeps serving, and the primary starts a new one.
     process.kill(ready.pids[0]!, 'SIGKILL');

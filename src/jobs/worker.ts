@@ -50,6 +50,8 @@ export function workerLogger(logger: Logger): WorkerLogger {
 function workerPool(connectionString: string, max: number, logger: Logger): pg.Pool {
   const pool = new pg.Pool({ connectionString, max });
   pool.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost'));
+  // A checked-out client can fail too (graphile-worker warns about a pool without this).
+  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost')));
   return pool;
 }
 

@@ -76,7 +76,9 @@ export function useApi(options: TestApiOptions = {}): TestApi {
         let parsed: unknown = text;
         try {
           parsed = JSON.parse(text);
-        } catch {}
+        } catch {
+          // Not JSON (an HTML error page, a hostile body echoed): the test reads the text.
+        }
         return { status: response.status, body: parsed, headers: response.headers };
       },
     });

@@ -3,7 +3,7 @@
 // DATABASE_URL says otherwise. The development database `tenantgraph` is never touched.
 import { loadDotEnv, readEnv, type Env } from '../../src/config.ts';
 import { databaseExists, dropDatabase } from '../../src/database/bootstrap.ts';
-import { locateDatabase, rolePlan, withLogin, type DatabaseLocation } from '../../src/database/location.ts';
+import { databaseOn, locateDatabase, type DatabaseLocation } from '../../src/database/location.ts';
 import { databaseNameOf, prepareDatabase } from '../../src/database/migrations.ts';
 
 export const BENCH_DATABASE = 'tenantgraph_bench';
@@ -35,17 +35,7 @@ export async function openBenchServer(): Promise<BenchServer> {
     dataDir: development.embedded ? env.EMBEDDED_POSTGRES_DIR : undefined,
     database(name) {
       if (name === databaseNameOf(development.ownerUrl)) throw new Error(`Refusing to use the development database ${name} for benchmarks.`);
-      const ownerUrl = withLogin(rootUrl, development.roles.owner, name);
-      const authenticatorUrl = withLogin(rootUrl, development.roles.authenticator, name);
-      return {
-        ownerUrl,
-        authenticatorUrl,
-        shadowUrl: undefined,
-        rootUrl,
-        roles: rolePlan(ownerUrl, authenticatorUrl, env),
-        embedded: development.embedded,
-        stop: async () => {},
-      };
+      return databaseOn({ rootUrl, embedded: development.embedded }, name, development.roles, env);
     },
     stop: () => development.stop(),
   };

@@ -1,6 +1,7 @@
 // Where the benchmark's data lives: databases of their own (tenantgraph_bench by
 // default) on the same PostgreSQL as development, the embedded cluster unless
 // DATABASE_URL says otherwise. The development database `tenantgraph` is never touched.
+import pg from 'pg';
 import { loadDotEnv, readEnv, type Env } from '../../src/config.ts';
 import { databaseExists, dropDatabase } from '../../src/database/bootstrap.ts';
 import { databaseOn, locateDatabase, type DatabaseLocation } from '../../src/database/location.ts';
@@ -51,4 +52,16 @@ export async function recreateDatabase(server: BenchServer, name: string): Promi
 
 export function benchDatabaseExists(server: BenchServer, name: string): Promise<boolean> {
   return databaseExists(server.rootUrl, name);
+}
+
+/** The first column of the first row of `sql`, as text. */
+export async function queryOne(url: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(sql);
+    return String(Object.values(rows[0] ?? {})[0]);
+  } finally {
+    await client.end();
+  }
 }

@@ -56,3 +56,18 @@ export async function graphql(url: string, token: string, query: string, variabl
     return { status: response.status, body: text };
   }
 }
+
+/** The tenants of bench.tenant_index, each with its member's token and its product's global id. */
+export async function benchTenants(
+  ownerUrl: string,
+  secret: string,
+  encode: (tenantId: string, rowId: string) => string,
+): Promise<BenchTenant[]> {
+  const rows = await readTenants(ownerUrl);
+  // Valid for the whole run; one per tenant, each verified by the API on every request.
+  return rows.map((row) => ({
+    ...row,
+    token: signToken(secret, row, 3 * 3600),
+    productNodeId: encode(row.tenantId, row.productId),
+  }));
+}

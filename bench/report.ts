@@ -1,17 +1,25 @@
 // `npm run bench:report -- bench/results/<date>.json`: writes the .md and .svg of a run
 // again from its JSON (after a change to how reports are laid out).
+// `npm run bench:report -- --readme`: writes the tables of bench/README.md's latest
+// figures again from the results files they name (lib/readme-figures.ts).
 import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { chartPoints, chartTitle, renderChart } from './lib/chart.ts';
-import { renderMarkdown } from './lib/report.ts';
+import { fileURLToPath } from 'node:url';
+import { renderReadmeFigures } from './lib/readme-figures.ts';
+import { writeReportFiles } from './lib/report-files.ts';
 import type { BenchResults } from './lib/results.ts';
 
-const file = process.argv[2];
-if (!file?.endsWith('.json')) throw new Error('Usage: npm run bench:report -- bench/results/<date>.json');
-const results = JSON.parse(await readFile(file, 'utf8')) as BenchResults;
-const stem = file.slice(0, -'.json'.length);
-const points = chartPoints(results);
-if (points.length > 0) await writeFile(`${stem}.svg`, await renderChart(points, chartTitle(results)));
-await writeFile(`${stem}.md`, renderMarkdown(results, points.length > 0 ? path.basename(`${stem}.svg`) : undefined));
-process.stdout.write(`Wrote ${stem}.md${points.length > 0 ? ` and ${stem}.svg` : ''}\n`);
+const USAGE = 'Usage: npm run bench:report -- bench/results/<date>.json | --readme';
+const argument = process.argv[2];
 
+if (argument === '--readme') {
+  const readmeFile = fileURLToPath(new URL('README.md', import.meta.url));
+  const readme = await readFile(readmeFile, 'utf8');
+  const updated = await renderReadmeFigures(readme, fileURLToPath(new URL('.', import.meta.url)));
+  await writeFile(readmeFile, updated);
+  process.stdout.write(updated === readme ? 'bench/README.md is up to date\n' : 'Wrote bench/README.md\n');
+} else {
+  if (!argument?.endsWith('.json')) throw new Error(USAGE);
+  const results = JSON.parse(await readFile(argument, 'utf8')) as BenchResults;
+  const written = await writeReportFiles(results, argument.slice(0, -'.json'.length), false);
+  process.stdout.write(`Wrote ${written.join(' and ')}\n`);
+}

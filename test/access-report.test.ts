@@ -2,7 +2,7 @@
 // This fails when it is stale (`npm run schema:update` rewrites it), and checks that the
 // report tells a leak from isolation: a table whose policy ignores the tenant shows
 // **every tenant**.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, inject, test } from 'vitest';

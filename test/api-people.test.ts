@@ -52,9 +52,9 @@ describe('nobody is enrolled by someone else', () => {
     const secret = await secretOf(invited.body.data.inviteMember.invitation.rowId);
     const accept = 'mutation ($secret: String!) { acceptInvitation(input: { secret: $secret }) { membership { role } } }';
     const thief = randomUUID();
-    const stolen = await api.post({ query: accept, variables: { secret } }, bearer({ userId: thief, email: 'thief@example.test', email_verified: true }));
+    const stolen = await api.post({ query: accept, variables: { secret } }, bearer({ userId: thief, email: 'thief@example.test', emailVerified: true }));
     expect([stolen.status, codeOf(stolen.body)]).toEqual([200, 'INVITATION_FOR_ANOTHER_EMAIL']);
-    const unverified = await api.post({ query: accept, variables: { secret } }, bearer({ userId: randomUUID(), email: 'invitee@example.test', email_verified: false }));
+    const unverified = await api.post({ query: accept, variables: { secret } }, bearer({ userId: randomUUID(), email: 'invitee@example.test', emailVerified: false }));
     expect([unverified.status, codeOf(unverified.body)]).toEqual([200, 'EMAIL_NOT_VERIFIED']);
     const { rows } = await asOwner((db) => db.query('select count(*)::int as n from app_public.memberships where tenant_id = $1', [a.id]));
     expect(rows[0].n).toBe(4);
@@ -71,7 +71,7 @@ describe('X-Tenant: one token, the tenant per request', () => {
     await asOwner((db) => db.query('update app_public.users set email = $2 where id = $1', [both, email]));
     const invited = await inviteOverHttp(email, 'viewer', bearer({ userId: b.users.owner, tenantId: b.id }));
     const secret = await secretOf(invited.body.data.inviteMember.invitation.rowId);
-    const accepted = await api.post({ query: 'mutation ($secret: String!) { acceptInvitation(input: { secret: $secret }) { membership { role } } }', variables: { secret } }, bearer({ userId: both, email, email_verified: true }));
+    const accepted = await api.post({ query: 'mutation ($secret: String!) { acceptInvitation(input: { secret: $secret }) { membership { role } } }', variables: { secret } }, bearer({ userId: both, email, emailVerified: true }));
     expect(accepted.body.data.acceptInvitation.membership.role).toBe('viewer');
   });
 

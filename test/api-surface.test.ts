@@ -167,7 +167,7 @@ describe('who am I', () => {
   test('a signed-in user without a tenant creates one, then works in it with a new token', async () => {
     const userId = randomUUID();
     const slug = `signup-${userId.slice(0, 8)}`;
-    const signup = api.client(tokenFor({ userId, email: `${slug}@example.test`, email_verified: true }));
+    const signup = api.client(tokenFor({ userId, email: `${slug}@example.test`, emailVerified: true }));
     const before: any = await signup.request(gql`{ currentTenant { rowId } currentUser { rowId } }`);
     expect(before).toEqual({ currentTenant: null, currentUser: null });
 

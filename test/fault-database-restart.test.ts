@@ -20,7 +20,7 @@ import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { readEnv } from '../src/config.ts';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../src/database/embedded-postgres.ts';
 import type { EmbeddedPostgresOptions } from '../src/database/embedded-postgres-process.ts';
-import { newPassword, rolePlan, withLogin, type DatabaseLocation } from '../src/database/location.ts';
+import { databaseOn, newLogins, newPassword, type DatabaseLocation } from '../src/database/location.ts';
 import { prepareDatabase, projectRoot } from '../src/database/migrations.ts';
 import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, StartupError, type ApiServer, type ApiServerOptions } from '../src/server.ts';
@@ -136,18 +136,8 @@ describe('PostgreSQL restarted while the API is under load', () => {
     clusterOptions = { dataDir, port: await portBelowEphemeralRange(), superuser: 'postgres', superuserPassword: newPassword(), settings: {} };
     cluster = await startEmbeddedPostgres(clusterOptions);
 
-    const database = 'tenantgraph_restart';
-    const ownerUrl = withLogin(cluster.rootUrl, { name: 'tenantgraph_owner', password: newPassword() }, database);
-    const authenticatorUrl = withLogin(cluster.rootUrl, { name: 'tenantgraph_authenticator', password: newPassword() }, database);
-    location = {
-      ownerUrl,
-      authenticatorUrl,
-      shadowUrl: undefined,
-      rootUrl: cluster.rootUrl,
-      roles: rolePlan(ownerUrl, authenticatorUrl, env),
-      embedded: true,
-      stop: async () => {},
-    };
+    // The cluster is stopped and started again by the tests themselves.
+    location = databaseOn({ rootUrl: cluster.rootUrl, embedded: true }, 'tenantgraph_restart', newLogins('tenantgraph'), env);
     await prepareDatabase(location, () => {});
 
     api = await startApiServer({
@@ -155,7 +145,7 @@ describe('PostgreSQL restarted while the API is under load', () => {
       port: 0,
       // The point is the outage: a 429 from the per-tenant budget would only blur it.
       budget: null,
-      authenticatorUrl,
+      authenticatorUrl: location.authenticatorUrl,
       verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     });

@@ -72,7 +72,7 @@ test('invite a brand-new person, they accept from the mail, switch between two t
   const secret = new URL(link).searchParams.get('secret')!;
 
   // Signed in for the first time: a token with the verified address, no tenant yet.
-  const token = tokenFor({ userId: newcomer.userId, email: newcomer.email, email_verified: true });
+  const token = tokenFor({ userId: newcomer.userId, email: newcomer.email, emailVerified: true });
   const as = (tenant?: string) => ({ authorization: `Bearer ${token}`, ...(tenant && { 'x-tenant': tenant }) });
   // They also start a tenant of their own.
   const ownSlug = `own-${newcomer.userId.slice(0, 8)}`;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { readEnv } from '../src/config.ts';
 import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
-import { withLogin, type DatabaseLocation } from '../src/database/location.ts';
+import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
 import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, type ApiServer } from '../src/server.ts';
@@ -27,18 +27,11 @@ const CLIENT_TIMEOUT_MS = 5_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const databaseName = `tenantgraph_live_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-const ownerUrl = withLogin(shared.rootUrl, loginRoleOf(shared.ownerUrl), databaseName);
-const authenticatorUrl = withLogin(shared.rootUrl, loginRoleOf(shared.authenticatorUrl), databaseName);
-const superuserUrl = Object.assign(new URL(shared.rootUrl), { pathname: `/${databaseName}` }).toString();
-const location: DatabaseLocation = {
-  ownerUrl,
-  authenticatorUrl,
-  shadowUrl: undefined,
-  rootUrl: shared.rootUrl,
-  roles: { owner: loginRoleOf(ownerUrl), authenticator: loginRoleOf(authenticatorUrl), visitor: shared.visitor, anonymous: shared.anonymous },
-  embedded: false,
-  stop: async () => {},
-};
+// The run's roles, on a database of this file's own.
+const logins = { owner: loginRoleOf(shared.ownerUrl), authenticator: loginRoleOf(shared.authenticatorUrl) };
+const location = databaseOn({ rootUrl: shared.rootUrl, embedded: false }, databaseName, logins, env);
+const { ownerUrl, authenticatorUrl } = location;
+const superuserUrl = onDatabase(shared.rootUrl, databaseName);
 
 let owner: pg.Pool;
 let api: ApiServer;

@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
+import { setRequestSettings } from './support/db.ts';
 import { createTenant, snapshot, victimAndAttacker, type TenantFixture } from './support/fixtures.ts';
 import { pgBouncerBinary, usePgBouncer } from './support/pgbouncer.ts';
 import { missing } from './support/system-tools.ts';
@@ -123,11 +124,7 @@ describe.skipIf(skip)('the next client on the same server connection (PgBouncer 
     await first.connect();
     try {
       await first.query('begin');
-      await first.query("select set_config('role', $1, true), set_config('app.current_tenant_id', $2, true), set_config('app.current_user_id', $3, true)", [
-        database.visitor,
-        a.id,
-        a.users.owner,
-      ]);
+      await setRequestSettings(first, { userId: a.users.owner, tenantId: a.id });
       const during = (await first.query(READ)).rows[0];
       expect(during).toMatchObject({ current_user: database.visitor, tenant: a.id, user_id: a.users.owner });
       await first.query('commit');

@@ -2,6 +2,7 @@
 // try through the API's own database role. Each must fail or see nothing, and the
 // victim's data must be unchanged afterwards.
 import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { asAnonymous, asUser, pgError, type Identity } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
@@ -15,8 +16,8 @@ beforeAll(async () => {
   before = await snapshot(a.id);
 });
 
-const count = (db: { query: Function }, sql: string, params: unknown[] = []) =>
-  (db.query(sql, params) as Promise<{ rows: Array<{ n: number }> }>).then((r) => r.rows[0]!.n);
+const count = (db: pg.ClientBase, sql: string, params: unknown[] = []) =>
+  db.query<{ n: number }>(sql, params).then((r) => r.rows[0]!.n);
 
 describe('tenant A sees its own data (so the attacks below can fail)', () => {
   test("A's viewer lists A's products, categories and members", async () => {

@@ -101,8 +101,7 @@ describe('create_tenant', () => {
   test('makes any signed-in user the owner of a new tenant, creating their user row', async () => {
     const userId = randomUUID();
     const slug = `signup-${userId.slice(0, 8)}`;
-    const tenant = await asUser({ userId }, async (db) => {
-      await db.query("select set_config('app.current_user_email', $1, true)", [`${slug}@example.test`]);
+    const tenant = await asUser({ userId, email: `${slug}@example.test` }, async (db) => {
       return (await db.query('select * from app_public.create_tenant($1, $2)', ['Signup Inc', slug])).rows[0];
     }, { commit: true });
     expect(tenant.slug).toBe(slug);

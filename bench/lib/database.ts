@@ -1,9 +1,10 @@
 // Where the benchmark's data lives: databases of their own (tenantgraph_bench by
 // default) on the same PostgreSQL as development, the embedded cluster unless
 // DATABASE_URL says otherwise. The development database `tenantgraph` is never touched.
+import pg from 'pg';
 import { loadDotEnv, readEnv, type Env } from '../../src/config.ts';
 import { databaseExists, dropDatabase } from '../../src/database/bootstrap.ts';
-import { locateDatabase, rolePlan, withLogin, type DatabaseLocation } from '../../src/database/location.ts';
+import { databaseOn, locateDatabase, type DatabaseLocation } from '../../src/database/location.ts';
 import { databaseNameOf, prepareDatabase } from '../../src/database/migrations.ts';
 
 export const BENCH_DATABASE = 'tenantgraph_bench';
@@ -35,17 +36,7 @@ export async function openBenchServer(): Promise<BenchServer> {
     dataDir: development.embedded ? env.EMBEDDED_POSTGRES_DIR : undefined,
     database(name) {
       if (name === databaseNameOf(development.ownerUrl)) throw new Error(`Refusing to use the development database ${name} for benchmarks.`);
-      const ownerUrl = withLogin(rootUrl, development.roles.owner, name);
-      const authenticatorUrl = withLogin(rootUrl, development.roles.authenticator, name);
-      return {
-        ownerUrl,
-        authenticatorUrl,
-        shadowUrl: undefined,
-        rootUrl,
-        roles: rolePlan(ownerUrl, authenticatorUrl, env),
-        embedded: development.embedded,
-        stop: async () => {},
-      };
+      return databaseOn({ rootUrl, embedded: development.embedded }, name, development.roles, env);
     },
     stop: () => development.stop(),
   };
@@ -61,4 +52,16 @@ export async function recreateDatabase(server: BenchServer, name: string): Promi
 
 export function benchDatabaseExists(server: BenchServer, name: string): Promise<boolean> {
   return databaseExists(server.rootUrl, name);
+}
+
+/** The first column of the first row of `sql`, as text. */
+export async function queryOne(url: string, sql: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query(sql);
+    return String(Object.values(rows[0] ?? {})[0]);
+  } finally {
+    await client.end();
+  }
 }

@@ -1,7 +1,8 @@
 // The tenants requests are made for: read from bench.tenant_index, each with its
 // member's token and its sample product's global id.
-import jwt from 'jsonwebtoken';
 import pg from 'pg';
+import { readEnv } from '../../src/config.ts';
+import { mintDevToken } from '../../src/dev/mint-token.ts';
 import type { BenchTenant } from './scenarios.ts';
 
 export async function readTenants(ownerUrl: string): Promise<Omit<BenchTenant, 'token' | 'productNodeId'>[]> {
@@ -17,8 +18,12 @@ export async function readTenants(ownerUrl: string): Promise<Omit<BenchTenant, '
   }
 }
 
+/** The API process's tenant claim (JWT_TENANT_CLAIM's default). */
+const TENANT_CLAIM = readEnv({}).JWT_TENANT_CLAIM;
+
+/** A member's token, minted as `npm run token` mints it, with the run's secret. */
 export function signToken(secret: string, tenant: { userId: string; tenantId: string }, lifetimeSeconds: number): string {
-  return jwt.sign({ tenant_id: tenant.tenantId }, secret, { algorithm: 'HS256', subject: tenant.userId, expiresIn: lifetimeSeconds });
+  return mintDevToken(secret, tenant, { tenantClaim: TENANT_CLAIM, expiresIn: lifetimeSeconds });
 }
 
 /**
@@ -50,4 +55,19 @@ export async function graphql(url: string, token: string, query: string, variabl
   } catch {
     return { status: response.status, body: text };
   }
+}
+
+/** The tenants of bench.tenant_index, each with its member's token and its product's global id. */
+export async function benchTenants(
+  ownerUrl: string,
+  secret: string,
+  encode: (tenantId: string, rowId: string) => string,
+): Promise<BenchTenant[]> {
+  const rows = await readTenants(ownerUrl);
+  // Valid for the whole run; one per tenant, each verified by the API on every request.
+  return rows.map((row) => ({
+    ...row,
+    token: signToken(secret, row, 3 * 3600),
+    productNodeId: encode(row.tenantId, row.productId),
+  }));
 }

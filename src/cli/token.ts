@@ -85,5 +85,14 @@ if (!UUID.test(userId) || (tenantId && !UUID.test(tenantId))) {
   }
 }
 
-const token = mintDevToken(key.secret, { userId, tenantId, email, emailVerified }, { tenantClaim: env.JWT_TENANT_CLAIM, expiresIn: values.expires as '12h' });
+const token = mintDevToken(
+  key.secret,
+  { userId, tenantId, email, emailVerified },
+  {
+    tenantClaim: env.JWT_TENANT_CLAIM,
+    expiresIn: values.expires as '12h',
+    issuer: env.JWT_ISSUER,
+    audience: env.JWT_AUDIENCE,
+  },
+);
 process.stdout.write(`{"Authorization": "Bearer ${token}"}\n`);

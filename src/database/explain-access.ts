@@ -181,10 +181,15 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
         const keyText = key.map((column) => `${column.name} = ${String(row[column.name])}`).join(', ');
         let visible = false;
         if (table.schema_usage && granted.get('select')) {
-          const { rowCount } = await asIdentity.query(`select 1 from ${table.name} where ${key.map((column, i) => `${ident(column.name)}::text = $${i + 1}`).join(' and ')}`, key.map((column) => String(row[column.name])));
+          const where = key.map((column, i) => `${ident(column.name)}::text = $${i + 1}`).join(' and ');
+          const values = key.map((column) => String(row[column.name]));
+          const { rowCount } = await asIdentity.query(`select 1 from ${table.name} where ${where}`, values);
           visible = (rowCount ?? 0) > 0;
         }
-        lines.push('', `Row ${keyText}${row.tenant_id !== undefined ? ` (tenant ${String(row.tenant_id)}${helpers!.tenant_id && row.tenant_id !== helpers!.tenant_id ? ', not the tenant this request acts in' : ''})` : ''}: ${visible ? 'visible' : 'NOT visible'} to this identity.`);
+        const otherTenant = helpers!.tenant_id && row.tenant_id !== helpers!.tenant_id;
+        const tenantNote = otherTenant ? ', not the tenant this request acts in' : '';
+        const tenant = row.tenant_id !== undefined ? ` (tenant ${String(row.tenant_id)}${tenantNote})` : '';
+        lines.push('', `Row ${keyText}${tenant}: ${visible ? 'visible' : 'NOT visible'} to this identity.`);
         for (const [command, code] of COMMANDS) {
           if (command === 'insert') continue;
           if (!granted.get(command)) {

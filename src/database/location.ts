@@ -78,6 +78,51 @@ export function rolePlan(ownerUrl: string, authenticatorUrl: string, env: Pick<E
   };
 }
 
+/** A database server on which we are superuser: the embedded cluster, a test server. */
+export interface DatabaseServer {
+  rootUrl: string;
+  embedded: boolean;
+  /** Stops what this process started for it; a no-op when omitted. */
+  stop?(): Promise<void>;
+}
+
+export interface Logins {
+  owner: LoginRole;
+  authenticator: LoginRole;
+}
+
+/** New logins named `<prefix>_owner` and `<prefix>_authenticator`, with new passwords. */
+export function newLogins(prefix: string): Logins {
+  return {
+    owner: { name: `${prefix}_owner`, password: newPassword() },
+    authenticator: { name: `${prefix}_authenticator`, password: newPassword() },
+  };
+}
+
+/**
+ * One database on a server we are superuser on, as the owner and the authenticator log
+ * in to it: the development database, a test run's, the bench's all come from here.
+ */
+export function databaseOn(
+  server: DatabaseServer,
+  database: string,
+  logins: Logins,
+  env: Pick<Env, 'DATABASE_VISITOR' | 'DATABASE_ANONYMOUS'>,
+  shadowDatabase?: string,
+): DatabaseLocation {
+  const ownerUrl = withLogin(server.rootUrl, logins.owner, database);
+  const authenticatorUrl = withLogin(server.rootUrl, logins.authenticator, database);
+  return {
+    ownerUrl,
+    authenticatorUrl,
+    shadowUrl: shadowDatabase === undefined ? undefined : withLogin(server.rootUrl, logins.owner, shadowDatabase),
+    rootUrl: server.rootUrl,
+    roles: rolePlan(ownerUrl, authenticatorUrl, env),
+    embedded: server.embedded,
+    stop: server.stop ?? (async () => {}),
+  };
+}
+
 export async function locateDatabase(env: Env, onLog?: (message: string) => void): Promise<DatabaseLocation> {
   if (env.DATABASE_URL) {
     const authenticatorUrl = env.AUTH_DATABASE_URL!;
@@ -103,17 +148,10 @@ export async function locateDatabase(env: Env, onLog?: (message: string) => void
     },
     onLog,
   );
-  const owner = { name: OWNER, password: credentials.owner };
-  const authenticator = { name: AUTHENTICATOR, password: credentials.authenticator };
-  const ownerUrl = withLogin(cluster.rootUrl, owner, DATABASE_NAME);
-  const authenticatorUrl = withLogin(cluster.rootUrl, authenticator, DATABASE_NAME);
-  return {
-    ownerUrl,
-    authenticatorUrl,
-    shadowUrl: withLogin(cluster.rootUrl, owner, `${DATABASE_NAME}_shadow`),
-    rootUrl: cluster.rootUrl,
-    roles: rolePlan(ownerUrl, authenticatorUrl, env),
-    embedded: true,
-    stop: () => cluster.stop(),
+  const logins = {
+    owner: { name: OWNER, password: credentials.owner },
+    authenticator: { name: AUTHENTICATOR, password: credentials.authenticator },
   };
+  const server = { rootUrl: cluster.rootUrl, embedded: true, stop: () => cluster.stop() };
+  return databaseOn(server, DATABASE_NAME, logins, env, `${DATABASE_NAME}_shadow`);
 }

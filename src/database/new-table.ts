@@ -74,8 +74,34 @@ export function newTableSql(options: NewTableOptions): string {
   const columns = options.columns.map((spec) => parseColumn(spec, schema));
   const writable = columns.map((column) => column.name);
   const current = '(select app_public.current_tenant_id())';
-  const roleCheck = (least: TenantRole) =>
-    least === 'viewer' ? '' : ` and (select app_public.current_tenant_role()) in (${rolesFrom(least).map(literal).join(', ')})`;
+  const roleCheck = (least: TenantRole) => {
+    if (least === 'viewer') return '';
+    return ` and (select app_public.current_tenant_role()) in (${rolesFrom(least).map(literal).join(', ')})`;
+  };
+  const commentOn = (what: string, text: string) => `comment on ${what} is ${literal(text)};`;
+  const taggedCommentOn = (what: string, tag: string, text: string) => `comment on ${what} is ${tagged(tag, text)};`;
+  const columnComment = (column: (typeof columns)[number]) => {
+    const described = `The ${words(one)}'s ${words(column.name)}`;
+    if (!column.references) return commentOn(`column ${table}.${column.name}`, `${described}.`);
+    const ifAny = column.nullable ? ', if any' : '';
+    const referenced = column.references.split('.').at(-1)!.replace(/_/g, ' ');
+    return commentOn(`column ${table}.${column.name}`, `${described}${ifAny}: one of the same tenant's ${referenced}.`);
+  };
+  const uniqueComment = (column: (typeof columns)[number]) =>
+    commentOn(
+      `constraint ${name}_tenant_id_${column.name}_key on ${table}`,
+      `A tenant cannot have two ${name.replace(/_/g, ' ')} with the same ${words(column.name)}.`,
+    );
+  const referenceComment = (column: (typeof columns)[number]) =>
+    taggedCommentOn(
+      `constraint ${name}_tenant_id_${column.name}_fkey on ${table}`,
+      `@fieldName ${camel(words(column.name))}`,
+      `The ${words(one)}'s ${words(column.name)}, always one of the same tenant's.`,
+    );
+  const onDelete = (column: (typeof columns)[number]) =>
+    column.nullable ? ` on delete set null (${column.name})` : '';
+  const writes = writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : '';
+  const selectPolicy = roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`;
 
   const definitions = [
     `  tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade`,
@@ -90,7 +116,7 @@ export function newTableSql(options: NewTableOptions): string {
       .filter((column) => column.references)
       .map(
         (column) =>
-          `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id)${column.nullable ? ` on delete set null (${column.name})` : ''}`,
+          `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id)${onDelete(column)}`,
       ),
   ];
 
@@ -100,28 +126,18 @@ export function newTableSql(options: NewTableOptions): string {
     `drop table if exists ${table} cascade;`,
     '',
     `create table ${table} (\n${definitions.join(',\n')}\n);`,
-    `comment on table ${table} is ${literal(`A ${words(one)} of a tenant.`)};`,
-    `comment on column ${table}.tenant_id is ${tagged('@behavior -insert -update', `The tenant the ${words(one)} belongs to; always the tenant of the request that created it.`)};`,
-    `comment on column ${table}.id is ${literal(`The ${words(one)}'s id, unique within its tenant.`)};`,
-    ...columns.map((column) =>
-      column.references
-        ? `comment on column ${table}.${column.name} is ${literal(`The ${words(one)}'s ${words(column.name)}${column.nullable ? ', if any' : ''}: one of the same tenant's ${column.references.split('.').at(-1)!.replace(/_/g, ' ')}.`)};`
-        : `comment on column ${table}.${column.name} is ${literal(`The ${words(one)}'s ${words(column.name)}.`)};`,
+    commentOn(`table ${table}`, `A ${words(one)} of a tenant.`),
+    taggedCommentOn(
+      `column ${table}.tenant_id`,
+      '@behavior -insert -update',
+      `The tenant the ${words(one)} belongs to; always the tenant of the request that created it.`,
     ),
-    `comment on column ${table}.created_at is ${literal(`When the ${words(one)} was created.`)};`,
-    `comment on column ${table}.updated_at is ${literal(`When the ${words(one)} was last changed.`)};`,
-    ...columns
-      .filter((column) => column.unique)
-      .map(
-        (column) =>
-          `comment on constraint ${name}_tenant_id_${column.name}_key on ${table} is ${literal(`A tenant cannot have two ${name.replace(/_/g, ' ')} with the same ${words(column.name)}.`)};`,
-      ),
-    ...columns
-      .filter((column) => column.references)
-      .map(
-        (column) =>
-          `comment on constraint ${name}_tenant_id_${column.name}_fkey on ${table} is ${tagged(`@fieldName ${camel(words(column.name))}`, `The ${words(one)}'s ${words(column.name)}, always one of the same tenant's.`)};`,
-      ),
+    commentOn(`column ${table}.id`, `The ${words(one)}'s id, unique within its tenant.`),
+    ...columns.map(columnComment),
+    commentOn(`column ${table}.created_at`, `When the ${words(one)} was created.`),
+    commentOn(`column ${table}.updated_at`, `When the ${words(one)} was last changed.`),
+    ...columns.filter((column) => column.unique).map(uniqueComment),
+    ...columns.filter((column) => column.references).map(referenceComment),
     '',
     `-- Every query is filtered by tenant (by the policies): indexes lead with tenant_id.`,
     `create index ${name}_tenant_id_created_at_idx on ${table} (tenant_id, created_at);`,
@@ -136,7 +152,7 @@ export function newTableSql(options: NewTableOptions): string {
     `alter table ${table} enable row level security;`,
     `alter table ${table} force row level security;`,
     '',
-    `create policy select_${roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`} on ${table} for select`,
+    `create policy select_${selectPolicy} on ${table} for select`,
     `  using (tenant_id = ${current}${roleCheck(roles.select)});`,
     `create policy insert_by_${roles.write} on ${table} for insert`,
     `  with check (tenant_id = ${current}${roleCheck(roles.write)});`,
@@ -147,7 +163,7 @@ export function newTableSql(options: NewTableOptions): string {
     `  using (tenant_id = ${current}${roleCheck(roles.delete)});`,
     '',
     `-- Columns are listed for writes: nobody writes tenant_id, id or the timestamps.`,
-    `grant select${writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : ''}, delete on ${table} to ${visitor};`,
+    `grant select${writes}, delete on ${table} to ${visitor};`,
   ];
   return `${sql.join('\n')}\n`;
 }

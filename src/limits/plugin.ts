@@ -23,6 +23,7 @@ import { createHoldBack } from './hold-back.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
+import { version } from '../version.ts';
 
 /** What one request used, for the request log. */
 export interface Usage {
@@ -192,7 +193,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
 
   return {
     name: 'LimitsPlugin',
-    version: '1.0.0',
+    version,
     grafserv: {
       middleware: {
         setPreset(next, event) {

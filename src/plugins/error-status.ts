@@ -10,6 +10,7 @@
 //
 // Responses of grafserv's own (its 4xx for a missing query, a wrong method) keep theirs.
 import { CATALOGUE, isErrorCode } from '../errors/catalogue.ts';
+import { version } from '../version.ts';
 
 interface Body {
   data?: unknown;
@@ -26,7 +27,7 @@ function refusalStatus(body: Body): { status: number; retryAfter?: number } | un
 
 export const ErrorStatusPlugin: GraphileConfig.Plugin = {
   name: 'ErrorStatusPlugin',
-  version: '2.0.0',
+  version,
   grafserv: {
     middleware: {
       async processRequest(next) {

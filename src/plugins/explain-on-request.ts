@@ -3,6 +3,8 @@
 // its explain tool is on. Explain stays enabled in the preset, so Ruru offers the tool;
 // without the header a response is as small as in production (the README's example
 // answered 15.5 KB with explain, 0.7 KB without).
+import { version } from '../version.ts';
+
 const HEADER = 'x-graphql-explain';
 
 function requestedExplain(requestContext: Partial<Grafast.RequestContext> | undefined): string[] {
@@ -13,7 +15,7 @@ function requestedExplain(requestContext: Partial<Grafast.RequestContext> | unde
 
 export const ExplainOnRequestPlugin: GraphileConfig.Plugin = {
   name: 'ExplainOnRequestPlugin',
-  version: '1.0.0',
+  version,
   grafast: {
     middleware: {
       execute(next, event) {

@@ -9,6 +9,7 @@ import type { PgSelectStep } from '@dataplan/pg';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { PageLimits } from '../limits/cost.ts';
 import { ConnectionStep, constant, ConstantStep, flagError, lambda, SafeError, Step, type ExecutionDetails, type FieldPlanResolver } from 'grafast';
+import { version } from '../version.ts';
 
 
 export const TOO_MANY_GROUPS: ErrorCode = 'TOO_MANY_GROUPS';
@@ -126,7 +127,7 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
 
   return {
     name: 'PageSizePlugin',
-    version: '1.0.0',
+    version,
     description: 'A default page size for connections and a cap on groupedAggregates, as LIMITs in the SQL',
     after: ['PgFirstLastBeforeAfterArgsPlugin'],
     schema: {

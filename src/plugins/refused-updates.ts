@@ -6,6 +6,7 @@
 // updated, so the mutation field is null with the code, for updates and deletes alike.
 import { lambda, SafeError, type ObjectStep, type Step } from 'grafast';
 import { CATALOGUE } from '../errors/catalogue.ts';
+import { version } from '../version.ts';
 
 function requireUpdatedRow(row: unknown): true {
   if (row == null) throw new SafeError(CATALOGUE.NOT_FOUND.message, { code: 'NOT_FOUND' });
@@ -14,7 +15,7 @@ function requireUpdatedRow(row: unknown): true {
 
 export const RefusedUpdatesPlugin: GraphileConfig.Plugin = {
   name: 'RefusedUpdatesPlugin',
-  version: '1.0.0',
+  version,
   schema: {
     hooks: {
       GraphQLObjectType_fields_field(field, _build, context) {

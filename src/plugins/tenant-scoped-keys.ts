@@ -4,9 +4,11 @@
 // offer `product(tenantId:, rowId:)`, `updateProduct(input: { tenantId, rowId })` and
 // the like, putting tenantId into inputs. This hides those lookups for every unique
 // key that includes tenant_id, for today's tables and the ones DBAs add later.
+import { version } from '../version.ts';
+
 export const TenantScopedKeysPlugin: GraphileConfig.Plugin = {
   name: 'TenantScopedKeysPlugin',
-  version: '1.0.0',
+  version,
   schema: {
     entityBehavior: {
       pgResourceUnique: {

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { PersistedPlugin } from '@grafserv/persisted';
 import { isSafeError, SafeError } from 'grafast';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
+import { version } from '../version.ts';
 
 export interface TrustedDocuments {
   /** sha256 (hex) of each document → the document. */
@@ -59,7 +60,7 @@ function refuse(code: ErrorCode): never {
 /** Gives @grafserv/persisted's refusals (a SafeError without a code) our codes. */
 const TrustedDocumentRefusalsPlugin: GraphileConfig.Plugin = {
   name: 'TrustedDocumentRefusalsPlugin',
-  version: '1.0.0',
+  version,
   before: ['PersistedPlugin'],
   grafserv: {
     middleware: {

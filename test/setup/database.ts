@@ -11,7 +11,7 @@ import type { TestProject } from 'vitest/node';
 import { readEnv } from '../../src/config.ts';
 import { dropDatabase } from '../../src/database/bootstrap.ts';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
-import { newPassword, rolePlan, withLogin, type DatabaseLocation } from '../../src/database/location.ts';
+import { databaseOn, newLogins, newPassword } from '../../src/database/location.ts';
 import { prepareDatabase } from '../../src/database/migrations.ts';
 import { freePort } from '../support/free-port.ts';
 
@@ -51,28 +51,16 @@ async function startThrowawayCluster() {
 export default async function setup(project: TestProject) {
   const env = readEnv({ ...process.env, DATABASE_URL: undefined });
   const server = process.env.TEST_DATABASE_URL
-    ? { rootUrl: process.env.TEST_DATABASE_URL, stop: async () => {} }
-    : await startThrowawayCluster();
+    ? { rootUrl: process.env.TEST_DATABASE_URL, embedded: false }
+    : { ...(await startThrowawayCluster()), embedded: true };
 
   const name = `tenantgraph_test_${Date.now().toString(36)}_${process.pid}`;
-  const owner = { name: 'tenantgraph_test_owner', password: newPassword() };
-  const authenticator = { name: 'tenantgraph_test_authenticator', password: newPassword() };
-  const ownerUrl = withLogin(server.rootUrl, owner, name);
-  const authenticatorUrl = withLogin(server.rootUrl, authenticator, name);
-  const location: DatabaseLocation = {
-    ownerUrl,
-    authenticatorUrl,
-    shadowUrl: undefined,
-    rootUrl: server.rootUrl,
-    roles: rolePlan(ownerUrl, authenticatorUrl, env),
-    embedded: !process.env.TEST_DATABASE_URL,
-    stop: server.stop,
-  };
+  const location = databaseOn(server, name, newLogins('tenantgraph_test'), env);
   await prepareDatabase(location);
 
   project.provide('database', {
-    ownerUrl,
-    authenticatorUrl,
+    ownerUrl: location.ownerUrl,
+    authenticatorUrl: location.authenticatorUrl,
     rootUrl: server.rootUrl,
     visitor: env.DATABASE_VISITOR,
     anonymous: env.DATABASE_ANONYMOUS,

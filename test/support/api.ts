@@ -2,18 +2,20 @@
 // talk to it over real HTTP, as a frontend would.
 import { randomBytes } from 'node:crypto';
 import { GraphQLClient } from 'graphql-request';
-import jwt from 'jsonwebtoken';
 import pino from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
 import { readEnv } from '../../src/config.ts';
 import { startDevTools, type DevTools } from '../../src/dev/dev-tools.ts';
+import { mintDevToken, type DevTokenClaims, type MintOptions } from '../../src/dev/mint-token.ts';
 import { serverOptionsFromEnv } from '../../src/server-options.ts';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
 
 const database = inject('database');
 
 export const TEST_SECRET = randomBytes(32).toString('hex');
+/** The API's default JWT_TENANT_CLAIM, which test servers use unless a test configures another. */
+const TENANT_CLAIM = readEnv({}).JWT_TENANT_CLAIM;
 
 export interface TestApi {
   server: ApiServer;
@@ -76,7 +78,9 @@ export function useApi(options: TestApiOptions = {}): TestApi {
         let parsed: unknown = text;
         try {
           parsed = JSON.parse(text);
-        } catch {}
+        } catch {
+          // Not JSON (an HTML error page, a hostile body echoed): the test reads the text.
+        }
         return { status: response.status, body: parsed, headers: response.headers };
       },
     });
@@ -88,20 +92,17 @@ export function useApi(options: TestApiOptions = {}): TestApi {
   return api;
 }
 
-export interface TokenClaims {
-  userId?: string;
-  tenantId?: string;
-  [claim: string]: unknown;
-}
+export type TokenClaims = DevTokenClaims;
 
-/** An HS256 token signed with the test secret, valid for 5 minutes unless overridden. */
-export function tokenFor({ userId, tenantId, ...extra }: TokenClaims, options: jwt.SignOptions = {}, secret: jwt.Secret = TEST_SECRET): string {
-  return jwt.sign({ ...(tenantId && { tenant_id: tenantId }), ...extra }, secret, {
-    algorithm: 'HS256',
-    expiresIn: '5m',
-    ...(userId && { subject: userId }),
-    ...options,
-  });
+/**
+ * A token as `npm run token` and the development tools mint it (src/dev/mint-token.ts),
+ * signed with the test secret, for the default tenant claim, valid for 5 minutes unless
+ * `options` say otherwise. Tokens no code of ours would mint (forged, without `sub` or
+ * `exp`, other algorithms) are signed by hand in the tests that send them.
+ */
+export function tokenFor(claims: TokenClaims, options: Partial<MintOptions> & { secret?: string } = {}): string {
+  const { secret = TEST_SECRET, ...mint } = options;
+  return mintDevToken(secret, claims, { tenantClaim: TENANT_CLAIM, expiresIn: '5m', ...mint });
 }
 
 /** GraphQL errors of a graphql-request call that failed, as the client sees them. */

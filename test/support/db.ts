@@ -2,9 +2,12 @@
 // authenticator's connection, the role and claims set transaction-locally.
 import pg from 'pg';
 import { inject } from 'vitest';
-import { pgSettingsFor } from '../../src/auth/claims.ts';
+import { pgSettingsFor, type Identity } from '../../src/auth/claims.ts';
+
+export type { Identity };
 
 const database = inject('database');
+const roles = { visitor: database.visitor, anonymous: database.anonymous };
 
 const pools = new Map<string, pg.Pool>();
 function pool(connectionString: string): pg.Pool {
@@ -21,12 +24,16 @@ export async function closePools(): Promise<void> {
   pools.clear();
 }
 
-export interface Identity {
-  userId: string;
-  /** The tenant claim; omitted for a signed-in user with no tenant selected. */
-  tenantId?: string;
-  /** A verified email address (the API sets it only when the token says it is verified). */
-  email?: string;
+/**
+ * Sets what the API sets for a request of `identity` (null: anonymous), as it does:
+ * the settings of `pgSettingsFor`, transaction-locally, in the statement @dataplan/pg
+ * sends. Call it inside a transaction.
+ */
+export async function setRequestSettings(client: pg.ClientBase, identity: Identity | null): Promise<void> {
+  const settings = pgSettingsFor(identity, roles);
+  await client.query('select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el', [
+    JSON.stringify(Object.entries(settings)),
+  ]);
 }
 
 export interface RunOptions {
@@ -36,16 +43,14 @@ export interface RunOptions {
 
 async function inTransaction<T>(
   connectionString: string,
-  settings: Record<string, string>,
+  identity: Identity | null | 'none',
   fn: (client: pg.PoolClient) => Promise<T>,
   { commit = false }: RunOptions,
 ): Promise<T> {
   const client = await pool(connectionString).connect();
   try {
     await client.query('begin');
-    for (const [name, value] of Object.entries(settings)) {
-      await client.query('select set_config($1, $2, true)', [name, value]);
-    }
+    if (identity !== 'none') await setRequestSettings(client, identity);
     const result = await fn(client);
     await client.query(commit ? 'commit' : 'rollback');
     return result;
@@ -59,22 +64,22 @@ async function inTransaction<T>(
 
 /** As a request of this identity would run: the API's own pgSettingsFor, in one transaction. */
 export function asUser<T>(identity: Identity, fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
-  const settings = pgSettingsFor(identity, { visitor: database.visitor, anonymous: database.anonymous });
-  return inTransaction(database.authenticatorUrl, settings, fn, options);
+  return inTransaction(database.authenticatorUrl, identity, fn, options);
 }
 
+/** As a request without a token would run. */
 export function asAnonymous<T>(fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
-  return inTransaction(database.authenticatorUrl, { role: database.anonymous }, fn, options);
+  return inTransaction(database.authenticatorUrl, null, fn, options);
 }
 
 /** The API's own login, before any role switch: what it may do on its own account. */
 export function withAuthenticator<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(database.authenticatorUrl, {}, fn, {});
+  return inTransaction(database.authenticatorUrl, 'none', fn, {});
 }
 
 /** The migration owner, for arranging fixtures and checking results; commits. */
 export function asOwner<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
-  return inTransaction(database.ownerUrl, {}, fn, { commit: true });
+  return inTransaction(database.ownerUrl, 'none', fn, { commit: true });
 }
 
 /** The PostgreSQL error a promise rejects with (fails the test if it resolves). */

@@ -36,7 +36,9 @@ export async function pgBouncerBinary(): Promise<string | undefined> {
     try {
       await access(candidate, constants.X_OK);
       return candidate;
-    } catch {}
+    } catch {
+      // Not there (or not executable): try the next folder.
+    }
   }
   return undefined;
 }

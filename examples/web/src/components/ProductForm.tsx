@@ -38,7 +38,7 @@ export function ProductForm({ product, categories, onDone }: { product: Product 
   }
 
   return (
-    <form aria-label={product ? 'Edit product' : 'New product'} onSubmit={submit}>
+    <form aria-label={product ? 'Edit product' : 'New product'} onSubmit={(event) => void submit(event)}>
       <h2>{product ? `Edit ${product.name}` : 'New product'}</h2>
       <label>
         Name <input name="name" value={name} onChange={(event) => setName(event.target.value)} />

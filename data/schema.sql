@@ -186,6 +186,29 @@ end;
 $function$;
 comment on function app_private.tg__audit() is 'Trigger: records the row change in app_public.audit_events. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW; pass the names of columns to keep out of the trail as arguments.';
 
+CREATE OR REPLACE FUNCTION app_private.tg__notify_change()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_row jsonb := case when tg_op = 'DELETE' then to_jsonb(old) else to_jsonb(new) end;
+begin
+  perform pg_notify(
+    'tenantgraph:' || tg_argv[0] || ':' || (v_row ->> tg_argv[1]),
+    jsonb_strip_nulls(jsonb_build_object(
+      'table', tg_table_name,
+      'op', lower(tg_op),
+      'tenant_id', v_row -> 'tenant_id',
+      'id', v_row -> 'id',
+      'user_id', v_row -> 'user_id'
+    ))::text
+  );
+  return null;
+end;
+$function$;
+comment on function app_private.tg__notify_change() is 'Trigger: announces the row change with pg_notify on the channel `tenantgraph:<tg_argv[0]>:<the row''s tg_argv[1] column>`, with a payload of table, operation and key only. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW.';
+
 CREATE OR REPLACE FUNCTION app_private.tg__set_updated_at()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -724,6 +747,7 @@ alter table app_public.categories add constraint categories_name_check CHECK (((
 alter table app_public.categories add constraint categories_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 CREATE INDEX categories_tenant_id_created_at_idx ON app_public.categories USING btree (tenant_id, created_at);
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_change('tenant', 'tenant_id');
 alter table app_public.categories enable row level security;
 alter table app_public.categories force row level security;
 create policy delete_by_admin on app_public.categories for delete
@@ -794,6 +818,7 @@ alter table app_public.memberships add constraint memberships_user_id_fkey FOREI
 CREATE INDEX memberships_user_id_idx ON app_public.memberships USING btree (user_id);
 CREATE TRIGGER _200_keep_an_owner BEFORE DELETE OR UPDATE OF role ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_memberships__keep_an_owner();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_change('user', 'user_id');
 alter table app_public.memberships enable row level security;
 alter table app_public.memberships force row level security;
 create policy delete_by_admin on app_public.memberships for delete
@@ -834,6 +859,7 @@ CREATE INDEX products_tenant_id_name_idx ON app_public.products USING btree (ten
 CREATE INDEX products_tenant_id_price_idx ON app_public.products USING btree (tenant_id, price);
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify AFTER INSERT OR DELETE OR UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__notify_change('tenant', 'tenant_id');
 alter table app_public.products enable row level security;
 alter table app_public.products force row level security;
 create policy delete_by_admin on app_public.products for delete

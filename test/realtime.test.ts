@@ -8,6 +8,11 @@ import { createTenant, type TenantFixture } from './support/fixtures.ts';
 import { connectSocket, PRODUCT_CHANGED, type SocketClient } from './support/realtime.ts';
 
 const api = useApi({ limits: { maxQueryCost: 200 } });
+// Small limits and short periods, to watch them act.
+const keyed = useApi({
+  apiKeyCacheSeconds: 1,
+  realtime: { limits: { perConnection: 2, perTenant: 3, maxBuffered: 100 }, keepaliveMs: 500, idleMs: 1_500 },
+});
 let a: TenantFixture;
 let b: TenantFixture;
 const sockets: SocketClient[] = [];
@@ -116,5 +121,106 @@ describe('lifetimes', () => {
     const ended = (await subscription.ended) as Array<{ extensions?: { code?: string } }>;
     expect(ended[0]?.extensions?.code).toBe('MEMBERSHIP_ENDED');
     expect(subscription.results.map((r) => r.data?.productChanged?.event)).toEqual(['SUBSCRIBED']);
+  });
+});
+
+describe('limits over the socket', () => {
+  test('an operation over the socket that exceeds a limit is refused as over HTTP', async () => {
+    const query = '{ products(first: 500) { nodes { id } } }';
+    const token = tokenFor({ userId: a.users.viewer, tenantId: a.id });
+    const overHttp = await api.post({ query }, { authorization: `Bearer ${token}` });
+    const overSocket = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe(query);
+    await overSocket.ended;
+    expect(overHttp.body.errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
+    expect(overSocket.results).toEqual([{ errors: [expect.objectContaining({ message: overHttp.body.errors[0].message, extensions: { code: 'QUERY_TOO_COMPLEX' } })], extensions: { cost: expect.objectContaining({ requestedQueryCost: expect.any(Number) }) } }]);
+  });
+
+  test('a document over the depth limit is refused with its code before it runs', async () => {
+    const deep = `subscription { productChanged { product { category { products { nodes { category { products { nodes { category { products { nodes { id } } } } } } } } } } } }`;
+    const subscription = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe(deep);
+    const errors = (await subscription.ended) as Array<{ extensions?: { code?: string } }>;
+    expect(errors[0]?.extensions?.code).toBe('QUERY_TOO_DEEP');
+    expect(subscription.results).toEqual([]);
+  });
+
+  test('over HTTP, a subscription is refused, not held open', async () => {
+    const { body } = await api.post({ query: PRODUCT_CHANGED }, { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` });
+    expect(body.errors?.length).toBeGreaterThan(0);
+    expect(body.data ?? null).toBeNull();
+  });
+});
+
+describe('other subscriptions', () => {
+  test('categoryChanged delivers the tenant\'s category changes only', async () => {
+    const subscription = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe('subscription { categoryChanged { event categoryId category { name tenantId } } }');
+    await asUser({ userId: b.users.member, tenantId: b.id }, (db) => db.query(`insert into app_public.categories (name) values ('B only')`), { commit: true });
+    await asUser({ userId: a.users.member, tenantId: a.id }, (db) => db.query(`insert into app_public.categories (name) values ('Garden')`), { commit: true });
+    const [, created] = await subscription.waitFor(2);
+    expect(created!.data.categoryChanged).toEqual({ event: 'CREATED', categoryId: expect.any(String), category: { name: 'Garden', tenantId: a.id } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(subscription.results).toHaveLength(2);
+  });
+
+  test("myMembershipChanged delivers the user's own memberships, in any tenant, and nobody else's", async () => {
+    const tenant = await createTenant('rt-memberships');
+    const subscription = await socketAs({ userId: tenant.users.viewer }).subscribe('subscription { myMembershipChanged { event membershipId membership { role tenantId userId } } }');
+    await asOwner(async (db) => {
+      await db.query(`update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`, [tenant.id, tenant.users.admin]);
+      await db.query(`update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`, [tenant.id, tenant.users.viewer]);
+      await db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [a.id, tenant.users.viewer]);
+    });
+    const [, promoted, joined] = await subscription.waitFor(3);
+    expect(promoted!.data.myMembershipChanged).toEqual({ event: 'UPDATED', membershipId: expect.any(String), membership: { role: 'member', tenantId: tenant.id, userId: tenant.users.viewer } });
+    expect(joined!.data.myMembershipChanged.membership).toEqual({ role: 'viewer', tenantId: a.id, userId: tenant.users.viewer });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(subscription.results).toHaveLength(3);
+  });
+
+  test('an API key subscribes to its tenant; once revoked, its socket is closed within the key cache period', async () => {
+    const owner = { authorization: `Bearer ${tokenFor({ userId: b.users.owner, tenantId: b.id })}` };
+    const { body } = await api.post({ query: 'mutation { createApiKey(input: { name: "live", role: viewer }) { apiKey { apiKeyId secret } } }' }, owner);
+    const { apiKeyId, secret } = body.data.createApiKey.apiKey;
+    const socket = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${secret}` } });
+    sockets.push(socket);
+    const subscription = await socket.subscribe(PRODUCT_CHANGED);
+    await renameProduct(b, b.productIds[1]!, 'Seen by the key');
+    const [, seen] = await subscription.waitFor(2);
+    expect(seen!.data.productChanged.product).toMatchObject({ name: 'Seen by the key', tenantId: b.id });
+    await api.post({ query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { clientMutationId } }', variables: { id: apiKeyId } }, owner);
+    expect(await socket.closed).toEqual({ code: 4419, reason: expect.stringMatching(/^INVALID_API_KEY: /) });
+  });
+});
+
+describe('open subscriptions', () => {
+  test('are limited per connection and per tenant, and counted for metrics', async () => {
+    const tenant = await createTenant('rt-limits');
+    const claims = { userId: tenant.users.viewer, tenantId: tenant.id };
+    const first = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor(claims)}` } });
+    const second = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor(claims)}` } });
+    sockets.push(first, second);
+    const open = [await first.subscribe(PRODUCT_CHANGED), await first.subscribe(PRODUCT_CHANGED)];
+    const overConnection = await first.subscribe(PRODUCT_CHANGED);
+    await overConnection.ended;
+    expect(overConnection.results[0]!.errors![0]!.extensions!.code).toBe('SUBSCRIPTION_LIMIT');
+    expect(overConnection.results[0]!.errors![0]!.message).toMatch(/MAX_SUBSCRIPTIONS_PER_CONNECTION/);
+    open.push(await second.subscribe(PRODUCT_CHANGED));
+    const overTenant = await second.subscribe(PRODUCT_CHANGED);
+    await overTenant.ended;
+    expect(overTenant.results[0]!.errors![0]!.message).toMatch(/MAX_SUBSCRIPTIONS_PER_TENANT/);
+    expect(keyed.server.subscriptions.perTenant.get(tenant.id)).toBe(3);
+
+    open[0]!.unsubscribe();
+    await expect.poll(() => keyed.server.subscriptions.perTenant.get(tenant.id)).toBe(2);
+    const again = await second.subscribe(PRODUCT_CHANGED);
+    expect(again.results[0]!.data.productChanged.event).toBe('SUBSCRIBED');
+    await first.dispose();
+    await second.dispose();
+    await expect.poll(() => keyed.server.subscriptions.perTenant.get(tenant.id)).toBeUndefined();
+  });
+
+  test('a socket without subscriptions is closed when idle', async () => {
+    const socket = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` } });
+    sockets.push(socket);
+    expect(await socket.closed).toEqual({ code: 1000, reason: 'idle' });
   });
 });

@@ -55,7 +55,8 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
   const subscribe = (query: string, variables?: Record<string, unknown>) =>
     new Promise<Subscription>((resolveSubscribed) => {
       const results: ExecutionResult<any>[] = [];
-      const waiters: Array<() => void> = [];
+      // Each waiter answers whether it is satisfied; the others wait for the next result.
+      let waiters: Array<() => boolean> = [];
       let endedWith: (value: unknown) => void;
       const ended = new Promise<unknown>((resolve) => (endedWith = resolve));
       const subscription: Subscription = {
@@ -69,7 +70,7 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
               resolve(results.slice(0, count));
               return true;
             };
-            if (!check()) waiters.push(() => void check());
+            if (!check()) waiters.push(check);
           });
         },
         ended,
@@ -79,7 +80,7 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
         next(result) {
           results.push(result);
           if (results.length === 1) resolveSubscribed(subscription);
-          for (const waiter of waiters.splice(0)) waiter();
+          waiters = waiters.filter((waiter) => !waiter());
         },
         error(error) {
           endedWith(error);

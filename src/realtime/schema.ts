@@ -37,8 +37,11 @@ export const RealtimeSchemaPlugin = extendSchema((build) => {
       enum RealtimeEvent {
         "The subscription is live: every change committed from now on is delivered."
         SUBSCRIBED
+        "The row was created."
         CREATED
+        "The row was changed."
         UPDATED
+        "The row was deleted: only its id comes."
         DELETED
       }
 

@@ -20,6 +20,7 @@ import { loadBenchData, loadedShape, type LoadedShape } from './lib/load-data.ts
 import { pgbenchAvailable, runHttp, runPgbench, runSql, type LoadResult, type Statement } from './lib/load.ts';
 import { noisyTargets, runNoisyNeighbour } from './lib/noisy-neighbour.ts';
 import { summarizeProfile } from './lib/profile.ts';
+import { realtimeTargets, runRealtime } from './lib/realtime.ts';
 import { renderMarkdown } from './lib/report.ts';
 import type { BenchResults, Measured, ScenarioResult, Target } from './lib/results.ts';
 import { peakRssOfTree, postmasterPid, UsageSampler } from './lib/sampler.ts';
@@ -28,7 +29,7 @@ import { mainStatements, pgbenchScript, SET_CONFIG_SQL, settingsJson, templateFr
 import { ratio, round } from './lib/stats.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './lib/tenants.ts';
 
-const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'cold-start'] as const;
+const SECTIONS = ['matrix', 'pgbench', 'rls', 'scale', 'breakdown', 'profile', 'noisy', 'accountability', 'realtime', 'cold-start'] as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -46,6 +47,9 @@ const { values: args } = parseArgs({
     'accountability-tenants': { type: 'string', default: '300' },
     'accountability-connections': { type: 'string', default: '16' },
     'accountability-rounds': { type: 'string', default: '2' },
+    'realtime-tenants': { type: 'string', default: '50' },
+    'realtime-subscribers': { type: 'string', default: '10' },
+    'realtime-writes': { type: 'string', default: '50' },
     skip: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
@@ -68,6 +72,9 @@ if (args.help) {
   --accountability-tenants N      accountability: tenants the requests are spread over, one API key each (default 300)
   --accountability-connections C  accountability: connections of every phase (default 16)
   --accountability-rounds R       accountability: phases without the audit trigger (with keys), each between two with (with tokens) (default 2)
+  --realtime-tenants N        realtime: tenants subscribed (default 50)
+  --realtime-subscribers S    realtime: subscribers per tenant, one websocket each (default 10)
+  --realtime-writes W         realtime: inserts per second, round-robin over the tenants (default 50)
   --skip a,b            sections to leave out: ${SECTIONS.join(', ')}
   --out DIR             where results go (default bench/results)
 `);
@@ -87,6 +94,8 @@ const noisySettings = { victims: Number(args.victims), victimConnections: Number
 if (Object.values(noisySettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--victims, --victim-connections and --noisy-rounds must be positive integers');
 const accountabilitySettings = { count: Number(args['accountability-tenants']), connections: Number(args['accountability-connections']), rounds: Number(args['accountability-rounds']) };
 if (Object.values(accountabilitySettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--accountability-tenants, --accountability-connections and --accountability-rounds must be positive integers');
+const realtimeSettings = { tenantCount: Number(args['realtime-tenants']), subscribersPerTenant: Number(args['realtime-subscribers']), writesPerSecond: Number(args['realtime-writes']) };
+if (Object.values(realtimeSettings).some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--realtime-tenants, --realtime-subscribers and --realtime-writes must be positive integers');
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -226,7 +235,7 @@ try {
   if (dbPid === undefined) notes.push('PostgreSQL is not the embedded cluster: its CPU is not measured.');
   if (triggerWasOff) notes.push('The audit trigger on app_public.products was disabled when the run started (an interrupted accountability section?): it was re-enabled before measuring.');
 
-  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3) + (skip.has('accountability') ? 0 : 2 * (2 * accountabilitySettings.rounds + 1) + 2);
+  const pointCount = (skip.has('matrix') ? 0 : selected.length * concurrency.length * (pgbenchVersion ? 3 : 2)) + (skip.has('rls') ? 0 : 4) + (skip.has('scale') ? 0 : 6) + (skip.has('breakdown') ? 0 : 3) + (skip.has('profile') ? 0 : 1) + (skip.has('noisy') ? 0 : 2 * noisySettings.rounds + 3) + (skip.has('accountability') ? 0 : 2 * (2 * accountabilitySettings.rounds + 1) + 2) + (skip.has('realtime') ? 0 : 1);
   log(`tenantgraph bench: ${shape.tenants} tenants x ${shape.productsPerTenant} products (${products} rows) in ${args.database}`);
   log(`${pointCount} measured points of ${seconds} s: about ${Math.ceil((pointCount * (seconds + 1.5) + 60) / 60)} minutes.`);
 
@@ -484,6 +493,27 @@ try {
     }
   }
 
+  // ------------------------------------------------------------------ realtime
+  let realtime: BenchResults['realtime'];
+  if (!skip.has('realtime')) {
+    log(`\nRealtime: ${realtimeSettings.tenantCount * realtimeSettings.subscribersPerTenant} subscribers on ${realtimeSettings.tenantCount} tenants, ${realtimeSettings.writesPerSecond} writes/s`);
+    try {
+      realtime = await runRealtime({
+        ownerUrl: large.ownerUrl,
+        tenants,
+        ...realtimeSettings,
+        seconds,
+        singleProcess: single,
+        startApi: async () => startApiProcess({ authenticatorUrl: large.authenticatorUrl, secret, poolSize, processes: apiProcesses, capture: false, env: apiEnv }, apiNodeOptions),
+        log,
+      });
+      log(`  lost ${realtime.lost} of ${realtime.expected}, cross-tenant ${realtime.crossTenant}, p50 ${realtime.latencyMs.p50} p99 ${realtime.latencyMs.p99} ms`);
+    } catch (error) {
+      realtime = { error: (error as Error).message.slice(0, 2000) };
+      log(`  failed: ${realtime.error}`);
+    }
+  }
+
   // ------------------------------------------------------------------ cold start
   let coldStart: BenchResults['startup']['coldStart'];
   if (!skip.has('cold-start')) {
@@ -540,6 +570,7 @@ try {
     ...(profile && { profile }),
     ...(noisy && { noisy }),
     ...(accountability && { accountability }),
+    ...(realtime && { realtime }),
     memory,
     startup: { apiProcessMs: Math.round(api.startMs), ...(coldStart && { coldStart }) },
     targets: [],
@@ -623,6 +654,7 @@ function evaluateTargets(results: BenchResults): Target[] {
   if (rss !== null) targets.push({ name: 'API peak RSS under load', goal: '<= 200 MB', measured: `${rss} MB (VmHWM of the API process${results.settings.apiProcesses > 1 ? 'es, summed' : ''})`, ratio: ratio(rss, 200), met: rss <= 200 });
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
   if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
+  if (results.realtime) targets.push(...realtimeTargets(results.realtime));
   const cold = results.startup.coldStart;
   if (cold) {
     targets.push(

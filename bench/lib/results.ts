@@ -5,6 +5,7 @@ import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
 import type { LoadResult } from './load.ts';
 import type { NoisyResult } from './noisy-neighbour.ts';
+import type { RealtimeResult } from './realtime.ts';
 import type { ProfileSummary } from './profile.ts';
 import type { UsageReport } from './sampler.ts';
 
@@ -106,6 +107,8 @@ export interface BenchResults {
   noisy?: NoisyResult | { error: string };
   /** The accountability section (audit trigger; API keys vs tokens), on an API process of its own. */
   accountability?: AccountabilityResult | { error: string };
+  /** The realtime section (subscribers, writes, deliveries), on an API process of its own. */
+  realtime?: RealtimeResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

@@ -1,7 +1,7 @@
 // A real graphql-ws client (the `ws` package, so tests can also send an Authorization
 // header on the upgrade) against a test server, and subscriptions that collect what
 // they receive, for tests to wait on.
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult as ExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export interface Closed {
@@ -20,9 +20,9 @@ export interface SocketClient {
 
 export interface Subscription {
   /** Every result received, SUBSCRIBED first. */
-  results: ExecutionResult<any>[];
+  results: ExecutionResult<any, any>[];
   /** Resolves with the results once there are `count` of them (fails after `timeoutMs`). */
-  waitFor(count: number, timeoutMs?: number): Promise<ExecutionResult<any>[]>;
+  waitFor(count: number, timeoutMs?: number): Promise<ExecutionResult<any, any>[]>;
   /** Settles when the operation ends: completed (undefined) or with its errors. */
   ended: Promise<unknown>;
   unsubscribe(): void;
@@ -54,7 +54,7 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
 
   const subscribe = (query: string, variables?: Record<string, unknown>) =>
     new Promise<Subscription>((resolveSubscribed) => {
-      const results: ExecutionResult<any>[] = [];
+      const results: ExecutionResult<any, any>[] = [];
       // Each waiter answers whether it is satisfied; the others wait for the next result.
       let waiters: Array<() => boolean> = [];
       let endedWith: (value: unknown) => void;

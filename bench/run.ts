@@ -504,6 +504,7 @@ try {
         ...realtimeSettings,
         seconds,
         singleProcess: single,
+        dbPid,
         startApi: async () => startApiProcess({ authenticatorUrl: large.authenticatorUrl, secret, poolSize, processes: apiProcesses, capture: false, env: apiEnv }, apiNodeOptions),
         log,
       });

@@ -233,6 +233,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // false: no websocket handler of grafserv's; ours verifies each connection first.
   await serv.addTo(app, httpServer, false);
   const subscriptions = new SubscriptionCounts();
+  // One lane, as many slots as reads may run at once; events wait for one as long as it takes.
+  const readSlots = createBulkhead({ perKey: options.realtime.limits.readConcurrency, queue: Infinity, queueTimeoutMs: 2 ** 31 - 1 });
+  const readSlot = () => readSlots.enter('subscription events');
   const hub = new ListenHub(options.realtime.listenUrl ?? options.authenticatorUrl, logger);
   const websockets = attachWebsockets({
     httpServer,
@@ -240,7 +243,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     path: GRAPHQL_PATH,
     identify,
     newSubscriber: (identity) =>
-      new ConnectionSubscriber({ identity, pgSettings: pgSettingsFor(identity, options.roles), pool, hub, counts: subscriptions, limits: options.realtime.limits }),
+      new ConnectionSubscriber({ identity, pgSettings: pgSettingsFor(identity, options.roles), pool, hub, counts: subscriptions, limits: options.realtime.limits, readSlot }),
     logger,
     keepaliveMs: options.realtime.keepaliveMs,
     idleMs: options.realtime.idleMs,

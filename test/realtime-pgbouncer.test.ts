@@ -25,7 +25,7 @@ describe.skipIf(skip)('subscriptions with the main pool behind PgBouncer (transa
   const api = useApi({
     authenticatorUrl: bouncer?.through(database.authenticatorUrl) ?? '',
     poolSize: 4,
-    realtime: { listenUrl: database.authenticatorUrl, limits: { perConnection: 20, perTenant: 100, maxBuffered: 100 }, keepaliveMs: 15_000, idleMs: 60_000 },
+    realtime: { listenUrl: database.authenticatorUrl, limits: { perConnection: 20, perTenant: 100, maxBuffered: 100, readConcurrency: 2 }, keepaliveMs: 15_000, idleMs: 60_000 },
   });
 
   test('two tenants each receive only their own changes, read as themselves through the pooler', async () => {

@@ -11,7 +11,7 @@ const api = useApi({ limits: { maxQueryCost: 200 } });
 // Small limits and short periods, to watch them act.
 const keyed = useApi({
   apiKeyCacheSeconds: 1,
-  realtime: { limits: { perConnection: 2, perTenant: 3, maxBuffered: 100 }, keepaliveMs: 500, idleMs: 1_500 },
+  realtime: { limits: { perConnection: 2, perTenant: 3, maxBuffered: 100, readConcurrency: 2 }, keepaliveMs: 500, idleMs: 1_500 },
 });
 let a: TenantFixture;
 let b: TenantFixture;

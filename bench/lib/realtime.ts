@@ -8,8 +8,10 @@
 // each delivery has a latency (from the write's COMMIT acknowledged to the event parsed
 // by the client, both clocks of this process), a duplicate is seen as one, and an event
 // whose product is not of the subscriber's tenant counts as a cross-tenant delivery.
-// Lost: deliveries expected (each write, times its tenant's subscribers) and not received
-// within a grace period after the last write. Memory per open subscription: the API
+// Lost: deliveries expected (each write, times its tenant's subscribers) and never
+// received: after the last write the section waits until every delivery has arrived or
+// none has for STALL_MS (a backlog still draining is late, not lost). CPU of the API and
+// of PostgreSQL from the first write to the last delivery, per delivery. Memory per open subscription: the API
 // process's heap and RSS after a full GC, before the subscribers connect and once all
 // are subscribed, divided by their number. The products inserted are deleted at the end.
 import pg from 'pg';
@@ -17,12 +19,15 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { ApiProcess } from './api.ts';
 import type { Target } from './results.ts';
+import { UsageSampler, type UsageReport } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { round, summarize, type LatencySummary } from './stats.ts';
 
-/** Time after the last write in which every delivery must have arrived. */
-const GRACE_MS = 5_000;
+/** After the last write, deliveries count as lost once none arrived for this long. */
+const STALL_MS = 3_000;
 const MARKER = 'bench-rt';
+/** Subscribe operations in flight while the subscribers connect. */
+const SUBSCRIBE_CONCURRENCY = 4;
 
 export interface RealtimeResult {
   tenants: number;
@@ -41,7 +46,14 @@ export interface RealtimeResult {
   crossTenant: number;
   /** Subscriptions ended or sockets closed while measuring. */
   ended: number;
+  /** Events that came with errors instead of the row (their reading failed), by code. */
+  erroredEvents: Record<string, number>;
   latencyMs: LatencySummary;
+  /** From the first write to the last delivery. */
+  usage: UsageReport;
+  /** CPU per delivered event, ms: the API's, and PostgreSQL's (the re-read as each subscriber). */
+  apiCpuMsPerDelivery: number | null;
+  dbCpuMsPerDelivery: number | null;
   memory: { before: MemoryFigures; after: MemoryFigures; perSubscriptionKb: { heap: number; rss: number } } | null;
   notes: string[];
 }
@@ -59,6 +71,8 @@ export interface RealtimeOptions {
   writesPerSecond: number;
   seconds: number;
   startApi(): Promise<ApiProcess>;
+  /** The embedded PostgreSQL's postmaster, for its CPU; undefined: not measured. */
+  dbPid: number | undefined;
   /** Whether the API is one process (memory is read from it). */
   singleProcess: boolean;
   log(line: string): void;
@@ -94,6 +108,7 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
   let crossTenant = 0;
   let ended = 0;
   let measuring = false;
+  const erroredEvents: Record<string, number> = {};
 
   const receive = (subscriber: Subscriber, data: any, at: number) => {
     const change = data?.productChanged;
@@ -115,45 +130,56 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     const wsUrl = `${api.url.replace(/^http/, 'ws')}/graphql`;
     const subscribeStarted = performance.now();
     let subscribed = 0;
+    // Clients arrive a few at a time, as they would: all at once, a tenant's burst of
+    // subscribe operations would meet its bulkhead (TENANT_CONCURRENCY) like any burst.
+    const arrivals = tenants.flatMap((tenant) => Array.from({ length: options.subscribersPerTenant }, () => tenant));
+    const subscribeOne = (tenant: BenchTenant) =>
+      new Promise<void>((resolve, reject) => {
+        const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${tenant.token}` }, onNonLazyError: reject });
+        const subscriber: Subscriber = { tenantId: tenant.tenantId, client, seen: new Set() };
+        subscribers.push(subscriber);
+        let first = true;
+        client.subscribe(
+          { query: QUERY },
+          {
+            next: (result) => {
+              const at = performance.now();
+              if (first) {
+                first = false;
+                if (result.errors) return reject(new Error(`Subscribing failed: ${JSON.stringify(result.errors)}`));
+                subscribed++;
+                return resolve();
+              }
+              if (result.errors) {
+                for (const error of result.errors) {
+                  const code = String((error.extensions as { code?: unknown } | undefined)?.code ?? error.message.slice(0, 60));
+                  erroredEvents[code] = (erroredEvents[code] ?? 0) + 1;
+                }
+              }
+              receive(subscriber, result.data, at);
+            },
+            error: (error) => {
+              if (measuring) ended++;
+              reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
+            },
+            complete: () => {
+              if (measuring) ended++;
+            },
+          },
+        );
+      });
     await Promise.all(
-      tenants.flatMap((tenant) =>
-        Array.from({ length: options.subscribersPerTenant }, () =>
-          new Promise<void>((resolve, reject) => {
-            const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${tenant.token}` }, onNonLazyError: reject });
-            const subscriber: Subscriber = { tenantId: tenant.tenantId, client, seen: new Set() };
-            subscribers.push(subscriber);
-            let first = true;
-            client.subscribe(
-              { query: QUERY },
-              {
-                next: (result) => {
-                  const at = performance.now();
-                  if (first) {
-                    first = false;
-                    if (result.errors) return reject(new Error(`Subscribing failed: ${JSON.stringify(result.errors)}`));
-                    subscribed++;
-                    return resolve();
-                  }
-                  receive(subscriber, result.data, at);
-                },
-                error: (error) => {
-                  if (measuring) ended++;
-                  reject(error instanceof Error ? error : new Error(JSON.stringify(error)));
-                },
-                complete: () => {
-                  if (measuring) ended++;
-                },
-              },
-            );
-          }),
-        ),
-      ),
+      Array.from({ length: SUBSCRIBE_CONCURRENCY }, async () => {
+        for (let tenant = arrivals.shift(); tenant; tenant = arrivals.shift()) await subscribeOne(tenant);
+      }),
     );
     const subscribeSeconds = round((performance.now() - subscribeStarted) / 1000, 2);
     log(`  ${subscribed} subscribers on ${tenants.length} tenants, subscribed in ${subscribeSeconds} s`);
     const after = options.singleProcess ? await memoryOf(api) : undefined;
 
     measuring = true;
+    const sampler = new UsageSampler(api.pid, options.dbPid);
+    sampler.start();
     const total = Math.round(options.writesPerSecond * options.seconds);
     const interval = 1000 / options.writesPerSecond;
     const start = performance.now();
@@ -182,8 +208,13 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     const expectedOf = () => [...written.values()].reduce((sum, write) => sum + subscribers.filter((s) => s.tenantId === write.tenantId).length, 0);
     const expected = expectedOf();
     const deliveredCount = () => subscribers.reduce((sum, s) => sum + [...s.seen].filter((name) => written.get(name)?.tenantId === s.tenantId).length, 0);
-    const deadline = performance.now() + GRACE_MS;
-    while (deliveredCount() < expected && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    let lastCount = -1;
+    let lastProgress = performance.now();
+    for (let count = deliveredCount(); count < expected && performance.now() - lastProgress < STALL_MS; count = deliveredCount()) {
+      if (count !== lastCount) [lastCount, lastProgress] = [count, performance.now()];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const usage = sampler.stop();
     // Late arrivals matched after the grace period started.
     for (const { subscriber, name, at } of early.splice(0)) {
       const write = written.get(name);
@@ -192,6 +223,7 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     }
     measuring = false;
     const delivered = deliveredCount();
+    const perDelivery = (percent: number | null) => (percent === null || delivered === 0 ? null : round(((percent / 100) * usage.seconds * 1000) / delivered, 3));
     if (writeErrors > 0) notes.push(`${writeErrors} writes failed and are not counted.`);
     const memory =
       before && after
@@ -215,7 +247,11 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
       duplicates,
       crossTenant,
       ended,
+      erroredEvents,
       latencyMs: summarize(latencies),
+      usage,
+      apiCpuMsPerDelivery: perDelivery(usage.apiCpuPercent),
+      dbCpuMsPerDelivery: perDelivery(usage.dbCpuPercent),
       memory,
       notes,
     };
@@ -250,11 +286,16 @@ export function renderRealtime(result: RealtimeResult | { error: string }): stri
       `latency from the write's COMMIT acknowledged to the event parsed by the client (one clock). An API process of its own.`,
   );
   for (const note of result.notes) out.push(`\n> ${note}`);
+  const errored = Object.entries(result.erroredEvents ?? {});
+  if (errored.length) out.push(`\n> Events delivered with errors instead of the row: ${errored.map(([code, n]) => `${code} ${n}`).join(', ')}.`);
   out.push(
     '',
     '| writes | deliveries expected | delivered | lost | duplicates | cross-tenant | ended early | p50 ms | p95 ms | p99 ms | max ms |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     `| ${result.writes} | ${result.expected} | ${result.delivered} | ${result.lost} | ${result.duplicates} | ${result.crossTenant} | ${result.ended} | ${result.latencyMs.p50} | ${result.latencyMs.p95} | ${result.latencyMs.p99} | ${result.latencyMs.max} |`,
+    '',
+    `From the first write to the last delivery (${result.usage.seconds} s): API ${result.usage.apiCpuPercent ?? '–'}% of a core, PostgreSQL ${result.usage.dbCpuPercent ?? '–'}%, this process ${result.usage.generatorCpuPercent}%, others ${result.usage.otherCpuPercent}%; ` +
+      `per delivered event ${result.apiCpuMsPerDelivery ?? '–'} ms of API CPU and ${result.dbCpuMsPerDelivery ?? '–'} ms of PostgreSQL CPU (each event is read again as each subscriber, in a transaction of its own).`,
   );
   if (result.memory) {
     const { before, after, perSubscriptionKb } = result.memory;

@@ -39,6 +39,8 @@ export interface SubscriptionLimits {
   perTenant: number;
   /** Events a subscription may hold for a slow client before it is ended. */
   maxBuffered: number;
+  /** Events of all subscriptions whose rows are read at once (each holds a pool connection). */
+  readConcurrency: number;
 }
 
 /** Open subscriptions in this process, for limits and metrics. */
@@ -80,6 +82,8 @@ export interface SubscriberOptions {
   hub: ListenHub;
   counts: SubscriptionCounts;
   limits: SubscriptionLimits;
+  /** The process's read slots (readConcurrency of them), shared by every subscription. */
+  readSlot: () => Promise<() => void>;
 }
 
 function refuse(code: ErrorCode, message: string = CATALOGUE[code].message): never {
@@ -118,7 +122,7 @@ export class ConnectionSubscriber {
 
   /** grafast's GrafastSubscriber: the `listen` step calls this once per subscription. */
   async subscribe(topic: Topic): Promise<AsyncIterableIterator<ChangeEvent>> {
-    const { identity, pgSettings, pool, hub, counts, limits } = this.#options;
+    const { identity, pgSettings, pool, hub, counts, limits, readSlot } = this.#options;
     if (this.#closed) refuse('SUBSCRIPTION_INTERRUPTED', 'This connection is closing.');
     if (this.#streams.size >= limits.perConnection) {
       refuse('SUBSCRIPTION_LIMIT', `This connection has ${this.#streams.size} open subscriptions, the most one connection may have (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first.`);
@@ -138,7 +142,7 @@ export class ConnectionSubscriber {
       if (identity.userId) channels.push(userChannel(identity.userId));
     }
 
-    const stream = new ChangeStream<ChangeEvent>(limits.maxBuffered);
+    const stream = new ChangeStream<ChangeEvent>(limits.maxBuffered, readSlot);
     const uncount = counts.add(tenantId);
     this.#streams.add(stream);
     let stopListening: (() => void) | undefined;

@@ -1,6 +1,8 @@
 // Subscriptions over websockets, with a real graphql-ws client: each tenant receives
 // only its own changes, in order, read through RLS; the handshake verifies the
 // credential exactly like HTTP; lifetimes (expiry, removed membership) end delivery.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner, asUser } from './support/db.ts';
@@ -8,6 +10,8 @@ import { createTenant, type TenantFixture } from './support/fixtures.ts';
 import { connectSocket, PRODUCT_CHANGED, type SocketClient } from './support/realtime.ts';
 
 const api = useApi({ limits: { maxQueryCost: 200 } });
+// Production's trusted documents: only the manifest's operations run, over any transport.
+const trusted = useApi({ trustedDocuments: { file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)), enforce: true } });
 // Small limits and short periods, to watch them act.
 const keyed = useApi({
   apiKeyCacheSeconds: 1,
@@ -65,6 +69,15 @@ describe('two tenants subscribed to products', () => {
     // Nothing of A's ever reaches B: give stragglers a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(inB.results).toHaveLength(2);
+  });
+
+  test('a bulk statement delivers one event per row, in order (notified 50 keys at a time)', async () => {
+    const tenant = await createTenant('rt-bulk');
+    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe('subscription { productChanged { event product { name } } }');
+    await asOwner((db) => db.query("insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || lpad(n::text, 3, '0'), 1 from generate_series(1, 120) n order by n", [tenant.id]));
+    const events = (await subscription.waitFor(121)).slice(1).map((r) => r.data.productChanged);
+    expect(events.every((e) => e.event === 'CREATED')).toBe(true);
+    expect(events.map((e) => e.product.name)).toEqual(Array.from({ length: 120 }, (_, i) => `bulk ${String(i + 1).padStart(3, '0')}`));
   });
 
   test('a token naming tenant A for a user of B subscribes to nothing', async () => {
@@ -141,6 +154,20 @@ describe('limits over the socket', () => {
     const errors = (await subscription.ended) as Array<{ extensions?: { code?: string } }>;
     expect(errors[0]?.extensions?.code).toBe('QUERY_TOO_DEEP');
     expect(subscription.results).toEqual([]);
+  });
+
+  test('where only trusted documents run, a subscription by text is refused and one by id runs', async () => {
+    const manifest = JSON.parse(await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+    const [id] = Object.entries(manifest).find(([, text]) => text.startsWith('subscription ProductChanged'))!;
+    const params = { connectionParams: { Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` } };
+    const byText = connectSocket(trusted.url, params);
+    const byId = connectSocket(trusted.url, params);
+    sockets.push(byText, byId);
+    const refused = await byText.subscribe(PRODUCT_CHANGED);
+    expect(((await refused.ended) as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code).toBe('TRUSTED_DOCUMENT_REQUIRED');
+    expect(refused.results).toEqual([]);
+    const running = await byId.subscribe('', undefined, { persistedQuery: { version: 1, sha256Hash: id } });
+    expect(running.results[0]?.data?.productChanged.event).toBe('SUBSCRIBED');
   });
 
   test('over HTTP, a subscription is refused, not held open', async () => {

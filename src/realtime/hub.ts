@@ -16,13 +16,11 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
-/** What the notify trigger sends (migration 000017): a change's table, operation and key, never row data. */
+/** What the notify trigger sends (migration 000017): a statement's table, operation and the keys of up to 50 of its rows, never row data. */
 export interface Change {
   table: string;
   op: 'insert' | 'update' | 'delete';
-  tenant_id: string;
-  id?: string;
-  user_id?: string;
+  rows: Array<{ tenant_id: string; id?: string; user_id?: string }>;
 }
 
 export interface HubListener {

@@ -181,17 +181,17 @@ export class ConnectionSubscriber {
 
   #route(stream: ChangeStream<ChangeEvent>, topic: Topic, tenantId: string | undefined, change: Change): void {
     const event = EVENTS[change.op];
-    if (topic === 'memberships') {
-      if (change.table === 'memberships') stream.push({ event, tenantId: change.tenant_id, userId: change.user_id! });
-      return;
-    }
-    if (change.table === 'memberships') {
-      // Only the subscriber's own membership comes on its user channel.
-      if (change.op === 'delete' && change.tenant_id === tenantId) {
-        stream.fail('MEMBERSHIP_ENDED', 'You are no longer a member of this tenant; this subscription has ended.');
+    for (const row of change.rows) {
+      if (topic === 'memberships') {
+        if (change.table === 'memberships') stream.push({ event, tenantId: row.tenant_id, userId: row.user_id! });
+      } else if (change.table === 'memberships') {
+        // Only the subscriber's own memberships come on its user channel.
+        if (change.op === 'delete' && row.tenant_id === tenantId) {
+          return stream.fail('MEMBERSHIP_ENDED', 'You are no longer a member of this tenant; this subscription has ended.');
+        }
+      } else if (change.table === topic && row.tenant_id === tenantId) {
+        stream.push({ event, tenantId, id: row.id! });
       }
-      return;
     }
-    if (change.table === topic && change.tenant_id === tenantId) stream.push({ event, tenantId, id: change.id! });
   }
 }

@@ -14,7 +14,7 @@ export interface SocketClient {
   /** Settles with the first close of the socket. */
   closed: Promise<Closed>;
   /** Subscribes and resolves once the SUBSCRIBED event arrived (or the operation ended first). */
-  subscribe(query: string, variables?: Record<string, unknown>): Promise<Subscription>;
+  subscribe(query: string, variables?: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Subscription>;
   dispose(): Promise<void>;
 }
 
@@ -52,7 +52,7 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
     onNonLazyError: () => {},
   });
 
-  const subscribe = (query: string, variables?: Record<string, unknown>) =>
+  const subscribe = (query: string, variables?: Record<string, unknown>, extensions?: Record<string, unknown>) =>
     new Promise<Subscription>((resolveSubscribed) => {
       const results: ExecutionResult<any, any>[] = [];
       // Each waiter answers whether it is satisfied; the others wait for the next result.
@@ -76,7 +76,7 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
         ended,
         unsubscribe: () => unsubscribe(),
       };
-      const unsubscribe = client.subscribe(variables ? { query, variables } : { query }, {
+      const unsubscribe = client.subscribe({ query, ...(variables && { variables }), ...(extensions && { extensions }) }, {
         next(result) {
           results.push(result);
           if (results.length === 1) resolveSubscribed(subscription);

@@ -124,9 +124,12 @@ export class ConnectionSubscriber {
   async subscribe(topic: Topic): Promise<AsyncIterableIterator<ChangeEvent>> {
     const { identity, pgSettings, pool, hub, counts, limits, readSlot } = this.#options;
     if (this.#closed) refuse('SUBSCRIPTION_INTERRUPTED', 'This connection is closing.');
-    if (this.#streams.size >= limits.perConnection) {
-      refuse('SUBSCRIPTION_LIMIT', `This connection has ${this.#streams.size} open subscriptions, the most one connection may have (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first.`);
-    }
+    const overConnectionLimit = () => {
+      if (this.#streams.size >= limits.perConnection) {
+        refuse('SUBSCRIPTION_LIMIT', `This connection has ${this.#streams.size} open subscriptions, the most one connection may have (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first.`);
+      }
+    };
+    overConnectionLimit();
     let tenantId: string | undefined;
     const channels: string[] = [];
     if (topic === 'memberships') {
@@ -141,6 +144,8 @@ export class ConnectionSubscriber {
       channels.push(tenantChannel(tenantId));
       if (identity.userId) channels.push(userChannel(identity.userId));
     }
+    // Again: another subscribe of this socket may have been counted while we asked PostgreSQL.
+    overConnectionLimit();
 
     const stream = new ChangeStream<ChangeEvent>(limits.maxBuffered, readSlot);
     const uncount = counts.add(tenantId);
@@ -165,12 +170,6 @@ export class ConnectionSubscriber {
     if (!this.#streams.has(stream)) stopListening();
     stream.push({ event: 'SUBSCRIBED', ...(tenantId && { tenantId }), ...(identity.userId && { userId: identity.userId }) });
     return stream;
-  }
-
-  /** Ends every subscription of the connection, with a reason. */
-  endAll(code: ErrorCode, message: string): void {
-    this.#closed = true;
-    for (const stream of [...this.#streams]) stream.fail(code, message);
   }
 
   /** The socket closed: nobody is reading any more. */

@@ -361,10 +361,13 @@ export type ProductVarianceSampleAggregateFilter = {
  * no later change is missed); then one event per change.
  */
 export type RealtimeEvent =
+  /** The row was created. */
   | 'CREATED'
+  /** The row was deleted: only its id comes. */
   | 'DELETED'
   /** The subscription is live: every change committed from now on is delivered. */
   | 'SUBSCRIBED'
+  /** The row was changed. */
   | 'UPDATED';
 
 /** A filter to be used against String fields. All fields are combined with a logical ‘and.’ */

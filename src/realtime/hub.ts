@@ -23,6 +23,8 @@ export interface Change {
   rows: Array<{ tenant_id: string; id?: string; user_id?: string }>;
 }
 
+const OPERATIONS = { insert: true, update: true, delete: true };
+
 export interface HubListener {
   change(channel: string, change: Change): void;
   /** The session was lost: changes may have been missed. The listener is already dropped. */
@@ -140,10 +142,21 @@ export class ListenHub {
     try {
       change = JSON.parse(payload) as Change;
     } catch {
-      this.#logger.warn({ channel }, 'realtime: a notification that is not JSON was ignored');
+      change = {} as Change;
+    }
+    // A notification of another shape (an older trigger, someone's NOTIFY by hand) is
+    // dropped: it runs inside pg's event handler, where a throw would end the process.
+    if (typeof change !== 'object' || change === null || typeof change.table !== 'string' || !(change.op in OPERATIONS) || !Array.isArray(change.rows)) {
+      this.#logger.warn({ channel }, 'realtime: a notification not of the notify trigger\'s shape was ignored');
       return;
     }
-    for (const listener of [...state.listeners]) listener.change(channel, change);
+    for (const listener of [...state.listeners]) {
+      try {
+        listener.change(channel, change);
+      } catch (error) {
+        this.#logger.error({ err: error, channel }, 'realtime: a subscription failed to take a change');
+      }
+    }
   }
 
   #lose(client: pg.Client, error?: Error): void {

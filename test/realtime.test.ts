@@ -118,6 +118,19 @@ describe('the handshake', () => {
 });
 
 describe('lifetimes', () => {
+  test('a NOTIFY by hand on a tenant channel, of any shape, delivers nothing and breaks nothing', async () => {
+    const tenant = await createTenant('rt-notify');
+    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe(PRODUCT_CHANGED);
+    for (const payload of ['not json', 'null', '5', '{"table":"products","op":"insert"}', '{"table":"products","op":"insert","rows":[{"id":"x"}]}']) {
+      await asOwner((db) => db.query(`select pg_notify('tenantgraph:tenant:' || $1, $2)`, [tenant.id, payload]));
+    }
+    await renameProduct(tenant, tenant.productIds[0]!, 'after the noise');
+    const [, renamed] = await subscription.waitFor(2);
+    expect(renamed!.data.productChanged).toMatchObject({ event: 'UPDATED', product: { name: 'after the noise' } });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(subscription.results).toHaveLength(2);
+  });
+
   test('a token expiring mid-subscription closes the socket with 4419', async () => {
     const short = connectSocket(api.url, { connectionParams: { Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id }, { expiresIn: 2 })}` } });
     sockets.push(short);

@@ -36,6 +36,7 @@ import { matrix } from './sections/matrix.ts';
 import { noisy } from './sections/noisy.ts';
 import { observability } from './sections/observability.ts';
 import { portability } from './sections/portability.ts';
+import { realtime } from './sections/realtime.ts';
 import { profile } from './sections/profile.ts';
 import { rls } from './sections/rls.ts';
 import { scale } from './sections/scale.ts';
@@ -56,6 +57,7 @@ const SECTIONS = [
   profile,
   noisy,
   accountability,
+  realtime,
   portability,
   observability,
   coldStart,

@@ -189,6 +189,42 @@ end;
 $function$;
 comment on function app_private.tg__audit() is 'Trigger: records the row change in app_public.audit_events. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW; pass the names of columns to keep out of the trail as arguments.';
 
+CREATE OR REPLACE FUNCTION app_private.tg__notify_changes()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_rows jsonb;
+begin
+  -- Only the transition tables of the statement's own operation exist.
+  if tg_op = 'DELETE' then
+    select coalesce(jsonb_agg(to_jsonb(r)), '[]') into v_rows from old_rows r;
+  else
+    select coalesce(jsonb_agg(to_jsonb(r)), '[]') into v_rows from new_rows r;
+  end if;
+  perform pg_notify(
+    'tenantgraph:' || tg_argv[0] || ':' || c.channel_key,
+    jsonb_build_object('table', tg_table_name, 'op', lower(tg_op), 'rows', c.keys)::text
+  )
+  from (
+    select k.channel_key, jsonb_agg(k.key order by k.n) as keys
+    from (
+      select
+        r.value ->> tg_argv[1] as channel_key,
+        jsonb_strip_nulls(jsonb_build_object('tenant_id', r.value -> 'tenant_id', 'id', r.value -> 'id', 'user_id', r.value -> 'user_id')) as key,
+        r.n,
+        (row_number() over (partition by r.value ->> tg_argv[1] order by r.n) - 1) / 50 as chunk
+      from jsonb_array_elements(v_rows) with ordinality as r(value, n)
+    ) k
+    group by k.channel_key, k.chunk
+    order by min(k.n)
+  ) c;
+  return null;
+end;
+$function$;
+comment on function app_private.tg__notify_changes() is 'Trigger: announces the statement''s changed rows with pg_notify on the channel `tenantgraph:<tg_argv[0]>:<the row''s tg_argv[1] column>`, 50 keys (tenant_id, id, user_id) at most per notification, never row data. Attach AFTER INSERT, UPDATE and DELETE FOR EACH STATEMENT, with REFERENCING NEW TABLE AS new_rows (insert, update) and OLD TABLE AS old_rows (delete).';
+
 CREATE OR REPLACE FUNCTION app_private.tg__set_updated_at()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -843,6 +879,9 @@ alter table app_public.categories add constraint categories_name_check CHECK (((
 alter table app_public.categories add constraint categories_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 CREATE INDEX categories_tenant_id_created_at_idx ON app_public.categories USING btree (tenant_id, created_at);
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify_delete AFTER DELETE ON app_public.categories REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
+CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.categories REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
+CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.categories REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
 alter table app_public.categories enable row level security;
 alter table app_public.categories force row level security;
 create policy delete_by_admin on app_public.categories for delete
@@ -913,6 +952,9 @@ alter table app_public.memberships add constraint memberships_user_id_fkey FOREI
 CREATE INDEX memberships_user_id_idx ON app_public.memberships USING btree (user_id);
 CREATE TRIGGER _200_keep_an_owner BEFORE DELETE OR UPDATE OF role ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_memberships__keep_an_owner();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify_delete AFTER DELETE ON app_public.memberships REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('user', 'user_id');
+CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.memberships REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('user', 'user_id');
+CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.memberships REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('user', 'user_id');
 alter table app_public.memberships enable row level security;
 alter table app_public.memberships force row level security;
 create policy delete_by_admin on app_public.memberships for delete
@@ -953,6 +995,9 @@ CREATE INDEX products_tenant_id_name_idx ON app_public.products USING btree (ten
 CREATE INDEX products_tenant_id_price_idx ON app_public.products USING btree (tenant_id, price);
 CREATE TRIGGER _100_set_updated_at BEFORE UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__set_updated_at();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.products FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
+CREATE TRIGGER _950_notify_delete AFTER DELETE ON app_public.products REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
+CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
+CREATE TRIGGER _950_notify_update AFTER UPDATE ON app_public.products REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
 alter table app_public.products enable row level security;
 alter table app_public.products force row level security;
 create policy delete_by_admin on app_public.products for delete

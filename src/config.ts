@@ -22,6 +22,10 @@ const specs = {
   AUTH_DATABASE_URL: optionalUrl,
   SHADOW_DATABASE_URL: optionalUrl,
   ROOT_DATABASE_URL: optionalUrl,
+  DATABASE_LISTEN_URL: url({
+    default: undefined,
+    desc: 'The authenticator on a direct connection (no transaction pooler) for LISTEN, which subscriptions need; default: the API\'s own connection',
+  }),
   EMBEDDED_POSTGRES_PORT: port({ default: 54320 }),
   EMBEDDED_POSTGRES_DIR: str({ default: '.data/postgres' }),
 
@@ -83,6 +87,13 @@ const specs = {
   TENANT_QUEUE_TIMEOUT_MS: num({ default: 2_000, desc: 'Longest an operation waits for a slot' }),
   MAX_RESPONSE_BYTES: num({ default: 5_000_000, desc: 'Largest response body' }),
   REDIS_URL: url({ default: undefined, desc: 'Share rate-limit budgets between API processes through Redis' }),
+  // Subscriptions over websockets: see README, "Realtime subscriptions".
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: num({ default: 20, desc: 'Open subscriptions one websocket may have' }),
+  MAX_SUBSCRIPTIONS_PER_TENANT: num({ default: 1_000, desc: 'Open subscriptions of one tenant in one API process' }),
+  SUBSCRIPTION_BUFFER: num({ default: 1_000, desc: 'Events held for a slow client before its subscription ends with SUBSCRIPTION_INTERRUPTED' }),
+  SUBSCRIPTION_READ_CONCURRENCY: num({ default: undefined, desc: 'Subscription events whose rows are read at once, each on a pool connection (default: half of PG_POOL_MAX)' }),
+  WS_KEEPALIVE_SECONDS: num({ default: 15, desc: 'Sockets are pinged this often; one that misses a pong is dropped' }),
+  WS_IDLE_SECONDS: num({ default: 300, desc: 'A socket without a subscription for this long is closed (1000, idle)' }),
   CORS_ORIGINS: str({ default: '', desc: 'Comma-separated origins allowed to call the API from a browser' }),
 
   // Jobs (graphile-worker) and mail (nodemailer). See README, "Invitations and mail".
@@ -169,6 +180,9 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     env.BUDGET_POINTS > 0 && env.BUDGET_RESTORE_RATE <= 0 && 'BUDGET_RESTORE_RATE: must be positive while budgets are on',
     // A tenant may hold at most half the pool: the other half always serves everyone else.
     (env.TENANT_CONCURRENCY < 1 || env.TENANT_CONCURRENCY > env.PG_POOL_MAX / 2) && `TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
+    env.SUBSCRIPTION_READ_CONCURRENCY !== undefined &&
+      (env.SUBSCRIPTION_READ_CONCURRENCY < 1 || env.SUBSCRIPTION_READ_CONCURRENCY >= env.PG_POOL_MAX) &&
+      `SUBSCRIPTION_READ_CONCURRENCY: must be at least 1 and below PG_POOL_MAX (${env.PG_POOL_MAX})`,
   ].filter(Boolean);
   if (limits.length > 0) throw new ConfigError(`Invalid configuration:\n  ${limits.join('\n  ')}`);
   return env;

@@ -40,6 +40,18 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
     // Production runs only the manifest's operations; development runs any (GraphiQL).
     trustedDocuments: env.TRUSTED_DOCUMENTS === 'off' ? null : { file: env.TRUSTED_DOCUMENTS, enforce: !development },
     corsOrigins: env.CORS_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean),
+    realtime: {
+      listenUrl: env.DATABASE_LISTEN_URL,
+      limits: {
+        perConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        perTenant: env.MAX_SUBSCRIPTIONS_PER_TENANT,
+        maxBuffered: env.SUBSCRIPTION_BUFFER,
+        // Half the pool, as for a tenant's operations: the other half always serves requests.
+        readConcurrency: env.SUBSCRIPTION_READ_CONCURRENCY ?? Math.max(1, Math.floor(env.PG_POOL_MAX / 2)),
+      },
+      keepaliveMs: env.WS_KEEPALIVE_SECONDS * 1000,
+      idleMs: env.WS_IDLE_SECONDS * 1000,
+    },
     timeouts: { statementMs: env.STATEMENT_TIMEOUT_MS, requestMs: env.REQUEST_TIMEOUT_MS, connectMs: env.DATABASE_CONNECT_TIMEOUT_MS },
   };
 }

@@ -14,8 +14,9 @@ import { postgraphile } from 'postgraphile';
 import { grafserv } from 'postgraphile/grafserv/express/v4';
 import { createApiKeyVerifier } from './auth/api-keys.ts';
 import { authenticate } from './auth/authenticate.ts';
+import { createIdentify } from './auth/identify.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
-import type { ClaimNames, RequestRoles } from './auth/claims.ts';
+import { pgSettingsFor, type ClaimNames, type RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
 import { createDatabaseGate } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
@@ -33,6 +34,9 @@ import { StartupError } from './startup-error.ts';
 import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './plugins/preset.ts';
 import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
 import type { Observability } from './observability/observability.ts';
+import { ListenHub } from './realtime/hub.ts';
+import { ConnectionSubscriber, SubscriptionCounts, type SubscriptionLimits } from './realtime/subscriber.ts';
+import { attachWebsockets } from './realtime/websocket.ts';
 
 export interface ApiServerOptions {
   /** The authenticator's connection string: the only database login the API uses. */
@@ -71,6 +75,16 @@ export interface ApiServerOptions {
     /** Longest a request waits for a database connection. */
     connectMs: number;
   };
+  /** Subscriptions over websockets on the GraphQL path (src/realtime/). */
+  realtime: {
+    /** A direct connection (no transaction pooler) for LISTEN; undefined: authenticatorUrl. */
+    listenUrl?: string | undefined;
+    limits: SubscriptionLimits;
+    /** How often sockets are pinged; one that misses a pong is dropped. */
+    keepaliveMs: number;
+    /** How long a socket may stay open without a subscription. */
+    idleMs: number;
+  };
   /** Rebuild the schema as migrations change it (development; needs a superuser). */
   watch?: { superuserUrl: string } | undefined;
   /** Where tenant export archives are (EXPORT_DIR), served to owners at GET /exports/:id. */
@@ -86,6 +100,8 @@ export interface ApiServer {
   /** The GraphQL schema as built at start-up. */
   schema: GraphQLSchema;
   httpServer: Server;
+  /** Open subscriptions, in total and per tenant (for metrics). */
+  subscriptions: SubscriptionCounts;
   /** Stops accepting, lets in-flight requests finish, then releases the pool. */
   close(): Promise<void>;
 }
@@ -208,11 +224,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     }
   });
 
-  // One identity for GraphQL and export downloads.
-  app.use(
-    [GRAPHQL_PATH, EXPORTS_PATH],
-    authenticate(options.verifyToken, options.claimNames, createTenantChoice(pool, options.membershipCacheSeconds), createApiKeyVerifier(pool, options.apiKeyCacheSeconds)),
-  );
+  // One identity for every transport (src/auth/identify.ts): GraphQL over HTTP, export
+  // downloads, and the websocket handshake below.
+  const identify = createIdentify({
+    verifyToken: options.verifyToken,
+    claimNames: options.claimNames,
+    chooseTenant: createTenantChoice(pool, options.membershipCacheSeconds),
+    verifyApiKey: createApiKeyVerifier(pool, options.apiKeyCacheSeconds),
+  });
+  app.use([GRAPHQL_PATH, EXPORTS_PATH], authenticate(identify));
   app.get(`${EXPORTS_PATH}/:id`, downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger }));
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
@@ -221,7 +241,26 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const httpServer = createServer(app);
   httpServer.requestTimeout = options.timeouts.requestMs;
   httpServer.headersTimeout = Math.min(options.timeouts.requestMs, 10_000);
-  await serv.addTo(app, httpServer);
+  // false: no websocket handler of grafserv's; ours verifies each connection first.
+  await serv.addTo(app, httpServer, false);
+  const subscriptions = new SubscriptionCounts();
+  options.observability?.countSubscriptions(() => subscriptions.total);
+  // One lane, as many slots as reads may run at once; events wait for one as long as it takes.
+  const readSlots = createBulkhead({ perKey: options.realtime.limits.readConcurrency, queue: Infinity, queueTimeoutMs: 2 ** 31 - 1 });
+  const readSlot = () => readSlots.enter('subscription events');
+  const hub = new ListenHub(options.realtime.listenUrl ?? options.authenticatorUrl, logger);
+  const websockets = attachWebsockets({
+    httpServer,
+    serv,
+    path: GRAPHQL_PATH,
+    identify,
+    newSubscriber: (identity) =>
+      new ConnectionSubscriber({ identity, pgSettings: pgSettingsFor(identity, options.roles), pool, hub, counts: subscriptions, limits: options.realtime.limits, readSlot }),
+    logger,
+    keepaliveMs: options.realtime.keepaliveMs,
+    idleMs: options.realtime.idleMs,
+    apiKeyRecheckMs: options.apiKeyCacheSeconds * 1000,
+  });
   app.use((_req: Request, res: Response) => sendError(res, 'ROUTE_NOT_FOUND'));
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, 'unhandled error in a request');
@@ -240,8 +279,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     url: `http://${host}:${address.port}`,
     schema,
     httpServer,
+    subscriptions,
     close() {
       closing ??= (async () => {
+        // Open sockets would keep the server from closing: 1001, going away.
+        websockets.close();
+        await hub.close();
         const drained = new Promise<void>((resolve) => httpServer.close(() => resolve()));
         httpServer.closeIdleConnections();
         await drained;

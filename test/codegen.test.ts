@@ -30,9 +30,10 @@ test('the manifest maps the sha256 hex of each document to its text, and every d
   const manifest = JSON.parse(generated.find((file) => file.path === TRUSTED_DOCUMENTS)!.content) as Record<string, string>;
   const schema = buildSchema((await read('schema.graphql'))!);
   const entries = Object.entries(manifest);
-  expect(entries.map(([, text]) => /^(query|mutation) (\w+)/.exec(text)?.[2]).sort()).toEqual([
+  expect(entries.map(([, text]) => /^(query|mutation|subscription) (\w+)/.exec(text)?.[2]).sort()).toEqual([
     'Categories',
     'CreateProduct',
+    'ProductChanged',
     'ProductStats',
     'Products',
     'Session',

@@ -1,7 +1,8 @@
 // GraphiQL (Ruru) in a real browser, as a developer uses it: the README's first query is
 // there on arrival, with a note that no token is set yet; paste a token into the Headers
 // tab, run a query, read the result pane. The token's tenant sees its own products
-// there, and nothing of another tenant's.
+// there, and nothing of another tenant's; a subscription run there receives the shop's
+// changes over the websocket.
 import { readFile } from 'node:fs/promises';
 import type { Locator, Page } from 'playwright-core';
 import { beforeAll, expect, test } from 'vitest';
@@ -96,6 +97,34 @@ test.skipIf(skipWithoutChromium)("a shop's viewer sees the shop's products in Gr
     ]);
     expect(text).not.toContain('Rival');
     expect(text).not.toContain(rival.id);
+  } finally {
+    await browser.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)('GraphiQL runs a subscription over the websocket, as the token in its Headers pane', async () => {
+  const browser = await launchChromium();
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(15_000);
+    await page.goto(`${api.url}/graphiql`);
+    await editor(page, 'operation.graphql').locator('.view-line').first().waitFor();
+
+    await page.getByRole('button', { name: 'Headers', exact: true }).click();
+    const token = tokenFor({ userId: shop.users.viewer, tenantId: shop.id });
+    await replaceText(page, editor(page, 'request-headers.json'), JSON.stringify({ Authorization: `Bearer ${token}` }));
+    await replaceText(page, editor(page, 'operation.graphql'), 'subscription { productChanged { event product { name tenantId } } }');
+    await page.getByRole('button', { name: /^Execute query/ }).click();
+
+    const response = editor(page, 'response.json');
+    await response.filter({ hasText: 'SUBSCRIBED' }).waitFor();
+    await asOwner((db) => db.query(`update app_public.products set name = 'Live hammer' where tenant_id = $1 and id = $2`, [shop.id, shop.productIds[0]]));
+    await asOwner((db) => db.query(`update app_public.products set name = 'Rival live' where tenant_id = $1`, [rival.id]));
+    await response.filter({ hasText: 'Live hammer' }).waitFor();
+    const text = (await response.innerText()).replaceAll('\u00a0', ' ');
+    expect(text).toContain('UPDATED');
+    expect(text).toContain(shop.id);
+    expect(text).not.toContain('Rival');
   } finally {
     await browser.close();
   }

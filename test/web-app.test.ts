@@ -2,7 +2,8 @@
 // it in development: Vite at /app/, the demo users from /dev/demo-users. Two demo users
 // of two tenants, each in a browser context of their own, see only their own tenant's
 // products; what one creates is there after a reload, only for that tenant, and can be
-// edited; a viewer's create is refused and the page names the refusal by its code, as it
+// edited, and appears at once for a colleague of the tenant (the app subscribes to product
+// changes over a websocket), never for another tenant; a viewer's create is refused and the page names the refusal by its code, as it
 // does a tenant's spent budget; a member of two tenants switches between them. Every
 // request the app sends carries a trusted-document id and no query text. A production
 // server (npm start with NODE_ENV=production) has neither the app nor the demo users.
@@ -194,6 +195,40 @@ test.skipIf(skipWithoutChromium)("a tenant out of budget sees RATE_LIMITED and h
     await expect.poll(() => refusal.innerText()).toMatch(/RATE_LIMITED This tenant's request budget is spent for the moment\. Try again in \d+ s\./);
   } finally {
     await context.close();
+  }
+}, 60_000);
+
+test.skipIf(skipWithoutChromium)("a colleague's new product appears without a reload, in the same tenant only; the subscription goes by id", async () => {
+  const name = `Live ${randomUUID().slice(0, 8)}`;
+  const alice = await signedIn('Alice');
+  const bob = await signedIn('Bob');
+  const carol = await signedIn('Carol');
+  const subscribeFrames: any[] = [];
+  bob.page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
+    const message = JSON.parse(String(payload));
+    if (message.type === 'subscribe') subscribeFrames.push(message.payload);
+  }));
+  try {
+    // Bob and Carol watch for the name before it exists.
+    for (const watcher of [bob, carol]) {
+      await watcher.page.getByLabel('Filter by name').fill(name);
+      await expect.poll(() => listedNames(watcher.page)).toEqual([]);
+    }
+    // Again after a reload, so that the socket it opens is one the listener above sees.
+    await bob.page.reload();
+    await bob.page.getByLabel('Filter by name').fill(name);
+    await expect.poll(() => listedNames(bob.page)).toEqual([]);
+    await expect.poll(() => subscribeFrames.length).toBeGreaterThan(0);
+
+    await create(alice.page, name, '7.00');
+    await alice.page.getByRole('status').filter({ hasText: `Created ${name}.` }).waitFor();
+    await expect.poll(() => listedNames(bob.page), { timeout: 10_000 }).toEqual([name]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await listedNames(carol.page)).toEqual([]);
+    expect(subscribeFrames[0]).toMatchObject({ query: '', extensions: { persistedQuery: { sha256Hash: expect.any(String) } } });
+    expect(manifest[subscribeFrames[0].extensions.persistedQuery.sha256Hash]).toMatch(/^subscription ProductChanged/);
+  } finally {
+    for (const user of [alice, bob, carol]) await user.context.close();
   }
 }, 60_000);
 

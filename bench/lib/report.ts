@@ -2,6 +2,7 @@
 import { renderPortability } from './portability.ts';
 import { auditSummary, keysSummary, type AccountabilityResult, type Spread, type VariantFigures } from './accountability.ts';
 import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
+import { renderRealtime } from './realtime.ts';
 import type { BenchResults, Measured, MemoryFigures } from './results.ts';
 
 const fmt = (value: number | null | undefined, digits = 1) => (value === null || value === undefined || Number.isNaN(value) ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits }));
@@ -165,6 +166,7 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
   if (results.noisy) out.push(...renderNoisy(results.noisy));
   if (results.accountability) out.push(...renderAccountability(results.accountability));
   if (results.portability) out.push(...renderPortability(results.portability));
+  if (results.realtime) out.push(...renderRealtime(results.realtime));
 
   out.push('\n## Memory and start-up\n');
   out.push(`API peak RSS (VmHWM over the whole run): ${fmt(results.memory.apiPeakRssMb)} MB; largest RSS sampled under load: ${fmt(results.memory.apiPeakRssMbDuringLoad)} MB.`);

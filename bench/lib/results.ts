@@ -7,6 +7,7 @@ import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
 import type { LoadResult } from './load.ts';
 import type { NoisyResult } from './noisy-neighbour.ts';
+import type { RealtimeResult } from './realtime.ts';
 import type { ProfileSummary } from './profile.ts';
 import type { UsageReport } from './sampler.ts';
 
@@ -112,6 +113,8 @@ export interface BenchResults {
   portability?: PortabilityResult | { error: string };
   /** The observability section (metrics, tracing, neither), on API processes of its own. */
   observability?: ObservabilityResult | { error: string };
+  /** The realtime section (subscribers, writes, deliveries), on an API process of its own. */
+  realtime?: RealtimeResult | { error: string };
   memory: {
     apiPeakRssMb: number | null;
     apiPeakRssMbDuringLoad: number | null;

@@ -4,6 +4,7 @@ import { accountabilityTargets } from './accountability.ts';
 import { noisyTargets } from './noisy-neighbour.ts';
 import { observabilityTargets } from './observability.ts';
 import { portabilityTargets } from './portability.ts';
+import { realtimeTargets } from './realtime.ts';
 import type { BenchResults, ScenarioPoint, Target } from './results.ts';
 import { ratio, round } from './stats.ts';
 
@@ -108,6 +109,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
   }
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
   if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
+  if (results.realtime) targets.push(...realtimeTargets(results.realtime));
   if (results.portability) targets.push(...portabilityTargets(results.portability));
   if (results.observability) targets.push(...observabilityTargets(results.observability));
   if (results.startup.coldStart) targets.push(coldStartTarget(results.startup.coldStart));

@@ -20,7 +20,9 @@ export type ErrorOrigin =
   /** a refusal from PostgreSQL, by SQLSTATE (RLS, constraints, our functions' RAISEs) */
   | 'database'
   /** the server or its dependencies */
-  | 'server';
+  | 'server'
+  /** a subscription over a websocket */
+  | 'realtime';
 
 export interface CatalogueEntry {
   /** The HTTP status when the error ends a request before execution. */
@@ -100,6 +102,12 @@ export const CATALOGUE = {
   DATABASE_UNAVAILABLE: { status: 503, origin: 'server', message: 'The database is unavailable; retry shortly.' },
   INTERNAL_SERVER_ERROR: { status: 500, origin: 'server', message: 'An unexpected error occurred.' },
   SCHEMA_REFUSED: { status: 503, origin: 'server', message: 'Development: the schema guard refuses the database schema; see the server log (npm run db:guard).' },
+
+  // Subscriptions (websockets): errors of a subscription, which the socket outlives
+  TENANT_REQUIRED: { status: 403, origin: 'realtime', message: 'Subscribe as a member of a tenant: a token whose tenant claim (or X-Tenant) names a tenant you belong to, or an API key.' },
+  SUBSCRIPTION_LIMIT: { status: 429, origin: 'realtime', message: 'Too many open subscriptions on this connection or for this tenant.' },
+  MEMBERSHIP_ENDED: { status: 403, origin: 'realtime', message: 'You are no longer a member of this tenant; the subscription has ended.' },
+  SUBSCRIPTION_INTERRUPTED: { status: 503, origin: 'realtime', message: 'Changes may have been missed; refetch, then subscribe again.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof CATALOGUE;

@@ -1,9 +1,9 @@
 // Resource isolation, inside PostGraphile rather than in front of it, so that every
-// transport grafserv offers (HTTP today, websockets later) goes through the same checks:
+// transport (HTTP, and websockets: src/realtime/websocket.ts) goes through the same checks:
 //
 // - grafserv's parse and validation is replaced by ours (validation.ts): one parse, one
 //   validation, cached, with the document limits and their codes;
-// - grafast's execute is wrapped: the operation's requested cost (cost.ts) is checked
+// - grafast's execute and subscribe are wrapped: the operation's requested cost (cost.ts) is checked
 //   against MAX_QUERY_COST, taken from the caller's budget (budget.ts) before it runs,
 //   run inside the caller's bulkhead (bulkhead.ts), and the unspent part is given back
 //   after. Every result carries `extensions.cost`, as Shopify's Admin API does.
@@ -210,6 +210,9 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     grafast: {
       middleware: {
         execute(next, { args }) {
+          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
+        },
+        subscribe(next, { args }) {
           return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
         },
       },

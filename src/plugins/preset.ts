@@ -9,6 +9,9 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
+import { RealtimeSchemaPlugin } from '../realtime/schema.ts';
+import type { ConnectionSubscriber } from '../realtime/subscriber.ts';
+import { sessionOf } from '../realtime/websocket.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
 import { ExplainOnRequestPlugin } from './explain-on-request.ts';
 import { graphiqlConfig } from './graphiql.ts';
@@ -20,6 +23,15 @@ import { trustedDocumentsPreset, type TrustedDocuments } from './trusted-documen
 export const EXPOSED_SCHEMAS = ['app_public'];
 export const GRAPHQL_PATH = '/graphql';
 export const GRAPHIQL_PATH = '/graphiql';
+
+declare global {
+  namespace Grafast {
+    interface Context {
+      /** The websocket's subscriptions (src/realtime/); absent over HTTP, where subscriptions do not run. */
+      realtime?: ConnectionSubscriber;
+    }
+  }
+}
 
 export interface PresetOptions {
   /** A pool of the authenticator role; every request switches role inside its transaction. */
@@ -55,6 +67,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       RefusedUpdatesPlugin,
       createPageSizePlugin(options.limits.pages),
       createLimitsPlugin(options.limits),
+      RealtimeSchemaPlugin,
       ...(options.development ? [ExplainOnRequestPlugin] : []),
       ...(options.plugins ?? []),
     ],
@@ -78,6 +91,8 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       graphiql: options.graphiql,
       graphiqlPath: GRAPHIQL_PATH,
       graphiqlOnGraphQLGET: false,
+      // Websockets are ours (src/realtime/websocket.ts): grafserv's handler would accept
+      // every connection without verifying who opens it.
       websockets: false,
       watch: Boolean(options.watch),
       maskError: options.maskError,
@@ -89,20 +104,23 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       explain: options.development,
       context(requestContext) {
         const http = requestContext.expressv4;
-        // Set by the `authenticate` middleware; absent (never run) means anonymous.
-        const identity = http?.res.locals.identity ?? null;
+        // Verified by `authenticate` (HTTP) or at the websocket's handshake; absent means anonymous.
+        const socket = requestContext.ws && sessionOf(requestContext.ws.socket);
+        const identity = socket ? socket.identity : (http?.res.locals.identity ?? null);
+        const requestId = socket ? socket.id : http?.req.id;
         return {
           // Transaction-local like the claims, so it also holds behind a transaction pooler.
           pgSettings: {
             ...pgSettingsFor(identity, options.roles),
             statement_timeout: String(options.statementTimeoutMs),
-            // The request log's id, so the audit trail and the log can be joined.
-            ...(http?.req.id !== undefined && { 'app.request_id': String(http.req.id) }),
+            // The request log's id (a socket's own id), so the audit trail and the log can be joined.
+            ...(requestId !== undefined && { 'app.request_id': String(requestId) }),
           },
           identity,
-          clientIp: http?.req.ip,
+          clientIp: http?.req.ip ?? requestContext.ws?.request?.socket.remoteAddress,
           // The limits plugin records what it charged here; the request log reads it.
           usage: http ? (http.res.locals.usage ??= {}) : {},
+          ...(socket && { realtime: socket.subscriber }),
         };
       },
     },

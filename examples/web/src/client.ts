@@ -1,9 +1,11 @@
 // The GraphQL client: urql, sending every operation as its trusted-document id only
 // (Apollo's `extensions.persistedQuery.sha256Hash`), never as text. The ids come from
 // `npm run codegen`, which also writes them with their text into trusted-documents.json,
-// the list the API accepts.
-import { cacheExchange, Client, fetchExchange } from '@urql/core';
+// the list the API accepts. Subscriptions go over a websocket (graphql-ws) on the same
+// path, by id too, with the token and tenant as connectionParams.
+import { cacheExchange, Client, fetchExchange, subscriptionExchange } from '@urql/core';
 import { persistedExchange } from '@urql/exchange-persisted';
+import { createClient as createSocketClient } from 'graphql-ws';
 
 /** The id codegen embedded in a generated document (src/gql). */
 function documentId(document: object): string {
@@ -14,6 +16,11 @@ function documentId(document: object): string {
 
 /** A client acting as the token's user in `tenant` (a slug or id). */
 export function createApiClient(token: string, tenant: string): Client {
+  // Lazy: the socket opens with the first subscription and closes after the last.
+  const socket = createSocketClient({
+    url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
+    connectionParams: { authorization: `Bearer ${token}`, 'x-tenant': tenant },
+  });
   return new Client({
     url: '/graphql',
     // The API takes POST only.
@@ -29,12 +36,20 @@ export function createApiClient(token: string, tenant: string): Client {
         generateHash: async (_text, document) => documentId(document),
       }),
       fetchExchange,
+      subscriptionExchange({
+        forwardSubscription: (request, operation) => {
+          // graphql-ws wants a query string; the id in extensions is what the API runs.
+          const payload = { query: '', variables: request.variables, extensions: { persistedQuery: { version: 1, sha256Hash: documentId(operation.query) } } };
+          return { subscribe: (sink) => ({ unsubscribe: socket.subscribe(payload, sink) }) };
+        },
+      }),
     ],
   });
 }
 
 /**
  * Context for queries of products: their results are refetched when a product is
- * created or changed, even those without a product in them (an empty page, aggregates).
+ * created or changed, even those without a product in them (an empty page, aggregates);
+ * others' changes come through the ProductChanged subscription (components/Products.tsx).
  */
 export const PRODUCT_RESULTS = { additionalTypenames: ['Product'] };

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
-import { useQuery } from 'urql';
+import { useQuery, useSubscription } from 'urql';
 import { PRODUCT_RESULTS } from '../client.ts';
-import { CategoriesDocument, ProductsDocument, type ProductFilter, type ProductsQuery } from '../gql/graphql.ts';
+import { CategoriesDocument, ProductChangedDocument, ProductsDocument, type ProductFilter, type ProductsQuery } from '../gql/graphql.ts';
 import { ErrorNotice } from './ErrorNotice.tsx';
 import { ProductForm } from './ProductForm.tsx';
 import { Stats } from './Stats.tsx';
@@ -29,7 +29,15 @@ export function Products() {
 
   const filter: ProductFilter | undefined = name ? { name: { includesInsensitive: name } } : undefined;
   const after = cursors.at(-1) ?? null;
-  const [{ data, error, fetching }] = useQuery({ query: ProductsDocument, variables: { first: PAGE_SIZE, after, filter }, context: PRODUCT_RESULTS });
+  const [{ data, error, fetching }, refetch] = useQuery({ query: ProductsDocument, variables: { first: PAGE_SIZE, after, filter }, context: PRODUCT_RESULTS });
+  // Live: anyone's change in the tenant (counted; SUBSCRIBED is not one) refetches the
+  // page shown, a few rows. Not the price statistics: their aggregates cost MAX_GROUPS
+  // groups' worth of the tenant's budget, which every open page refetching them on
+  // every change would spend at once; they follow this user's own changes.
+  const [live] = useSubscription({ query: ProductChangedDocument }, (changes: number = 0, { productChanged }) => (productChanged.event === 'SUBSCRIBED' ? changes : changes + 1));
+  useEffect(() => {
+    if (live.data) refetch({ requestPolicy: 'network-only' });
+  }, [live.data, refetch]);
   const [categories] = useQuery({ query: CategoriesDocument });
   const categoryList = (categories.data?.categories?.nodes ?? []).flatMap((category) => (category ? [category] : []));
   const categoryNames = new Map(categoryList.map((category) => [category.rowId, category.name]));
@@ -46,7 +54,7 @@ export function Products() {
           value={search}
           onChange={(event) => setSearch(event.target.value)}
         />
-        <ErrorNotice error={error} />
+        <ErrorNotice error={error ?? live.error} />
         <table>
           <thead>
             <tr>

@@ -6,7 +6,10 @@ import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { generate, type CodegenConfig } from '@graphql-codegen/cli';
-import { addTypenameSelectionDocumentTransform, type ClientPresetConfig } from '@graphql-codegen/client-preset';
+import {
+  addTypenameSelectionDocumentTransform,
+  type ClientPresetConfig,
+} from '@graphql-codegen/client-preset';
 
 export const GENERATED_DIR = 'examples/web/src/gql/';
 export const TRUSTED_DOCUMENTS = 'trusted-documents.json';
@@ -34,7 +37,14 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
         strictScalars: true,
-        scalars: { BigFloat: 'string', Cursor: 'string', Datetime: 'string', UUID: 'string', BigInt: 'string', JSON: 'unknown' },
+        scalars: {
+          BigFloat: 'string',
+          Cursor: 'string',
+          Datetime: 'string',
+          UUID: 'string',
+          BigInt: 'string',
+          JSON: 'unknown',
+        },
       },
     },
   },
@@ -49,11 +59,16 @@ export interface GeneratedFile {
 /** Everything `npm run codegen` writes, computed in memory. */
 export async function generateClientFiles(): Promise<GeneratedFile[]> {
   // (generate is typed `any`, for its watch mode.)
-  const outputs: Array<{ filename: string; content: string }> = await generate({ ...config, cwd: import.meta.dirname }, false);
+  const outputs: Array<{ filename: string; content: string }> = await generate(
+    { ...config, cwd: import.meta.dirname },
+    false,
+  );
   return outputs.map(({ filename, content }) => {
     const relative = path.relative(import.meta.dirname, path.resolve(import.meta.dirname, filename));
     // The manifest belongs to the API (it loads it), so it lives at the root, not in the app.
-    return relative === `${GENERATED_DIR}persisted-documents.json` ? { path: TRUSTED_DOCUMENTS, content: `${content}\n` } : { path: relative, content };
+    return relative === `${GENERATED_DIR}persisted-documents.json`
+      ? { path: TRUSTED_DOCUMENTS, content: `${content}\n` }
+      : { path: relative, content };
   });
 }
 

@@ -77,11 +77,21 @@ async function capturing(): Promise<() => CapturedStatement[]> {
 async function serve(): Promise<void> {
   // Before http, express and pg load, as main.ts does.
   if (options.tracing) {
-    const [{ startTracing }, { CountingSpanExporter }] = await Promise.all([import('../src/observability/tracing.ts'), import('./lib/counting-span-exporter.ts')]);
+    const [{ startTracing }, { CountingSpanExporter }] = await Promise.all([
+      import('../src/observability/tracing.ts'),
+      import('./lib/counting-span-exporter.ts'),
+    ]);
     await startTracing({ exporters: [new CountingSpanExporter()] });
   }
   const takeCaptured = options.capture ? await capturing() : undefined;
-  const [{ createTokenVerifier }, { readEnv }, { loggerFor }, { serverOptionsFromEnv }, { startApiServer }, { observabilityFromEnv }] = await Promise.all([
+  const [
+    { createTokenVerifier },
+    { readEnv },
+    { loggerFor },
+    { serverOptionsFromEnv },
+    { startApiServer },
+    { observabilityFromEnv },
+  ] = await Promise.all([
     import('../src/auth/verify-token.ts'),
     import('../src/config.ts'),
     import('../src/logger.ts'),
@@ -105,7 +115,10 @@ async function serve(): Promise<void> {
   const api = await startApiServer({
     ...serverOptionsFromEnv(env),
     authenticatorUrl: options.authenticatorUrl,
-    verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: options.secret }, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
+    verifyToken: createTokenVerifier({
+      key: { kind: 'secret', secret: options.secret },
+      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
+    }),
     logger,
     poolSize: options.poolSize,
     host: '127.0.0.1',
@@ -165,7 +178,9 @@ async function primary(): Promise<void> {
             if (message.type === 'ready') resolve(message.url);
             else if (message.type === 'failed') reject(new Error(message.message));
           });
-          worker.on('exit', (code) => reject(new Error(`API worker exited with code ${code} before it was ready`)));
+          worker.on('exit', (code) =>
+            reject(new Error(`API worker exited with code ${code} before it was ready`)),
+          );
         }),
     ),
   );
@@ -173,11 +188,16 @@ async function primary(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await Promise.all(workers.map((worker) => new Promise<void>((resolve) => {
-      if (worker.isDead()) return resolve();
-      worker.once('exit', () => resolve());
-      worker.send('stop');
-    })));
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            worker.send('stop');
+          }),
+      ),
+    );
     process.exit(0);
   };
   process.on('message', (message) => {

@@ -17,7 +17,10 @@ export function build() {
   }
   const hash = sourceHash();
   rmSync(stampFile, { force: true });
-  const { status } = spawnSync(process.execPath, [tsc, '-p', path.join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot, stdio: 'inherit' });
+  const { status } = spawnSync(process.execPath, [tsc, '-p', path.join(projectRoot, 'tsconfig.build.json')], {
+    cwd: projectRoot,
+    stdio: 'inherit',
+  });
   if (status !== 0) return false;
   writeFileSync(stampFile, `${hash}\n`);
   return true;
@@ -25,7 +28,9 @@ export function build() {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   if (!build()) {
-    process.stderr.write(`npm run build: compiling into ${path.relative(process.cwd(), distFolder)}/ failed (is typescript installed?)\n`);
+    process.stderr.write(
+      `npm run build: compiling into ${path.relative(process.cwd(), distFolder)}/ failed (is typescript installed?)\n`,
+    );
     process.exit(1);
   }
 }

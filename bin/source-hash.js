@@ -27,7 +27,10 @@ function filesUnder(entry) {
 export function sourceHash() {
   const hash = createHash('sha256');
   for (const file of SOURCES.flatMap(filesUnder).sort()) {
-    hash.update(`${file}\0`).update(readFileSync(path.join(projectRoot, file))).update('\0');
+    hash
+      .update(`${file}\0`)
+      .update(readFileSync(path.join(projectRoot, file)))
+      .update('\0');
   }
   return hash.digest('hex');
 }

@@ -22,7 +22,10 @@ if (process.env.NODE_ENV === 'production') {
     process.stderr.write('Compiling src/ into dist/ for production (npm run build)...\n');
     const { build } = await import('./build.js');
     fresh = build();
-    if (!fresh) process.stderr.write('Could not compile (is typescript installed?): running the TypeScript sources, about 26 MB more per process.\n');
+    if (!fresh)
+      process.stderr.write(
+        'Could not compile (is typescript installed?): running the TypeScript sources, about 26 MB more per process.\n',
+      );
   }
   if (fresh) entry = path.join(distFolder, 'src/main.js');
 }

@@ -20,8 +20,17 @@ export interface PreparedDatabase {
 }
 
 /** Finds or starts the database, migrates it, and loads the demo data in development. */
-export async function prepareStartDatabase(env: Env, log: Logger, started: (location: DatabaseLocation) => void): Promise<PreparedDatabase> {
-  const [{ locateDatabase, onDatabase }, { databaseNameOf, prepareDatabase }, { isDatabaseUnavailable }, { StartupError }] = await Promise.all([
+export async function prepareStartDatabase(
+  env: Env,
+  log: Logger,
+  started: (location: DatabaseLocation) => void,
+): Promise<PreparedDatabase> {
+  const [
+    { locateDatabase, onDatabase },
+    { databaseNameOf, prepareDatabase },
+    { isDatabaseUnavailable },
+    { StartupError },
+  ] = await Promise.all([
     import('./database/location.ts'),
     import('./database/migrations.ts'),
     import('./http/database-gate.ts'),
@@ -36,15 +45,29 @@ export async function prepareStartDatabase(env: Env, log: Logger, started: (loca
         'Set DATABASE_URL and AUTH_DATABASE_URL to a managed PostgreSQL with backups (README, "First run in production").',
     );
   }
-  const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch((error: unknown) => {
-    // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
-    throw isDatabaseUnavailable(error) ? new StartupError(`Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`) : error;
-  });
-  log.info({ node: process.version }, `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`);
-  const { invitationPending } = development ? await (await import('./dev/demo-data.ts')).seedDemoData(location.ownerUrl) : { invitationPending: false };
+  const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch(
+    (error: unknown) => {
+      // An unreachable database is an operator's problem to fix, not a bug: one clear line, no stack.
+      throw isDatabaseUnavailable(error)
+        ? new StartupError(
+            `Cannot reach the database as the owner role to migrate it: ${(error as Error).message}`,
+          )
+        : error;
+    },
+  );
+  log.info(
+    { node: process.version },
+    `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`,
+  );
+  const { invitationPending } = development
+    ? await (await import('./dev/demo-data.ts')).seedDemoData(location.ownerUrl)
+    : { invitationPending: false };
   // In development the API follows migrations as they happen (db:watch, db:migrate):
   // PostGraphile's watch mode installs an event trigger, which needs a superuser.
-  const watchSuperuserUrl = development && location.rootUrl ? onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl)) : undefined;
+  const watchSuperuserUrl =
+    development && location.rootUrl
+      ? onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl))
+      : undefined;
   return { location, invitationPending, watchSuperuserUrl };
 }
 
@@ -57,18 +80,28 @@ export interface StartApiOptions {
 }
 
 /** The API server as the environment configures it. */
-export async function startConfiguredApi(env: Env, log: Logger, options: StartApiOptions): Promise<ApiServer> {
-  const [{ createTokenVerifier }, { keySourceFor }, { serverOptionsFromEnv }, { startApiServer }] = await Promise.all([
-    import('./auth/verify-token.ts'),
-    import('./auth/key-source.ts'),
-    import('./server-options.ts'),
-    import('./server.ts'),
-  ]);
+export async function startConfiguredApi(
+  env: Env,
+  log: Logger,
+  options: StartApiOptions,
+): Promise<ApiServer> {
+  const [{ createTokenVerifier }, { keySourceFor }, { serverOptionsFromEnv }, { startApiServer }] =
+    await Promise.all([
+      import('./auth/verify-token.ts'),
+      import('./auth/key-source.ts'),
+      import('./server-options.ts'),
+      import('./server.ts'),
+    ]);
   const key = await keySourceFor(env);
   return startApiServer({
     ...serverOptionsFromEnv(env),
     authenticatorUrl: options.authenticatorUrl,
-    verifyToken: createTokenVerifier({ key, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE, clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS }),
+    verifyToken: createTokenVerifier({
+      key,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
+    }),
     logger: log,
     watch: options.watchSuperuserUrl ? { superuserUrl: options.watchSuperuserUrl } : undefined,
     devTools: options.devTools,
@@ -77,11 +110,27 @@ export async function startConfiguredApi(env: Env, log: Logger, options: StartAp
 }
 
 /** The job worker and its mailer (WORKER=in-process), as resources to close in this order. */
-export async function startJobs(env: Env, log: Logger, ownerUrl: string, observability?: Observability): Promise<Closable[]> {
-  const [{ createMailer }, { portabilityOptions, startWorker }] = await Promise.all([import('./mail/mailer.ts'), import('./jobs/worker.ts')]);
+export async function startJobs(
+  env: Env,
+  log: Logger,
+  ownerUrl: string,
+  observability?: Observability,
+): Promise<Closable[]> {
+  const [{ createMailer }, { portabilityOptions, startWorker }] = await Promise.all([
+    import('./mail/mailer.ts'),
+    import('./jobs/worker.ts'),
+  ]);
   const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
   try {
-    const worker = await startWorker({ connectionString: ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
+    const worker = await startWorker({
+      connectionString: ownerUrl,
+      concurrency: env.WORKER_CONCURRENCY,
+      mailer,
+      appUrl: env.APP_URL,
+      auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+      portability: portabilityOptions(env),
+      logger: log,
+    });
     observability?.watchWorker(worker);
     return [
       { name: 'job worker', close: () => worker.stop() },
@@ -99,20 +148,35 @@ export async function startJobs(env: Env, log: Logger, ownerUrl: string, observa
  * listens on a port of its own: API process i on METRICS_PORT + i - 1, the primary (the job
  * worker's metrics) on METRICS_PORT + API_PROCESSES (README, "Many cores").
  */
-export async function startObservability(env: Env, log: Logger, portOffset = 0): Promise<{ observability: Observability; resource: Closable } | undefined> {
+export async function startObservability(
+  env: Env,
+  log: Logger,
+  portOffset = 0,
+): Promise<{ observability: Observability; resource: Closable } | undefined> {
   const { observabilityFromEnv } = await import('./observability/from-env.ts');
   const observability = await observabilityFromEnv(env, log, portOffset);
-  return observability && { observability, resource: { name: 'metrics listener', close: () => observability.close() } };
+  return (
+    observability && {
+      observability,
+      resource: { name: 'metrics listener', close: () => observability.close() },
+    }
+  );
 }
 
 /** The embedded PostgreSQL (when this process started it), as the last resource to close. */
 export function databaseResource(location: DatabaseLocation): Closable {
-  return { name: location.embedded ? 'embedded PostgreSQL' : 'database location', close: () => location.stop() };
+  return {
+    name: location.embedded ? 'embedded PostgreSQL' : 'database location',
+    close: () => location.stop(),
+  };
 }
 
 /** How a start-up failure is logged: one line for what an operator fixes, a stack otherwise. */
 export async function logStartupFailure(log: Logger, error: unknown): Promise<void> {
-  const [{ ConfigError }, { StartupError }] = await Promise.all([import('./config.ts'), import('./startup-error.ts')]);
+  const [{ ConfigError }, { StartupError }] = await Promise.all([
+    import('./config.ts'),
+    import('./startup-error.ts'),
+  ]);
   const expected = error instanceof ConfigError || error instanceof StartupError;
   log.fatal(expected ? (error as Error).message : { err: error }, expected ? undefined : 'start-up failed');
 }

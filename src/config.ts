@@ -24,7 +24,7 @@ const specs = {
   ROOT_DATABASE_URL: optionalUrl,
   DATABASE_LISTEN_URL: url({
     default: undefined,
-    desc: 'The authenticator on a direct connection (no transaction pooler) for LISTEN, which subscriptions need; default: the API\'s own connection',
+    desc: "The authenticator on a direct connection (no transaction pooler) for LISTEN, which subscriptions need; default: the API's own connection",
   }),
   EMBEDDED_POSTGRES_PORT: port({ default: 54320 }),
   EMBEDDED_POSTGRES_DIR: str({ default: '.data/postgres' }),
@@ -36,19 +36,31 @@ const specs = {
   // The HTTP server. Loopback by default; set HOST=0.0.0.0 in a container.
   HOST: str({ default: '127.0.0.1' }),
   PORT: port({ default: 5678 }),
-  GRAPHIQL: bool({ default: undefined, desc: 'Serve GraphiQL at /graphiql (default: on in development only)' }),
+  GRAPHIQL: bool({
+    default: undefined,
+    desc: 'Serve GraphiQL at /graphiql (default: on in development only)',
+  }),
 
   // Token verification: exactly one key source. In development with none set, a
   // random HS256 secret is generated and kept in .data/ (see npm run token).
   JWT_SECRET: str({ default: undefined, desc: 'HS256 shared secret, at least 32 bytes' }),
   JWT_PUBLIC_KEY: str({ default: undefined, desc: 'PEM public key (RSA for RS256, EC P-256 for ES256)' }),
-  JWT_JWKS_URL: url({ default: undefined, desc: 'JWKS endpoint of the identity provider (RS256/ES256, keys by kid)' }),
+  JWT_JWKS_URL: url({
+    default: undefined,
+    desc: 'JWKS endpoint of the identity provider (RS256/ES256, keys by kid)',
+  }),
   JWT_ISSUER: str({ default: undefined }),
   JWT_AUDIENCE: str({ default: undefined }),
   JWT_CLOCK_TOLERANCE_SECONDS: num({ default: 5 }),
-  JWT_TENANT_CLAIM: str({ default: 'tenant_id', desc: 'Claim holding the tenant id; a namespaced name (https://…/tenant_id) or a dotted path (app_metadata.tenant_id)' }),
+  JWT_TENANT_CLAIM: str({
+    default: 'tenant_id',
+    desc: 'Claim holding the tenant id; a namespaced name (https://…/tenant_id) or a dotted path (app_metadata.tenant_id)',
+  }),
   JWT_EMAIL_CLAIM: str({ default: 'email' }),
-  JWT_EMAIL_VERIFIED_CLAIM: str({ default: 'email_verified', desc: 'Claim that must be true for the email claim to count' }),
+  JWT_EMAIL_VERIFIED_CLAIM: str({
+    default: 'email_verified',
+    desc: 'Claim that must be true for the email claim to count',
+  }),
 
   // Abuse limits (OWASP API4). See README, "Limits".
   MAX_BODY_BYTES: num({ default: 100_000 }),
@@ -60,7 +72,10 @@ const specs = {
     default: 'trusted-documents.json',
     desc: 'The manifest of operations production runs (npm run codegen writes it); off: any operation runs',
   }),
-  INTROSPECTION: bool({ default: undefined, desc: 'Allow introspection (default: in development, or when GraphiQL is on)' }),
+  INTROSPECTION: bool({
+    default: undefined,
+    desc: 'Allow introspection (default: in development, or when GraphiQL is on)',
+  }),
   STATEMENT_TIMEOUT_MS: num({ default: 5_000 }),
   REQUEST_TIMEOUT_MS: num({ default: 15_000 }),
   DATABASE_CONNECT_TIMEOUT_MS: num({ default: 2_000 }),
@@ -72,48 +87,124 @@ const specs = {
   MAX_GROUPS: num({ default: 1_000, desc: 'Most groups one groupedAggregates may return' }),
   // Cost points: every object in a response costs 1, every operation 10, every mutation 10 more.
   MAX_QUERY_COST: num({ default: 5_000, desc: 'Largest cost one operation may request' }),
-  BUDGET_POINTS: num({ default: 10_000, desc: 'Cost points in each tenant\'s (user\'s, IP\'s) bucket; 0 turns budgets off' }),
+  BUDGET_POINTS: num({
+    default: 10_000,
+    desc: "Cost points in each tenant's (user's, IP's) bucket; 0 turns budgets off",
+  }),
   BUDGET_RESTORE_RATE: num({ default: 500, desc: 'Points a bucket regains per second' }),
-  THROTTLE_DELAY_MS: num({ default: 1_000, desc: 'Longest a 429 answer is held back (up to its Retry-After); 0: at once' }),
-  API_KEY_CACHE_SECONDS: num({ default: 30, desc: 'How long a verified API key is trusted; a revoked key works at most this long' }),
-  AUDIT_RETENTION_DAYS: num({ default: 400, desc: 'Audit events older than this are deleted by a daily job' }),
+  THROTTLE_DELAY_MS: num({
+    default: 1_000,
+    desc: 'Longest a 429 answer is held back (up to its Retry-After); 0: at once',
+  }),
+  API_KEY_CACHE_SECONDS: num({
+    default: 30,
+    desc: 'How long a verified API key is trusted; a revoked key works at most this long',
+  }),
+  AUDIT_RETENTION_DAYS: num({
+    default: 400,
+    desc: 'Audit events older than this are deleted by a daily job',
+  }),
   // Tenant portability: see README, "Exports, restores and off-boarding".
-  EXPORT_DIR: str({ default: '.data/exports', desc: 'Where tenant export archives are written (one folder per tenant)' }),
-  EXPORT_TTL_HOURS: num({ default: 72, desc: 'How long an export can be downloaded before its archive is deleted' }),
-  OFFBOARDED_AUDIT_RETENTION_DAYS: num({ default: 90, desc: 'Days an off-boarded tenant\'s pseudonymised audit events are kept; 0: deleted with the tenant' }),
-  MEMBERSHIP_CACHE_SECONDS: num({ default: 10, desc: 'How long a verified (user, tenant) pair is trusted for budgets and logs' }),
-  TENANT_CONCURRENCY: num({ default: 4, desc: 'Operations of one tenant (user, IP) executing at once in this process' }),
+  EXPORT_DIR: str({
+    default: '.data/exports',
+    desc: 'Where tenant export archives are written (one folder per tenant)',
+  }),
+  EXPORT_TTL_HOURS: num({
+    default: 72,
+    desc: 'How long an export can be downloaded before its archive is deleted',
+  }),
+  OFFBOARDED_AUDIT_RETENTION_DAYS: num({
+    default: 90,
+    desc: "Days an off-boarded tenant's pseudonymised audit events are kept; 0: deleted with the tenant",
+  }),
+  MEMBERSHIP_CACHE_SECONDS: num({
+    default: 10,
+    desc: 'How long a verified (user, tenant) pair is trusted for budgets and logs',
+  }),
+  TENANT_CONCURRENCY: num({
+    default: 4,
+    desc: 'Operations of one tenant (user, IP) executing at once in this process',
+  }),
   TENANT_QUEUE: num({ default: 16, desc: 'Operations of one tenant that may wait for a slot' }),
   TENANT_QUEUE_TIMEOUT_MS: num({ default: 2_000, desc: 'Longest an operation waits for a slot' }),
   MAX_RESPONSE_BYTES: num({ default: 5_000_000, desc: 'Largest response body' }),
-  REDIS_URL: url({ default: undefined, desc: 'Share rate-limit budgets between API processes through Redis' }),
+  REDIS_URL: url({
+    default: undefined,
+    desc: 'Share rate-limit budgets between API processes through Redis',
+  }),
   // Subscriptions over websockets: see README, "Realtime subscriptions".
   MAX_SUBSCRIPTIONS_PER_CONNECTION: num({ default: 20, desc: 'Open subscriptions one websocket may have' }),
-  MAX_SUBSCRIPTIONS_PER_TENANT: num({ default: 1_000, desc: 'Open subscriptions of one tenant in one API process' }),
-  SUBSCRIPTION_BUFFER: num({ default: 1_000, desc: 'Events held for a slow client before its subscription ends with SUBSCRIPTION_INTERRUPTED' }),
-  SUBSCRIPTION_READ_CONCURRENCY: num({ default: undefined, desc: 'Subscription events whose rows are read at once, each on a pool connection (default: half of PG_POOL_MAX)' }),
-  WS_KEEPALIVE_SECONDS: num({ default: 15, desc: 'Sockets are pinged this often; one that misses a pong is dropped' }),
-  WS_IDLE_SECONDS: num({ default: 300, desc: 'A socket without a subscription for this long is closed (1000, idle)' }),
+  MAX_SUBSCRIPTIONS_PER_TENANT: num({
+    default: 1_000,
+    desc: 'Open subscriptions of one tenant in one API process',
+  }),
+  SUBSCRIPTION_BUFFER: num({
+    default: 1_000,
+    desc: 'Events held for a slow client before its subscription ends with SUBSCRIPTION_INTERRUPTED',
+  }),
+  SUBSCRIPTION_READ_CONCURRENCY: num({
+    default: undefined,
+    desc: 'Subscription events whose rows are read at once, each on a pool connection (default: half of PG_POOL_MAX)',
+  }),
+  WS_KEEPALIVE_SECONDS: num({
+    default: 15,
+    desc: 'Sockets are pinged this often; one that misses a pong is dropped',
+  }),
+  WS_IDLE_SECONDS: num({
+    default: 300,
+    desc: 'A socket without a subscription for this long is closed (1000, idle)',
+  }),
   CORS_ORIGINS: str({ default: '', desc: 'Comma-separated origins allowed to call the API from a browser' }),
 
   // Jobs (graphile-worker) and mail (nodemailer). See README, "Invitations and mail".
-  WORKER: str({ choices: ['in-process', 'off'], default: 'in-process', desc: 'Run the job worker inside npm start, or not (then run npm run worker)' }),
+  WORKER: str({
+    choices: ['in-process', 'off'],
+    default: 'in-process',
+    desc: 'Run the job worker inside npm start, or not (then run npm run worker)',
+  }),
   WORKER_CONCURRENCY: num({ default: 2 }),
-  SMTP_URL: url({ default: undefined, desc: 'Mail server (smtp:// or smtps://); unset: mail is written as .eml files into MAIL_DIR' }),
+  SMTP_URL: url({
+    default: undefined,
+    desc: 'Mail server (smtp:// or smtps://); unset: mail is written as .eml files into MAIL_DIR',
+  }),
   MAIL_FROM: str({ default: 'tenantgraph <no-reply@localhost>' }),
   MAIL_DIR: str({ default: '.data/mail' }),
-  APP_URL: url({ default: 'http://127.0.0.1:5678', desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…' }),
+  APP_URL: url({
+    default: 'http://127.0.0.1:5678',
+    desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…',
+  }),
 
   // Operators' listener (src/observability/): Prometheus metrics and per-tenant usage. Off unless METRICS_PORT is set.
-  METRICS_PORT: port({ default: undefined, desc: 'Serve /metrics and /admin/tenants/top on this port (unset: no metrics)' }),
-  METRICS_HOST: str({ default: '127.0.0.1', desc: 'Where the metrics listener binds; loopback keeps it off the network' }),
-  ADMIN_TOKEN: str({ default: undefined, desc: 'Bearer token of /admin/tenants/top (npm run tenants:top), at least 32 characters; unset: that endpoint is off' }),
-  METRICS_OPERATION_NAMES: str({ default: '', desc: 'Comma-separated operation names labelled as themselves in the metrics, besides the trusted documents\' (others: other)' }),
+  METRICS_PORT: port({
+    default: undefined,
+    desc: 'Serve /metrics and /admin/tenants/top on this port (unset: no metrics)',
+  }),
+  METRICS_HOST: str({
+    default: '127.0.0.1',
+    desc: 'Where the metrics listener binds; loopback keeps it off the network',
+  }),
+  ADMIN_TOKEN: str({
+    default: undefined,
+    desc: 'Bearer token of /admin/tenants/top (npm run tenants:top), at least 32 characters; unset: that endpoint is off',
+  }),
+  METRICS_OPERATION_NAMES: str({
+    default: '',
+    desc: "Comma-separated operation names labelled as themselves in the metrics, besides the trusted documents' (others: other)",
+  }),
   // Processes: see README, "Many cores".
-  API_PROCESSES: str({ default: '1', desc: 'API processes sharing the port (node:cluster): a number, or auto for one per available core' }),
-  SHUTDOWN_TIMEOUT_MS: num({ default: 10_000, desc: 'Longest a graceful shutdown may take; then the process exits 1, naming what did not close' }),
+  API_PROCESSES: str({
+    default: '1',
+    desc: 'API processes sharing the port (node:cluster): a number, or auto for one per available core',
+  }),
+  SHUTDOWN_TIMEOUT_MS: num({
+    default: 10_000,
+    desc: 'Longest a graceful shutdown may take; then the process exits 1, naming what did not close',
+  }),
 
-  LOG_LEVEL: str({ choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' }),
+  LOG_LEVEL: str({
+    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+  }),
   PG_POOL_MAX: num({ default: 10 }),
 } as const;
 
@@ -143,7 +234,9 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
   const env = cleanEnv(present, specs, {
     reporter: ({ errors }) => {
-      const problems = Object.entries(errors).map(([name, error]) => `  ${name}: ${(error as Error).message}`);
+      const problems = Object.entries(errors).map(
+        ([name, error]) => `  ${name}: ${(error as Error).message}`,
+      );
       if (problems.length > 0) {
         throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
       }
@@ -151,16 +244,24 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   });
   const keySources = [env.JWT_SECRET, env.JWT_PUBLIC_KEY, env.JWT_JWKS_URL].filter(Boolean).length;
   if (keySources > 1) {
-    throw new ConfigError('Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL: set only one of them');
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY, JWT_JWKS_URL: set only one of them',
+    );
   }
   if (keySources === 0 && env.NODE_ENV === 'production') {
-    throw new ConfigError('Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: one is required in production');
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL: one is required in production',
+    );
   }
   if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
-    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)');
+    throw new ConfigError(
+      'Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)',
+    );
   }
   if (env.ADMIN_TOKEN !== undefined && (env.ADMIN_TOKEN.length < 32 || env.METRICS_PORT === undefined)) {
-    throw new ConfigError('Invalid configuration:\n  ADMIN_TOKEN: must be at least 32 characters, and needs METRICS_PORT (the admin endpoint is on the metrics listener)');
+    throw new ConfigError(
+      'Invalid configuration:\n  ADMIN_TOKEN: must be at least 32 characters, and needs METRICS_PORT (the admin endpoint is on the metrics listener)',
+    );
   }
   if (env.DATABASE_URL && !env.AUTH_DATABASE_URL) {
     throw new ConfigError(
@@ -168,7 +269,8 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     );
   }
   const processes = apiProcessCount(env.API_PROCESSES);
-  if (processes === undefined) throw new ConfigError('Invalid configuration:\n  API_PROCESSES: must be a positive whole number or auto');
+  if (processes === undefined)
+    throw new ConfigError('Invalid configuration:\n  API_PROCESSES: must be a positive whole number or auto');
   if (processes > 1 && env.NODE_ENV === 'development') {
     throw new ConfigError(
       'Invalid configuration:\n  API_PROCESSES: more than one API process is for production (NODE_ENV=production); development runs one (watch mode and the web app need it)',
@@ -176,10 +278,15 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const limits = [
     env.DEFAULT_PAGE_SIZE > env.MAX_PAGE_SIZE && 'DEFAULT_PAGE_SIZE: must not be larger than MAX_PAGE_SIZE',
-    env.BUDGET_POINTS > 0 && env.MAX_QUERY_COST > env.BUDGET_POINTS && 'MAX_QUERY_COST: must not be larger than BUDGET_POINTS (no operation could ever run)',
-    env.BUDGET_POINTS > 0 && env.BUDGET_RESTORE_RATE <= 0 && 'BUDGET_RESTORE_RATE: must be positive while budgets are on',
+    env.BUDGET_POINTS > 0 &&
+      env.MAX_QUERY_COST > env.BUDGET_POINTS &&
+      'MAX_QUERY_COST: must not be larger than BUDGET_POINTS (no operation could ever run)',
+    env.BUDGET_POINTS > 0 &&
+      env.BUDGET_RESTORE_RATE <= 0 &&
+      'BUDGET_RESTORE_RATE: must be positive while budgets are on',
     // A tenant may hold at most half the pool: the other half always serves everyone else.
-    (env.TENANT_CONCURRENCY < 1 || env.TENANT_CONCURRENCY > env.PG_POOL_MAX / 2) && `TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
+    (env.TENANT_CONCURRENCY < 1 || env.TENANT_CONCURRENCY > env.PG_POOL_MAX / 2) &&
+      `TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
     env.SUBSCRIPTION_READ_CONCURRENCY !== undefined &&
       (env.SUBSCRIPTION_READ_CONCURRENCY < 1 || env.SUBSCRIPTION_READ_CONCURRENCY >= env.PG_POOL_MAX) &&
       `SUBSCRIPTION_READ_CONCURRENCY: must be at least 1 and below PG_POOL_MAX (${env.PG_POOL_MAX})`,

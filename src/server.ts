@@ -126,7 +126,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     constraintMessages = await loadConstraintMessages(pool, EXPOSED_SCHEMAS);
   } catch (error) {
     await pool.end();
-    throw new StartupError(`Cannot reach the database as the authenticator role: ${(error as Error).message}`);
+    throw new StartupError(
+      `Cannot reach the database as the authenticator role: ${(error as Error).message}`,
+    );
   }
   // An idle connection dropped by the server must not take the process down.
   pool.on('error', (error) => {
@@ -143,12 +145,18 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       // Without the manifest, development still runs any operation; production runs none.
       if (enforce || (error as NodeJS.ErrnoException).code !== 'ENOENT') {
         await pool.end();
-        throw new StartupError(`Trusted documents (TRUSTED_DOCUMENTS): ${(error as Error).message}. Run npm run codegen, or set TRUSTED_DOCUMENTS=off.`);
+        throw new StartupError(
+          `Trusted documents (TRUSTED_DOCUMENTS): ${(error as Error).message}. Run npm run codegen, or set TRUSTED_DOCUMENTS=off.`,
+        );
       }
       trustedDocuments = { manifest: {}, enforce };
     }
   }
-  const observed = options.observability?.attach({ pool, databaseGateOpen: gate.isOpen, trustedDocuments: trustedDocuments?.manifest });
+  const observed = options.observability?.attach({
+    pool,
+    databaseGateOpen: gate.isOpen,
+    trustedDocuments: trustedDocuments?.manifest,
+  });
   const budget = options.budget && createBudget(options.budget, logger);
   const preset = createPreset({
     pool,
@@ -184,12 +192,22 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   } catch (error) {
     await releaseDatabase();
     await budget?.close();
-    throw new StartupError(`The GraphQL schema could not be built from the database: ${(error as Error).message}`);
+    throw new StartupError(
+      `The GraphQL schema could not be built from the database: ${(error as Error).message}`,
+    );
   }
   const serv = pgl.createServ(grafserv);
   // Watch mode serves no rebuilt schema the schema guard refuses (src/database/guarded-watch.ts).
   // Loaded only in watch mode (development): production never needs the schema guard.
-  const watchGuard = options.watch && (await import('./database/guarded-watch.ts')).guardWatchMode(serv, { pool, authenticatorUrl: options.authenticatorUrl, roles: options.roles, constraintMessages, logger });
+  const watchGuard =
+    options.watch &&
+    (await import('./database/guarded-watch.ts')).guardWatchMode(serv, {
+      pool,
+      authenticatorUrl: options.authenticatorUrl,
+      roles: options.roles,
+      constraintMessages,
+      logger,
+    });
 
   const app = express();
   app.disable('x-powered-by');
@@ -201,7 +219,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   // GraphiQL (Ruru) runs inline scripts and workers; everything else gets helmet's strict defaults.
   const strictHeaders = helmet();
   const graphiqlHeaders = helmet({ contentSecurityPolicy: false });
-  app.use((req, res, next) => (req.path === GRAPHIQL_PATH || req.path.startsWith('/ruru-static/') ? graphiqlHeaders : strictHeaders)(req, res, next));
+  app.use((req, res, next) =>
+    (req.path === GRAPHIQL_PATH || req.path.startsWith('/ruru-static/') ? graphiqlHeaders : strictHeaders)(
+      req,
+      res,
+      next,
+    ),
+  );
   app.use(
     cors({
       origin: options.corsOrigins,
@@ -233,7 +257,10 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     verifyApiKey: createApiKeyVerifier(pool, options.apiKeyCacheSeconds),
   });
   app.use([GRAPHQL_PATH, EXPORTS_PATH], authenticate(identify));
-  app.get(`${EXPORTS_PATH}/:id`, downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger }));
+  app.get(
+    `${EXPORTS_PATH}/:id`,
+    downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger }),
+  );
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
   if (watchGuard) app.use(GRAPHQL_PATH, watchGuard.middleware);
@@ -246,7 +273,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const subscriptions = new SubscriptionCounts();
   options.observability?.countSubscriptions(() => subscriptions.total);
   // One lane, as many slots as reads may run at once; events wait for one as long as it takes.
-  const readSlots = createBulkhead({ perKey: options.realtime.limits.readConcurrency, queue: Infinity, queueTimeoutMs: 2 ** 31 - 1 });
+  const readSlots = createBulkhead({
+    perKey: options.realtime.limits.readConcurrency,
+    queue: Infinity,
+    queueTimeoutMs: 2 ** 31 - 1,
+  });
   const readSlot = () => readSlots.enter('subscription events');
   const hub = new ListenHub(options.realtime.listenUrl ?? options.authenticatorUrl, logger);
   const websockets = attachWebsockets({
@@ -255,7 +286,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     path: GRAPHQL_PATH,
     identify,
     newSubscriber: (identity) =>
-      new ConnectionSubscriber({ identity, pgSettings: pgSettingsFor(identity, options.roles), pool, hub, counts: subscriptions, limits: options.realtime.limits, readSlot }),
+      new ConnectionSubscriber({
+        identity,
+        pgSettings: pgSettingsFor(identity, options.roles),
+        pool,
+        hub,
+        counts: subscriptions,
+        limits: options.realtime.limits,
+        readSlot,
+      }),
     logger,
     keepaliveMs: options.realtime.keepaliveMs,
     idleMs: options.realtime.idleMs,

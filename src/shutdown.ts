@@ -22,7 +22,11 @@ export interface ShutdownOutcome {
 }
 
 /** Closes each resource in turn; gives up on the rest when `deadlineMs` has passed. */
-export async function closeWithin(resources: Closable[], deadlineMs: number, logger: Logger): Promise<ShutdownOutcome> {
+export async function closeWithin(
+  resources: Closable[],
+  deadlineMs: number,
+  logger: Logger,
+): Promise<ShutdownOutcome> {
   const failed: string[] = [];
   let next = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -45,7 +49,10 @@ export async function closeWithin(resources: Closable[], deadlineMs: number, log
   clearTimeout(timer);
   const unclosed = outcome === 'deadline' ? resources.slice(next).map((resource) => resource.name) : [];
   if (unclosed.length > 0) {
-    logger.error({ unclosed }, `shutdown: not closed after SHUTDOWN_TIMEOUT_MS (${deadlineMs} ms): ${unclosed.join(', ')}; exiting anyway`);
+    logger.error(
+      { unclosed },
+      `shutdown: not closed after SHUTDOWN_TIMEOUT_MS (${deadlineMs} ms): ${unclosed.join(', ')}; exiting anyway`,
+    );
   }
   return { clean: unclosed.length === 0 && failed.length === 0, unclosed, failed };
 }

@@ -9,26 +9,43 @@
 // needs them, so each process loads only what it runs.
 import cluster from 'node:cluster';
 import { apiProcessCount, ConfigError, readEnv, type Env } from './config.ts';
-import { databaseResource, logStartupFailure, prepareStartDatabase, startConfiguredApi, startJobs, startObservability } from './boot.ts';
+import {
+  databaseResource,
+  logStartupFailure,
+  prepareStartDatabase,
+  startConfiguredApi,
+  startJobs,
+  startObservability,
+} from './boot.ts';
 import type { DevTools } from './dev/dev-tools.ts';
 import { loggerFor, type Logger } from './logger.ts';
 import type { ApiServer } from './server.ts';
 import { closeWithin, onStopSignals, type Closable } from './shutdown.ts';
 
 // For a person at a terminal, so plain text on stdout rather than a log line.
-async function printWelcome(api: ApiServer, secret: string | undefined, tenantClaim: string, invitationPending: boolean, webAppPath: string | undefined) {
-  const [{ GRAPHIQL_PATH, GRAPHQL_PATH }, { demoUserEntries }, { demoInvitation }, { mintDevToken }] = await Promise.all([
-    import('./plugins/preset.ts'),
-    import('./dev/dev-tools.ts'),
-    import('./dev/demo-data.ts'),
-    import('./dev/mint-token.ts'),
-  ]);
+async function printWelcome(
+  api: ApiServer,
+  secret: string | undefined,
+  tenantClaim: string,
+  invitationPending: boolean,
+  webAppPath: string | undefined,
+) {
+  const [{ GRAPHIQL_PATH, GRAPHQL_PATH }, { demoUserEntries }, { demoInvitation }, { mintDevToken }] =
+    await Promise.all([
+      import('./plugins/preset.ts'),
+      import('./dev/dev-tools.ts'),
+      import('./dev/demo-data.ts'),
+      import('./dev/mint-token.ts'),
+    ]);
   const lines = [`GraphQL:  ${api.url}${GRAPHQL_PATH}`, `GraphiQL: ${api.url}${GRAPHIQL_PATH}`];
   if (webAppPath) lines.push(`Web app:  ${api.url}${webAppPath} (examples/web: sign in as a demo user)`);
   if (secret) {
-    lines.push('', 'Paste one of these into GraphiQL\'s headers to act as that user:');
+    lines.push('', "Paste one of these into GraphiQL's headers to act as that user:");
     for (const user of demoUserEntries(secret, tenantClaim)) {
-      lines.push(`  ${user.email} (${user.role} of ${user.tenant}):`, `  {"Authorization": "Bearer ${user.token}"}`);
+      lines.push(
+        `  ${user.email} (${user.role} of ${user.tenant}):`,
+        `  {"Authorization": "Bearer ${user.token}"}`,
+      );
     }
     if (invitationPending) {
       const { email, tenant, userId, secret: invitationSecret } = demoInvitation;
@@ -64,7 +81,10 @@ async function runSingleProcess(env: Env, log: Logger) {
   let devTools: Closable | undefined;
   let jobs: Closable[] = [];
   let database: Closable | undefined;
-  const resources = () => [api, metrics, devTools, ...jobs, database].filter((resource): resource is Closable => resource !== undefined);
+  const resources = () =>
+    [api, metrics, devTools, ...jobs, database].filter(
+      (resource): resource is Closable => resource !== undefined,
+    );
 
   onStopSignals(log, async (signal) => {
     log.info(`${signal}: finishing in-flight requests and jobs, then stopping`);
@@ -73,15 +93,26 @@ async function runSingleProcess(env: Env, log: Logger) {
   });
 
   try {
-    const prepared = await prepareStartDatabase(env, log, (location) => (database = databaseResource(location)));
+    const prepared = await prepareStartDatabase(
+      env,
+      log,
+      (location) => (database = databaseResource(location)),
+    );
     let tools: DevTools | undefined;
     let secret: string | undefined;
     if (development) {
-      const [{ keySourceFor }, { startDevTools }] = await Promise.all([import('./auth/key-source.ts'), import('./dev/dev-tools.ts')]);
+      const [{ keySourceFor }, { startDevTools }] = await Promise.all([
+        import('./auth/key-source.ts'),
+        import('./dev/dev-tools.ts'),
+      ]);
       const key = await keySourceFor(env);
       secret = key.kind === 'secret' ? key.secret : undefined;
       if (secret) {
-        tools = await startDevTools({ tokenSecret: secret, tenantClaim: env.JWT_TENANT_CLAIM, webApp: { hot: true } });
+        tools = await startDevTools({
+          tokenSecret: secret,
+          tenantClaim: env.JWT_TENANT_CLAIM,
+          webApp: { hot: true },
+        });
         devTools = { name: 'development tools', close: () => tools!.close() };
       }
     }
@@ -94,7 +125,8 @@ async function runSingleProcess(env: Env, log: Logger) {
       devTools: tools?.router,
     });
     api = { name: 'HTTP server and database pool', close: () => server.close() };
-    if (env.WORKER === 'in-process') jobs = await startJobs(env, log, prepared.location.ownerUrl, operators?.observability);
+    if (env.WORKER === 'in-process')
+      jobs = await startJobs(env, log, prepared.location.ownerUrl, operators?.observability);
     if (development) {
       const [{ writeFile }, { SCHEMA_FILE, schemaSDL }, { WEB_APP_PATH }] = await Promise.all([
         import('node:fs/promises'),
@@ -102,7 +134,13 @@ async function runSingleProcess(env: Env, log: Logger) {
         import('./dev/dev-tools.ts'),
       ]);
       await writeFile(SCHEMA_FILE, schemaSDL(server.schema));
-      await printWelcome(server, secret, env.JWT_TENANT_CLAIM, prepared.invitationPending, tools && WEB_APP_PATH);
+      await printWelcome(
+        server,
+        secret,
+        env.JWT_TENANT_CLAIM,
+        prepared.invitationPending,
+        tools && WEB_APP_PATH,
+      );
     } else {
       log.info({ url: server.url }, 'tenantgraph is ready');
     }

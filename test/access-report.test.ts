@@ -13,10 +13,17 @@ import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
 
 const database = inject('database');
-const roles = { owner: loginRoleOf(database.ownerUrl), authenticator: loginRoleOf(database.authenticatorUrl), visitor: database.visitor, anonymous: database.anonymous };
+const roles = {
+  owner: loginRoleOf(database.ownerUrl),
+  authenticator: loginRoleOf(database.authenticatorUrl),
+  visitor: database.visitor,
+  anonymous: database.anonymous,
+};
 
 async function asSuperuser<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: onDatabase(database.rootUrl, databaseNameOf(database.ownerUrl)) });
+  const client = new pg.Client({
+    connectionString: onDatabase(database.rootUrl, databaseNameOf(database.ownerUrl)),
+  });
   await client.connect();
   try {
     return await fn(client);
@@ -27,9 +34,14 @@ async function asSuperuser<T>(fn: (client: pg.Client) => Promise<T>): Promise<T>
 
 describe('the access report', () => {
   test('docs/access.md matches the schema the migrations produce', async () => {
-    const report = await asSuperuser((client) => writeAccessReport(client, roles, { write: process.env.UPDATE_SCHEMA === '1' }));
+    const report = await asSuperuser((client) =>
+      writeAccessReport(client, roles, { write: process.env.UPDATE_SCHEMA === '1' }),
+    );
     const committed = await readFile(ACCESS_FILE, 'utf8').catch(() => '');
-    expect(committed === report, 'docs/access.md is stale: run `npm run schema:update` and commit the result').toBe(true);
+    expect(
+      committed === report,
+      'docs/access.md is stale: run `npm run schema:update` and commit the result',
+    ).toBe(true);
     expect(report).toContain('| select | — | own tenant | own tenant | own tenant | own tenant |');
   });
 
@@ -48,12 +60,18 @@ describe('the access report', () => {
         grant select, update (body), delete on ${schema}.notes to ${database.visitor};
       `);
       try {
-        return await accessReport(client, { schemas: [schema], roles: roleNames(roles), tenantsTable: 'app_public.tenants' });
+        return await accessReport(client, {
+          schemas: [schema],
+          roles: roleNames(roles),
+          tenantsTable: 'app_public.tenants',
+        });
       } finally {
         await client.query(`drop schema ${schema} cascade`);
       }
     });
-    expect(report).toContain('| select | — | **every tenant** | **every tenant** | **every tenant** | **every tenant** |');
+    expect(report).toContain(
+      '| select | — | **every tenant** | **every tenant** | **every tenant** | **every tenant** |',
+    );
     expect(report).toContain('| update (body) | — | no rows | no rows | no rows | no rows |');
     expect(report).toContain('| delete | — | no rows | no rows | own tenant | own tenant |');
   });

@@ -18,16 +18,29 @@ let b: TenantFixture;
 beforeAll(async () => {
   [a, b] = await Promise.all([createTenant('audit-a'), createTenant('audit-b')]);
 });
-const as = (tenant: TenantFixture, role: keyof TenantFixture['users'], extra: Record<string, string> = {}) => ({
+const as = (
+  tenant: TenantFixture,
+  role: keyof TenantFixture['users'],
+  extra: Record<string, string> = {},
+) => ({
   authorization: `Bearer ${tokenFor({ userId: tenant.users[role], tenantId: tenant.id })}`,
   ...extra,
 });
-const withKey = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
+const withKey = (key: string, extra: Record<string, string> = {}) => ({
+  authorization: `Bearer ${key}`,
+  ...extra,
+});
 
-async function createKey(tenant: TenantFixture, role: string, by: keyof TenantFixture['users'] = 'owner', expiresAt?: string) {
+async function createKey(
+  tenant: TenantFixture,
+  role: string,
+  by: keyof TenantFixture['users'] = 'owner',
+  expiresAt?: string,
+) {
   const { body } = await api.post(
     {
-      query: 'mutation ($name: String!, $role: MembershipRole, $expiresAt: Datetime) { createApiKey(input: { name: $name, role: $role, expiresAt: $expiresAt }) { apiKey { apiKeyId prefix role secret } } }',
+      query:
+        'mutation ($name: String!, $role: MembershipRole, $expiresAt: Datetime) { createApiKey(input: { name: $name, role: $role, expiresAt: $expiresAt }) { apiKey { apiKeyId prefix role secret } } }',
       variables: { name: `${role} key`, role, expiresAt },
     },
     as(tenant, by),
@@ -36,7 +49,11 @@ async function createKey(tenant: TenantFixture, role: string, by: keyof TenantFi
 }
 
 const eventsOf = (tenantId: string) =>
-  asOwner(async (db) => (await db.query('select * from app_public.audit_events where tenant_id = $1 order by id', [tenantId])).rows);
+  asOwner(
+    async (db) =>
+      (await db.query('select * from app_public.audit_events where tenant_id = $1 order by id', [tenantId]))
+        .rows,
+  );
 
 describe('API keys', () => {
   test('an owner creates a key: the secret is shown once, with a recognisable prefix, and never listed', async () => {
@@ -44,24 +61,50 @@ describe('API keys', () => {
     const key = body.data.createApiKey.apiKey;
     expect(key.secret).toMatch(/^tgk_[0-9a-f]{64}$/);
     expect(key.prefix).toBe(key.secret.slice(0, 12));
-    const listed = await api.post({ query: '{ apiKeys { nodes { name role prefix lastUsedAt } } }' }, as(a, 'admin'));
+    const listed = await api.post(
+      { query: '{ apiKeys { nodes { name role prefix lastUsedAt } } }' },
+      as(a, 'admin'),
+    );
     expect(JSON.stringify(listed.body)).not.toContain(key.secret.slice(12));
-    const stored = await asOwner(async (db) => (await db.query("select * from app_private.api_key_secrets where api_key_id = $1", [key.apiKeyId])).rows);
+    const stored = await asOwner(
+      async (db) =>
+        (await db.query('select * from app_private.api_key_secrets where api_key_id = $1', [key.apiKeyId]))
+          .rows,
+    );
     expect(stored[0].secret_hash.toString('hex')).not.toContain(key.secret.slice(4));
   });
 
   test('a key acts in its own tenant with its role; X-Tenant does not move it', async () => {
     const member = (await createKey(a, 'member')).data.createApiKey.apiKey.secret;
     const viewer = (await createKey(a, 'viewer')).data.createApiKey.apiKey.secret;
-    const created = await api.post({ query: 'mutation { createProduct(input: { name: "By key", price: "3" }) { product { tenantId } } }' }, withKey(member));
+    const created = await api.post(
+      { query: 'mutation { createProduct(input: { name: "By key", price: "3" }) { product { tenantId } } }' },
+      withKey(member),
+    );
     expect(created.body.data.createProduct.product.tenantId).toBe(a.id);
-    const refused = await api.post({ query: 'mutation { createProduct(input: { name: "By viewer key", price: "3" }) { product { tenantId } } }' }, withKey(viewer));
+    const refused = await api.post(
+      {
+        query:
+          'mutation { createProduct(input: { name: "By viewer key", price: "3" }) { product { tenantId } } }',
+      },
+      withKey(viewer),
+    );
     expect(refused.body.errors[0].extensions.code).toBe('FORBIDDEN');
-    const elsewhere = await api.post({ query: '{ currentTenant { slug } products { totalCount } }' }, withKey(member, { 'x-tenant': b.slug }));
+    const elsewhere = await api.post(
+      { query: '{ currentTenant { slug } products { totalCount } }' },
+      withKey(member, { 'x-tenant': b.slug }),
+    );
     expect(elsewhere.body.data.currentTenant.slug).toBe(a.slug);
     // Charged to the tenant like any member.
     expect(elsewhere.body.extensions.cost.throttleStatus.maximumAvailable).toBe(10_000);
-    const used = await asOwner(async (db) => (await db.query("select last_used_at from app_public.api_keys where prefix = $1", [member.slice(0, 12)])).rows[0]);
+    const used = await asOwner(
+      async (db) =>
+        (
+          await db.query('select last_used_at from app_public.api_keys where prefix = $1', [
+            member.slice(0, 12),
+          ])
+        ).rows[0],
+    );
     expect(used.last_used_at).not.toBeNull();
   });
 
@@ -70,38 +113,74 @@ describe('API keys', () => {
     expect((await createKey(a, 'member', 'member')).errors[0].extensions.code).toBe('FORBIDDEN');
     expect((await createKey(a, 'admin', 'admin')).data.createApiKey.apiKey.role).toBe('admin');
     const admin = (await createKey(a, 'admin')).data.createApiKey.apiKey.secret;
-    const byKey = await api.post({ query: 'mutation { createApiKey(input: { name: "spawn", role: viewer }) { apiKey { secret } } }' }, withKey(admin));
+    const byKey = await api.post(
+      { query: 'mutation { createApiKey(input: { name: "spawn", role: viewer }) { apiKey { secret } } }' },
+      withKey(admin),
+    );
     expect(byKey.body.errors[0].extensions.code).toBe('FORBIDDEN');
   });
 
   test("another tenant's key reads nothing of ours, and cannot revoke ours", async () => {
     const ours = (await createKey(a, 'viewer')).data.createApiKey.apiKey;
     const theirs = (await createKey(b, 'admin')).data.createApiKey.apiKey.secret;
-    const read = await api.post({ query: '{ products { totalCount } apiKeys { totalCount } }' }, withKey(theirs));
+    const read = await api.post(
+      { query: '{ products { totalCount } apiKeys { totalCount } }' },
+      withKey(theirs),
+    );
     expect(read.body.data.products.totalCount).toBe(2);
     expect(read.body.data.apiKeys.totalCount).toBe(1);
-    const revoke = await api.post({ query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }', variables: { id: ours.apiKeyId } }, as(b, 'owner'));
+    const revoke = await api.post(
+      {
+        query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }',
+        variables: { id: ours.apiKeyId },
+      },
+      as(b, 'owner'),
+    );
     expect(revoke.body.errors[0].extensions.code).toBe('NOT_FOUND');
   });
 
   test('revoked, expired and unknown keys: the same 401 INVALID_API_KEY; a revocation counts within API_KEY_CACHE_SECONDS', async () => {
     const revoked = (await createKey(a, 'viewer')).data.createApiKey.apiKey;
-    expect((await api.post({ query: '{ currentTenant { slug } }' }, withKey(revoked.secret))).status).toBe(200);
-    await api.post({ query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }', variables: { id: revoked.apiKeyId } }, as(a, 'owner'));
+    expect((await api.post({ query: '{ currentTenant { slug } }' }, withKey(revoked.secret))).status).toBe(
+      200,
+    );
+    await api.post(
+      {
+        query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }',
+        variables: { id: revoked.apiKeyId },
+      },
+      as(a, 'owner'),
+    );
     // Even while its verdict is still cached, the database refuses a revoked key's data.
     const cachedMeanwhile = await api.post({ query: '{ products { totalCount } }' }, withKey(revoked.secret));
     expect(cachedMeanwhile.body.data?.products?.totalCount ?? 0).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 1_100));
 
-    const expired = (await createKey(a, 'viewer', 'owner', new Date(Date.now() + 60_000).toISOString())).data.createApiKey.apiKey;
-    await asOwner((db) => db.query("update app_public.api_keys set expires_at = now() - interval '1 second' where id = $1", [expired.apiKeyId]));
+    const expired = (await createKey(a, 'viewer', 'owner', new Date(Date.now() + 60_000).toISOString())).data
+      .createApiKey.apiKey;
+    await asOwner((db) =>
+      db.query("update app_public.api_keys set expires_at = now() - interval '1 second' where id = $1", [
+        expired.apiKeyId,
+      ]),
+    );
     const unknown = `tgk_${'0'.repeat(64)}`;
     const answers = [];
     for (const key of [revoked.secret, expired.secret, unknown]) {
       const { status, body, headers } = await api.post({ query: '{ currentTenant { slug } }' }, withKey(key));
       answers.push({ status, body, authenticate: headers.get('www-authenticate') });
     }
-    expect(answers[0]).toEqual({ status: 401, body: { errors: [{ message: 'This API key is unknown, revoked or expired.', extensions: { code: 'INVALID_API_KEY' } }] }, authenticate: expect.any(String) });
+    expect(answers[0]).toEqual({
+      status: 401,
+      body: {
+        errors: [
+          {
+            message: 'This API key is unknown, revoked or expired.',
+            extensions: { code: 'INVALID_API_KEY' },
+          },
+        ],
+      },
+      authenticate: expect.any(String),
+    });
     expect(answers[1]).toEqual(answers[0]);
     expect(answers[2]).toEqual(answers[0]);
   });
@@ -123,10 +202,26 @@ describe('the audit trail', () => {
     await asOwner((db) => db.query('delete from app_public.audit_events where tenant_id = $1', [t.id]));
     const key = (await createKey(t, 'admin')).data.createApiKey.apiKey;
     const requestId = `story-${randomUUID().slice(0, 8)}`;
-    const created = await api.post({ query: 'mutation { createProduct(input: { name: "Saw", price: "20" }) { product { id rowId } } }' }, as(t, 'member', { 'x-request-id': requestId }));
+    const created = await api.post(
+      { query: 'mutation { createProduct(input: { name: "Saw", price: "20" }) { product { id rowId } } }' },
+      as(t, 'member', { 'x-request-id': requestId }),
+    );
     const product = created.body.data.createProduct.product;
-    await api.post({ query: 'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { price: "25.00" } }) { product { price } } }', variables: { id: product.id } }, as(t, 'member'));
-    await api.post({ query: 'mutation ($id: ID!) { deleteProductById(input: { id: $id }) { deletedProductId } }', variables: { id: product.id } }, withKey(key.secret));
+    await api.post(
+      {
+        query:
+          'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { price: "25.00" } }) { product { price } } }',
+        variables: { id: product.id },
+      },
+      as(t, 'member'),
+    );
+    await api.post(
+      {
+        query: 'mutation ($id: ID!) { deleteProductById(input: { id: $id }) { deletedProductId } }',
+        variables: { id: product.id },
+      },
+      withKey(key.secret),
+    );
 
     const events = (await eventsOf(t.id)).map((event) => ({
       table: event.table_name,
@@ -138,9 +233,22 @@ describe('the audit trail', () => {
       changes: event.changes,
       requestId: event.request_id,
     }));
-    expect(events.map(({ table, operation, actor }) => `${actor} ${operation} ${table}`)).toEqual(['user insert api_keys', 'user insert products', 'user update products', 'api_key delete products']);
-    expect(events[1]).toMatchObject({ user: t.users.member, row: { tenant_id: t.id, id: product.rowId }, requestId, changes: { name: { new: 'Saw' }, price: { new: 20 } } });
-    expect(events[2]!.changes).toEqual({ price: { old: 20, new: 25 }, updated_at: { old: expect.any(String), new: expect.any(String) } });
+    expect(events.map(({ table, operation, actor }) => `${actor} ${operation} ${table}`)).toEqual([
+      'user insert api_keys',
+      'user insert products',
+      'user update products',
+      'api_key delete products',
+    ]);
+    expect(events[1]).toMatchObject({
+      user: t.users.member,
+      row: { tenant_id: t.id, id: product.rowId },
+      requestId,
+      changes: { name: { new: 'Saw' }, price: { new: 20 } },
+    });
+    expect(events[2]!.changes).toEqual({
+      price: { old: 20, new: 25 },
+      updated_at: { old: expect.any(String), new: expect.any(String) },
+    });
     expect(events[3]).toMatchObject({ key: key.apiKeyId, user: null, changes: { name: { old: 'Saw' } } });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const logged = lines.map((line) => JSON.parse(line)).find((entry) => entry.req?.id === requestId);
@@ -150,20 +258,52 @@ describe('the audit trail', () => {
   test('people and settings are audited too: members, roles, invitations, tenant settings, key revocation', async () => {
     const t = await createTenant('audit-people');
     const key = (await createKey(t, 'viewer')).data.createApiKey.apiKey;
-    await api.post({ query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }', variables: { id: key.apiKeyId } }, as(t, 'owner'));
-    await api.post({ query: 'mutation { inviteMember(input: { email: "someone@example.test", role: viewer }) { invitation { status } } }' }, as(t, 'owner'));
-    await asUser({ userId: t.users.owner, tenantId: t.id }, async (db) => {
-      await db.query("update app_public.memberships set role = 'member' where user_id = $1", [t.users.viewer]);
-      await db.query(`update app_public.tenants set settings = '{"theme": "dark"}'`);
-      await db.query('delete from app_public.memberships where user_id = $1', [t.users.member]);
-    }, { commit: true });
+    await api.post(
+      {
+        query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { apiKey { revokedAt } } }',
+        variables: { id: key.apiKeyId },
+      },
+      as(t, 'owner'),
+    );
+    await api.post(
+      {
+        query:
+          'mutation { inviteMember(input: { email: "someone@example.test", role: viewer }) { invitation { status } } }',
+      },
+      as(t, 'owner'),
+    );
+    await asUser(
+      { userId: t.users.owner, tenantId: t.id },
+      async (db) => {
+        await db.query("update app_public.memberships set role = 'member' where user_id = $1", [
+          t.users.viewer,
+        ]);
+        await db.query(`update app_public.tenants set settings = '{"theme": "dark"}'`);
+        await db.query('delete from app_public.memberships where user_id = $1', [t.users.member]);
+      },
+      { commit: true },
+    );
     const seen = (await eventsOf(t.id)).map((event) => `${event.operation} ${event.table_name}`);
-    expect(seen).toEqual(expect.arrayContaining(['update api_keys', 'insert invitations', 'update memberships', 'update tenants', 'delete memberships']));
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'update api_keys',
+        'insert invitations',
+        'update memberships',
+        'update tenants',
+        'delete memberships',
+      ]),
+    );
   });
 
   test("owners and admins read their tenant's events; members, viewers and other tenants read none", async () => {
-    await api.post({ query: 'mutation { createCategory(input: { category: { name: "Audited" } }) { category { name } } }' }, as(a, 'member'));
-    const count = async (headers: Record<string, string>) => (await api.post({ query: '{ auditEvents { totalCount } }' }, headers)).body.data.auditEvents.totalCount;
+    await api.post(
+      {
+        query: 'mutation { createCategory(input: { category: { name: "Audited" } }) { category { name } } }',
+      },
+      as(a, 'member'),
+    );
+    const count = async (headers: Record<string, string>) =>
+      (await api.post({ query: '{ auditEvents { totalCount } }' }, headers)).body.data.auditEvents.totalCount;
     expect(await count(as(a, 'owner'))).toBeGreaterThan(0);
     expect(await count(as(a, 'admin'))).toBe(await count(as(a, 'owner')));
     expect([await count(as(a, 'member')), await count(as(a, 'viewer'))]).toEqual([0, 0]);
@@ -173,7 +313,9 @@ describe('the audit trail', () => {
   });
 
   test('nobody forges, changes or deletes an event: no mutation exists, and every request role is refused in SQL', async () => {
-    const mutations = Object.keys(api.server.schema.getMutationType()!.getFields()).filter((name) => /audit/i.test(name));
+    const mutations = Object.keys(api.server.schema.getMutationType()!.getFields()).filter((name) =>
+      /audit/i.test(name),
+    );
     expect(mutations).toEqual([]);
     const before = await eventsOf(a.id);
     const attempts = [
@@ -182,7 +324,10 @@ describe('the audit trail', () => {
       'delete from app_public.audit_events where tenant_id = $1',
     ];
     for (const sql of attempts) {
-      expect((await pgError(asUser({ userId: a.users.owner, tenantId: a.id }, (db) => db.query(sql, [a.id])))).code).toBe('42501');
+      expect(
+        (await pgError(asUser({ userId: a.users.owner, tenantId: a.id }, (db) => db.query(sql, [a.id]))))
+          .code,
+      ).toBe('42501');
       expect((await pgError(asAnonymous((db) => db.query(sql, [a.id])))).code).toBe('42501');
       expect((await pgError(withAuthenticator((db) => db.query(sql, [a.id])))).code).toBe('42501');
     }
@@ -194,15 +339,26 @@ describe('the audit trail', () => {
     const table = `audit_secret_${randomUUID().slice(0, 8)}`;
     const tenant = randomUUID();
     const rows = await asOwner(async (db) => {
-      await db.query(`create table app_private.${table} (tenant_id uuid, id int primary key, token text, note text)`);
-      await db.query(`create trigger _900_audit after insert on app_private.${table} for each row execute function app_private.tg__audit('token')`);
+      await db.query(
+        `create table app_private.${table} (tenant_id uuid, id int primary key, token text, note text)`,
+      );
+      await db.query(
+        `create trigger _900_audit after insert on app_private.${table} for each row execute function app_private.tg__audit('token')`,
+      );
       await db.query(`insert into app_private.${table} values ($1, 1, 'sesame', 'hello')`, [tenant]);
-      const events = (await db.query('select changes from app_public.audit_events where tenant_id = $1', [tenant])).rows;
+      const events = (
+        await db.query('select changes from app_public.audit_events where tenant_id = $1', [tenant])
+      ).rows;
       await db.query(`drop table app_private.${table}`);
       await db.query('delete from app_public.audit_events where tenant_id = $1', [tenant]);
       return events;
     });
-    expect(rows[0].changes).toEqual({ tenant_id: { new: tenant }, id: { new: 1 }, token: { hidden: true }, note: { new: 'hello' } });
+    expect(rows[0].changes).toEqual({
+      tenant_id: { new: tenant },
+      id: { new: 1 },
+      token: { hidden: true },
+      note: { new: 'hello' },
+    });
   });
 
   test('the retention job deletes events past AUDIT_RETENTION_DAYS and keeps the rest', async () => {
@@ -214,8 +370,18 @@ describe('the audit trail', () => {
         [tenant],
       ),
     );
-    await asOwner((db) => deleteOldAuditEvents(10)({}, { query: (sql: string, values: unknown[]) => db.query(sql, values), logger: { info() {} } } as never) as Promise<void>);
-    const left = await asOwner(async (db) => (await db.query('select table_name from app_public.audit_events where tenant_id = $1', [tenant])).rows);
+    await asOwner(
+      (db) =>
+        deleteOldAuditEvents(10)({}, {
+          query: (sql: string, values: unknown[]) => db.query(sql, values),
+          logger: { info() {} },
+        } as never) as Promise<void>,
+    );
+    const left = await asOwner(
+      async (db) =>
+        (await db.query('select table_name from app_public.audit_events where tenant_id = $1', [tenant]))
+          .rows,
+    );
     expect(left).toEqual([{ table_name: 'recent' }]);
   });
 });

@@ -54,7 +54,10 @@ let a: TenantFixture;
 let b: TenantFixture;
 
 beforeAll(async () => {
-  monitor = new pg.Client({ connectionString: database.rootUrl, application_name: 'tenantgraph-api-auth-monitor' });
+  monitor = new pg.Client({
+    connectionString: database.rootUrl,
+    application_name: 'tenantgraph-api-auth-monitor',
+  });
   await monitor.connect();
   [a, b] = await Promise.all([createTenant('auth-a'), createTenant('auth-b')]);
 });
@@ -72,7 +75,10 @@ async function tenantView(api: TestApi, token: string) {
   return { status, body: { data: body.data, ...(body.errors && { errors: body.errors }) } };
 }
 
-const sees = (tenant: TenantFixture) => ({ status: 200, body: { data: { products: { totalCount: 2 }, currentTenant: { slug: tenant.slug } } } });
+const sees = (tenant: TenantFixture) => ({
+  status: 200,
+  body: { data: { products: { totalCount: 2 }, currentTenant: { slug: tenant.slug } } },
+});
 const seesNothing = { status: 200, body: { data: { products: { totalCount: 0 }, currentTenant: null } } };
 
 /** Asserts the request is answered `status`/`code` in the documented shape, and no query ran. */
@@ -81,12 +87,18 @@ async function expectRefused(api: TestApi, headers: Record<string, string>, code
   const response = await api.post({ query: TENANT_VIEW }, headers);
   expect(response.status).toBe(status);
   expect(response.body).toEqual({ errors: [{ message: expect.any(String), extensions: { code } }] });
-  expect(response.headers.get('www-authenticate')).toBe(status === 401 ? 'Bearer error="invalid_token"' : null);
+  expect(response.headers.get('www-authenticate')).toBe(
+    status === 401 ? 'Bearer error="invalid_token"' : null,
+  );
   expect(await serverBackendsBusySince(since)).toBe(0);
 }
 
 /** A JWT put together by hand, as an attacker would: no library refuses to build it. */
-function handMade(header: object, payload: object, sign: (signingInput: string) => string = () => ''): string {
+function handMade(
+  header: object,
+  payload: object,
+  sign: (signingInput: string) => string = () => '',
+): string {
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
   const signingInput = `${part(header)}.${part(payload)}`;
   return `${signingInput}.${sign(signingInput)}`;
@@ -121,7 +133,11 @@ describe('an HS256 secret (the default)', () => {
   });
 
   test('an expired token is refused with TOKEN_EXPIRED', async () => {
-    await expectRefused(api, bearer(tokenFor({ userId: a.users.viewer, tenantId: a.id }, { expiresIn: -60 })), 'TOKEN_EXPIRED');
+    await expectRefused(
+      api,
+      bearer(tokenFor({ userId: a.users.viewer, tenantId: a.id }, { expiresIn: -60 })),
+      'TOKEN_EXPIRED',
+    );
   });
 
   test('a token whose nbf is in the future is refused with TOKEN_NOT_YET_VALID', async () => {
@@ -134,7 +150,11 @@ describe('an HS256 secret (the default)', () => {
   });
 
   test('an unsigned token (alg: none) is refused', async () => {
-    await expectRefused(api, bearer(handMade({ alg: 'none', typ: 'JWT' }, viewerClaims())), 'UNAUTHENTICATED');
+    await expectRefused(
+      api,
+      bearer(handMade({ alg: 'none', typ: 'JWT' }, viewerClaims())),
+      'UNAUTHENTICATED',
+    );
   });
 
   test('a correctly signed token without exp is refused', async () => {
@@ -144,35 +164,50 @@ describe('an HS256 secret (the default)', () => {
   });
 
   test('a correctly signed token naming its own key (jku) is refused', async () => {
-    const token = signedByHand(viewerClaims(), { header: { alg: 'HS256', jku: 'https://attacker.example/jwks.json' } });
+    const token = signedByHand(viewerClaims(), {
+      header: { alg: 'HS256', jku: 'https://attacker.example/jwks.json' },
+    });
     await expectRefused(api, bearer(token), 'UNAUTHENTICATED');
   });
 
   test.each([
     ['a malformed token', 'Bearer not-a-jwt'],
     ['three dotted parts that are not JSON', 'Bearer aaa.bbb.ccc'],
-    ['a truncated signature', () => `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id }).slice(0, -4)}`],
-    ['two tokens', () => `Bearer ${tokenFor({ userId: a.users.viewer })} ${tokenFor({ userId: a.users.viewer })}`],
+    [
+      'a truncated signature',
+      () => `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id }).slice(0, -4)}`,
+    ],
+    [
+      'two tokens',
+      () => `Bearer ${tokenFor({ userId: a.users.viewer })} ${tokenFor({ userId: a.users.viewer })}`,
+    ],
     ['Basic credentials', `Basic ${Buffer.from('admin:admin').toString('base64')}`],
     ['a token without the Bearer scheme', () => tokenFor({ userId: a.users.viewer, tenantId: a.id })],
   ])('%s in the Authorization header is refused', async (_name, header) => {
-    await expectRefused(api, { authorization: typeof header === 'string' ? header : header() }, 'UNAUTHENTICATED');
+    await expectRefused(
+      api,
+      { authorization: typeof header === 'string' ? header : header() },
+      'UNAUTHENTICATED',
+    );
   });
 
   test.each([
     ['no sub', () => signedByHand({ tenant_id: a.id, exp: seconds() + 300 })],
-    ['a sub that is not a uuid', () => tokenFor({ userId: 'auth0|5f7c8ec7c33c6c004bbafe82', tenantId: a.id })],
+    [
+      'a sub that is not a uuid',
+      () => tokenFor({ userId: 'auth0|5f7c8ec7c33c6c004bbafe82', tenantId: a.id }),
+    ],
     ['a tenant claim that is not a uuid', () => tokenFor({ userId: a.users.viewer, tenantId: 'acme' })],
     ['a tenant claim that is SQL', () => tokenFor({ userId: a.users.viewer, tenantId: "' or 1=1 --" })],
   ])('a verified token with %s is refused with INVALID_CLAIMS', async (_name, token) => {
     await expectRefused(api, bearer(token()), 'INVALID_CLAIMS');
   });
 
-  test("a valid token naming a tenant its user is not a member of sees nothing there (HTTP 200)", async () => {
+  test('a valid token naming a tenant its user is not a member of sees nothing there (HTTP 200)', async () => {
     expect(await tenantView(api, tokenFor({ userId: b.users.owner, tenantId: a.id }))).toEqual(seesNothing);
   });
 
-  test("a valid token naming a tenant its user is not a member of cannot create a product there", async () => {
+  test('a valid token naming a tenant its user is not a member of cannot create a product there', async () => {
     const before = await snapshot(a.id);
     const { status, body } = await api.post(
       { query: 'mutation { createProduct(input: { name: "planted", price: "1" }) { product { name } } }' },
@@ -180,7 +215,9 @@ describe('an HS256 secret (the default)', () => {
     );
     // Executed, so 200 (GraphQL over HTTP), with the refusal's code.
     expect(status).toBe(200);
-    expect(body.errors.map((error: { extensions: { code: string } }) => error.extensions.code)).toEqual(['FORBIDDEN']);
+    expect(body.errors.map((error: { extensions: { code: string } }) => error.extensions.code)).toEqual([
+      'FORBIDDEN',
+    ]);
     expect(body.data).toEqual({ createProduct: null });
     expect(await snapshot(a.id)).toEqual(before);
   });
@@ -188,7 +225,9 @@ describe('an HS256 secret (the default)', () => {
   test('no token at all is anonymous: products are FORBIDDEN (an executed operation: HTTP 200)', async () => {
     const { status, body } = await api.post({ query: '{ products { totalCount } }' });
     expect(status).toBe(200);
-    expect(body.errors).toEqual([expect.objectContaining({ path: ['products', 'totalCount'], extensions: { code: 'FORBIDDEN' } })]);
+    expect(body.errors).toEqual([
+      expect.objectContaining({ path: ['products', 'totalCount'], extensions: { code: 'FORBIDDEN' } }),
+    ]);
     expect(body.data).toEqual({ products: null });
   });
 });
@@ -197,7 +236,8 @@ describe('an issuer and an audience configured', () => {
   const issuer = 'https://id.example.test/';
   const audience = 'tenantgraph-api';
   const api = useAuthApi({ verifier: { issuer, audience } });
-  const token = (options: { issuer?: string; audience?: string }) => tokenFor({ userId: a.users.viewer, tenantId: a.id }, options);
+  const token = (options: { issuer?: string; audience?: string }) =>
+    tokenFor({ userId: a.users.viewer, tenantId: a.id }, options);
 
   test('a token from that issuer for that audience passes', async () => {
     expect(await tenantView(api, token({ issuer, audience }))).toEqual(sees(a));
@@ -215,10 +255,14 @@ describe('an issuer and an audience configured', () => {
 
 describe('a namespaced tenant claim configured', () => {
   const tenantClaim = 'https://example.com/tenant_id';
-  const api = useAuthApi({ claimNames: { tenant: tenantClaim, email: 'email', emailVerified: 'email_verified' } });
+  const api = useAuthApi({
+    claimNames: { tenant: tenantClaim, email: 'email', emailVerified: 'email_verified' },
+  });
 
-  test("the namespaced claim selects the tenant", async () => {
-    expect(await tenantView(api, tokenFor({ userId: a.users.viewer, tenantId: a.id }, { tenantClaim }))).toEqual(sees(a));
+  test('the namespaced claim selects the tenant', async () => {
+    expect(
+      await tenantView(api, tokenFor({ userId: a.users.viewer, tenantId: a.id }, { tenantClaim })),
+    ).toEqual(sees(a));
   });
 
   test('a plain tenant_id claim is not read in its place', async () => {
@@ -231,18 +275,27 @@ describe('an RSA public key (RS256 only)', () => {
   const pem = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
   const api = useAuthApi({ verifier: { key: { kind: 'publicKey', pem } } });
   const rs256 = (privateKey: KeyObject, header: Record<string, unknown> = {}) =>
-    jwt.sign(viewerClaims(), privateKey, { algorithm: 'RS256', header: { alg: 'RS256', ...header } as jwt.JwtHeader });
+    jwt.sign(viewerClaims(), privateKey, {
+      algorithm: 'RS256',
+      header: { alg: 'RS256', ...header } as jwt.JwtHeader,
+    });
 
   test('an RS256 token signed with the matching private key passes', async () => {
     expect(await tenantView(api, rs256(rsa.privateKey))).toEqual(sees(a));
   });
 
   test('an RS256 token signed with another RSA key is refused', async () => {
-    await expectRefused(api, bearer(rs256(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)), 'UNAUTHENTICATED');
+    await expectRefused(
+      api,
+      bearer(rs256(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)),
+      'UNAUTHENTICATED',
+    );
   });
 
   test('an HS256 token whose HMAC secret is the public key PEM is refused (HS/RS confusion)', async () => {
-    const confused = handMade({ alg: 'HS256', typ: 'JWT' }, viewerClaims(), (input) => createHmac('sha256', pem).update(input).digest('base64url'));
+    const confused = handMade({ alg: 'HS256', typ: 'JWT' }, viewerClaims(), (input) =>
+      createHmac('sha256', pem).update(input).digest('base64url'),
+    );
     await expectRefused(api, bearer(confused), 'UNAUTHENTICATED');
   });
 
@@ -259,7 +312,11 @@ describe('an RSA public key (RS256 only)', () => {
 
 describe('an EC P-256 public key (ES256 only)', () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const api = useAuthApi({ verifier: { key: { kind: 'publicKey', pem: ec.publicKey.export({ type: 'spki', format: 'pem' }) as string } } });
+  const api = useAuthApi({
+    verifier: {
+      key: { kind: 'publicKey', pem: ec.publicKey.export({ type: 'spki', format: 'pem' }) as string },
+    },
+  });
   const es256 = (privateKey: KeyObject) => jwt.sign(viewerClaims(), privateKey, { algorithm: 'ES256' });
 
   test('an ES256 token signed with the matching private key passes', async () => {
@@ -267,14 +324,22 @@ describe('an EC P-256 public key (ES256 only)', () => {
   });
 
   test('an ES256 token signed with another P-256 key is refused', async () => {
-    await expectRefused(api, bearer(es256(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)), 'UNAUTHENTICATED');
+    await expectRefused(
+      api,
+      bearer(es256(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey)),
+      'UNAUTHENTICATED',
+    );
   });
 });
 
 describe('keys from a JWKS endpoint', () => {
   const signingKey = (kid: string) => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    return { kid, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } };
+    return {
+      kid,
+      privateKey,
+      jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' },
+    };
   };
   const k1 = signingKey('k1');
   const k2 = signingKey('k2');
@@ -330,6 +395,11 @@ describe('a JWKS endpoint that is down', () => {
 
   test('a token is answered 503 AUTH_PROVIDER_UNAVAILABLE, not 401', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    await expectRefused(api, bearer(jwt.sign(viewerClaims(), privateKey, { algorithm: 'RS256', keyid: 'k1' })), 'AUTH_PROVIDER_UNAVAILABLE', 503);
+    await expectRefused(
+      api,
+      bearer(jwt.sign(viewerClaims(), privateKey, { algorithm: 'RS256', keyid: 'k1' })),
+      'AUTH_PROVIDER_UNAVAILABLE',
+      503,
+    );
   });
 });

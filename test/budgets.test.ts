@@ -13,7 +13,9 @@ let b: TenantFixture;
 beforeAll(async () => {
   [a, b] = await Promise.all([createTenant('budget-a'), createTenant('budget-b')]);
 });
-const bearer = (userId: string, tenantId?: string) => ({ authorization: `Bearer ${tokenFor({ userId, ...(tenantId && { tenantId }) })}` });
+const bearer = (userId: string, tenantId?: string) => ({
+  authorization: `Bearer ${tokenFor({ userId, ...(tenantId && { tenantId }) })}`,
+});
 // 10 for the operation, 1 for the connection, one per product (a fixture tenant has 2).
 const LIST = '{ products(first: 2) { nodes { name } } }';
 const LIST_COST = 13;
@@ -35,15 +37,21 @@ describe('a bucket of cost points per tenant, in memory', () => {
   // 429s answered at once here; holding them back has its own test below.
   const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, throttleDelayMs: 0, logger });
 
-  test("a tenant that spends its bucket gets 429 RATE_LIMITED with Retry-After and its throttle status; another tenant is unaffected", async () => {
+  test('a tenant that spends its bucket gets 429 RATE_LIMITED with Retry-After and its throttle status; another tenant is unaffected', async () => {
     const statuses = await spendUntilThrottled(api, bearer(a.users.viewer, a.id));
     // 100 points buy 7 operations of 13.
     expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 429]);
     const refused = await api.post({ query: LIST }, bearer(a.users.owner, a.id));
     expect(refused.status).toBe(429);
-    expect(refused.body.errors[0]).toMatchObject({ extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) } });
+    expect(refused.body.errors[0]).toMatchObject({
+      extensions: { code: 'RATE_LIMITED', retryAfter: expect.any(Number) },
+    });
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(refused.body.extensions.cost).toMatchObject({ requestedQueryCost: LIST_COST, actualQueryCost: 0, throttleStatus: { maximumAvailable: 100, restoreRate: 0.01 } });
+    expect(refused.body.extensions.cost).toMatchObject({
+      requestedQueryCost: LIST_COST,
+      actualQueryCost: 0,
+      throttleStatus: { maximumAvailable: 100, restoreRate: 0.01 },
+    });
     expect(refused.body.extensions.cost.throttleStatus.currentlyAvailable).toBeLessThan(LIST_COST);
     const other = await api.post({ query: LIST }, bearer(b.users.viewer, b.id));
     expect(other.status).toBe(200);
@@ -60,20 +68,34 @@ describe('a bucket of cost points per tenant, in memory', () => {
     expect(owner.status).toBe(200);
     expect(owner.body.extensions.cost.throttleStatus.currentlyAvailable).toBe(100 - 2 * LIST_COST);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const strangers = lines.slice(before).map((line) => JSON.parse(line)).filter((entry) => entry.userId === stranger);
+    const strangers = lines
+      .slice(before)
+      .map((line) => JSON.parse(line))
+      .filter((entry) => entry.userId === stranger);
     expect(strangers.length).toBe(statuses.length);
     for (const entry of strangers) expect(entry.tenantId).toBeUndefined();
   });
 
   test('unspent points come back: a page asked for 50 rows that returned 2 costs 13', async () => {
     const c = await createTenant('budget-refund');
-    const { body } = await api.post({ query: '{ products(first: 50) { nodes { name } } }' }, bearer(c.users.viewer, c.id));
-    expect(body.extensions.cost).toMatchObject({ requestedQueryCost: 61, actualQueryCost: LIST_COST, throttleStatus: { currentlyAvailable: 100 - LIST_COST } });
+    const { body } = await api.post(
+      { query: '{ products(first: 50) { nodes { name } } }' },
+      bearer(c.users.viewer, c.id),
+    );
+    expect(body.extensions.cost).toMatchObject({
+      requestedQueryCost: 61,
+      actualQueryCost: LIST_COST,
+      throttleStatus: { currentlyAvailable: 100 - LIST_COST },
+    });
   });
 
   test('refusals cost too: a tenant that keeps sending refused queries runs out of budget like any other', async () => {
     const c = await createTenant('budget-refusals');
-    const statuses = await spendUntilThrottled(api, bearer(c.users.viewer, c.id), '{ products(first: 5000) { nodes { name } } }');
+    const statuses = await spendUntilThrottled(
+      api,
+      bearer(c.users.viewer, c.id),
+      '{ products(first: 5000) { nodes { name } } }',
+    );
     // Ten refusals of 10 points each empty the bucket; the eleventh is throttled.
     expect(statuses).toEqual([...Array(10).fill(400), 429]);
     const valid = await api.post({ query: LIST }, bearer(c.users.viewer, c.id));
@@ -87,7 +109,10 @@ describe('a bucket of cost points per tenant, in memory', () => {
     const user = randomUUID();
     const first = await api.post({ query: '{ currentUser { rowId } }' }, bearer(user));
     const second = await api.post({ query: '{ currentUser { rowId } }' }, bearer(user));
-    expect(first.body.extensions.cost.throttleStatus.currentlyAvailable - second.body.extensions.cost.throttleStatus.currentlyAvailable).toBe(10);
+    expect(
+      first.body.extensions.cost.throttleStatus.currentlyAvailable -
+        second.body.extensions.cost.throttleStatus.currentlyAvailable,
+    ).toBe(10);
   });
 });
 
@@ -129,17 +154,28 @@ describe('a client that ignores Retry-After', () => {
 
 const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const redis = new URL(redisUrl);
-const noRedis = missing('Redis', await listening(redis.hostname, Number(redis.port || 6379)), 'set TEST_REDIS_URL, or run redis-server on 127.0.0.1:6379');
+const noRedis = missing(
+  'Redis',
+  await listening(redis.hostname, Number(redis.port || 6379)),
+  'set TEST_REDIS_URL, or run redis-server on 127.0.0.1:6379',
+);
 
 describe.skipIf(noRedis)('budgets in Redis: API processes share one bucket per tenant', () => {
   const keyPrefix = `tenantgraph-test:${randomUUID()}`;
-  const first = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix }, throttleDelayMs: 0 });
-  const second = useApi({ budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix }, throttleDelayMs: 0 });
+  const first = useApi({
+    budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix },
+    throttleDelayMs: 0,
+  });
+  const second = useApi({
+    budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix },
+    throttleDelayMs: 0,
+  });
 
   test('two requests on each of two servers spend the bucket; the fifth, on either, is refused', async () => {
     const c = await createTenant('budget-redis');
     const statuses = [];
-    for (const api of [first, second, first, second, first]) statuses.push((await api.post({ query: LIST }, bearer(c.users.viewer, c.id))).status);
+    for (const api of [first, second, first, second, first])
+      statuses.push((await api.post({ query: LIST }, bearer(c.users.viewer, c.id))).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429]);
     const refused = await second.post({ query: LIST }, bearer(c.users.owner, c.id));
     expect([refused.status, refused.body.errors[0].extensions.code]).toEqual([429, 'RATE_LIMITED']);
@@ -151,7 +187,9 @@ describe('a bulkhead per tenant', () => {
 
   test('beyond its concurrency a tenant is refused with 429 CONCURRENCY_LIMITED, while another tenant is served', async () => {
     const query = '{ products(first: 2) { nodes { name category { name products { totalCount } } } } }';
-    const burst = await Promise.all(Array.from({ length: 12 }, () => api.post({ query }, bearer(a.users.viewer, a.id))));
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, () => api.post({ query }, bearer(a.users.viewer, a.id))),
+    );
     const refused = burst.filter((answer) => answer.status === 429);
     expect(burst.filter((answer) => answer.status === 200).length).toBeGreaterThan(0);
     expect(refused.length).toBeGreaterThan(0);

@@ -6,7 +6,13 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildSchema, parse, validate } from 'graphql';
 import { beforeAll, expect, test } from 'vitest';
-import { documentId, GENERATED_DIR, generateClientFiles, TRUSTED_DOCUMENTS, type GeneratedFile } from '../codegen.ts';
+import {
+  documentId,
+  GENERATED_DIR,
+  generateClientFiles,
+  TRUSTED_DOCUMENTS,
+  type GeneratedFile,
+} from '../codegen.ts';
 
 const root = path.join(import.meta.dirname, '..');
 const read = (file: string) => readFile(path.join(root, file), 'utf8').catch(() => undefined);
@@ -23,11 +29,17 @@ test('the committed typed documents and manifest are what `npm run codegen` prod
   }
   const committed = (await readdir(path.join(root, GENERATED_DIR))).map((name) => `${GENERATED_DIR}${name}`);
   const left = committed.filter((file) => !generated.some((output) => output.path === file));
-  expect({ stale, left }, 'generated files are stale: run `npm run codegen` and commit the result').toEqual({ stale: [], left: [] });
+  expect({ stale, left }, 'generated files are stale: run `npm run codegen` and commit the result').toEqual({
+    stale: [],
+    left: [],
+  });
 });
 
 test('the manifest maps the sha256 hex of each document to its text, and every document is valid against schema.graphql', async () => {
-  const manifest = JSON.parse(generated.find((file) => file.path === TRUSTED_DOCUMENTS)!.content) as Record<string, string>;
+  const manifest = JSON.parse(generated.find((file) => file.path === TRUSTED_DOCUMENTS)!.content) as Record<
+    string,
+    string
+  >;
   const schema = buildSchema((await read('schema.graphql'))!);
   const entries = Object.entries(manifest);
   expect(entries.map(([, text]) => /^(query|mutation|subscription) (\w+)/.exec(text)?.[2]).sort()).toEqual([
@@ -47,7 +59,10 @@ test('the manifest maps the sha256 hex of each document to its text, and every d
 });
 
 test("the app's generated documents carry the ids of the manifest", () => {
-  const manifest = JSON.parse(generated.find((file) => file.path === TRUSTED_DOCUMENTS)!.content) as Record<string, string>;
+  const manifest = JSON.parse(generated.find((file) => file.path === TRUSTED_DOCUMENTS)!.content) as Record<
+    string,
+    string
+  >;
   const types = generated.find((file) => file.path === `${GENERATED_DIR}graphql.ts`)!.content;
   const embedded = [...types.matchAll(/"__meta__":\{"hash":"([0-9a-f]+)"\}/g)].map((match) => match[1]);
   expect(embedded.sort()).toEqual(Object.keys(manifest).sort());

@@ -15,14 +15,22 @@ const api = useApi({ pages: PAGES, limits: { maxQueryCost: 400 } });
 
 let full: TenantFixture;
 let sparse: TenantFixture;
-const as = (tenant: TenantFixture) => ({ authorization: `Bearer ${tokenFor({ userId: tenant.users.member, tenantId: tenant.id })}` });
+const as = (tenant: TenantFixture) => ({
+  authorization: `Bearer ${tokenFor({ userId: tenant.users.member, tenantId: tenant.id })}`,
+});
 
 beforeAll(async () => {
   [full, sparse] = await Promise.all([createTenant('cost-full'), createTenant('cost-sparse')]);
   // Two categories (maxGroups), each with more products than a page, all categorised.
   await asOwner(async (db) => {
-    await db.query("insert into app_public.categories (tenant_id, id, name) values ($1, $2, 'Toys')", [full.id, randomUUID()]);
-    await db.query('update app_public.products set category_id = $2 where tenant_id = $1', [full.id, full.categoryId]);
+    await db.query("insert into app_public.categories (tenant_id, id, name) values ($1, $2, 'Toys')", [
+      full.id,
+      randomUUID(),
+    ]);
+    await db.query('update app_public.products set category_id = $2 where tenant_id = $1', [
+      full.id,
+      full.categoryId,
+    ]);
     await db.query(
       `insert into app_public.products (tenant_id, category_id, name, price)
        select $1, c.id, c.name || ' ' || n, n from app_public.categories c, generate_series(1, 12) n where c.tenant_id = $1`,
@@ -35,7 +43,11 @@ async function costOf(tenant: TenantFixture, query: string, variables: Record<st
   const { status, body } = await api.post({ query, variables }, as(tenant));
   expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
   expect(status).toBe(200);
-  return body.extensions.cost as { requestedQueryCost: number; actualQueryCost: number; throttleStatus: Record<string, number> };
+  return body.extensions.cost as {
+    requestedQueryCost: number;
+    actualQueryCost: number;
+    throttleStatus: Record<string, number>;
+  };
 }
 
 /** Every ```graphql block of the README: the queries people copy first. */
@@ -48,9 +60,11 @@ const EXAMPLES: Record<string, string> = {
   'aliases and a fragment': `
     query Aliased { cheap: products(first: 2, orderBy: PRICE_ASC) { ...Rows } dear: products(last: 2, orderBy: PRICE_ASC) { ...Rows } }
     fragment Rows on ProductConnection { nodes { name category { name } } }`,
-  'nested connections multiply': '{ categories(first: 2) { nodes { name products { nodes { name price } } } } }',
+  'nested connections multiply':
+    '{ categories(first: 2) { nodes { name products { nodes { name price } } } } }',
   'an offset': '{ products(first: 3, offset: 4, orderBy: PRICE_DESC) { nodes { name } } }',
-  'edges, cursors and pageInfo': '{ products(first: 4, orderBy: NAME_ASC) { edges { cursor node { name } } pageInfo { hasNextPage } } }',
+  'edges, cursors and pageInfo':
+    '{ products(first: 4, orderBy: NAME_ASC) { edges { cursor node { name } } pageInfo { hasNextPage } } }',
 };
 
 describe('estimates against what came back', () => {
@@ -77,36 +91,62 @@ describe('estimates against what came back', () => {
 
   test('the figures follow the documented table', async () => {
     // 10 per operation; the connection 1; 3 nodes (the default page) of 1 each, each with its category (1).
-    expect((await costOf(full, '{ products { nodes { name category { name } } } }')).requestedQueryCost).toBe(10 + 1 + 3 * (1 + 1));
-    // first wins over the default; scalars and totalCount are free.
-    expect((await costOf(full, '{ products(first: 5) { totalCount nodes { name price } } }')).requestedQueryCost).toBe(10 + 1 + 5);
-    // An offset costs the rows it skips: the database reads them too.
-    expect((await costOf(full, '{ products(first: 2, offset: 5) { nodes { name } } }')).requestedQueryCost).toBe(10 + 1 + 2 + 5);
-    // groupedAggregates at its maximum of groups, each with its sum object.
-    expect((await costOf(full, '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys sum { price } } } }')).requestedQueryCost).toBe(
-      10 + 1 + 2 * (1 + 1),
+    expect((await costOf(full, '{ products { nodes { name category { name } } } }')).requestedQueryCost).toBe(
+      10 + 1 + 3 * (1 + 1),
     );
+    // first wins over the default; scalars and totalCount are free.
+    expect(
+      (await costOf(full, '{ products(first: 5) { totalCount nodes { name price } } }')).requestedQueryCost,
+    ).toBe(10 + 1 + 5);
+    // An offset costs the rows it skips: the database reads them too.
+    expect(
+      (await costOf(full, '{ products(first: 2, offset: 5) { nodes { name } } }')).requestedQueryCost,
+    ).toBe(10 + 1 + 2 + 5);
+    // groupedAggregates at its maximum of groups, each with its sum object.
+    expect(
+      (
+        await costOf(
+          full,
+          '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys sum { price } } } }',
+        )
+      ).requestedQueryCost,
+    ).toBe(10 + 1 + 2 * (1 + 1));
     // A mutation adds 10 to the operation's 10, then its payload.
-    const created = await costOf(full, 'mutation { createProduct(input: { name: "Costed", price: "1" }) { product { name } } }');
+    const created = await costOf(
+      full,
+      'mutation { createProduct(input: { name: "Costed", price: "1" }) { product { name } } }',
+    );
     expect(created).toMatchObject({ requestedQueryCost: 10 + 10 + 1 + 1, actualQueryCost: 22 });
   });
 
   test('a node looked up by id through the Node interface costs what its type selects', async () => {
-    const { body } = await api.post({ query: '{ products(first: 1, filter: { categoryId: { isNull: false } }) { nodes { id } } }' }, as(full));
+    const { body } = await api.post(
+      { query: '{ products(first: 1, filter: { categoryId: { isNull: false } }) { nodes { id } } }' },
+      as(full),
+    );
     const id = body.data.products.nodes[0].id;
-    const cost = await costOf(full, 'query ($id: ID!) { node(id: $id) { ... on Product { name category { name } } } }', { id });
+    const cost = await costOf(
+      full,
+      'query ($id: ID!) { node(id: $id) { ... on Product { name category { name } } } }',
+      { id },
+    );
     expect(cost).toMatchObject({ requestedQueryCost: 10 + 1 + 1, actualQueryCost: 12 });
   });
 
   test('@skip and @include count as they execute', async () => {
-    const query = 'query ($more: Boolean!) { products(first: 4) { nodes { name category @include(if: $more) { name } } } }';
+    const query =
+      'query ($more: Boolean!) { products(first: 4) { nodes { name category @include(if: $more) { name } } } }';
     expect((await costOf(full, query, { more: false })).requestedQueryCost).toBe(10 + 1 + 4);
     expect((await costOf(full, query, { more: true })).requestedQueryCost).toBe(10 + 1 + 4 * 2);
   });
 
-  test('every response reports the caller\'s throttle status', async () => {
+  test("every response reports the caller's throttle status", async () => {
     const cost = await costOf(full, '{ currentTenant { name } }');
-    expect(cost.throttleStatus).toEqual({ maximumAvailable: 10_000, currentlyAvailable: expect.any(Number), restoreRate: 500 });
+    expect(cost.throttleStatus).toEqual({
+      maximumAvailable: 10_000,
+      currentlyAvailable: expect.any(Number),
+      restoreRate: 500,
+    });
     expect(cost.throttleStatus.currentlyAvailable).toBeLessThanOrEqual(10_000 - 11);
   });
 });
@@ -117,12 +157,21 @@ describe('refused before anything runs', () => {
     expect(literal.status).toBe(400);
     expect(literal.body.errors[0]).toMatchObject({ extensions: { code: 'PAGE_SIZE_TOO_LARGE' } });
     expect(literal.body.errors[0].message).toMatch(/largest page of 20 rows \(MAX_PAGE_SIZE\)/);
-    const variable = await api.post({ query: 'query ($n: Int) { categories { nodes { products(last: $n) { nodes { name } } } } }', variables: { n: 500 } }, as(full));
+    const variable = await api.post(
+      {
+        query: 'query ($n: Int) { categories { nodes { products(last: $n) { nodes { name } } } } }',
+        variables: { n: 500 },
+      },
+      as(full),
+    );
     expect([variable.status, variable.body.errors[0].extensions.code]).toEqual([400, 'PAGE_SIZE_TOO_LARGE']);
   });
 
   test('an offset over the maximum: 400 OFFSET_TOO_LARGE', async () => {
-    const { status, body } = await api.post({ query: '{ products(first: 1, offset: 21) { nodes { name } } }' }, as(full));
+    const { status, body } = await api.post(
+      { query: '{ products(first: 1, offset: 21) { nodes { name } } }' },
+      as(full),
+    );
     expect([status, body.errors[0].extensions.code]).toEqual([400, 'OFFSET_TOO_LARGE']);
     expect(body.errors[0].message).toMatch(/limit of 20 \(MAX_OFFSET\)/);
   });
@@ -132,7 +181,12 @@ describe('refused before anything runs', () => {
     const { status, body } = await api.post({ query }, as(full));
     expect([status, body.errors[0].extensions.code]).toEqual([400, 'QUERY_TOO_COMPLEX']);
     expect(body.extensions.cost.requestedQueryCost).toBeGreaterThan(400);
-    const { rows } = await asOwner((db) => db.query("select count(*)::int as n from app_public.products where tenant_id = $1 and name like 'refused %'", [full.id]));
+    const { rows } = await asOwner((db) =>
+      db.query(
+        "select count(*)::int as n from app_public.products where tenant_id = $1 and name like 'refused %'",
+        [full.id],
+      ),
+    );
     expect(rows[0].n).toBe(0);
   });
 });

@@ -72,11 +72,22 @@ async function createWriters(ownerUrl: string): Promise<Writer[]> {
   await withOwner(ownerUrl, async (db) => {
     for (const label of ['north', 'south']) {
       const tenantId = randomUUID();
-      await db.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [tenantId, `${label}-${tenantId.slice(0, 8)}`, label]);
+      await db.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [
+        tenantId,
+        `${label}-${tenantId.slice(0, 8)}`,
+        label,
+      ]);
       for (const role of ['member', 'admin']) {
         const userId = randomUUID();
-        await db.query('insert into app_public.users (id, email) values ($1, $2)', [userId, `${role}-${userId}@example.test`]);
-        await db.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [tenantId, userId, role]);
+        await db.query('insert into app_public.users (id, email) values ($1, $2)', [
+          userId,
+          `${role}-${userId}@example.test`,
+        ]);
+        await db.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [
+          tenantId,
+          userId,
+          role,
+        ]);
         writers.push({ tenantId, token: tokenFor({ userId, tenantId }, { expiresIn: '10m' }) });
       }
     }
@@ -105,18 +116,43 @@ async function graphql(url: string, token: string, query: string, variables?: Re
       body: JSON.stringify({ query, variables }),
       signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
     });
-    const body = (await response.json()) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
+    const body = (await response.json()) as {
+      data?: any;
+      errors?: Array<{ extensions?: { code?: string } }>;
+    };
     const codes = (body.errors ?? []).map((error) => error.extensions?.code ?? 'NO_CODE');
     return { startedAt, endedAt: performance.now(), status: response.status, codes, data: body.data };
   } catch (error) {
-    return { startedAt, endedAt: performance.now(), status: 0, codes: [(error as Error).name], data: undefined };
+    return {
+      startedAt,
+      endedAt: performance.now(),
+      status: 0,
+      codes: [(error as Error).name],
+      data: undefined,
+    };
   }
 }
 
-const CREATE = /* GraphQL */ `mutation ($name: String!, $price: BigFloat!) {
-  createProduct(input: { name: $name, price: $price }) { product { name } }
-}`;
-const LIST = /* GraphQL */ `{ products(first: 20, orderBy: CREATED_AT_DESC) { totalCount nodes { name price } } }`;
+const CREATE = /* GraphQL */ `
+  mutation ($name: String!, $price: BigFloat!) {
+    createProduct(input: { name: $name, price: $price }) {
+      product {
+        name
+      }
+    }
+  }
+`;
+const LIST = /* GraphQL */ `
+  {
+    products(first: 20, orderBy: CREATED_AT_DESC) {
+      totalCount
+      nodes {
+        name
+        price
+      }
+    }
+  }
+`;
 
 describe('PostgreSQL restarted while the API is under load', () => {
   let dataDir: string;
@@ -133,11 +169,22 @@ describe('PostgreSQL restarted while the API is under load', () => {
     process.on('unhandledRejection', onUnhandled);
     process.on('uncaughtExceptionMonitor', onUnhandled);
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-restart-pg-'));
-    clusterOptions = { dataDir, port: await portBelowEphemeralRange(), superuser: 'postgres', superuserPassword: newPassword(), settings: {} };
+    clusterOptions = {
+      dataDir,
+      port: await portBelowEphemeralRange(),
+      superuser: 'postgres',
+      superuserPassword: newPassword(),
+      settings: {},
+    };
     cluster = await startEmbeddedPostgres(clusterOptions);
 
     // The cluster is stopped and started again by the tests themselves.
-    location = databaseOn({ rootUrl: cluster.rootUrl, embedded: true }, 'tenantgraph_restart', newLogins('tenantgraph'), env);
+    location = databaseOn(
+      { rootUrl: cluster.rootUrl, embedded: true },
+      'tenantgraph_restart',
+      newLogins('tenantgraph'),
+      env,
+    );
     await prepareDatabase(location, () => {});
 
     api = await startApiServer({
@@ -146,7 +193,10 @@ describe('PostgreSQL restarted while the API is under load', () => {
       // The point is the outage: a 429 from the per-tenant budget would only blur it.
       budget: null,
       authenticatorUrl: location.authenticatorUrl,
-      verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
+      verifyToken: createTokenVerifier({
+        key: { kind: 'secret', secret: TEST_SECRET },
+        clockToleranceSeconds: 0,
+      }),
       logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     });
   });
@@ -159,111 +209,149 @@ describe('PostgreSQL restarted while the API is under load', () => {
     process.off('uncaughtExceptionMonitor', onUnhandled);
   });
 
-  test('503 at once while it is down, serving again without a restart, no acknowledged write lost', { timeout: 60_000 }, async () => {
-    const writers = await createWriters(location.ownerUrl);
-    const outcomes: Outcome[] = [];
-    let running = true;
+  test(
+    '503 at once while it is down, serving again without a restart, no acknowledged write lost',
+    { timeout: 60_000 },
+    async () => {
+      const writers = await createWriters(location.ownerUrl);
+      const outcomes: Outcome[] = [];
+      let running = true;
 
-    const loop = async (writer: Writer, index: number) => {
-      for (let seq = 0; running; seq += 1) {
-        const name = `restart-${index}-${seq}-${randomUUID().slice(0, 8)}`;
-        const created = await graphql(api.url, writer.token, CREATE, { name, price: `${(seq % 90) + 1}.25` });
-        const acknowledged = created.status === 200 && created.codes.length === 0 && created.data?.createProduct?.product?.name === name;
-        outcomes.push({ loop: index, kind: 'create', name, ...created, acknowledged });
-        const listed = await graphql(api.url, writer.token, LIST);
-        outcomes.push({ loop: index, kind: 'list', ...listed, acknowledged: false });
-        // Refused requests come back at once; a short pause keeps the loop from spinning.
-        if (created.status !== 200 || listed.status !== 200) await sleep(25);
+      const loop = async (writer: Writer, index: number) => {
+        for (let seq = 0; running; seq += 1) {
+          const name = `restart-${index}-${seq}-${randomUUID().slice(0, 8)}`;
+          const created = await graphql(api.url, writer.token, CREATE, {
+            name,
+            price: `${(seq % 90) + 1}.25`,
+          });
+          const acknowledged =
+            created.status === 200 &&
+            created.codes.length === 0 &&
+            created.data?.createProduct?.product?.name === name;
+          outcomes.push({ loop: index, kind: 'create', name, ...created, acknowledged });
+          const listed = await graphql(api.url, writer.token, LIST);
+          outcomes.push({ loop: index, kind: 'list', ...listed, acknowledged: false });
+          // Refused requests come back at once; a short pause keeps the loop from spinning.
+          if (created.status !== 200 || listed.status !== 200) await sleep(25);
+        }
+      };
+      const readyz = async () =>
+        (await fetch(`${api.url}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })).status;
+      const waitFor = async (what: string, done: () => boolean | Promise<boolean>, withinMs: number) => {
+        const deadline = performance.now() + withinMs;
+        while (!(await done())) {
+          if (performance.now() > deadline) throw new Error(`${what} did not happen within ${withinMs} ms`);
+          await sleep(50);
+        }
+      };
+
+      const scenario = async () => {
+        // Real traffic first, however busy the machine: writes acknowledged from every loop.
+        await sleep(1_500);
+        const acknowledgedBy = (index: number) =>
+          outcomes.filter((o) => o.loop === index && o.acknowledged).length;
+        await waitFor(
+          'acknowledged writes from every loop',
+          () => writers.every((_, index) => acknowledgedBy(index) >= 5),
+          20_000,
+        );
+        const readyBefore = await readyz();
+
+        // The database goes away (fast shutdown: sessions are terminated) and stays away.
+        const stopBegan = performance.now();
+        await cluster!.stop();
+        const stopped = performance.now();
+        await sleep(OUTAGE_MS / 2);
+        const readyDuringOutage = await readyz();
+        await sleep(OUTAGE_MS / 2);
+
+        const startBegan = performance.now();
+        cluster = await startEmbeddedPostgres(clusterOptions);
+        const started = performance.now();
+        await waitFor(
+          'a successful request after the restart',
+          () => outcomes.some((o) => o.startedAt > started && o.status === 200 && o.codes.length === 0),
+          10_000,
+        );
+        const servingAgain = performance.now();
+        await waitFor('/readyz answering 200', async () => (await readyz()) === 200, 5_000);
+        await sleep(1_000);
+        await waitFor(
+          'more traffic after recovery',
+          () => outcomes.filter((o) => o.startedAt > servingAgain).length >= 4 * writers.length,
+          10_000,
+        );
+        return { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain };
+      };
+
+      const loops = writers.map((writer, index) => loop(writer, index));
+      let phases: Awaited<ReturnType<typeof scenario>>;
+      try {
+        phases = await scenario();
+      } finally {
+        running = false;
+        await Promise.all(loops);
       }
-    };
-    const readyz = async () => (await fetch(`${api.url}/readyz`, { signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS) })).status;
-    const waitFor = async (what: string, done: () => boolean | Promise<boolean>, withinMs: number) => {
-      const deadline = performance.now() + withinMs;
-      while (!(await done())) {
-        if (performance.now() > deadline) throw new Error(`${what} did not happen within ${withinMs} ms`);
-        await sleep(50);
-      }
-    };
+      const { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain } =
+        phases;
 
-    const scenario = async () => {
-      // Real traffic first, however busy the machine: writes acknowledged from every loop.
-      await sleep(1_500);
-      const acknowledgedBy = (index: number) => outcomes.filter((o) => o.loop === index && o.acknowledged).length;
-      await waitFor('acknowledged writes from every loop', () => writers.every((_, index) => acknowledgedBy(index) >= 5), 20_000);
-      const readyBefore = await readyz();
+      const before = outcomes.filter((o) => o.endedAt < stopBegan);
+      const outage = outcomes.filter((o) => o.startedAt >= stopped && o.startedAt < startBegan);
+      const afterRecovery = outcomes.filter((o) => o.startedAt > servingAgain);
+      const describeOutcome = (o: Outcome) =>
+        `${o.kind} HTTP ${o.status} ${o.codes.join(',')} in ${Math.round(o.endedAt - o.startedAt)} ms`;
+      // Refused by the closed gate (503), or executed as the database went (200, by GraphQL over HTTP).
+      const unavailable = (o: Outcome) =>
+        (o.status === 503 || o.status === 200) &&
+        o.codes.length > 0 &&
+        o.codes.every((code) => code === 'DATABASE_UNAVAILABLE');
 
-      // The database goes away (fast shutdown: sessions are terminated) and stays away.
-      const stopBegan = performance.now();
-      await cluster!.stop();
-      const stopped = performance.now();
-      await sleep(OUTAGE_MS / 2);
-      const readyDuringOutage = await readyz();
-      await sleep(OUTAGE_MS / 2);
+      expect([readyBefore, readyDuringOutage]).toEqual([200, 503]);
+      expect(before.filter((o) => o.acknowledged).length).toBeGreaterThanOrEqual(5 * writers.length);
+      expect(before.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome)).toEqual([]);
+      // Down: every request is refused quickly, with the code clients can retry on.
+      expect(new Set(outage.map((o) => o.loop)).size).toBe(writers.length);
+      expect(outage.filter((o) => !unavailable(o)).map(describeOutcome)).toEqual([]);
+      expect(outage.filter((o) => o.status === 503).length).toBeGreaterThan(0);
+      // Throughout, including requests in flight at the shutdown and during the restart:
+      // an answer in time, and either success or DATABASE_UNAVAILABLE.
+      expect(
+        outcomes
+          .filter((o) => o.endedAt - o.startedAt >= CLIENT_TIMEOUT_MS || o.status === 0)
+          .map(describeOutcome),
+      ).toEqual([]);
+      const unexpected = (o: Outcome) => !(o.status === 200 && o.codes.length === 0) && !unavailable(o);
+      expect(outcomes.filter(unexpected).map(describeOutcome)).toEqual([]);
+      // Back: the API serves again by itself, and nothing is still failing.
+      expect(
+        afterRecovery.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome),
+      ).toEqual([]);
 
-      const startBegan = performance.now();
-      cluster = await startEmbeddedPostgres(clusterOptions);
-      const started = performance.now();
-      await waitFor('a successful request after the restart', () => outcomes.some((o) => o.startedAt > started && o.status === 200 && o.codes.length === 0), 10_000);
-      const servingAgain = performance.now();
-      await waitFor('/readyz answering 200', async () => (await readyz()) === 200, 5_000);
-      await sleep(1_000);
-      await waitFor('more traffic after recovery', () => outcomes.filter((o) => o.startedAt > servingAgain).length >= 4 * writers.length, 10_000);
-      return { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain };
-    };
-
-    const loops = writers.map((writer, index) => loop(writer, index));
-    let phases: Awaited<ReturnType<typeof scenario>>;
-    try {
-      phases = await scenario();
-    } finally {
-      running = false;
-      await Promise.all(loops);
-    }
-    const { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain } = phases;
-
-    const before = outcomes.filter((o) => o.endedAt < stopBegan);
-    const outage = outcomes.filter((o) => o.startedAt >= stopped && o.startedAt < startBegan);
-    const afterRecovery = outcomes.filter((o) => o.startedAt > servingAgain);
-    const describeOutcome = (o: Outcome) => `${o.kind} HTTP ${o.status} ${o.codes.join(',')} in ${Math.round(o.endedAt - o.startedAt)} ms`;
-    // Refused by the closed gate (503), or executed as the database went (200, by GraphQL over HTTP).
-    const unavailable = (o: Outcome) => (o.status === 503 || o.status === 200) && o.codes.length > 0 && o.codes.every((code) => code === 'DATABASE_UNAVAILABLE');
-
-    expect([readyBefore, readyDuringOutage]).toEqual([200, 503]);
-    expect(before.filter((o) => o.acknowledged).length).toBeGreaterThanOrEqual(5 * writers.length);
-    expect(before.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome)).toEqual([]);
-    // Down: every request is refused quickly, with the code clients can retry on.
-    expect(new Set(outage.map((o) => o.loop)).size).toBe(writers.length);
-    expect(outage.filter((o) => !unavailable(o)).map(describeOutcome)).toEqual([]);
-    expect(outage.filter((o) => o.status === 503).length).toBeGreaterThan(0);
-    // Throughout, including requests in flight at the shutdown and during the restart:
-    // an answer in time, and either success or DATABASE_UNAVAILABLE.
-    expect(outcomes.filter((o) => o.endedAt - o.startedAt >= CLIENT_TIMEOUT_MS || o.status === 0).map(describeOutcome)).toEqual([]);
-    const unexpected = (o: Outcome) => !(o.status === 200 && o.codes.length === 0) && !unavailable(o);
-    expect(outcomes.filter(unexpected).map(describeOutcome)).toEqual([]);
-    // Back: the API serves again by itself, and nothing is still failing.
-    expect(afterRecovery.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome)).toEqual([]);
-
-    const creates = outcomes.filter((o) => o.kind === 'create');
-    const acknowledged = creates.filter((o) => o.acknowledged).map((o) => o.name!);
-    const refused = creates.filter(unavailable).map((o) => o.name!);
-    const present = await withOwner(location.ownerUrl, async (db) => {
-      const { rows } = await db.query<{ name: string }>('select name from app_public.products where name = any($1)', [creates.map((o) => o.name)]);
-      return new Set(rows.map((row) => row.name));
-    });
-    const lost = acknowledged.filter((name) => !present.has(name));
-    // A refused mutation may still have committed (the answer was lost, not the write);
-    // clients learn that only by reading back. Counted, not asserted.
-    const refusedButCommitted = refused.filter((name) => present.has(name));
-    console.info(
-      `restart under load: ${outcomes.length} requests, ${creates.length} mutations: ${acknowledged.length} acknowledged, ` +
-        `${refused.length} refused as DATABASE_UNAVAILABLE (${refusedButCommitted.length} of them committed anyway), ${lost.length} lost; ` +
-        `outage ${Math.round(startBegan - stopped)} ms with ${outage.length} requests answered in at most ` +
-        `${Math.round(Math.max(...outage.map((o) => o.endedAt - o.startedAt)))} ms; serving again ${Math.round(servingAgain - started)} ms ` +
-        `after PostgreSQL was up (its start took ${Math.round(started - startBegan)} ms)`,
-    );
-    expect(lost).toEqual([]);
-    expect(unhandled.map(String)).toEqual([]);
-  });
+      const creates = outcomes.filter((o) => o.kind === 'create');
+      const acknowledged = creates.filter((o) => o.acknowledged).map((o) => o.name!);
+      const refused = creates.filter(unavailable).map((o) => o.name!);
+      const present = await withOwner(location.ownerUrl, async (db) => {
+        const { rows } = await db.query<{ name: string }>(
+          'select name from app_public.products where name = any($1)',
+          [creates.map((o) => o.name)],
+        );
+        return new Set(rows.map((row) => row.name));
+      });
+      const lost = acknowledged.filter((name) => !present.has(name));
+      // A refused mutation may still have committed (the answer was lost, not the write);
+      // clients learn that only by reading back. Counted, not asserted.
+      const refusedButCommitted = refused.filter((name) => present.has(name));
+      console.info(
+        `restart under load: ${outcomes.length} requests, ${creates.length} mutations: ${acknowledged.length} acknowledged, ` +
+          `${refused.length} refused as DATABASE_UNAVAILABLE (${refusedButCommitted.length} of them committed anyway), ${lost.length} lost; ` +
+          `outage ${Math.round(startBegan - stopped)} ms with ${outage.length} requests answered in at most ` +
+          `${Math.round(Math.max(...outage.map((o) => o.endedAt - o.startedAt)))} ms; serving again ${Math.round(servingAgain - started)} ms ` +
+          `after PostgreSQL was up (its start took ${Math.round(started - startBegan)} ms)`,
+      );
+      expect(lost).toEqual([]);
+      expect(unhandled.map(String)).toEqual([]);
+    },
+  );
 });
 
 describe('start-up without a database', () => {
@@ -274,7 +362,10 @@ describe('start-up without a database', () => {
       ...serverOptionsFromEnv(env),
       port: 0,
       authenticatorUrl: `postgres://tenantgraph_authenticator:secret@127.0.0.1:${port}/tenantgraph`,
-      verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
+      verifyToken: createTokenVerifier({
+        key: { kind: 'secret', secret: TEST_SECRET },
+        clockToleranceSeconds: 0,
+      }),
       logger: pino({ level: 'silent' }),
     };
     const began = performance.now();
@@ -284,7 +375,9 @@ describe('start-up without a database', () => {
     );
     expect(performance.now() - began).toBeLessThan(5_000);
     expect(error).toBeInstanceOf(StartupError);
-    expect((error as Error).message).toMatch(/Cannot reach the database as the authenticator role: .*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(
+      /Cannot reach the database as the authenticator role: .*ECONNREFUSED/,
+    );
   });
 
   test('npm start exits non-zero within seconds, with a clear message and no stack trace', async () => {
@@ -310,7 +403,9 @@ describe('start-up without a database', () => {
       child.stdout.on('data', (chunk) => (output += chunk));
       child.stderr.on('data', (chunk) => (output += chunk));
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      const code = await new Promise<number | null>((resolve) => child.once('close', (exitCode) => resolve(exitCode)));
+      const code = await new Promise<number | null>((resolve) =>
+        child.once('close', (exitCode) => resolve(exitCode)),
+      );
       clearTimeout(timer);
 
       expect(performance.now() - began, output).toBeLessThan(10_000);

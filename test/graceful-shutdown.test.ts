@@ -20,125 +20,153 @@ const portAnswers = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
-test('SIGTERM: in-flight requests finish, then the pool and the embedded PostgreSQL stop', { timeout: 90_000 }, async () => {
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
-  const [port, pgPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      // This test sends its own operations, not the web app's trusted documents.
-      TRUSTED_DOCUMENTS: 'off',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: TEST_SECRET,
-      EMBEDDED_POSTGRES_DIR: path.join(folder, 'postgres'),
-      EMBEDDED_POSTGRES_PORT: String(pgPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  try {
-    const started = Date.now();
-    while (!output.includes('tenantgraph is ready')) {
-      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+test(
+  'SIGTERM: in-flight requests finish, then the pool and the embedded PostgreSQL stop',
+  { timeout: 90_000 },
+  async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const child = spawn(process.execPath, ['src/main.ts'], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        // This test sends its own operations, not the web app's trusted documents.
+        TRUSTED_DOCUMENTS: 'off',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: TEST_SECRET,
+        EMBEDDED_POSTGRES_DIR: path.join(folder, 'postgres'),
+        EMBEDDED_POSTGRES_PORT: String(pgPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const started = Date.now();
+      while (!output.includes('tenantgraph is ready')) {
+        if (child.exitCode !== null || Date.now() - started > 60_000)
+          throw new Error(`did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await portAnswers(pgPort)).toBe(true);
+
+      // One user each: the per-user bulkhead (TENANT_CONCURRENCY) is not what this tests.
+      const inFlight = Array.from({ length: 20 }, () =>
+        fetch(`http://127.0.0.1:${port}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${tokenFor({ userId: randomUUID() })}`,
+          },
+          body: JSON.stringify({ query: '{ currentUser { rowId } currentTenant { rowId } }' }),
+        }).then(async (response) => [response.status, (await response.json()) as { data: unknown }] as const),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      child.kill('SIGTERM');
+
+      const answers = await Promise.allSettled(inFlight);
+      const delivered = answers
+        .filter((answer) => answer.status === 'fulfilled')
+        .map((answer) => answer.value);
+      // Requests the server accepted before SIGTERM are answered in full; any it had not yet
+      // accepted are refused at the socket, never cut off halfway.
+      expect(delivered.length).toBeGreaterThan(0);
+      for (const [status, body] of delivered)
+        expect([status, body.data]).toEqual([200, { currentUser: null, currentTenant: null }]);
+      expect(await exited).toBe(0);
+      expect(output).toMatch(/SIGTERM: finishing in-flight requests/);
+      expect(await portAnswers(pgPort)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(folder, { recursive: true, force: true });
     }
-    expect(await portAnswers(pgPort)).toBe(true);
+  },
+);
 
-    // One user each: the per-user bulkhead (TENANT_CONCURRENCY) is not what this tests.
-    const inFlight = Array.from({ length: 20 }, () =>
-      fetch(`http://127.0.0.1:${port}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor({ userId: randomUUID() })}` },
-        body: JSON.stringify({ query: '{ currentUser { rowId } currentTenant { rowId } }' }),
-      }).then(async (response) => [response.status, (await response.json()) as { data: unknown }] as const),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    child.kill('SIGTERM');
+test(
+  'an embedded PostgreSQL gone with its data folder does not hold up SIGTERM',
+  { timeout: 90_000 },
+  async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
+    const [port, pgPort] = [await freePort(), await freePort()];
+    const dataDir = path.join(folder, 'postgres');
+    const child = spawn(process.execPath, ['src/main.ts'], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: TEST_SECRET,
+        EMBEDDED_POSTGRES_DIR: dataDir,
+        EMBEDDED_POSTGRES_PORT: String(pgPort),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const started = Date.now();
+      while (!output.includes('tenantgraph is ready')) {
+        if (child.exitCode !== null || Date.now() - started > 60_000)
+          throw new Error(`did not start:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      // What an operator saw: the data folder deleted under a running cluster, and PostgreSQL gone.
+      const postmaster = Number(
+        (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
+      );
+      // PostgreSQL still writes meanwhile: rm retries a folder that refills (ENOTEMPTY).
+      await rm(dataDir, { recursive: true, force: true, maxRetries: 10 });
+      process.kill(postmaster, 'SIGKILL');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
 
-    const answers = await Promise.allSettled(inFlight);
-    const delivered = answers.filter((answer) => answer.status === 'fulfilled').map((answer) => answer.value);
-    // Requests the server accepted before SIGTERM are answered in full; any it had not yet
-    // accepted are refused at the socket, never cut off halfway.
-    expect(delivered.length).toBeGreaterThan(0);
-    for (const [status, body] of delivered) expect([status, body.data]).toEqual([200, { currentUser: null, currentTenant: null }]);
-    expect(await exited).toBe(0);
-    expect(output).toMatch(/SIGTERM: finishing in-flight requests/);
-    expect(await portAnswers(pgPort)).toBe(false);
-  } finally {
-    child.kill('SIGKILL');
-    await rm(folder, { recursive: true, force: true });
-  }
-});
-
-test('an embedded PostgreSQL gone with its data folder does not hold up SIGTERM', { timeout: 90_000 }, async () => {
-  const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
-  const [port, pgPort] = [await freePort(), await freePort()];
-  const dataDir = path.join(folder, 'postgres');
-  const child = spawn(process.execPath, ['src/main.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: TEST_SECRET,
-      EMBEDDED_POSTGRES_DIR: dataDir,
-      EMBEDDED_POSTGRES_PORT: String(pgPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk) => (output += chunk));
-  child.stderr.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  try {
-    const started = Date.now();
-    while (!output.includes('tenantgraph is ready')) {
-      if (child.exitCode !== null || Date.now() - started > 60_000) throw new Error(`did not start:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(await portAnswers(pgPort)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+      await rm(folder, { recursive: true, force: true });
     }
-    // What an operator saw: the data folder deleted under a running cluster, and PostgreSQL gone.
-    const postmaster = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
-    // PostgreSQL still writes meanwhile: rm retries a folder that refills (ENOTEMPTY).
-    await rm(dataDir, { recursive: true, force: true, maxRetries: 10 });
-    process.kill(postmaster, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  },
+);
 
-    const signalled = Date.now();
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(Date.now() - signalled).toBeLessThan(10_000);
-    expect(await portAnswers(pgPort)).toBe(false);
-  } finally {
-    child.kill('SIGKILL');
-    await rm(folder, { recursive: true, force: true });
-  }
-});
+test(
+  'a request that never completes: after SHUTDOWN_TIMEOUT_MS the process exits 1, naming what it could not close',
+  { timeout: 90_000 },
+  async () => {
+    const api = await startApiProcess({
+      env: { SHUTDOWN_TIMEOUT_MS: '1500', REQUEST_TIMEOUT_MS: '120000', WORKER: 'off', LOG_LEVEL: 'info' },
+    });
+    const exited = new Promise<number | null>((resolve) => api.child.on('exit', (code) => resolve(code)));
+    try {
+      // A client that announces a body and never sends it: its request stays in flight.
+      const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.on('error', () => {});
+      socket.write(
+        'POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query"',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
 
-test('a request that never completes: after SHUTDOWN_TIMEOUT_MS the process exits 1, naming what it could not close', { timeout: 90_000 }, async () => {
-  const api = await startApiProcess({ env: { SHUTDOWN_TIMEOUT_MS: '1500', REQUEST_TIMEOUT_MS: '120000', WORKER: 'off', LOG_LEVEL: 'info' } });
-  const exited = new Promise<number | null>((resolve) => api.child.on('exit', (code) => resolve(code)));
-  try {
-    // A client that announces a body and never sends it: its request stays in flight.
-    const socket = connect(Number(new URL(api.url).port), '127.0.0.1');
-    await new Promise((resolve) => socket.once('connect', resolve));
-    socket.on('error', () => {});
-    socket.write('POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query"');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-
-    const signalled = Date.now();
-    api.child.kill('SIGTERM');
-    expect(await exited).toBe(1);
-    const waited = Date.now() - signalled;
-    expect(waited).toBeGreaterThanOrEqual(1_400);
-    expect(waited).toBeLessThan(10_000);
-    expect(api.output()).toMatch(/not closed after SHUTDOWN_TIMEOUT_MS \(1500 ms\): HTTP server and database pool/);
-    socket.destroy();
-  } finally {
-    api.kill();
-  }
-});
+      const signalled = Date.now();
+      api.child.kill('SIGTERM');
+      expect(await exited).toBe(1);
+      const waited = Date.now() - signalled;
+      expect(waited).toBeGreaterThanOrEqual(1_400);
+      expect(waited).toBeLessThan(10_000);
+      expect(api.output()).toMatch(
+        /not closed after SHUTDOWN_TIMEOUT_MS \(1500 ms\): HTTP server and database pool/,
+      );
+      socket.destroy();
+    } finally {
+      api.kill();
+    }
+  },
+);

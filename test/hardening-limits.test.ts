@@ -31,7 +31,8 @@ describe('query limits (production defaults)', () => {
   });
 
   test('connections multiply the cost by `first`: 400 QUERY_TOO_COMPLEX, also through variables', async () => {
-    const query = 'query ($n: Int) { products(first: $n) { nodes { name category { products(first: $n) { nodes { name price } } } } } }';
+    const query =
+      'query ($n: Int) { products(first: $n) { nodes { name category { products(first: $n) { nodes { name price } } } } } }';
     const small = await api.post({ query, variables: { n: 5 } }, auth());
     expect(small.status).toBe(200);
     const large = await api.post({ query, variables: { n: 100 } }, auth());
@@ -41,24 +42,42 @@ describe('query limits (production defaults)', () => {
   });
 
   test('counting is cheap: totalCount of every category needs no page size', async () => {
-    const { status, body } = await api.post({ query: '{ categories { nodes { name products { totalCount } } } }' }, auth());
+    const { status, body } = await api.post(
+      { query: '{ categories { nodes { name products { totalCount } } } }' },
+      auth(),
+    );
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
   });
 
   test('too many aliases, directives or tokens: 400 with the limit named', async () => {
-    const aliases = await api.post({ query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: currentTenant { name }`).join(' ')} }` }, auth());
+    const aliases = await api.post(
+      { query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: currentTenant { name }`).join(' ')} }` },
+      auth(),
+    );
     expect([aliases.status, aliases.body.errors[0].extensions.code]).toEqual([400, 'TOO_MANY_ALIASES']);
-    const directives = await api.post({ query: `{ currentTenant { name ${'@include(if: true) '.repeat(12)} } }` }, auth());
-    expect([directives.status, directives.body.errors[0].extensions.code]).toEqual([400, 'TOO_MANY_DIRECTIVES']);
+    const directives = await api.post(
+      { query: `{ currentTenant { name ${'@include(if: true) '.repeat(12)} } }` },
+      auth(),
+    );
+    expect([directives.status, directives.body.errors[0].extensions.code]).toEqual([
+      400,
+      'TOO_MANY_DIRECTIVES',
+    ]);
     const tokens = await api.post({ query: `{ currentTenant { ${'name '.repeat(3000)} } }` }, auth());
     expect([tokens.status, tokens.body.errors[0].extensions.code]).toEqual([400, 'QUERY_TOO_LARGE']);
   });
 
   test('bodies over maxBodyBytes: 413; batches: 400', async () => {
-    const huge = await api.post({ query: '{ currentTenant { name } }', variables: { pad: 'x'.repeat(200_000) } }, auth());
+    const huge = await api.post(
+      { query: '{ currentTenant { name } }', variables: { pad: 'x'.repeat(200_000) } },
+      auth(),
+    );
     expect([huge.status, huge.body.errors[0].extensions.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
-    const batch = await api.post([{ query: '{ currentTenant { name } }' }, { query: '{ currentTenant { name } }' }], auth());
+    const batch = await api.post(
+      [{ query: '{ currentTenant { name } }' }, { query: '{ currentTenant { name } }' }],
+      auth(),
+    );
     expect([batch.status, batch.body.errors[0].extensions.code]).toEqual([400, 'BAD_REQUEST']);
   });
 
@@ -74,10 +93,22 @@ describe('query limits (production defaults)', () => {
 
   test('no schema hints in production from variable coercion either: misspelt fields, filter operators and enum values', async () => {
     const attempts = [
-      { query: 'query ($o: [ProductOrderBy!]) { products(orderBy: $o) { totalCount } }', variables: { o: ['PRIC_DESC'] } },
-      { query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }', variables: { f: { prise: { equalTo: '1' } } } },
-      { query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }', variables: { f: { price: { equalTooo: '1' } } } },
-      { query: 'query ($g: [ProductGroupBy!]!) { products { groupedAggregates(groupBy: $g) { keys } } }', variables: { g: ['NAMEE'] } },
+      {
+        query: 'query ($o: [ProductOrderBy!]) { products(orderBy: $o) { totalCount } }',
+        variables: { o: ['PRIC_DESC'] },
+      },
+      {
+        query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }',
+        variables: { f: { prise: { equalTo: '1' } } },
+      },
+      {
+        query: 'query ($f: ProductFilter) { products(filter: $f) { totalCount } }',
+        variables: { f: { price: { equalTooo: '1' } } },
+      },
+      {
+        query: 'query ($g: [ProductGroupBy!]!) { products { groupedAggregates(groupBy: $g) { keys } } }',
+        variables: { g: ['NAMEE'] },
+      },
     ];
     for (const attempt of attempts) {
       const { status, body } = await api.post(attempt, auth());
@@ -105,10 +136,16 @@ describe('statement timeout', () => {
 
   test('a query running past STATEMENT_TIMEOUT_MS is cancelled with QUERY_TIMEOUT, and the server carries on', async () => {
     await asOwner((db) =>
-      db.query("insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, 60000) n", [b.id]),
+      db.query(
+        "insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, 60000) n",
+        [b.id],
+      ),
     );
     const tokenB = tokenFor({ userId: b.users.viewer, tenantId: b.id });
-    const slow = await api.post({ query: '{ products { groupedAggregates(groupBy: [NAME]) { keys sum { price } } } }' }, { authorization: `Bearer ${tokenB}` });
+    const slow = await api.post(
+      { query: '{ products { groupedAggregates(groupBy: [NAME]) { keys sum { price } } } }' },
+      { authorization: `Bearer ${tokenB}` },
+    );
     expect(slow.status).toBe(200);
     expect(slow.body.errors[0]).toMatchObject({ extensions: { code: 'QUERY_TIMEOUT' } });
     const health = await fetch(`${api.url}/readyz`);
@@ -122,7 +159,10 @@ describe('response size', () => {
   test('a response over MAX_RESPONSE_BYTES is refused with RESPONSE_TOO_LARGE, before it is written out', async () => {
     const small = await api.post({ query: '{ products(first: 1) { nodes { name } } }' }, auth());
     expect(small.status).toBe(200);
-    const large = await api.post({ query: '{ products(first: 20) { nodes { id name price createdAt updatedAt } } }' }, auth());
+    const large = await api.post(
+      { query: '{ products(first: 20) { nodes { id name price createdAt updatedAt } } }' },
+      auth(),
+    );
     expect([large.status, large.body.errors[0].extensions.code]).toEqual([400, 'RESPONSE_TOO_LARGE']);
     expect(large.body.data).toBeUndefined();
     expect(large.body.extensions.cost.actualQueryCost).toBeGreaterThan(0);
@@ -133,9 +173,15 @@ describe('configuration of the limits', () => {
   const base = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
 
   test('one tenant may not be allowed more than half the pool, nor an operation more than a whole bucket', () => {
-    expect(() => readEnv({ ...base, PG_POOL_MAX: '10', TENANT_CONCURRENCY: '6' })).toThrow(/TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX \(5\)/);
-    expect(() => readEnv({ ...base, BUDGET_POINTS: '1000', MAX_QUERY_COST: '5000' })).toThrow(/MAX_QUERY_COST: must not be larger than BUDGET_POINTS/);
-    expect(() => readEnv({ ...base, DEFAULT_PAGE_SIZE: '500', MAX_PAGE_SIZE: '100' })).toThrow(/DEFAULT_PAGE_SIZE/);
+    expect(() => readEnv({ ...base, PG_POOL_MAX: '10', TENANT_CONCURRENCY: '6' })).toThrow(
+      /TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX \(5\)/,
+    );
+    expect(() => readEnv({ ...base, BUDGET_POINTS: '1000', MAX_QUERY_COST: '5000' })).toThrow(
+      /MAX_QUERY_COST: must not be larger than BUDGET_POINTS/,
+    );
+    expect(() => readEnv({ ...base, DEFAULT_PAGE_SIZE: '500', MAX_PAGE_SIZE: '100' })).toThrow(
+      /DEFAULT_PAGE_SIZE/,
+    );
     expect(readEnv({ ...base, BUDGET_POINTS: '0', MAX_QUERY_COST: '50000' }).BUDGET_POINTS).toBe(0);
   });
 });
@@ -144,9 +190,15 @@ describe('CORS', () => {
   const api = useApi({ corsOrigins: ['https://app.example.com'] });
 
   test('answers allowed origins and only those', async () => {
-    const allowed = await api.post({ query: '{ currentTenant { name } }' }, { ...auth(), origin: 'https://app.example.com' });
+    const allowed = await api.post(
+      { query: '{ currentTenant { name } }' },
+      { ...auth(), origin: 'https://app.example.com' },
+    );
     expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
-    const other = await api.post({ query: '{ currentTenant { name } }' }, { ...auth(), origin: 'https://evil.example.com' });
+    const other = await api.post(
+      { query: '{ currentTenant { name } }' },
+      { ...auth(), origin: 'https://evil.example.com' },
+    );
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
@@ -157,11 +209,22 @@ describe('the request log', () => {
 
   test('one line per request with id, tenant, user, operation, status and duration; never the token or variables', async () => {
     const secret = `secret-${randomUUID()}`;
-    await api.post({ query: 'query ListProducts($q: String) { products(condition: { name: $q }) { totalCount } }', variables: { q: secret } }, auth());
+    await api.post(
+      {
+        query: 'query ListProducts($q: String) { products(condition: { name: $q }) { totalCount } }',
+        variables: { q: secret },
+      },
+      auth(),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     const entries = lines.map((line) => JSON.parse(line)).filter((entry) => entry.req?.url === '/graphql');
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ tenantId: a.id, userId: a.users.owner, operationName: 'ListProducts', res: { statusCode: 200 } });
+    expect(entries[0]).toMatchObject({
+      tenantId: a.id,
+      userId: a.users.owner,
+      operationName: 'ListProducts',
+      res: { statusCode: 200 },
+    });
     expect(entries[0].req.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof entries[0].responseTime).toBe('number');
     const everything = lines.join('\n');

@@ -28,56 +28,74 @@ async function peakRssMb(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024;
 }
 
-test(`the API survives many of the heaviest requests at once under ${NODE_FLAGS.join(' ')}`, { timeout: 120_000 }, async () => {
-  const tenants: TenantFixture[] = await Promise.all(Array.from({ length: 4 }, (_, i) => createTenant(`heavy-${i}`)));
-  await asOwner(async (db) => {
-    for (const tenant of tenants) {
-      await db.query(`insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, $2) n`, [tenant.id, ROWS - 2]);
-    }
-  });
-  const api = await startApiProcess({
-    nodeFlags: NODE_FLAGS,
-    env: {
-      // This test sends its own operations, not the web app's trusted documents.
-      TRUSTED_DOCUMENTS: 'off',
-      // Budgets would throttle most of the waves below; this is about memory, so every
-      // heavy request that the bulkheads let through at once should really run.
-      BUDGET_POINTS: '1000000',
-    },
-  });
-  try {
-    const send = (tenant: TenantFixture, query: string) =>
-      fetch(`${api.url}/graphql`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}` },
-        body: JSON.stringify({ query }),
-      }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
+test(
+  `the API survives many of the heaviest requests at once under ${NODE_FLAGS.join(' ')}`,
+  { timeout: 120_000 },
+  async () => {
+    const tenants: TenantFixture[] = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => createTenant(`heavy-${i}`)),
+    );
+    await asOwner(async (db) => {
+      for (const tenant of tenants) {
+        await db.query(
+          `insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, $2) n`,
+          [tenant.id, ROWS - 2],
+        );
+      }
+    });
+    const api = await startApiProcess({
+      nodeFlags: NODE_FLAGS,
+      env: {
+        // This test sends its own operations, not the web app's trusted documents.
+        TRUSTED_DOCUMENTS: 'off',
+        // Budgets would throttle most of the waves below; this is about memory, so every
+        // heavy request that the bulkheads let through at once should really run.
+        BUDGET_POINTS: '1000000',
+      },
+    });
+    try {
+      const send = (tenant: TenantFixture, query: string) =>
+        fetch(`${api.url}/graphql`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}`,
+          },
+          body: JSON.stringify({ query }),
+        }).then(async (response) => ({ status: response.status, body: (await response.json()) as any }));
 
-    // Three waves, each 4 tenants × 12 requests at once: the crash, the heaviest allowed, groups.
-    const outcomes = new Map<string, number>();
-    for (const query of [UNBOUNDED, HEAVIEST, GROUPS]) {
-      const answers = await Promise.all(tenants.flatMap((tenant) => Array.from({ length: 12 }, () => send(tenant, query))));
-      for (const { status, body } of answers) {
-        const code = body.errors?.[0]?.extensions?.code ?? 'data';
-        outcomes.set(`${status} ${code}`, (outcomes.get(`${status} ${code}`) ?? 0) + 1);
-        if (query === GROUPS && status === 200) expect(code).toBe('TOO_MANY_GROUPS');
-        if (status === 200) {
-          // Data comes in pages: the default page without `first`, at most what was asked with it.
-          const pages = Object.values(body.data.products ? { a: body.data.products } : body.data) as Array<{ nodes?: unknown[] }>;
-          for (const page of pages) if (page.nodes) expect(page.nodes.length).toBeLessThanOrEqual(331);
-          if (query === UNBOUNDED) expect(body.data.a0.nodes).toHaveLength(100);
-        } else {
-          expect([400, 429], JSON.stringify(body.errors)).toContain(status);
-          expect(['RATE_LIMITED', 'CONCURRENCY_LIMITED', 'TOO_MANY_GROUPS']).toContain(code);
+      // Three waves, each 4 tenants × 12 requests at once: the crash, the heaviest allowed, groups.
+      const outcomes = new Map<string, number>();
+      for (const query of [UNBOUNDED, HEAVIEST, GROUPS]) {
+        const answers = await Promise.all(
+          tenants.flatMap((tenant) => Array.from({ length: 12 }, () => send(tenant, query))),
+        );
+        for (const { status, body } of answers) {
+          const code = body.errors?.[0]?.extensions?.code ?? 'data';
+          outcomes.set(`${status} ${code}`, (outcomes.get(`${status} ${code}`) ?? 0) + 1);
+          if (query === GROUPS && status === 200) expect(code).toBe('TOO_MANY_GROUPS');
+          if (status === 200) {
+            // Data comes in pages: the default page without `first`, at most what was asked with it.
+            const pages = Object.values(body.data.products ? { a: body.data.products } : body.data) as Array<{
+              nodes?: unknown[];
+            }>;
+            for (const page of pages) if (page.nodes) expect(page.nodes.length).toBeLessThanOrEqual(331);
+            if (query === UNBOUNDED) expect(body.data.a0.nodes).toHaveLength(100);
+          } else {
+            expect([400, 429], JSON.stringify(body.errors)).toContain(status);
+            expect(['RATE_LIMITED', 'CONCURRENCY_LIMITED', 'TOO_MANY_GROUPS']).toContain(code);
+          }
         }
       }
+      const rss = await peakRssMb(api.child.pid!);
+      console.log(
+        `heavy tenants: ${[...outcomes].map(([outcome, n]) => `${n} × ${outcome}`).join(', ')}; API peak RSS ${rss.toFixed(0)} MB`,
+      );
+      expect(outcomes.get('200 data')).toBeGreaterThan(0);
+      expect(api.child.exitCode).toBeNull();
+      expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+    } finally {
+      api.kill();
     }
-    const rss = await peakRssMb(api.child.pid!);
-    console.log(`heavy tenants: ${[...outcomes].map(([outcome, n]) => `${n} × ${outcome}`).join(', ')}; API peak RSS ${rss.toFixed(0)} MB`);
-    expect(outcomes.get('200 data')).toBeGreaterThan(0);
-    expect(api.child.exitCode).toBeNull();
-    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
-  } finally {
-    api.kill();
-  }
-});
+  },
+);

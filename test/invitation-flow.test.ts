@@ -29,14 +29,27 @@ beforeAll(async () => {
   acme = await createTenant('flow');
   mailbox = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-mailbox-'));
   const logger = pino({ level: 'silent' });
-  send = sendInvitationEmail({ mailer: createMailer({ mailbox, from: 'tenantgraph <no-reply@example.test>' }, logger), appUrl: APP_URL, logger });
+  send = sendInvitationEmail({
+    mailer: createMailer({ mailbox, from: 'tenantgraph <no-reply@example.test>' }, logger),
+    appUrl: APP_URL,
+    logger,
+  });
   // Test files share one database and run at once: this worker takes only its own
   // tenant's mail and leaves the others' jobs queued (failed, to be retried later).
   const ours: Task = (payload, helpers) => {
-    if ((payload as { tenantId?: string }).tenantId !== acme.id) throw new Error('not this test file\'s invitation');
+    if ((payload as { tenantId?: string }).tenantId !== acme.id)
+      throw new Error("not this test file's invitation");
     return send(payload, helpers);
   };
-  worker = await run({ connectionString: database.ownerUrl, concurrency: 1, noHandleSignals: true, crontab: '', pollInterval: 200, logger: workerLogger(logger), taskList: { send_invitation_email: ours } });
+  worker = await run({
+    connectionString: database.ownerUrl,
+    concurrency: 1,
+    noHandleSignals: true,
+    crontab: '',
+    pollInterval: 200,
+    logger: workerLogger(logger),
+    taskList: { send_invitation_email: ours },
+  });
 });
 
 afterAll(async () => {
@@ -60,7 +73,11 @@ test('invite a brand-new person, they accept from the mail, switch between two t
   const newcomer = { userId: randomUUID(), email: `new-${randomUUID().slice(0, 8)}@example.test` };
 
   const invited = await api.post(
-    { query: 'mutation ($email: String!) { inviteMember(input: { email: $email, role: member }) { invitation { rowId status } } }', variables: { email: newcomer.email } },
+    {
+      query:
+        'mutation ($email: String!) { inviteMember(input: { email: $email, role: member }) { invitation { rowId status } } }',
+      variables: { email: newcomer.email },
+    },
     owner,
   );
   expect(invited.body.data.inviteMember.invitation.status).toBe('pending');
@@ -68,29 +85,62 @@ test('invite a brand-new person, they accept from the mail, switch between two t
   const mail = await mailTo(newcomer.email);
   expect(mail.to).toMatchObject({ text: newcomer.email });
   expect(mail.subject).toMatch(/^You are invited to join flow /);
-  const link = /(https:\/\/app\.example\.test\/invitations\/accept\?secret=[0-9a-f]+)/.exec(mail.text ?? '')![1]!;
+  const link = /(https:\/\/app\.example\.test\/invitations\/accept\?secret=[0-9a-f]+)/.exec(
+    mail.text ?? '',
+  )![1]!;
   const secret = new URL(link).searchParams.get('secret')!;
 
   // Signed in for the first time: a token with the verified address, no tenant yet.
   const token = tokenFor({ userId: newcomer.userId, email: newcomer.email, emailVerified: true });
-  const as = (tenant?: string) => ({ authorization: `Bearer ${token}`, ...(tenant && { 'x-tenant': tenant }) });
+  const as = (tenant?: string) => ({
+    authorization: `Bearer ${token}`,
+    ...(tenant && { 'x-tenant': tenant }),
+  });
   // They also start a tenant of their own.
   const ownSlug = `own-${newcomer.userId.slice(0, 8)}`;
-  await api.post({ query: 'mutation ($slug: String!) { createTenant(input: { name: "Own", slug: $slug }) { tenant { slug } } }', variables: { slug: ownSlug } }, as());
+  await api.post(
+    {
+      query:
+        'mutation ($slug: String!) { createTenant(input: { name: "Own", slug: $slug }) { tenant { slug } } }',
+      variables: { slug: ownSlug },
+    },
+    as(),
+  );
 
-  const accepted = await api.post({ query: 'mutation ($secret: String!) { acceptInvitation(input: { secret: $secret }) { membership { role tenant { slug } } } }', variables: { secret } }, as());
-  expect(accepted.body.data.acceptInvitation.membership).toEqual({ role: 'member', tenant: { slug: acme.slug } });
+  const accepted = await api.post(
+    {
+      query:
+        'mutation ($secret: String!) { acceptInvitation(input: { secret: $secret }) { membership { role tenant { slug } } } }',
+      variables: { secret },
+    },
+    as(),
+  );
+  expect(accepted.body.data.acceptInvitation.membership).toEqual({
+    role: 'member',
+    tenant: { slug: acme.slug },
+  });
 
-  const switcher = '{ currentTenant { slug } currentMemberships { nodes { id role tenant { slug } } } products { totalCount } }';
+  const switcher =
+    '{ currentTenant { slug } currentMemberships { nodes { id role tenant { slug } } } products { totalCount } }';
   const inAcme = await api.post({ query: switcher }, as(acme.slug));
   expect(inAcme.body.data.currentTenant.slug).toBe(acme.slug);
   expect(inAcme.body.data.products.totalCount).toBe(2);
-  expect(inAcme.body.data.currentMemberships.nodes.map((node: any) => node.tenant.slug).sort()).toEqual([acme.slug, ownSlug].sort());
+  expect(inAcme.body.data.currentMemberships.nodes.map((node: any) => node.tenant.slug).sort()).toEqual(
+    [acme.slug, ownSlug].sort(),
+  );
   const inOwn = await api.post({ query: switcher }, as(ownSlug));
   expect([inOwn.body.data.currentTenant.slug, inOwn.body.data.products.totalCount]).toEqual([ownSlug, 0]);
 
-  const membershipInAcme = inAcme.body.data.currentMemberships.nodes.find((node: any) => node.tenant.slug === acme.slug).id;
-  const left = await api.post({ query: 'mutation ($id: ID!) { deleteMembershipById(input: { id: $id }) { membership { role } } }', variables: { id: membershipInAcme } }, as(acme.slug));
+  const membershipInAcme = inAcme.body.data.currentMemberships.nodes.find(
+    (node: any) => node.tenant.slug === acme.slug,
+  ).id;
+  const left = await api.post(
+    {
+      query: 'mutation ($id: ID!) { deleteMembershipById(input: { id: $id }) { membership { role } } }',
+      variables: { id: membershipInAcme },
+    },
+    as(acme.slug),
+  );
   expect(left.body.errors).toBeUndefined();
   const after = await api.post({ query: switcher }, as(acme.slug));
   expect(after.body.data.currentTenant).toBeNull();
@@ -101,7 +151,16 @@ test('a revoked invitation, or one resent since, mails nothing', async () => {
   const other = await createTenant('flow-revoked');
   const admin = { authorization: `Bearer ${tokenFor({ userId: other.users.admin, tenantId: other.id })}` };
   const invite = async (email: string) =>
-    (await api.post({ query: 'mutation ($email: String!) { inviteMember(input: { email: $email }) { invitation { rowId } } }', variables: { email } }, admin)).body.data.inviteMember.invitation.rowId;
+    (
+      await api.post(
+        {
+          query:
+            'mutation ($email: String!) { inviteMember(input: { email: $email }) { invitation { rowId } } }',
+          variables: { email },
+        },
+        admin,
+      )
+    ).body.data.inviteMember.invitation.rowId;
   const secretsOf = async (invitationId: string) =>
     asOwner(async (db) =>
       (
@@ -114,15 +173,34 @@ test('a revoked invitation, or one resent since, mails nothing', async () => {
     );
   // The task, run by hand on the real database, as the worker would run it.
   const runTask = (invitationId: string, secret: string) =>
-    asOwner((db) => send({ tenantId: other.id, invitationId, secret }, { query: (sql: string, values: unknown[]) => db.query(sql, values) } as never) as Promise<void>);
+    asOwner(
+      (db) =>
+        send({ tenantId: other.id, invitationId, secret }, {
+          query: (sql: string, values: unknown[]) => db.query(sql, values),
+        } as never) as Promise<void>,
+    );
 
   const revoked = await invite('revoked@example.test');
   const [revokedSecret] = await secretsOf(revoked);
-  await api.post({ query: 'mutation ($id: UUID!) { revokeInvitation(input: { invitationId: $id }) { invitation { status } } }', variables: { id: revoked } }, admin);
+  await api.post(
+    {
+      query:
+        'mutation ($id: UUID!) { revokeInvitation(input: { invitationId: $id }) { invitation { status } } }',
+      variables: { id: revoked },
+    },
+    admin,
+  );
   await runTask(revoked, revokedSecret!);
 
   const resent = await invite('resent@example.test');
-  await api.post({ query: 'mutation ($id: UUID!) { resendInvitation(input: { invitationId: $id }) { invitation { status } } }', variables: { id: resent } }, admin);
+  await api.post(
+    {
+      query:
+        'mutation ($id: UUID!) { resendInvitation(input: { invitationId: $id }) { invitation { status } } }',
+      variables: { id: resent },
+    },
+    admin,
+  );
   const [oldSecret, newSecret] = await secretsOf(resent);
   await runTask(resent, oldSecret!);
   expect((await readdir(mailbox)).filter((file) => /revoked@|resent@/.test(file))).toEqual([]);

@@ -37,7 +37,10 @@ let owner: pg.Pool;
 let api: ApiServer;
 // The server's log, to wait for watch mode's verdict on each rebuild.
 const logLines: string[] = [];
-const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line).msg ?? '') });
+const logger = pino(
+  { level: 'info' },
+  { write: (line: string) => void logLines.push(JSON.parse(line).msg ?? '') },
+);
 
 interface Member {
   tenantId: string;
@@ -50,14 +53,29 @@ async function createTenant(label: string): Promise<Member> {
   const tenantId = randomUUID();
   const categoryId = randomUUID();
   const tokens = {} as Member['tokens'];
-  await owner.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [tenantId, `${label}-${tenantId.slice(0, 8)}`, label]);
+  await owner.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [
+    tenantId,
+    `${label}-${tenantId.slice(0, 8)}`,
+    label,
+  ]);
   for (const role of ['member', 'admin', 'viewer'] as const) {
     const userId = randomUUID();
-    await owner.query('insert into app_public.users (id, email) values ($1, $2)', [userId, `${role}-${userId}@example.test`]);
-    await owner.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [tenantId, userId, role]);
+    await owner.query('insert into app_public.users (id, email) values ($1, $2)', [
+      userId,
+      `${role}-${userId}@example.test`,
+    ]);
+    await owner.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [
+      tenantId,
+      userId,
+      role,
+    ]);
     tokens[role] = tokenFor({ userId, tenantId }, { expiresIn: '10m' });
   }
-  await owner.query('insert into app_public.categories (tenant_id, id, name) values ($1, $2, $3)', [tenantId, categoryId, 'Tools']);
+  await owner.query('insert into app_public.categories (tenant_id, id, name) values ($1, $2, $3)', [
+    tenantId,
+    categoryId,
+    'Tools',
+  ]);
   return { tenantId, categoryId, tokens };
 }
 
@@ -85,12 +103,34 @@ async function graphql(token: string, query: string, variables?: Record<string, 
 }
 
 const failed = (answer: Answer) => answer.status !== 200 || (answer.errors?.length ?? 0) > 0;
-const describeAnswer = (what: string, answer: Answer) => `${what}: HTTP ${answer.status} ${JSON.stringify(answer.errors ?? [])}`;
+const describeAnswer = (what: string, answer: Answer) =>
+  `${what}: HTTP ${answer.status} ${JSON.stringify(answer.errors ?? [])}`;
 
-const CREATE = /* GraphQL */ `mutation ($name: String!, $price: BigFloat!, $categoryId: UUID) {
-  createProduct(input: { name: $name, price: $price, categoryId: $categoryId }) { product { id name } }
-}`;
-const LIST = /* GraphQL */ `{ products(first: 20, orderBy: CREATED_AT_DESC) { totalCount nodes { id name price category { name } } } }`;
+const CREATE = /* GraphQL */ `
+  mutation ($name: String!, $price: BigFloat!, $categoryId: UUID) {
+    createProduct(input: { name: $name, price: $price, categoryId: $categoryId }) {
+      product {
+        id
+        name
+      }
+    }
+  }
+`;
+const LIST = /* GraphQL */ `
+  {
+    products(first: 20, orderBy: CREATED_AT_DESC) {
+      totalCount
+      nodes {
+        id
+        name
+        price
+        category {
+          name
+        }
+      }
+    }
+  }
+`;
 
 async function countByName(names: string[]): Promise<Map<string, number>> {
   const { rows } = await owner.query<{ name: string; count: number }>(
@@ -108,7 +148,10 @@ beforeAll(async () => {
     port: 0,
     roles: { visitor: shared.visitor, anonymous: shared.anonymous },
     authenticatorUrl,
-    verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0 }),
+    verifyToken: createTokenVerifier({
+      key: { kind: 'secret', secret: TEST_SECRET },
+      clockToleranceSeconds: 0,
+    }),
     logger,
     // PostGraphile installs its event trigger as the superuser and rebuilds on DDL.
     watch: { superuserUrl },
@@ -122,98 +165,119 @@ afterAll(async () => {
 });
 
 describe('a migration applied while the API serves', () => {
-  test('takes its locks within lock_timeout, costs no request an error, and the new column is served', { timeout: 60_000 }, async () => {
-    const tenants = await Promise.all([createTenant('live-a'), createTenant('live-b')]);
-    const writers = tenants.flatMap((tenant) => [tenant.tokens.member, tenant.tokens.admin]);
-    const problems: string[] = [];
-    const counts = { requests: 0, created: 0, slowestMs: 0 };
-    const createdBy = writers.map(() => 0);
-    let running = true;
+  test(
+    'takes its locks within lock_timeout, costs no request an error, and the new column is served',
+    { timeout: 60_000 },
+    async () => {
+      const tenants = await Promise.all([createTenant('live-a'), createTenant('live-b')]);
+      const writers = tenants.flatMap((tenant) => [tenant.tokens.member, tenant.tokens.admin]);
+      const problems: string[] = [];
+      const counts = { requests: 0, created: 0, slowestMs: 0 };
+      const createdBy = writers.map(() => 0);
+      let running = true;
 
-    const loop = async (token: string, index: number) => {
-      for (let seq = 0; running; seq += 1) {
-        const listed = await graphql(token, LIST);
-        const name = `live-${index}-${seq}-${randomUUID().slice(0, 8)}`;
-        const created = await graphql(token, CREATE, { name, price: `${(seq % 50) + 1}.50` });
-        counts.requests += 2;
-        counts.slowestMs = Math.max(counts.slowestMs, listed.ms, created.ms);
-        if (failed(listed)) problems.push(describeAnswer('list', listed));
-        if (failed(created) || created.data?.createProduct?.product?.name !== name) problems.push(describeAnswer('create', created));
-        else {
-          counts.created += 1;
-          createdBy[index] = (createdBy[index] ?? 0) + 1;
+      const loop = async (token: string, index: number) => {
+        for (let seq = 0; running; seq += 1) {
+          const listed = await graphql(token, LIST);
+          const name = `live-${index}-${seq}-${randomUUID().slice(0, 8)}`;
+          const created = await graphql(token, CREATE, { name, price: `${(seq % 50) + 1}.50` });
+          counts.requests += 2;
+          counts.slowestMs = Math.max(counts.slowestMs, listed.ms, created.ms);
+          if (failed(listed)) problems.push(describeAnswer('list', listed));
+          if (failed(created) || created.data?.createProduct?.product?.name !== name)
+            problems.push(describeAnswer('create', created));
+          else {
+            counts.created += 1;
+            createdBy[index] = (createdBy[index] ?? 0) + 1;
+          }
         }
-      }
-    };
+      };
 
-    // What a DBA runs: a graphile-migrate file, with the role as a placeholder. The
-    // short lock_timeout makes the ALTER give up rather than queue behind (and stall)
-    // the API if a request held its transaction open.
-    const migration = `
+      // What a DBA runs: a graphile-migrate file, with the role as a placeholder. The
+      // short lock_timeout makes the ALTER give up rather than queue behind (and stall)
+      // the API if a request held its transaction open.
+      const migration = `
       set lock_timeout = '2s';
       alter table app_public.products add column live_migration_note text;
       comment on column app_public.products.live_migration_note is 'A note added by test/live-migration.test.ts.';
       grant update (live_migration_note) on app_public.products to :DATABASE_VISITOR;
     `;
-    const settings = await migrationSettings(location);
+      const settings = await migrationSettings(location);
 
-    const scenario = async () => {
-      // Every loop under way, however busy the machine, before the DBA steps in.
-      for (const began = performance.now(); createdBy.some((n) => n < 5) && performance.now() - began < 20_000; ) await sleep(50);
-      await sleep(500);
-      const requestsBefore = counts.requests;
+      const scenario = async () => {
+        // Every loop under way, however busy the machine, before the DBA steps in.
+        for (
+          const began = performance.now();
+          createdBy.some((n) => n < 5) && performance.now() - began < 20_000;
+        )
+          await sleep(50);
+        await sleep(500);
+        const requestsBefore = counts.requests;
 
-      const migrationBegan = performance.now();
+        const migrationBegan = performance.now();
+        try {
+          await run(settings, migration, 'add-live-migration-note.sql');
+        } finally {
+          clearAllPools();
+        }
+        const migrationMs = performance.now() - migrationBegan;
+
+        // Watch mode notices the DDL and rebuilds; poll with the new field until it is there.
+        let withNote: Answer;
+        do {
+          withNote = await graphql(
+            tenants[0]!.tokens.member,
+            '{ products(first: 1) { nodes { id name liveMigrationNote } } }',
+          );
+          if (!failed(withNote)) break;
+          await sleep(100);
+        } while (performance.now() - migrationBegan < 10_000);
+        const servedMs = performance.now() - migrationBegan;
+        await sleep(1_000);
+        return { migrationMs, servedMs, withNote, requestsAfter: counts.requests - requestsBefore };
+      };
+
+      const loops = writers.map((token, index) => loop(token, index));
+      let outcome: Awaited<ReturnType<typeof scenario>>;
       try {
-        await run(settings, migration, 'add-live-migration-note.sql');
+        outcome = await scenario();
       } finally {
-        clearAllPools();
+        running = false;
+        await Promise.all(loops);
       }
-      const migrationMs = performance.now() - migrationBegan;
+      const { migrationMs, servedMs, withNote, requestsAfter } = outcome;
 
-      // Watch mode notices the DDL and rebuilds; poll with the new field until it is there.
-      let withNote: Answer;
-      do {
-        withNote = await graphql(tenants[0]!.tokens.member, '{ products(first: 1) { nodes { id name liveMigrationNote } } }');
-        if (!failed(withNote)) break;
-        await sleep(100);
-      } while (performance.now() - migrationBegan < 10_000);
-      const servedMs = performance.now() - migrationBegan;
-      await sleep(1_000);
-      return { migrationMs, servedMs, withNote, requestsAfter: counts.requests - requestsBefore };
-    };
+      console.info(
+        `live migration: ${counts.requests} requests (${counts.created} products created) from ${writers.length} loops, ` +
+          `${requestsAfter} of them from the migration on; ${problems.length} failed, slowest ${Math.round(counts.slowestMs)} ms; ` +
+          `migration took ${Math.round(migrationMs)} ms; the new column served ${Math.round(servedMs)} ms after the migration began`,
+      );
+      expect(Math.min(...createdBy)).toBeGreaterThanOrEqual(5);
+      expect(requestsAfter).toBeGreaterThan(0);
+      expect(migrationMs).toBeLessThan(2_000);
+      expect(problems).toEqual([]);
+      expect(failed(withNote) ? describeAnswer('select liveMigrationNote', withNote) : 'served').toBe(
+        'served',
+      );
 
-    const loops = writers.map((token, index) => loop(token, index));
-    let outcome: Awaited<ReturnType<typeof scenario>>;
-    try {
-      outcome = await scenario();
-    } finally {
-      running = false;
-      await Promise.all(loops);
-    }
-    const { migrationMs, servedMs, withNote, requestsAfter } = outcome;
-
-    console.info(
-      `live migration: ${counts.requests} requests (${counts.created} products created) from ${writers.length} loops, ` +
-        `${requestsAfter} of them from the migration on; ${problems.length} failed, slowest ${Math.round(counts.slowestMs)} ms; ` +
-        `migration took ${Math.round(migrationMs)} ms; the new column served ${Math.round(servedMs)} ms after the migration began`,
-    );
-    expect(Math.min(...createdBy)).toBeGreaterThanOrEqual(5);
-    expect(requestsAfter).toBeGreaterThan(0);
-    expect(migrationMs).toBeLessThan(2_000);
-    expect(problems).toEqual([]);
-    expect(failed(withNote) ? describeAnswer('select liveMigrationNote', withNote) : 'served').toBe('served');
-
-    const product = withNote.data.products.nodes[0];
-    const updated = await graphql(
-      tenants[0]!.tokens.member,
-      'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { liveMigrationNote: "X-1" } }) { product { name liveMigrationNote } } }',
-      { id: product.id },
-    );
-    expect(failed(updated) ? describeAnswer('update liveMigrationNote', updated) : updated.data.updateProductById.product).toEqual({ name: product.name, liveMigrationNote: 'X-1' });
-    const { rows } = await owner.query('select live_migration_note from app_public.products where tenant_id = $1 and name = $2', [tenants[0]!.tenantId, product.name]);
-    expect(rows).toEqual([{ live_migration_note: 'X-1' }]);
-  });
+      const product = withNote.data.products.nodes[0];
+      const updated = await graphql(
+        tenants[0]!.tokens.member,
+        'mutation ($id: ID!) { updateProductById(input: { id: $id, patch: { liveMigrationNote: "X-1" } }) { product { name liveMigrationNote } } }',
+        { id: product.id },
+      );
+      expect(
+        failed(updated)
+          ? describeAnswer('update liveMigrationNote', updated)
+          : updated.data.updateProductById.product,
+      ).toEqual({ name: product.name, liveMigrationNote: 'X-1' });
+      const { rows } = await owner.query(
+        'select live_migration_note from app_public.products where tenant_id = $1 and name = $2',
+        [tenants[0]!.tenantId, product.name],
+      );
+      expect(rows).toEqual([{ live_migration_note: 'X-1' }]);
+    },
+  );
 });
 
 describe('acknowledged if and only if committed', () => {
@@ -221,9 +285,26 @@ describe('acknowledged if and only if committed', () => {
     const [mine, theirs] = await Promise.all([createTenant('ack-a'), createTenant('ack-b')]);
     const tag = randomUUID().slice(0, 8);
     const refusals = [
-      { why: 'a negative price', token: mine!.tokens.member, name: `negative-${tag}`, price: '-1', code: 'INVALID_VALUE' },
-      { why: "another tenant's category", token: mine!.tokens.member, name: `foreign-category-${tag}`, categoryId: theirs!.categoryId, code: 'INVALID_REFERENCE' },
-      { why: 'a name over 200 characters', token: mine!.tokens.member, name: `long-${tag}-${'x'.repeat(200)}`, code: 'INVALID_VALUE' },
+      {
+        why: 'a negative price',
+        token: mine!.tokens.member,
+        name: `negative-${tag}`,
+        price: '-1',
+        code: 'INVALID_VALUE',
+      },
+      {
+        why: "another tenant's category",
+        token: mine!.tokens.member,
+        name: `foreign-category-${tag}`,
+        categoryId: theirs!.categoryId,
+        code: 'INVALID_REFERENCE',
+      },
+      {
+        why: 'a name over 200 characters',
+        token: mine!.tokens.member,
+        name: `long-${tag}-${'x'.repeat(200)}`,
+        code: 'INVALID_VALUE',
+      },
       { why: 'a viewer creating', token: mine!.tokens.viewer, name: `by-viewer-${tag}`, code: 'FORBIDDEN' },
     ];
     const accepted = [
@@ -233,9 +314,15 @@ describe('acknowledged if and only if committed', () => {
     ];
 
     const refusedAnswers = await Promise.all(
-      refusals.map(({ token, name, price = '1.00', categoryId }) => graphql(token, CREATE, { name, price, categoryId })),
+      refusals.map(({ token, name, price = '1.00', categoryId }) =>
+        graphql(token, CREATE, { name, price, categoryId }),
+      ),
     );
-    const acceptedAnswers = await Promise.all(accepted.map(({ token, name, categoryId }) => graphql(token, CREATE, { name, price: '3.00', categoryId })));
+    const acceptedAnswers = await Promise.all(
+      accepted.map(({ token, name, categoryId }) =>
+        graphql(token, CREATE, { name, price: '3.00', categoryId }),
+      ),
+    );
 
     expect(
       refusals.map((refusal, i) => ({
@@ -244,9 +331,11 @@ describe('acknowledged if and only if committed', () => {
         codes: (refusedAnswers[i]!.errors ?? []).map((error) => error.extensions?.code),
       })),
     ).toEqual(refusals.map(({ why, code }) => ({ why, product: null, codes: [code] })));
-    expect(acceptedAnswers.map((answer) => (failed(answer) ? describeAnswer('create', answer) : answer.data.createProduct.product.name))).toEqual(
-      accepted.map(({ name }) => name),
-    );
+    expect(
+      acceptedAnswers.map((answer) =>
+        failed(answer) ? describeAnswer('create', answer) : answer.data.createProduct.product.name,
+      ),
+    ).toEqual(accepted.map(({ name }) => name));
 
     const written = await countByName([...refusals, ...accepted].map(({ name }) => name));
     expect(Object.fromEntries(refusals.map(({ name, why }) => [why, written.get(name) ?? 0]))).toEqual(
@@ -281,15 +370,23 @@ describe('watch mode and the schema guard', () => {
       grant select on app_public.watch_notes to ${shared.visitor};
       insert into app_public.watch_notes (tenant_id, body) values ('${a.tenantId}', 'A''s note');
     `);
-    await until(async () => logLines.slice(since), (lines) => lines.some((line) => /refuses the rebuilt schema/.test(line)));
+    await until(
+      async () => logLines.slice(since),
+      (lines) => lines.some((line) => /refuses the rebuilt schema/.test(line)),
+    );
     expect(logLines.slice(since)).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^error rls_disabled: table app_public\.watch_notes: row level security is not enabled \(docs\/guard\.md#rls_disabled\)$/),
+        expect.stringMatching(
+          /^error rls_disabled: table app_public\.watch_notes: row level security is not enabled \(docs\/guard\.md#rls_disabled\)$/,
+        ),
         expect.stringMatching(/still serving the last one it accepted/),
       ]),
     );
     const refused = await graphql(b.tokens.member, '{ watchNotes { nodes { body } } }');
-    expect({ data: refused.data ?? null, codes: refused.errors?.map((error) => error.extensions?.code) }).toEqual({ data: null, codes: ['GRAPHQL_VALIDATION_FAILED'] });
+    expect({
+      data: refused.data ?? null,
+      codes: refused.errors?.map((error) => error.extensions?.code),
+    }).toEqual({ data: null, codes: ['GRAPHQL_VALIDATION_FAILED'] });
 
     await owner.query(`
       alter table app_public.watch_notes enable row level security;
@@ -297,7 +394,10 @@ describe('watch mode and the schema guard', () => {
       create policy select_own_tenant on app_public.watch_notes for select using (tenant_id = (select app_public.current_tenant_id()));
       create trigger _900_audit after insert or update or delete on app_public.watch_notes for each row execute function app_private.tg__audit();
     `);
-    const asB = await until(() => graphql(b.tokens.member, '{ watchNotes { nodes { body } } }'), (answer) => !failed(answer));
+    const asB = await until(
+      () => graphql(b.tokens.member, '{ watchNotes { nodes { body } } }'),
+      (answer) => !failed(answer),
+    );
     expect(failed(asB) ? describeAnswer('watchNotes as B', asB) : asB.data.watchNotes.nodes).toEqual([]);
     const asA = await graphql(a.tokens.member, '{ watchNotes { nodes { body } } }');
     expect(asA.data?.watchNotes.nodes).toEqual([{ body: "A's note" }]);
@@ -308,23 +408,42 @@ describe('watch mode and the schema guard', () => {
     // PostGraphile rebuilds on no policy change: the guard's own recheck finds it.
     await owner.query('create policy watch_leak on app_public.products for select using (true)');
     try {
-      const refused = await until(() => graphql(b.tokens.member, LIST), (answer) => answer.status === 503);
-      expect({ status: refused.status, data: refused.data ?? null, code: refused.errors?.[0]?.extensions?.code }).toEqual({ status: 503, data: null, code: 'SCHEMA_REFUSED' });
-      expect(refused.errors?.[0]?.message).toMatch(/policy_ignores_tenant policy watch_leak on app_public\.products/);
+      const refused = await until(
+        () => graphql(b.tokens.member, LIST),
+        (answer) => answer.status === 503,
+      );
+      expect({
+        status: refused.status,
+        data: refused.data ?? null,
+        code: refused.errors?.[0]?.extensions?.code,
+      }).toEqual({ status: 503, data: null, code: 'SCHEMA_REFUSED' });
+      expect(refused.errors?.[0]?.message).toMatch(
+        /policy_ignores_tenant policy watch_leak on app_public\.products/,
+      );
     } finally {
       await owner.query('drop policy if exists watch_leak on app_public.products');
     }
-    const served = await until(() => graphql(b.tokens.member, LIST), (answer) => !failed(answer));
-    expect(failed(served) ? describeAnswer('list after the fix', served) : served.data.products.nodes.length).toBe(0);
+    const served = await until(
+      () => graphql(b.tokens.member, LIST),
+      (answer) => !failed(answer),
+    );
+    expect(
+      failed(served) ? describeAnswer('list after the fix', served) : served.data.products.nodes.length,
+    ).toBe(0);
   });
 
   test('a new constraint comment is the message clients see, without a restart', async () => {
     const tenant = await createTenant('comment');
-    await owner.query("comment on constraint products_price_check on app_public.products is 'Prices start at zero (reloaded with the schema).'");
+    await owner.query(
+      "comment on constraint products_price_check on app_public.products is 'Prices start at zero (reloaded with the schema).'",
+    );
     const answer = await until(
-      () => graphql(tenant.tokens.member, CREATE, { name: `negative-${randomUUID().slice(0, 8)}`, price: '-1' }),
+      () =>
+        graphql(tenant.tokens.member, CREATE, { name: `negative-${randomUUID().slice(0, 8)}`, price: '-1' }),
       (result) => result.errors?.[0]?.message === 'Prices start at zero (reloaded with the schema).',
     );
-    expect(answer.errors?.map((error) => [error.extensions?.code, error.message])).toEqual([['INVALID_VALUE', 'Prices start at zero (reloaded with the schema).']]);
+    expect(answer.errors?.map((error) => [error.extensions?.code, error.message])).toEqual([
+      ['INVALID_VALUE', 'Prices start at zero (reloaded with the schema).'],
+    ]);
   });
 });

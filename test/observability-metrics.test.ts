@@ -30,7 +30,9 @@ const tenantgraph = (samples: Sample[]) => samples.filter((sample) => sample.nam
 describe('metrics after known traffic', () => {
   it('counts each request once, by route, status, operation and outcome, with the cost it consumed', async () => {
     const tenant = await createTenant('metrics');
-    const viewer = { authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}` };
+    const viewer = {
+      authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}`,
+    };
 
     let productsCost = 0;
     for (let i = 0; i < 3; i++) {
@@ -39,18 +41,35 @@ describe('metrics after known traffic', () => {
       expect(body.errors).toBeUndefined();
       productsCost += body.extensions.cost.actualQueryCost;
     }
-    for (let i = 0; i < 2; i++) expect((await api.post({ query: 'query Whatever { currentTenant { name } }' }, viewer)).status).toBe(200);
+    for (let i = 0; i < 2; i++)
+      expect((await api.post({ query: 'query Whatever { currentTenant { name } }' }, viewer)).status).toBe(
+        200,
+      );
     expect((await api.post({ query: '{ currentTenant { name } }' }, viewer)).status).toBe(200);
-    expect((await api.post({ query: '{ currentTenant { name } }' }, { authorization: 'Bearer not-a-token' })).status).toBe(401);
-    const throttled = await api.post({ query: 'query Big { products(first: 400) { nodes { name } } }' }, viewer);
+    expect(
+      (await api.post({ query: '{ currentTenant { name } }' }, { authorization: 'Bearer not-a-token' }))
+        .status,
+    ).toBe(401);
+    const throttled = await api.post(
+      { query: 'query Big { products(first: 400) { nodes { name } } }' },
+      viewer,
+    );
     expect([throttled.status, throttled.body.errors[0].extensions.code]).toEqual([429, 'RATE_LIMITED']);
-    const refused = await api.post({ query: 'mutation CreateProduct { createProduct(input: { name: "x", price: "1" }) { product { id } } }' }, viewer);
+    const refused = await api.post(
+      {
+        query:
+          'mutation CreateProduct { createProduct(input: { name: "x", price: "1" }) { product { id } } }',
+      },
+      viewer,
+    );
     expect([refused.status, refused.body.errors[0].extensions.code]).toEqual([200, 'FORBIDDEN']);
 
     const samples = await api.scrape();
-    const http = (status: string) => valueOf(samples, 'tenantgraph_http_requests_total', { route: 'graphql', method: 'POST', status });
+    const http = (status: string) =>
+      valueOf(samples, 'tenantgraph_http_requests_total', { route: 'graphql', method: 'POST', status });
     expect([http('200'), http('401'), http('429')]).toEqual([7, 1, 1]);
-    const requests = (operation: string, outcome: string) => valueOf(samples, 'tenantgraph_graphql_requests_total', { operation, outcome });
+    const requests = (operation: string, outcome: string) =>
+      valueOf(samples, 'tenantgraph_graphql_requests_total', { operation, outcome });
     expect({
       products: requests('Products', 'OK'),
       other: requests('other', 'OK'),
@@ -59,11 +78,28 @@ describe('metrics after known traffic', () => {
       throttled: requests('other', 'RATE_LIMITED'),
       forbidden: requests('CreateProduct', 'FORBIDDEN'),
     }).toEqual({ products: 3, other: 2, anonymous: 1, unauthenticated: 1, throttled: 1, forbidden: 1 });
-    expect(tenantgraph(samples).filter((s) => s.name === 'tenantgraph_graphql_requests_total').reduce((sum, s) => sum + s.value, 0)).toBe(9);
-    expect(valueOf(samples, 'tenantgraph_graphql_request_duration_seconds_count', { operation: 'Products', outcome: 'OK' })).toBe(3);
-    expect(valueOf(samples, 'tenantgraph_graphql_request_duration_seconds_bucket', { operation: 'Products', outcome: 'OK', le: '+Inf' })).toBe(3);
+    expect(
+      tenantgraph(samples)
+        .filter((s) => s.name === 'tenantgraph_graphql_requests_total')
+        .reduce((sum, s) => sum + s.value, 0),
+    ).toBe(9);
+    expect(
+      valueOf(samples, 'tenantgraph_graphql_request_duration_seconds_count', {
+        operation: 'Products',
+        outcome: 'OK',
+      }),
+    ).toBe(3);
+    expect(
+      valueOf(samples, 'tenantgraph_graphql_request_duration_seconds_bucket', {
+        operation: 'Products',
+        outcome: 'OK',
+        le: '+Inf',
+      }),
+    ).toBe(3);
     expect(productsCost).toBeGreaterThan(0);
-    expect(valueOf(samples, 'tenantgraph_graphql_cost_points_total', { operation: 'Products' })).toBe(productsCost);
+    expect(valueOf(samples, 'tenantgraph_graphql_cost_points_total', { operation: 'Products' })).toBe(
+      productsCost,
+    );
     expect(valueOf(samples, 'tenantgraph_throttled_requests_total', { reason: 'RATE_LIMITED' })).toBe(1);
     expect(valueOf(samples, 'tenantgraph_graphql_errors_total', { code: 'FORBIDDEN' })).toBe(1);
     expect(valueOf(samples, 'tenantgraph_statement_timeouts_total')).toBe(0);
@@ -81,7 +117,7 @@ describe('metrics after known traffic', () => {
     expect(labelValues.filter((value) => UUID.test(value))).toEqual([]);
   });
 
-  it('counts the job queue from graphile-worker\'s table and its attempts by task', async () => {
+  it("counts the job queue from graphile-worker's table and its attempts by task", async () => {
     const pool = new pg.Pool({ connectionString: database.ownerUrl, max: 1 });
     try {
       const events = new EventEmitter();
@@ -91,10 +127,19 @@ describe('metrics after known traffic', () => {
       events.emit('job:error', { job: { task_identifier: 'send_invitation_email' } });
       events.emit('job:failed', { job: { task_identifier: 'made_up_by_someone' } });
       const samples = parseMetrics(await metrics.registry.metrics());
-      expect(valueOf(samples, 'tenantgraph_jobs_total', { task: 'send_invitation_email', result: 'success' })).toBe(1);
-      expect(valueOf(samples, 'tenantgraph_jobs_total', { task: 'send_invitation_email', result: 'error' })).toBe(1);
+      expect(
+        valueOf(samples, 'tenantgraph_jobs_total', { task: 'send_invitation_email', result: 'success' }),
+      ).toBe(1);
+      expect(
+        valueOf(samples, 'tenantgraph_jobs_total', { task: 'send_invitation_email', result: 'error' }),
+      ).toBe(1);
       expect(valueOf(samples, 'tenantgraph_jobs_total', { task: 'other', result: 'failed' })).toBe(1);
-      expect(samples.filter((s) => s.name === 'tenantgraph_jobs_queued').map((s) => s.labels.state).sort()).toEqual(['failed', 'ready', 'running', 'scheduled']);
+      expect(
+        samples
+          .filter((s) => s.name === 'tenantgraph_jobs_queued')
+          .map((s) => s.labels.state)
+          .sort(),
+      ).toEqual(['failed', 'ready', 'running', 'scheduled']);
     } finally {
       await pool.end();
     }
@@ -114,12 +159,17 @@ describe('per-tenant usage without per-tenant series', () => {
       );
     });
     const send = (tenant: (typeof tenants)[number]) =>
-      api.post({ query: 'query Whatever { currentTenant { name } products(first: 5) { nodes { name } } }' }, { authorization: `Bearer ${tokenFor({ userId: tenant.userId, tenantId: tenant.id })}` });
+      api.post(
+        { query: 'query Whatever { currentTenant { name } products(first: 5) { nodes { name } } }' },
+        { authorization: `Bearer ${tokenFor({ userId: tenant.userId, tenantId: tenant.id })}` },
+      );
     expect((await send(tenants[0]!)).status).toBe(200);
     const afterOne = tenantgraph(await api.scrape()).length;
 
     for (let i = 1; i < tenants.length; i += 10) {
-      const statuses = await Promise.all(tenants.slice(i, i + 10).map(async (tenant) => (await send(tenant)).status));
+      const statuses = await Promise.all(
+        tenants.slice(i, i + 10).map(async (tenant) => (await send(tenant)).status),
+      );
       expect(statuses.every((status) => status === 200)).toBe(true);
     }
     const samples = tenantgraph(await api.scrape());
@@ -127,7 +177,9 @@ describe('per-tenant usage without per-tenant series', () => {
     expect(samples.length).toBeLessThan(400);
     expect(valueOf(samples, 'tenantgraph_tenants_active')).toBeGreaterThanOrEqual(500);
 
-    const top = await fetch(`${api.observability.url}/admin/tenants/top?limit=1000&by=requests`, { headers: { authorization: `Bearer ${api.adminToken}` } }).then((r) => r.json() as Promise<any>);
+    const top = await fetch(`${api.observability.url}/admin/tenants/top?limit=1000&by=requests`, {
+      headers: { authorization: `Bearer ${api.adminToken}` },
+    }).then((r) => r.json() as Promise<any>);
     const seen = new Set(top.tenants.map((t: { tenantId: string }) => t.tenantId));
     expect(tenants.every((tenant) => seen.has(tenant.id))).toBe(true);
   });
@@ -135,45 +187,91 @@ describe('per-tenant usage without per-tenant series', () => {
   it('the top-N ranks a heavy tenant first, with its exact request count and its share', async () => {
     const heavy = await createTenant('heavy');
     const light = await Promise.all([createTenant('light'), createTenant('light')]);
-    const as = (tenant: typeof heavy) => ({ authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}` });
+    const as = (tenant: typeof heavy) => ({
+      authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}`,
+    });
     // 15 × about 15 points: within the 300-point budget of this server.
-    for (let i = 0; i < 15; i++) expect((await api.post({ query: '{ products(first: 5) { nodes { name category { name } } } }' }, as(heavy))).status).toBe(200);
-    for (const tenant of light) expect((await api.post({ query: '{ currentTenant { name } }' }, as(tenant))).status).toBe(200);
+    for (let i = 0; i < 15; i++)
+      expect(
+        (await api.post({ query: '{ products(first: 5) { nodes { name category { name } } } }' }, as(heavy)))
+          .status,
+      ).toBe(200);
+    for (const tenant of light)
+      expect((await api.post({ query: '{ currentTenant { name } }' }, as(tenant))).status).toBe(200);
 
-    const response = await fetch(`${api.observability.url}/admin/tenants/top?limit=3&by=requests`, { headers: { authorization: `Bearer ${api.adminToken}` } });
+    const response = await fetch(`${api.observability.url}/admin/tenants/top?limit=3&by=requests`, {
+      headers: { authorization: `Bearer ${api.adminToken}` },
+    });
     expect(response.status).toBe(200);
     const top: any = await response.json();
     expect(top.by).toBe('requests');
     expect(top.tenants[0]).toMatchObject({ tenantId: heavy.id, requests: 15, errors: 0 });
     expect(top.tenants[0].databaseMs).toBeGreaterThan(0);
     expect(top.tenants[0].costPoints).toBeGreaterThan(15 * 10);
-    const byCost = await fetch(`${api.observability.url}/admin/tenants/top?limit=1`, { headers: { authorization: `Bearer ${api.adminToken}` } }).then((r) => r.json() as Promise<any>);
+    const byCost = await fetch(`${api.observability.url}/admin/tenants/top?limit=1`, {
+      headers: { authorization: `Bearer ${api.adminToken}` },
+    }).then((r) => r.json() as Promise<any>);
     expect(byCost.tenants).toHaveLength(1);
     expect(byCost.tenants[0].tenantId).toBe(heavy.id);
     expect(byCost.tenants[0].share.costPoints).toBeGreaterThan(0);
     expect(byCost.windowSeconds).toBeGreaterThan(240);
 
     // npm run tenants:top, as an operator runs it, summing two processes (here the same one twice).
-    const { stdout } = await run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url, '--url', api.observability.url, '--by', 'requests', '--limit', '1', '--json'], {
-      env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken },
-    });
+    const { stdout } = await run(
+      process.execPath,
+      [
+        'src/cli/tenants-top.ts',
+        '--url',
+        api.observability.url,
+        '--url',
+        api.observability.url,
+        '--by',
+        'requests',
+        '--limit',
+        '1',
+        '--json',
+      ],
+      {
+        env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken },
+      },
+    );
     const cli = JSON.parse(stdout);
-    expect(cli).toMatchObject({ processes: 2, by: 'requests', tenants: [{ tenantId: heavy.id, requests: 30 }] });
-    const table = await run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url, '--by', 'requests', '--limit', '3'], { env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken } });
+    expect(cli).toMatchObject({
+      processes: 2,
+      by: 'requests',
+      tenants: [{ tenantId: heavy.id, requests: 30 }],
+    });
+    const table = await run(
+      process.execPath,
+      ['src/cli/tenants-top.ts', '--url', api.observability.url, '--by', 'requests', '--limit', '3'],
+      { env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken } },
+    );
     expect(table.stdout.split('\n')[3]).toMatch(new RegExp(`^${heavy.id}\\s+15\\s`));
-    await expect(run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url], { env: { PATH: process.env.PATH, ADMIN_TOKEN: 'x'.repeat(40) } })).rejects.toThrow(/401/);
+    await expect(
+      run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url], {
+        env: { PATH: process.env.PATH, ADMIN_TOKEN: 'x'.repeat(40) },
+      }),
+    ).rejects.toThrow(/401/);
   });
 
-  it('refuses the top-N without the admin token, with another token, and to a tenant\'s own token', async () => {
+  it("refuses the top-N without the admin token, with another token, and to a tenant's own token", async () => {
     const tenant = await createTenant('nosy');
     const tenantToken = tokenFor({ userId: tenant.users.owner, tenantId: tenant.id });
     const top = `${api.observability.url}/admin/tenants/top`;
     expect((await fetch(top)).status).toBe(401);
     expect((await fetch(top, { headers: { authorization: `Bearer ${api.adminToken}x` } })).status).toBe(401);
     expect((await fetch(top, { headers: { authorization: `Bearer ${tenantToken}` } })).status).toBe(401);
-    expect((await fetch(`${top}?minutes=99`, { headers: { authorization: `Bearer ${api.adminToken}` } })).status).toBe(400);
+    expect(
+      (await fetch(`${top}?minutes=99`, { headers: { authorization: `Bearer ${api.adminToken}` } })).status,
+    ).toBe(400);
     // The API's port serves neither.
     expect((await fetch(`${api.server.url}/metrics`)).status).toBe(404);
-    expect((await fetch(`${api.server.url}/admin/tenants/top`, { headers: { authorization: `Bearer ${api.adminToken}` } })).status).toBe(404);
+    expect(
+      (
+        await fetch(`${api.server.url}/admin/tenants/top`, {
+          headers: { authorization: `Bearer ${api.adminToken}` },
+        })
+      ).status,
+    ).toBe(404);
   });
 });

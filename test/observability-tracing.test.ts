@@ -49,9 +49,14 @@ describe('tracing with an OTLP exporter configured', () => {
     const requestId = `trace-test-${Date.now()}`;
     const response = await fetch(`${api.url}/graphql?secret=query-string-value`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'x-request-id': requestId },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        'x-request-id': requestId,
+      },
       body: JSON.stringify({
-        query: 'query FindProducts($needle: String!, $max: BigFloat!) { products(filter: { name: { notEqualTo: $needle }, price: { lessThan: $max } }, first: 7) { nodes { name } } }',
+        query:
+          'query FindProducts($needle: String!, $max: BigFloat!) { products(filter: { name: { notEqualTo: $needle }, price: { lessThan: $max } }, first: 7) { nodes { name } } }',
         variables: { needle, max: '98765.43' },
       }),
     });
@@ -64,7 +69,10 @@ describe('tracing with an OTLP exporter configured', () => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       server = receiver.spans.find((span) => span.attributes['tenantgraph.request_id'] === requestId);
     }
-    expect(server, `no span with the request id; got ${receiver.spans.map((s) => s.name).join(', ')}`).toBeDefined();
+    expect(
+      server,
+      `no span with the request id; got ${receiver.spans.map((s) => s.name).join(', ')}`,
+    ).toBeDefined();
     // The pg and express spans end before the server span, so they are exported with it or before.
     const trace = receiver.spans.filter((span) => span.traceId === server!.traceId);
 
@@ -77,25 +85,51 @@ describe('tracing with an OTLP exporter configured', () => {
     });
     expect(server!.parentSpanId).toBeUndefined();
     expect(trace.some((span) => span.scope === '@opentelemetry/instrumentation-express')).toBe(true);
-    const statements = trace.filter((span) => span.scope === '@opentelemetry/instrumentation-pg' && span.kind === CLIENT && typeof span.attributes['db.query.text'] === 'string');
+    const statements = trace.filter(
+      (span) =>
+        span.scope === '@opentelemetry/instrumentation-pg' &&
+        span.kind === CLIENT &&
+        typeof span.attributes['db.query.text'] === 'string',
+    );
     expect(statements.length).toBeGreaterThan(0);
-    expect(statements.some((span) => /from "app_public"."products"/.test(String(span.attributes['db.query.text'])))).toBe(true);
+    expect(
+      statements.some((span) =>
+        /from "app_public"."products"/.test(String(span.attributes['db.query.text'])),
+      ),
+    ).toBe(true);
 
     const exported = receiver.raw.join('\n');
-    for (const secret of [token, token.split('.')[2]!, needle, '98765.43', 'query-string-value', tenant.users.viewer]) expect(exported).not.toContain(secret);
+    for (const secret of [
+      token,
+      token.split('.')[2]!,
+      needle,
+      '98765.43',
+      'query-string-value',
+      tenant.users.viewer,
+    ])
+      expect(exported).not.toContain(secret);
     expect(exported.toLowerCase()).not.toContain('authorization');
   });
 
   it('keeps no literal in statement text', () => {
-    expect(withoutLiterals(`select 'o''brien', 42, 3.5, $1::int8, x.col2 from t where __products__1.id = 7`)).toBe('select ?, ?, ?, $1::int8, x.col2 from t where __products__1.id = ?');
+    expect(
+      withoutLiterals(`select 'o''brien', 42, 3.5, $1::int8, x.col2 from t where __products__1.id = 7`),
+    ).toBe('select ?, ?, ?, $1::int8, x.col2 from t where __products__1.id = ?');
   });
 });
 
 describe('tracing without an exporter', () => {
   it('imports no OpenTelemetry module, nor prom-client without METRICS_PORT', async () => {
-    const api = await startApiProcess({ env: { WORKER: 'off', TRUSTED_DOCUMENTS: 'off' }, nodeFlags: [`--import=${IMPORT_LOG}`] });
+    const api = await startApiProcess({
+      env: { WORKER: 'off', TRUSTED_DOCUMENTS: 'off' },
+      nodeFlags: [`--import=${IMPORT_LOG}`],
+    });
     try {
-      const response = await fetch(`${api.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) });
+      const response = await fetch(`${api.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
       expect(response.status).toBe(200);
       expect(api.output()).not.toContain('IMPORTED');
     } finally {
@@ -104,7 +138,15 @@ describe('tracing without an exporter', () => {
   }, 90_000);
 
   it('the same hook sees OpenTelemetry when an exporter is configured (the check can fail)', async () => {
-    const api = await startApiProcess({ env: { WORKER: 'off', TRUSTED_DOCUMENTS: 'off', OTEL_TRACES_EXPORTER: 'console', METRICS_PORT: String(await freePort()) }, nodeFlags: [`--import=${IMPORT_LOG}`] });
+    const api = await startApiProcess({
+      env: {
+        WORKER: 'off',
+        TRUSTED_DOCUMENTS: 'off',
+        OTEL_TRACES_EXPORTER: 'console',
+        METRICS_PORT: String(await freePort()),
+      },
+      nodeFlags: [`--import=${IMPORT_LOG}`],
+    });
     try {
       expect(api.output()).toMatch(/IMPORTED .*@opentelemetry\/sdk-node/);
       expect(api.output()).toMatch(/IMPORTED .*prom-client/);

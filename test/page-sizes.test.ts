@@ -19,7 +19,10 @@ let allIds: string[];
 beforeAll(async () => {
   t = await createTenant('pages');
   allIds = await asOwner(async (db) => {
-    await db.query("insert into app_public.categories (tenant_id, name) values ($1, 'Big A'), ($1, 'Big B')", [t.id]);
+    await db.query(
+      "insert into app_public.categories (tenant_id, name) values ($1, 'Big A'), ($1, 'Big B')",
+      [t.id],
+    );
     await db.query(
       `insert into app_public.products (tenant_id, category_id, name, price)
        select $1, case when n <= 120 then a.id when n <= 220 then b.id end, 'Product ' || n, n
@@ -28,7 +31,10 @@ beforeAll(async () => {
          (select id from app_public.categories where tenant_id = $1 and name = 'Big B') b`,
       [t.id],
     );
-    const { rows } = await db.query<{ id: string }>('select id from app_public.products where tenant_id = $1 order by id', [t.id]);
+    const { rows } = await db.query<{ id: string }>(
+      'select id from app_public.products where tenant_id = $1 order by id',
+      [t.id],
+    );
     return rows.map((row) => row.id);
   });
   auth = { authorization: `Bearer ${tokenFor({ userId: t.users.viewer, tenantId: t.id })}` };
@@ -41,7 +47,8 @@ async function run(api: TestApi, query: string, variables?: Record<string, unkno
   return body.data;
 }
 
-const rowIds = (connection: { nodes: Array<{ rowId: string }> }) => connection.nodes.map((node) => node.rowId);
+const rowIds = (connection: { nodes: Array<{ rowId: string }> }) =>
+  connection.nodes.map((node) => node.rowId);
 
 describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 20)', () => {
   const api = useApi({ pages });
@@ -59,7 +66,8 @@ describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 
     const variable = 'query ($n: Int) { products(first: $n) { nodes { rowId } } }';
     const nullVariable = await run(api, variable, { n: null });
     const missingVariable = await run(api, variable, {});
-    for (const data of [literal, nullVariable, missingVariable]) expect(rowIds(data.products)).toEqual(allIds.slice(0, 20));
+    for (const data of [literal, nullVariable, missingVariable])
+      expect(rowIds(data.products)).toEqual(allIds.slice(0, 20));
   });
 
   test('first given is honoured: first: 50 reads 50, through a variable too', async () => {
@@ -74,7 +82,11 @@ describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 
     const sizes: number[] = [];
     let after: string | null = null;
     for (let page = 0; page < 20; page++) {
-      const data = await run(api, 'query ($after: Cursor) { products(after: $after) { pageInfo { hasNextPage endCursor } nodes { rowId } } }', { after });
+      const data = await run(
+        api,
+        'query ($after: Cursor) { products(after: $after) { pageInfo { hasNextPage endCursor } nodes { rowId } } }',
+        { after },
+      );
       seen.push(...rowIds(data.products));
       sizes.push(data.products.nodes.length);
       if (!data.products.pageInfo.hasNextPage) break;
@@ -90,7 +102,10 @@ describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 
   });
 
   test('last: 5 alone still means the last 5 of the ordering, not a default first', async () => {
-    const data = await run(api, '{ last: products(last: 5) { pageInfo { hasPreviousPage } nodes { rowId } } reversed: products(orderBy: PRIMARY_KEY_DESC, first: 5) { nodes { rowId } } }');
+    const data = await run(
+      api,
+      '{ last: products(last: 5) { pageInfo { hasPreviousPage } nodes { rowId } } reversed: products(orderBy: PRIMARY_KEY_DESC, first: 5) { nodes { rowId } } }',
+    );
     expect(rowIds(data.last)).toEqual(rowIds(data.reversed).reverse());
     expect(rowIds(data.last)).toEqual(allIds.slice(-5));
     expect(data.last.pageInfo.hasPreviousPage).toBe(true);
@@ -99,18 +114,27 @@ describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 
   test('before alone: the 20 rows just before the cursor, not every row before it', async () => {
     const head = await run(api, '{ products(first: 100) { edges { cursor } } }');
     const cursor = head.products.edges[99].cursor;
-    const data = await run(api, 'query ($before: Cursor) { products(before: $before) { pageInfo { hasPreviousPage } nodes { rowId } } }', { before: cursor });
+    const data = await run(
+      api,
+      'query ($before: Cursor) { products(before: $before) { pageInfo { hasPreviousPage } nodes { rowId } } }',
+      { before: cursor },
+    );
     expect(rowIds(data.products)).toEqual(allIds.slice(79, 99));
     expect(data.products.pageInfo.hasPreviousPage).toBe(true);
   });
 
   test('nested connections are capped per parent: each category lists at most 20 products, and counts them all', async () => {
-    const data = await run(api, '{ categories(orderBy: NAME_ASC) { nodes { name products { totalCount nodes { rowId } } } } }');
-    const summary = data.categories.nodes.map((category: { name: string; products: { totalCount: number; nodes: unknown[] } }) => [
-      category.name,
-      category.products.totalCount,
-      category.products.nodes.length,
-    ]);
+    const data = await run(
+      api,
+      '{ categories(orderBy: NAME_ASC) { nodes { name products { totalCount nodes { rowId } } } } }',
+    );
+    const summary = data.categories.nodes.map(
+      (category: { name: string; products: { totalCount: number; nodes: unknown[] } }) => [
+        category.name,
+        category.products.totalCount,
+        category.products.nodes.length,
+      ],
+    );
     expect(summary).toEqual([
       ['Big A', 120, 20],
       ['Big B', 100, 20],
@@ -120,7 +144,9 @@ describe('connections without a page size (production server, DEFAULT_PAGE_SIZE 
 
   test('GraphiQL documents the default and the maxima on first, last and offset', () => {
     const query = api.server.schema.getQueryType()!;
-    const args = Object.fromEntries(query.getFields().products!.args.map((arg) => [arg.name, arg.description ?? '']));
+    const args = Object.fromEntries(
+      query.getFields().products!.args.map((arg) => [arg.name, arg.description ?? '']),
+    );
     expect(args.first).toMatch(/at most 100\b/);
     expect(args.first).toMatch(/reads 20\b/);
     expect(args.last).toMatch(/at most 100\b/);
@@ -134,27 +160,39 @@ describe('groupedAggregates (MAX_GROUPS 10)', () => {
   const api = useApi({ pages });
 
   test('grouping into more than MAX_GROUPS groups is refused with TOO_MANY_GROUPS, not silently truncated', async () => {
-    const { status, body } = await api.post({ query: '{ products { totalCount groupedAggregates(groupBy: [NAME]) { keys } } }' }, auth);
+    const { status, body } = await api.post(
+      { query: '{ products { totalCount groupedAggregates(groupBy: [NAME]) { keys } } }' },
+      auth,
+    );
     expect(status).toBe(200);
     expect(body.errors).toHaveLength(1);
-    expect(body.errors[0]).toMatchObject({ path: ['products', 'groupedAggregates'], extensions: { code: 'TOO_MANY_GROUPS' } });
+    expect(body.errors[0]).toMatchObject({
+      path: ['products', 'groupedAggregates'],
+      extensions: { code: 'TOO_MANY_GROUPS' },
+    });
     expect(body.errors[0].message).toMatch(/at most 10\b/);
     expect(body.errors[0].message).toMatch(/filter/);
     expect(body.data.products).toEqual({ totalCount: 252, groupedAggregates: null });
   });
 
   test('exactly MAX_GROUPS groups are answered in full; one more is refused', async () => {
-    const query = 'query ($max: BigFloat!) { products(filter: { price: { lessThanOrEqualTo: $max } }) { groupedAggregates(groupBy: [PRICE]) { keys } } }';
+    const query =
+      'query ($max: BigFloat!) { products(filter: { price: { lessThanOrEqualTo: $max } }) { groupedAggregates(groupBy: [PRICE]) { keys } } }';
     const ten = await run(api, query, { max: '10' });
-    expect(ten.products.groupedAggregates.map((group: { keys: string[] }) => Number(group.keys[0])).sort((x: number, y: number) => x - y)).toEqual([
-      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-    ]);
+    expect(
+      ten.products.groupedAggregates
+        .map((group: { keys: string[] }) => Number(group.keys[0]))
+        .sort((x: number, y: number) => x - y),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const eleven = await api.post({ query, variables: { max: '11' } }, auth);
     expect(eleven.body.errors?.[0]?.extensions?.code).toBe('TOO_MANY_GROUPS');
   });
 
   test('under the limit, every group comes back with the right count and sum', async () => {
-    const data = await run(api, '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys distinctCount { rowId } sum { price } } } }');
+    const data = await run(
+      api,
+      '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys distinctCount { rowId } sum { price } } } }',
+    );
     const expected = await asOwner(async (db) => {
       const { rows } = await db.query<{ category_id: string | null; count: string; sum: string }>(
         'select category_id, count(*)::text as count, sum(price)::text as sum from app_public.products where tenant_id = $1 group by category_id',
@@ -162,11 +200,13 @@ describe('groupedAggregates (MAX_GROUPS 10)', () => {
       );
       return rows.map((row) => [row.category_id, row.count, row.sum]);
     });
-    const actual = data.products.groupedAggregates.map((group: { keys: [string | null]; distinctCount: { rowId: string }; sum: { price: string } }) => [
-      group.keys[0],
-      group.distinctCount.rowId,
-      group.sum.price,
-    ]);
+    const actual = data.products.groupedAggregates.map(
+      (group: { keys: [string | null]; distinctCount: { rowId: string }; sum: { price: string } }) => [
+        group.keys[0],
+        group.distinctCount.rowId,
+        group.sum.price,
+      ],
+    );
     expect(expected).toHaveLength(4);
     expect(new Set(actual.map(String))).toEqual(new Set(expected.map(String)));
   });
@@ -179,21 +219,31 @@ describe('the LIMIT is in the SQL (explain on a development server)', () => {
   beforeAll(async () => {
     big = await createTenant('pages-big');
     await asOwner((db) =>
-      db.query("insert into app_public.products (tenant_id, name, price) select $1, 'Bulk ' || n, n % 1000 from generate_series(1, 20005) n", [big.id]),
+      db.query(
+        "insert into app_public.products (tenant_id, name, price) select $1, 'Bulk ' || n, n % 1000 from generate_series(1, 20005) n",
+        [big.id],
+      ),
     );
-    bigAuth = { authorization: `Bearer ${tokenFor({ userId: big.users.viewer, tenantId: big.id })}`, 'x-graphql-explain': 'sql' };
+    bigAuth = {
+      authorization: `Bearer ${tokenFor({ userId: big.users.viewer, tenantId: big.id })}`,
+      'x-graphql-explain': 'sql',
+    };
   });
 
   async function explained(query: string) {
     const { status, body } = await api.post({ query }, bigAuth);
     expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
     expect(status).toBe(200);
-    const sql: string[] = body.extensions.explain.operations.filter((op: { type: string }) => op.type === 'sql').map((op: { query: string }) => op.query);
+    const sql: string[] = body.extensions.explain.operations
+      .filter((op: { type: string }) => op.type === 'sql')
+      .map((op: { query: string }) => op.query);
     return { data: body.data, sql };
   }
 
   test('the 20,005-product table of the incident: 20 rows in the response, and the SQL asks for only 21', async () => {
-    const { data, sql } = await explained('{ products { totalCount pageInfo { hasNextPage } nodes { name } } }');
+    const { data, sql } = await explained(
+      '{ products { totalCount pageInfo { hasNextPage } nodes { name } } }',
+    );
     expect(data.products.nodes).toHaveLength(20);
     expect(data.products.totalCount).toBe(20_007);
     const rows = sql.filter((text) => text.includes('"name"'));
@@ -216,9 +266,14 @@ describe('the LIMIT is in the SQL (explain on a development server)', () => {
   });
 
   test('groupedAggregates asks PostgreSQL for at most MAX_GROUPS + 1 groups', async () => {
-    const { body } = await api.post({ query: '{ products { groupedAggregates(groupBy: [NAME]) { keys } } }' }, bigAuth);
+    const { body } = await api.post(
+      { query: '{ products { groupedAggregates(groupBy: [NAME]) { keys } } }' },
+      bigAuth,
+    );
     expect(body.errors[0].extensions.code).toBe('TOO_MANY_GROUPS');
-    const sql: string[] = body.extensions.explain.operations.filter((op: { type: string }) => op.type === 'sql').map((op: { query: string }) => op.query);
+    const sql: string[] = body.extensions.explain.operations
+      .filter((op: { type: string }) => op.type === 'sql')
+      .map((op: { query: string }) => op.query);
     expect(sql).toHaveLength(1);
     expect(sql[0]).toMatch(/group by[\s\S]*\blimit 11\s*;?\s*$/);
   });

@@ -28,7 +28,11 @@ process.env.DATAPLAN_PG_PREPARED_STATEMENT_CACHE_SIZE = '0';
 const { graphqlErrors, tokenFor, useApi } = await import('./support/api.ts');
 
 const database = inject('database');
-const skip = missing('pgbouncer', Boolean(await pgBouncerBinary()), 'Debian: apt-get install pgbouncer, or .ci/install-pgbouncer');
+const skip = missing(
+  'pgbouncer',
+  Boolean(await pgBouncerBinary()),
+  'Debian: apt-get install pgbouncer, or .ci/install-pgbouncer',
+);
 const pooled = skip ? undefined : await usePgBouncer({ poolSize: 2, logins: [database.authenticatorUrl] });
 const single = skip ? undefined : await usePgBouncer({ poolSize: 1, logins: [database.authenticatorUrl] });
 
@@ -64,38 +68,55 @@ describe.skipIf(skip)('the API behind PgBouncer: transaction pooling over 2 serv
 
   test("tenant B fetches nothing by A's global ids", async () => {
     for (const id of [...aIds.products, aIds.category]) {
-      expect(await asB().request('query ($id: ID!) { node(id: $id) { id } }', { id })).toEqual({ node: null });
+      expect(await asB().request('query ($id: ID!) { node(id: $id) { id } }', { id })).toEqual({
+        node: null,
+      });
     }
     for (const id of aIds.products) {
-      expect(await asB().request('query ($id: ID!) { productById(id: $id) { name } }', { id })).toEqual({ productById: null });
+      expect(await asB().request('query ($id: ID!) { productById(id: $id) { name } }', { id })).toEqual({
+        productById: null,
+      });
     }
   });
 
   test("tenant B cannot create a product in A's category", async () => {
     const errors = await graphqlErrors(
-      asB().request('mutation ($c: UUID) { createProduct(input: { name: "Planted", price: "1", categoryId: $c }) { product { id } } }', { c: a.categoryId }),
+      asB().request(
+        'mutation ($c: UUID) { createProduct(input: { name: "Planted", price: "1", categoryId: $c }) { product { id } } }',
+        { c: a.categoryId },
+      ),
     );
     expect(errors[0]!.extensions?.code).toBe('INVALID_REFERENCE');
     expect(await snapshot(a.id)).toEqual(before);
   });
 
-  test('20 tenants, 500 interleaved requests, 16 in flight: every row is the asking tenant\'s', { timeout: 30_000 }, async () => {
-    const TENANTS = 20;
-    const REQUESTS = 500;
-    const IN_FLIGHT = 16;
-    const fixtures = await Promise.all(Array.from({ length: TENANTS }, (_, i) => createTenant(`bouncer${i}`)));
+  test(
+    "20 tenants, 500 interleaved requests, 16 in flight: every row is the asking tenant's",
+    { timeout: 30_000 },
+    async () => {
+      const TENANTS = 20;
+      const REQUESTS = 500;
+      const IN_FLIGHT = 16;
+      const fixtures = await Promise.all(
+        Array.from({ length: TENANTS }, (_, i) => createTenant(`bouncer${i}`)),
+      );
 
-    const traffic = await driveTenantTraffic(api, fixtures, { tokenFor, requests: REQUESTS, concurrency: IN_FLIGHT });
+      const traffic = await driveTenantTraffic(api, fixtures, {
+        tokenFor,
+        requests: REQUESTS,
+        concurrency: IN_FLIGHT,
+      });
 
-    const { foreignRows, failures } = traffic;
-    console.log(
-      `pgbouncer: ${traffic.requests} requests from ${TENANTS} tenants, ${IN_FLIGHT} in flight, API pool 4 over 2 PgBouncer server connections, ` +
-        `${traffic.rowsChecked} rows checked, ${foreignRows.length} cross-tenant rows, ${failures.length} errors, ${traffic.ms} ms`,
-    );
-    expect(traffic.requests).toBe(REQUESTS);
-    expect(foreignRows, foreignRows.slice(0, 5).join('\n')).toEqual([]);
-    expect(failures.length, failures.slice(0, 5).join('\n')).toBe(0);
-  });
+      const { foreignRows, failures } = traffic;
+      console.log(
+        `pgbouncer: ${traffic.requests} requests from ${TENANTS} tenants, ${IN_FLIGHT} in flight, API pool 4 over 2 PgBouncer server connections, ` +
+          `${traffic.rowsChecked} rows checked, ${foreignRows.length} cross-tenant rows, ${failures.length} errors, ${traffic.ms} ms`,
+      );
+      expect(traffic.requests).toBe(REQUESTS);
+      expect(foreignRows, foreignRows.slice(0, 5).join('\n')).toEqual([]);
+      expect(failures.length, failures.slice(0, 5).join('\n')).toBe(0);
+    },
+  );
 });
 
 describe.skipIf(skip)('the next client on the same server connection (PgBouncer pool of 1)', () => {
@@ -142,7 +163,11 @@ describe.skipIf(skip)('the next client on the same server connection (PgBouncer 
 
   test('a session-level setting does leak to the next client: why the API sets none', async () => {
     const leaked = await withClient(async (first) => {
-      const { pid } = (await first.query("select pg_backend_pid() as pid, set_config('app.current_tenant_id', $1, false)", [a.id])).rows[0];
+      const { pid } = (
+        await first.query("select pg_backend_pid() as pid, set_config('app.current_tenant_id', $1, false)", [
+          a.id,
+        ])
+      ).rows[0];
       return withClient(async (next) => {
         try {
           return { pid, seen: (await next.query(READ)).rows[0] };
@@ -171,7 +196,13 @@ describe.skipIf(skip)('the next client on the same server connection (PgBouncer 
 
     test("requests after tenant A's, on the one server connection, have no tenant", async () => {
       const [pid] = await servers();
-      expect(await graphql(api, tokenFor({ userId: a.users.owner, tenantId: a.id }), '{ currentTenant { rowId } products { totalCount } }')).toEqual({
+      expect(
+        await graphql(
+          api,
+          tokenFor({ userId: a.users.owner, tenantId: a.id }),
+          '{ currentTenant { rowId } products { totalCount } }',
+        ),
+      ).toEqual({
         currentTenant: { rowId: a.id },
         products: { totalCount: 2 },
       });
@@ -181,7 +212,11 @@ describe.skipIf(skip)('the next client on the same server connection (PgBouncer 
       expect(anonymous.body.errors.map((e: any) => e.extensions.code)).toEqual(['FORBIDDEN', 'FORBIDDEN']);
       expect(anonymous.body.data).toEqual({ currentTenant: null, products: null });
 
-      const tenantless = await graphql(api, tokenFor({ userId: a.users.owner }), '{ currentTenant { rowId } products { totalCount } }');
+      const tenantless = await graphql(
+        api,
+        tokenFor({ userId: a.users.owner }),
+        '{ currentTenant { rowId } products { totalCount } }',
+      );
       expect(tenantless).toEqual({ currentTenant: null, products: { totalCount: 0 } });
 
       expect(await servers()).toEqual([pid]);

@@ -11,18 +11,33 @@ import { connectSocket, PRODUCT_CHANGED, type SocketClient } from './support/rea
 
 const api = useApi({ limits: { maxQueryCost: 200 } });
 // Production's trusted documents: only the manifest's operations run, over any transport.
-const trusted = useApi({ trustedDocuments: { file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)), enforce: true } });
+const trusted = useApi({
+  trustedDocuments: {
+    file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)),
+    enforce: true,
+  },
+});
 // Small limits and short periods, to watch them act.
 const keyed = useApi({
   apiKeyCacheSeconds: 1,
-  realtime: { limits: { perConnection: 2, perTenant: 3, maxBuffered: 100, readConcurrency: 2 }, keepaliveMs: 500, idleMs: 1_500 },
+  realtime: {
+    limits: { perConnection: 2, perTenant: 3, maxBuffered: 100, readConcurrency: 2 },
+    keepaliveMs: 500,
+    idleMs: 1_500,
+  },
 });
 let a: TenantFixture;
 let b: TenantFixture;
 const sockets: SocketClient[] = [];
 
-function socketAs(claims: Parameters<typeof tokenFor>[0] | null, options: Parameters<typeof connectSocket>[1] = {}) {
-  const socket = connectSocket(api.url, claims ? { connectionParams: { Authorization: `Bearer ${tokenFor(claims)}` }, ...options } : options);
+function socketAs(
+  claims: Parameters<typeof tokenFor>[0] | null,
+  options: Parameters<typeof connectSocket>[1] = {},
+) {
+  const socket = connectSocket(
+    api.url,
+    claims ? { connectionParams: { Authorization: `Bearer ${tokenFor(claims)}` }, ...options } : options,
+  );
   sockets.push(socket);
   return socket;
 }
@@ -36,7 +51,11 @@ afterEach(async () => {
 });
 
 async function renameProduct(tenant: TenantFixture, productId: string, name: string) {
-  await asUser({ userId: tenant.users.member, tenantId: tenant.id }, (db) => db.query('update app_public.products set name = $1 where id = $2', [name, productId]), { commit: true });
+  await asUser(
+    { userId: tenant.users.member, tenantId: tenant.id },
+    (db) => db.query('update app_public.products set name = $1 where id = $2', [name, productId]),
+    { commit: true },
+  );
 }
 
 describe('two tenants subscribed to products', () => {
@@ -45,16 +64,28 @@ describe('two tenants subscribed to products', () => {
       socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe(PRODUCT_CHANGED),
       socketAs({ userId: b.users.viewer, tenantId: b.id }).subscribe(PRODUCT_CHANGED),
     ]);
-    expect(inA.results[0]).toEqual({ data: { productChanged: { event: 'SUBSCRIBED', productId: null, product: null } } });
+    expect(inA.results[0]).toEqual({
+      data: { productChanged: { event: 'SUBSCRIBED', productId: null, product: null } },
+    });
 
-    const created = await asUser({ userId: a.users.member, tenantId: a.id }, async (db) => {
-      const { rows } = await db.query(`insert into app_public.products (name, price) values ('Saw', 9) returning id`);
-      await db.query('update app_public.products set price = 10 where id = $1', [rows[0].id]);
-      return rows[0].id as string;
-    }, { commit: true });
+    const created = await asUser(
+      { userId: a.users.member, tenantId: a.id },
+      async (db) => {
+        const { rows } = await db.query(
+          `insert into app_public.products (name, price) values ('Saw', 9) returning id`,
+        );
+        await db.query('update app_public.products set price = 10 where id = $1', [rows[0].id]);
+        return rows[0].id as string;
+      },
+      { commit: true },
+    );
     await renameProduct(b, b.productIds[0]!, 'B hammer');
     await renameProduct(a, a.productIds[0]!, 'A hammer');
-    await asUser({ userId: a.users.admin, tenantId: a.id }, (db) => db.query('delete from app_public.products where id = $1', [created]), { commit: true });
+    await asUser(
+      { userId: a.users.admin, tenantId: a.id },
+      (db) => db.query('delete from app_public.products where id = $1', [created]),
+      { commit: true },
+    );
 
     const received = (await inA.waitFor(5)).slice(1).map((r) => r.data.productChanged);
     // Insert and update in one transaction arrive as two events; the row is read after commit.
@@ -65,7 +96,13 @@ describe('two tenants subscribed to products', () => {
     for (const event of received.filter((e) => e.product)) expect(event.product.tenantId).toBe(a.id);
 
     const inBReceived = (await inB.waitFor(2)).slice(1).map((r) => r.data.productChanged);
-    expect(inBReceived).toEqual([{ event: 'UPDATED', productId: expect.any(String), product: expect.objectContaining({ name: 'B hammer', tenantId: b.id }) }]);
+    expect(inBReceived).toEqual([
+      {
+        event: 'UPDATED',
+        productId: expect.any(String),
+        product: expect.objectContaining({ name: 'B hammer', tenantId: b.id }),
+      },
+    ]);
     // Nothing of A's ever reaches B: give stragglers a moment.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(inB.results).toHaveLength(2);
@@ -73,11 +110,20 @@ describe('two tenants subscribed to products', () => {
 
   test('a bulk statement delivers one event per row, in order (notified 50 keys at a time)', async () => {
     const tenant = await createTenant('rt-bulk');
-    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe('subscription { productChanged { event product { name } } }');
-    await asOwner((db) => db.query("insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || lpad(n::text, 3, '0'), 1 from generate_series(1, 120) n order by n", [tenant.id]));
+    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe(
+      'subscription { productChanged { event product { name } } }',
+    );
+    await asOwner((db) =>
+      db.query(
+        "insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || lpad(n::text, 3, '0'), 1 from generate_series(1, 120) n order by n",
+        [tenant.id],
+      ),
+    );
     const events = (await subscription.waitFor(121)).slice(1).map((r) => r.data.productChanged);
     expect(events.every((e) => e.event === 'CREATED')).toBe(true);
-    expect(events.map((e) => e.product.name)).toEqual(Array.from({ length: 120 }, (_, i) => `bulk ${String(i + 1).padStart(3, '0')}`));
+    expect(events.map((e) => e.product.name)).toEqual(
+      Array.from({ length: 120 }, (_, i) => `bulk ${String(i + 1).padStart(3, '0')}`),
+    );
   });
 
   test('a token naming tenant A for a user of B subscribes to nothing', async () => {
@@ -85,7 +131,9 @@ describe('two tenants subscribed to products', () => {
     await subscription.ended;
     expect(subscription.results).toHaveLength(1);
     expect(subscription.results[0]!.data).toBeFalsy();
-    expect(subscription.results[0]!.errors).toEqual([expect.objectContaining({ extensions: { code: 'TENANT_REQUIRED' } })]);
+    expect(subscription.results[0]!.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'TENANT_REQUIRED' } }),
+    ]);
   });
 });
 
@@ -103,14 +151,19 @@ describe('the handshake', () => {
   });
 
   test('a forged token is refused at connect with 4401', async () => {
-    const forged = tokenFor({ userId: a.users.owner, tenantId: a.id }, { secret: 'not-the-secret-but-at-least-32-bytes-long' });
+    const forged = tokenFor(
+      { userId: a.users.owner, tenantId: a.id },
+      { secret: 'not-the-secret-but-at-least-32-bytes-long' },
+    );
     const socket = connectSocket(api.url, { connectionParams: { Authorization: `Bearer ${forged}` } });
     sockets.push(socket);
     expect(await socket.closed).toEqual({ code: 4401, reason: expect.stringMatching(/^UNAUTHENTICATED: /) });
   });
 
   test("the upgrade request's Authorization header works when connectionParams have none", async () => {
-    const socket = connectSocket(api.url, { headers: { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` } });
+    const socket = connectSocket(api.url, {
+      headers: { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
+    });
     sockets.push(socket);
     const subscription = await socket.subscribe(PRODUCT_CHANGED);
     expect(subscription.results[0]?.data?.productChanged.event).toBe('SUBSCRIBED');
@@ -120,19 +173,36 @@ describe('the handshake', () => {
 describe('lifetimes', () => {
   test('a NOTIFY by hand on a tenant channel, of any shape, delivers nothing and breaks nothing', async () => {
     const tenant = await createTenant('rt-notify');
-    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe(PRODUCT_CHANGED);
-    for (const payload of ['not json', 'null', '5', '{"table":"products","op":"insert"}', '{"table":"products","op":"insert","rows":[{"id":"x"}]}']) {
-      await asOwner((db) => db.query(`select pg_notify('tenantgraph:tenant:' || $1, $2)`, [tenant.id, payload]));
+    const subscription = await socketAs({ userId: tenant.users.viewer, tenantId: tenant.id }).subscribe(
+      PRODUCT_CHANGED,
+    );
+    for (const payload of [
+      'not json',
+      'null',
+      '5',
+      '{"table":"products","op":"insert"}',
+      '{"table":"products","op":"insert","rows":[{"id":"x"}]}',
+    ]) {
+      await asOwner((db) =>
+        db.query(`select pg_notify('tenantgraph:tenant:' || $1, $2)`, [tenant.id, payload]),
+      );
     }
     await renameProduct(tenant, tenant.productIds[0]!, 'after the noise');
     const [, renamed] = await subscription.waitFor(2);
-    expect(renamed!.data.productChanged).toMatchObject({ event: 'UPDATED', product: { name: 'after the noise' } });
+    expect(renamed!.data.productChanged).toMatchObject({
+      event: 'UPDATED',
+      product: { name: 'after the noise' },
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(subscription.results).toHaveLength(2);
   });
 
   test('a token expiring mid-subscription closes the socket with 4419', async () => {
-    const short = connectSocket(api.url, { connectionParams: { Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id }, { expiresIn: 2 })}` } });
+    const short = connectSocket(api.url, {
+      connectionParams: {
+        Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id }, { expiresIn: 2 })}`,
+      },
+    });
     sockets.push(short);
     const subscription = await short.subscribe(PRODUCT_CHANGED);
     expect(subscription.results[0]?.data?.productChanged.event).toBe('SUBSCRIBED');
@@ -141,8 +211,15 @@ describe('lifetimes', () => {
 
   test('a removed membership ends the subscription before any later change is delivered', async () => {
     const tenant = await createTenant('rt-removed');
-    const subscription = await socketAs({ userId: tenant.users.member, tenantId: tenant.id }).subscribe(PRODUCT_CHANGED);
-    await asOwner((db) => db.query('delete from app_public.memberships where tenant_id = $1 and user_id = $2', [tenant.id, tenant.users.member]));
+    const subscription = await socketAs({ userId: tenant.users.member, tenantId: tenant.id }).subscribe(
+      PRODUCT_CHANGED,
+    );
+    await asOwner((db) =>
+      db.query('delete from app_public.memberships where tenant_id = $1 and user_id = $2', [
+        tenant.id,
+        tenant.users.member,
+      ]),
+    );
     await renameProduct(tenant, tenant.productIds[0]!, 'after removal');
     const ended = (await subscription.ended) as Array<{ extensions?: { code?: string } }>;
     expect(ended[0]?.extensions?.code).toBe('MEMBERSHIP_ENDED');
@@ -158,7 +235,17 @@ describe('limits over the socket', () => {
     const overSocket = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe(query);
     await overSocket.ended;
     expect(overHttp.body.errors[0].extensions.code).toBe('QUERY_TOO_COMPLEX');
-    expect(overSocket.results).toEqual([{ errors: [expect.objectContaining({ message: overHttp.body.errors[0].message, extensions: { code: 'QUERY_TOO_COMPLEX' } })], extensions: { cost: expect.objectContaining({ requestedQueryCost: expect.any(Number) }) } }]);
+    expect(overSocket.results).toEqual([
+      {
+        errors: [
+          expect.objectContaining({
+            message: overHttp.body.errors[0].message,
+            extensions: { code: 'QUERY_TOO_COMPLEX' },
+          }),
+        ],
+        extensions: { cost: expect.objectContaining({ requestedQueryCost: expect.any(Number) }) },
+      },
+    ]);
   });
 
   test('a document over the depth limit is refused with its code before it runs', async () => {
@@ -170,55 +257,103 @@ describe('limits over the socket', () => {
   });
 
   test('where only trusted documents run, a subscription by text is refused and one by id runs', async () => {
-    const manifest = JSON.parse(await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+    const manifest = JSON.parse(
+      await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8'),
+    ) as Record<string, string>;
     const [id] = Object.entries(manifest).find(([, text]) => text.startsWith('subscription ProductChanged'))!;
-    const params = { connectionParams: { Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` } };
+    const params = {
+      connectionParams: { Authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
+    };
     const byText = connectSocket(trusted.url, params);
     const byId = connectSocket(trusted.url, params);
     sockets.push(byText, byId);
     const refused = await byText.subscribe(PRODUCT_CHANGED);
-    expect(((await refused.ended) as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code).toBe('TRUSTED_DOCUMENT_REQUIRED');
+    expect(((await refused.ended) as Array<{ extensions?: { code?: string } }>)[0]?.extensions?.code).toBe(
+      'TRUSTED_DOCUMENT_REQUIRED',
+    );
     expect(refused.results).toEqual([]);
     const running = await byId.subscribe('', undefined, { persistedQuery: { version: 1, sha256Hash: id } });
     expect(running.results[0]?.data?.productChanged.event).toBe('SUBSCRIBED');
   });
 
   test('over HTTP, a subscription is refused, not held open', async () => {
-    const { body } = await api.post({ query: PRODUCT_CHANGED }, { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` });
+    const { body } = await api.post(
+      { query: PRODUCT_CHANGED },
+      { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
+    );
     expect(body.errors?.length).toBeGreaterThan(0);
     expect(body.data ?? null).toBeNull();
   });
 });
 
 describe('other subscriptions', () => {
-  test('categoryChanged delivers the tenant\'s category changes only', async () => {
-    const subscription = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe('subscription { categoryChanged { event categoryId category { name tenantId } } }');
-    await asUser({ userId: b.users.member, tenantId: b.id }, (db) => db.query(`insert into app_public.categories (name) values ('B only')`), { commit: true });
-    await asUser({ userId: a.users.member, tenantId: a.id }, (db) => db.query(`insert into app_public.categories (name) values ('Garden')`), { commit: true });
+  test("categoryChanged delivers the tenant's category changes only", async () => {
+    const subscription = await socketAs({ userId: a.users.viewer, tenantId: a.id }).subscribe(
+      'subscription { categoryChanged { event categoryId category { name tenantId } } }',
+    );
+    await asUser(
+      { userId: b.users.member, tenantId: b.id },
+      (db) => db.query(`insert into app_public.categories (name) values ('B only')`),
+      { commit: true },
+    );
+    await asUser(
+      { userId: a.users.member, tenantId: a.id },
+      (db) => db.query(`insert into app_public.categories (name) values ('Garden')`),
+      { commit: true },
+    );
     const [, created] = await subscription.waitFor(2);
-    expect(created!.data.categoryChanged).toEqual({ event: 'CREATED', categoryId: expect.any(String), category: { name: 'Garden', tenantId: a.id } });
+    expect(created!.data.categoryChanged).toEqual({
+      event: 'CREATED',
+      categoryId: expect.any(String),
+      category: { name: 'Garden', tenantId: a.id },
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(subscription.results).toHaveLength(2);
   });
 
   test("myMembershipChanged delivers the user's own memberships, in any tenant, and nobody else's", async () => {
     const tenant = await createTenant('rt-memberships');
-    const subscription = await socketAs({ userId: tenant.users.viewer }).subscribe('subscription { myMembershipChanged { event membershipId membership { role tenantId userId } } }');
+    const subscription = await socketAs({ userId: tenant.users.viewer }).subscribe(
+      'subscription { myMembershipChanged { event membershipId membership { role tenantId userId } } }',
+    );
     await asOwner(async (db) => {
-      await db.query(`update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`, [tenant.id, tenant.users.admin]);
-      await db.query(`update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`, [tenant.id, tenant.users.viewer]);
-      await db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [a.id, tenant.users.viewer]);
+      await db.query(
+        `update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`,
+        [tenant.id, tenant.users.admin],
+      );
+      await db.query(
+        `update app_public.memberships set role = 'member' where tenant_id = $1 and user_id = $2`,
+        [tenant.id, tenant.users.viewer],
+      );
+      await db.query(
+        `insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`,
+        [a.id, tenant.users.viewer],
+      );
     });
     const [, promoted, joined] = await subscription.waitFor(3);
-    expect(promoted!.data.myMembershipChanged).toEqual({ event: 'UPDATED', membershipId: expect.any(String), membership: { role: 'member', tenantId: tenant.id, userId: tenant.users.viewer } });
-    expect(joined!.data.myMembershipChanged.membership).toEqual({ role: 'viewer', tenantId: a.id, userId: tenant.users.viewer });
+    expect(promoted!.data.myMembershipChanged).toEqual({
+      event: 'UPDATED',
+      membershipId: expect.any(String),
+      membership: { role: 'member', tenantId: tenant.id, userId: tenant.users.viewer },
+    });
+    expect(joined!.data.myMembershipChanged.membership).toEqual({
+      role: 'viewer',
+      tenantId: a.id,
+      userId: tenant.users.viewer,
+    });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(subscription.results).toHaveLength(3);
   });
 
   test('an API key subscribes to its tenant; once revoked, its socket is closed within the key cache period', async () => {
     const owner = { authorization: `Bearer ${tokenFor({ userId: b.users.owner, tenantId: b.id })}` };
-    const { body } = await api.post({ query: 'mutation { createApiKey(input: { name: "live", role: viewer }) { apiKey { apiKeyId secret } } }' }, owner);
+    const { body } = await api.post(
+      {
+        query:
+          'mutation { createApiKey(input: { name: "live", role: viewer }) { apiKey { apiKeyId secret } } }',
+      },
+      owner,
+    );
     const { apiKeyId, secret } = body.data.createApiKey.apiKey;
     const socket = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${secret}` } });
     sockets.push(socket);
@@ -226,7 +361,13 @@ describe('other subscriptions', () => {
     await renameProduct(b, b.productIds[1]!, 'Seen by the key');
     const [, seen] = await subscription.waitFor(2);
     expect(seen!.data.productChanged.product).toMatchObject({ name: 'Seen by the key', tenantId: b.id });
-    await api.post({ query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { clientMutationId } }', variables: { id: apiKeyId } }, owner);
+    await api.post(
+      {
+        query: 'mutation ($id: UUID!) { revokeApiKey(input: { apiKeyId: $id }) { clientMutationId } }',
+        variables: { id: apiKeyId },
+      },
+      owner,
+    );
     expect(await socket.closed).toEqual({ code: 4419, reason: expect.stringMatching(/^INVALID_API_KEY: /) });
   });
 });
@@ -235,8 +376,12 @@ describe('open subscriptions', () => {
   test('are limited per connection and per tenant, and counted for metrics', async () => {
     const tenant = await createTenant('rt-limits');
     const claims = { userId: tenant.users.viewer, tenantId: tenant.id };
-    const first = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor(claims)}` } });
-    const second = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor(claims)}` } });
+    const first = connectSocket(keyed.url, {
+      connectionParams: { authorization: `Bearer ${tokenFor(claims)}` },
+    });
+    const second = connectSocket(keyed.url, {
+      connectionParams: { authorization: `Bearer ${tokenFor(claims)}` },
+    });
     sockets.push(first, second);
     const open = [await first.subscribe(PRODUCT_CHANGED), await first.subscribe(PRODUCT_CHANGED)];
     const overConnection = await first.subscribe(PRODUCT_CHANGED);
@@ -259,7 +404,9 @@ describe('open subscriptions', () => {
   });
 
   test('a socket without subscriptions is closed when idle', async () => {
-    const socket = connectSocket(keyed.url, { connectionParams: { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` } });
+    const socket = connectSocket(keyed.url, {
+      connectionParams: { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
+    });
     sockets.push(socket);
     expect(await socket.closed).toEqual({ code: 1000, reason: 'idle' });
   });

@@ -4,9 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { expect, test } from 'vitest';
 import { productionNodeFlags } from '../bench/lib/api.ts';
 
-test('the Docker image runs node with npm start\'s flags', async () => {
+test("the Docker image runs node with npm start's flags", async () => {
   const flags = productionNodeFlags();
-  expect(flags).toEqual(expect.arrayContaining([expect.stringMatching(/^--max-semi-space-size=\d+$/), expect.stringMatching(/^--max-old-space-size=\d+$/)]));
+  expect(flags).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^--max-semi-space-size=\d+$/),
+      expect.stringMatching(/^--max-old-space-size=\d+$/),
+    ]),
+  );
   const dockerfile = await readFile('Dockerfile', 'utf8');
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   expect(cmd.filter((word) => word.startsWith('--'))).toEqual(flags);

@@ -12,7 +12,12 @@ import { loginRoleOf } from '../src/database/bootstrap.ts';
 import { asOwner } from './support/db.ts';
 
 const database = inject('database');
-const roles = { owner: loginRoleOf(database.ownerUrl), authenticator: loginRoleOf(database.authenticatorUrl), visitor: database.visitor, anonymous: database.anonymous };
+const roles = {
+  owner: loginRoleOf(database.ownerUrl),
+  authenticator: loginRoleOf(database.authenticatorUrl),
+  visitor: database.visitor,
+  anonymous: database.anonymous,
+};
 
 test('data/schema.sql matches the schema the migrations produce', async () => {
   const { dump, version } = await asOwner(async (db) => ({
@@ -21,7 +26,10 @@ test('data/schema.sql matches the schema the migrations produce', async () => {
   }));
   if (process.env.UPDATE_SCHEMA === '1') await writeFile(SCHEMA_DUMP_FILE, dump);
   const committed = await readFile(SCHEMA_DUMP_FILE, 'utf8').catch(() => '');
-  expect(committed === dump, `data/schema.sql is stale (compared on PostgreSQL ${version}): run \`npm run schema:update\` and commit the result`).toBe(true);
+  expect(
+    committed === dump,
+    `data/schema.sql is stale (compared on PostgreSQL ${version}): run \`npm run schema:update\` and commit the result`,
+  ).toBe(true);
   // Not a file of placeholders only: the dump really covers the tables and their policies.
   expect(dump).toMatch(/create policy select_own_tenant on app_public\.products for select/);
   expect(dump).not.toMatch(/tenantgraph_test_/);

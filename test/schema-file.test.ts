@@ -11,5 +11,8 @@ test('schema.graphql matches the schema the migrations produce', async () => {
   const current = schemaSDL(api.server.schema);
   if (process.env.UPDATE_SCHEMA === '1') await writeFile(SCHEMA_FILE, current);
   const committed = await readFile(SCHEMA_FILE, 'utf8').catch(() => '');
-  expect(committed === current, 'schema.graphql is stale: run `npm run schema:update` and commit the result').toBe(true);
+  expect(
+    committed === current,
+    'schema.graphql is stale: run `npm run schema:update` and commit the result',
+  ).toBe(true);
 });

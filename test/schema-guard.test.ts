@@ -4,7 +4,14 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, inject, test } from 'vitest';
-import { guardOptions, loadWaivers, RULES, runGuard, type Finding, type Waiver } from '../src/database/schema-guard.ts';
+import {
+  guardOptions,
+  loadWaivers,
+  RULES,
+  runGuard,
+  type Finding,
+  type Waiver,
+} from '../src/database/schema-guard.ts';
 import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/database/policy-expressions.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
@@ -14,7 +21,11 @@ import { createTenant } from './support/fixtures.ts';
 const database = inject('database');
 const authenticator = decodeURIComponent(new URL(database.authenticatorUrl).username);
 const guard = (schemas?: string[], waivers: Waiver[] = []) =>
-  guardOptions({ authenticator: { name: authenticator }, visitor: database.visitor, anonymous: database.anonymous }, schemas, waivers);
+  guardOptions(
+    { authenticator: { name: authenticator }, visitor: database.visitor, anonymous: database.anonymous },
+    schemas,
+    waivers,
+  );
 // Every rule a careless table below was caught by: the last test checks that none is left out.
 const caught = new Set<string>();
 const keys = (findings: Finding[]) => {
@@ -60,7 +71,9 @@ describe('schema guard', () => {
   });
 
   test('runs as the authenticator too, as the development server runs it', async () => {
-    const verdict = await withAuthenticator(async (db) => runGuard(db, guard(undefined, await loadWaivers())));
+    const verdict = await withAuthenticator(async (db) =>
+      runGuard(db, guard(undefined, await loadWaivers())),
+    );
     expect(verdict.problems).toEqual([]);
   });
 
@@ -92,12 +105,19 @@ describe('schema guard', () => {
         `);
         await db.query(`insert into ${schema}.notes (tenant_id, body) values ($1, 'A''s secret')`, [a.id]);
       });
-      const readByB = await asUser({ userId: b.users.viewer, tenantId: b.id }, (db) => db.query(`select body from ${schema}.notes`));
+      const readByB = await asUser({ userId: b.users.viewer, tenantId: b.id }, (db) =>
+        db.query(`select body from ${schema}.notes`),
+      );
       expect(readByB.rows).toEqual([{ body: "A's secret" }]);
 
       const verdict = await asOwner((db) => runGuard(db, guard([schema])));
       expect(verdict.problems).toEqual([
-        expect.objectContaining({ rule: 'policy_ignores_tenant', level: 'error', object: `policy select_all on ${schema}.notes`, remediation: 'docs/guard.md#policy_ignores_tenant' }),
+        expect.objectContaining({
+          rule: 'policy_ignores_tenant',
+          level: 'error',
+          object: `policy select_all on ${schema}.notes`,
+          remediation: 'docs/guard.md#policy_ignores_tenant',
+        }),
       ]);
     } finally {
       await asOwner((db) => db.query(`drop schema ${schema} cascade`));
@@ -228,7 +248,9 @@ describe('schema guard', () => {
 
   test('a request role that bypasses RLS, is a member of another role or owns objects is named', async () => {
     // Roles are cluster-wide: a role of this test's own, created as the superuser inside a rolled-back transaction.
-    const client = new pg.Client({ connectionString: onDatabase(database.rootUrl, databaseNameOf(database.ownerUrl)) });
+    const client = new pg.Client({
+      connectionString: onDatabase(database.rootUrl, databaseNameOf(database.ownerUrl)),
+    });
     await client.connect();
     try {
       await client.query('begin');
@@ -239,7 +261,10 @@ describe('schema guard', () => {
         create table guard_probe.owned (id int);
         alter table guard_probe.owned owner to guard_probe_request;
       `);
-      const verdict = await runGuard(client, { ...guard(['guard_probe']), runtimeRoles: ['guard_probe_request'] });
+      const verdict = await runGuard(client, {
+        ...guard(['guard_probe']),
+        runtimeRoles: ['guard_probe_request'],
+      });
       expect(keys(verdict.problems)).toEqual(
         expect.arrayContaining([
           'request_role_bypasses_rls role guard_probe_request',
@@ -255,11 +280,24 @@ describe('schema guard', () => {
 
   test('a waived finding is reported as waived with its reason, and a waiver that matches nothing is reported', async () => {
     const waivers = [
-      { rule: 'policy_ignores_tenant', object: 'policy select_true on guard_probe.careless', reason: 'Probe: public notes, on purpose.' },
-      { rule: 'rls_disabled', object: 'table guard_probe.gone', reason: 'Probe: a table that no longer exists.' },
+      {
+        rule: 'policy_ignores_tenant',
+        object: 'policy select_true on guard_probe.careless',
+        reason: 'Probe: public notes, on purpose.',
+      },
+      {
+        rule: 'rls_disabled',
+        object: 'table guard_probe.gone',
+        reason: 'Probe: a table that no longer exists.',
+      },
     ];
-    const verdict = await guardProbe(`${goodTable('careless', { policies: false })} create policy select_true on guard_probe.careless for select using (true);`, waivers);
-    expect(verdict.waived).toEqual([expect.objectContaining({ rule: 'policy_ignores_tenant', reason: 'Probe: public notes, on purpose.' })]);
+    const verdict = await guardProbe(
+      `${goodTable('careless', { policies: false })} create policy select_true on guard_probe.careless for select using (true);`,
+      waivers,
+    );
+    expect(verdict.waived).toEqual([
+      expect.objectContaining({ rule: 'policy_ignores_tenant', reason: 'Probe: public notes, on purpose.' }),
+    ]);
     expect(keys(verdict.problems)).toEqual(['waiver_unused waiver rls_disabled table guard_probe.gone']);
   });
 
@@ -279,9 +317,18 @@ describe('reading policy expressions', () => {
   const current = '( SELECT app_public.current_tenant_id() AS current_tenant_id)';
   test.each([
     [`(tenant_id = ${current})`, true],
-    [`((tenant_id = ${current}) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role))`, true],
-    [`((tenant_id = ${current}) OR (user_id = ( SELECT app_public.current_user_id() AS current_user_id)))`, false],
-    [`((tenant_id = ${current}) OR ((tenant_id = app_public.current_tenant_id()) AND (name = 'x'::text)))`, true],
+    [
+      `((tenant_id = ${current}) AND (( SELECT app_public.current_tenant_role() AS current_tenant_role) = 'owner'::app_public.membership_role))`,
+      true,
+    ],
+    [
+      `((tenant_id = ${current}) OR (user_id = ( SELECT app_public.current_user_id() AS current_user_id)))`,
+      false,
+    ],
+    [
+      `((tenant_id = ${current}) OR ((tenant_id = app_public.current_tenant_id()) AND (name = 'x'::text)))`,
+      true,
+    ],
     ['true', false],
     ['false', true],
     [`(NOT (tenant_id <> ${current}))`, false],
@@ -292,9 +339,16 @@ describe('reading policy expressions', () => {
   });
 
   test('helper calls outside a sub-select, with constant arguments, are per-row calls', () => {
-    expect(unwrappedHelperCalls(`((tenant_id = app_public.current_tenant_id()) AND (x = ${current}))`, ['app_public'])).toEqual(['app_public.current_tenant_id()']);
-    expect(unwrappedHelperCalls(`(app_public.is_member(tenant_id) AND (current_setting('app.x'::text, true) = 'y'::text))`, ['app_public'])).toEqual([
-      "current_setting('app.x'::text, true)",
-    ]);
+    expect(
+      unwrappedHelperCalls(`((tenant_id = app_public.current_tenant_id()) AND (x = ${current}))`, [
+        'app_public',
+      ]),
+    ).toEqual(['app_public.current_tenant_id()']);
+    expect(
+      unwrappedHelperCalls(
+        `(app_public.is_member(tenant_id) AND (current_setting('app.x'::text, true) = 'y'::text))`,
+        ['app_public'],
+      ),
+    ).toEqual(["current_setting('app.x'::text, true)"]);
   });
 });

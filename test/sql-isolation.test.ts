@@ -25,7 +25,9 @@ describe('tenant A sees its own data (so the attacks below can fail)', () => {
     await asUser(viewer, async (db) => {
       expect(await count(db, 'select count(*)::int as n from app_public.products')).toBe(2);
       expect(await count(db, 'select count(*)::int as n from app_public.categories')).toBe(1);
-      expect(await count(db, 'select count(*)::int as n from app_public.memberships where tenant_id = $1', [a.id])).toBe(4);
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.memberships where tenant_id = $1', [a.id]),
+      ).toBe(4);
     });
   });
 });
@@ -41,12 +43,26 @@ const attackers: Array<[string, () => Identity]> = [
 describe.each(attackers)('%s', (_name, identity) => {
   test("cannot read A's products, categories or memberships, even by id", async () => {
     await asUser(identity(), async (db) => {
-      expect(await count(db, 'select count(*)::int as n from app_public.products where tenant_id = $1', [a.id])).toBe(0);
-      expect(await count(db, 'select count(*)::int as n from app_public.products where id = any($1)', [a.productIds])).toBe(0);
-      expect(await count(db, 'select count(*)::int as n from app_public.categories where tenant_id = $1', [a.id])).toBe(0);
-      expect(await count(db, 'select count(*)::int as n from app_public.memberships where tenant_id = $1', [a.id])).toBe(0);
-      expect(await count(db, 'select count(*)::int as n from app_public.tenants where id = $1', [a.id])).toBe(0);
-      expect(await count(db, 'select count(*)::int as n from app_public.users where id = $1', [a.users.owner])).toBe(0);
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.products where tenant_id = $1', [a.id]),
+      ).toBe(0);
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.products where id = any($1)', [
+          a.productIds,
+        ]),
+      ).toBe(0);
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.categories where tenant_id = $1', [a.id]),
+      ).toBe(0);
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.memberships where tenant_id = $1', [a.id]),
+      ).toBe(0);
+      expect(await count(db, 'select count(*)::int as n from app_public.tenants where id = $1', [a.id])).toBe(
+        0,
+      );
+      expect(
+        await count(db, 'select count(*)::int as n from app_public.users where id = $1', [a.users.owner]),
+      ).toBe(0);
     });
   });
 
@@ -54,8 +70,14 @@ describe.each(attackers)('%s', (_name, identity) => {
     const changed = await asUser(
       identity(),
       async (db) => [
-        (await db.query('update app_public.products set price = 0, name = $2 where id = any($1)', [a.productIds, 'pwned'])).rowCount,
-        (await db.query('update app_public.categories set name = $2 where id = $1', [a.categoryId, 'pwned'])).rowCount,
+        (
+          await db.query('update app_public.products set price = 0, name = $2 where id = any($1)', [
+            a.productIds,
+            'pwned',
+          ])
+        ).rowCount,
+        (await db.query('update app_public.categories set name = $2 where id = $1', [a.categoryId, 'pwned']))
+          .rowCount,
         (await db.query('delete from app_public.products where tenant_id = $1', [a.id])).rowCount,
         (await db.query('delete from app_public.categories where tenant_id = $1', [a.id])).rowCount,
         (await db.query('delete from app_public.memberships where tenant_id = $1', [a.id])).rowCount,
@@ -70,9 +92,15 @@ describe.each(attackers)('%s', (_name, identity) => {
 
   test("cannot insert a row carrying A's tenant_id", async () => {
     const error = await pgError(
-      asUser(identity(), (db) =>
-        db.query('insert into app_public.products (tenant_id, name, price) values ($1, $2, 1)', [a.id, 'planted']),
-      { commit: true }),
+      asUser(
+        identity(),
+        (db) =>
+          db.query('insert into app_public.products (tenant_id, name, price) values ($1, $2, 1)', [
+            a.id,
+            'planted',
+          ]),
+        { commit: true },
+      ),
     );
     expect(error.code).toBe('42501'); // nobody may write tenant_id
     expect(await snapshot(a.id)).toEqual(before);
@@ -81,7 +109,10 @@ describe.each(attackers)('%s', (_name, identity) => {
   test("cannot add themselves to A's members", async () => {
     const error = await pgError(
       asUser(identity(), (db) =>
-        db.query("insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'owner')", [a.id, b.users.owner]),
+        db.query("insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'owner')", [
+          a.id,
+          b.users.owner,
+        ]),
       ),
     );
     expect(error.code).toBe('42501');
@@ -94,20 +125,31 @@ describe("pointing at A's rows from B", () => {
 
   test("B cannot create a product in A's category", async () => {
     const error = await pgError(
-      asUser(bMember(), (db) => db.query('select * from app_public.create_product($1, $2, $3)', ['planted', 1, a.categoryId])),
+      asUser(bMember(), (db) =>
+        db.query('select * from app_public.create_product($1, $2, $3)', ['planted', 1, a.categoryId]),
+      ),
     );
     expect(error.code).toBe('23503');
   });
 
   test("B cannot move its own product into A's category", async () => {
     const error = await pgError(
-      asUser(bMember(), (db) => db.query('update app_public.products set category_id = $1 where id = $2', [a.categoryId, b.productIds[0]])),
+      asUser(bMember(), (db) =>
+        db.query('update app_public.products set category_id = $1 where id = $2', [
+          a.categoryId,
+          b.productIds[0],
+        ]),
+      ),
     );
     expect(error.code).toBe('23503');
   });
 
   test("a product created by B lands in B, whatever B's token says about A", async () => {
-    const created = await asUser(bMember(), async (db) => (await db.query('select * from app_public.create_product($1, $2)', ['Widget', '3.50'])).rows[0]);
+    const created = await asUser(
+      bMember(),
+      async (db) =>
+        (await db.query('select * from app_public.create_product($1, $2)', ['Widget', '3.50'])).rows[0],
+    );
     expect(created.tenant_id).toBe(b.id);
   });
 });
@@ -122,22 +164,33 @@ describe('anonymous requests', () => {
 
   test('cannot create products or tenants', async () => {
     const product = await pgError(asAnonymous((db) => db.query("select app_public.create_product('x', 1)")));
-    const tenant = await pgError(asAnonymous((db) => db.query("select app_public.create_tenant('x', 'x-anon')")));
+    const tenant = await pgError(
+      asAnonymous((db) => db.query("select app_public.create_tenant('x', 'x-anon')")),
+    );
     expect([product.code, tenant.code]).toEqual(['42501', '42501']);
   });
 });
 
 describe('the identity helpers', () => {
   test('read malformed claims as NULL instead of failing', async () => {
-    const row = await asUser({ userId: 'nope', tenantId: 'also nope' }, async (db) =>
-      (await db.query('select app_public.current_user_id() as u, app_public.current_tenant_id() as t, app_public.current_tenant_role() as r')).rows[0],
+    const row = await asUser(
+      { userId: 'nope', tenantId: 'also nope' },
+      async (db) =>
+        (
+          await db.query(
+            'select app_public.current_user_id() as u, app_public.current_tenant_id() as t, app_public.current_tenant_role() as r',
+          )
+        ).rows[0],
     );
     expect(row).toEqual({ u: null, t: null, r: null });
   });
 
   test("give the tenant only to its members, with the member's role", async () => {
-    const row = await asUser({ userId: a.users.admin, tenantId: a.id }, async (db) =>
-      (await db.query('select app_public.current_tenant_id() as t, app_public.current_tenant_role() as r')).rows[0],
+    const row = await asUser(
+      { userId: a.users.admin, tenantId: a.id },
+      async (db) =>
+        (await db.query('select app_public.current_tenant_id() as t, app_public.current_tenant_role() as r'))
+          .rows[0],
     );
     expect(row).toEqual({ t: a.id, r: 'admin' });
   });

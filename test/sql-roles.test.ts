@@ -13,7 +13,9 @@ const as = (role: Role) => ({ userId: t.users[role], tenantId: t.id });
 describe('viewer', () => {
   test('reads but cannot create, update or delete', async () => {
     const before = await snapshot(t.id);
-    const insert = await pgError(asUser(as('viewer'), (db) => db.query("select app_public.create_product('x', 1)")));
+    const insert = await pgError(
+      asUser(as('viewer'), (db) => db.query("select app_public.create_product('x', 1)")),
+    );
     expect(insert.code).toBe('42501'); // new row violates row-level security policy
     const changed = await asUser(
       as('viewer'),
@@ -44,17 +46,30 @@ describe('member', () => {
 
   test('cannot manage memberships', async () => {
     const error = await pgError(
-      asUser(as('member'), (db) => db.query("insert into app_public.memberships (user_id, role) values ($1, 'viewer')", [t.users.viewer])),
+      asUser(as('member'), (db) =>
+        db.query("insert into app_public.memberships (user_id, role) values ($1, 'viewer')", [
+          t.users.viewer,
+        ]),
+      ),
     );
     expect(error.code).toBe('42501');
   });
 
   test('keeps created_at and updated_at honest', async () => {
-    const error = await pgError(asUser(as('member'), (db) => db.query("update app_public.products set created_at = now() - interval '1 year'")));
+    const error = await pgError(
+      asUser(as('member'), (db) =>
+        db.query("update app_public.products set created_at = now() - interval '1 year'"),
+      ),
+    );
     expect(error.code).toBe('42501');
     const [row] = await asUser(as('member'), async (db) => {
-      await db.query("select pg_sleep(0.01)");
-      return (await db.query('update app_public.products set price = 1 where id = $1 returning created_at, updated_at', [t.productIds[0]])).rows;
+      await db.query('select pg_sleep(0.01)');
+      return (
+        await db.query(
+          'update app_public.products set price = 1 where id = $1 returning created_at, updated_at',
+          [t.productIds[0]],
+        )
+      ).rows;
     });
     expect(row.updated_at.getTime()).toBeGreaterThan(row.created_at.getTime());
   });
@@ -65,23 +80,46 @@ describe('admin', () => {
     const result = await asUser(
       as('admin'),
       async (db) => ({
-        deleted: (await db.query('delete from app_public.products where id = $1', [t.productIds[1]])).rowCount,
-        promoted: (await db.query("update app_public.memberships set role = 'member' where user_id = $1", [t.users.viewer])).rowCount,
-        removed: (await db.query('delete from app_public.memberships where user_id = $1', [t.users.member])).rowCount,
+        deleted: (await db.query('delete from app_public.products where id = $1', [t.productIds[1]]))
+          .rowCount,
+        promoted: (
+          await db.query("update app_public.memberships set role = 'member' where user_id = $1", [
+            t.users.viewer,
+          ])
+        ).rowCount,
+        removed: (await db.query('delete from app_public.memberships where user_id = $1', [t.users.member]))
+          .rowCount,
       }),
       { commit: true },
     );
     expect(result).toEqual({ deleted: 1, promoted: 1, removed: 1 });
 
-    const promote = await pgError(asUser(as('admin'), (db) => db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.viewer])));
+    const promote = await pgError(
+      asUser(as('admin'), (db) =>
+        db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.viewer]),
+      ),
+    );
     expect(promote.code).toBe('42501');
-    const demoteOwner = await asUser(as('admin'), async (db) => (await db.query("update app_public.memberships set role = 'viewer' where user_id = $1", [t.users.owner])).rowCount);
+    const demoteOwner = await asUser(
+      as('admin'),
+      async (db) =>
+        (
+          await db.query("update app_public.memberships set role = 'viewer' where user_id = $1", [
+            t.users.owner,
+          ])
+        ).rowCount,
+    );
     expect(demoteOwner).toBe(0);
   });
 
   test('cannot rename the tenant or rewrite its settings: that is for owners', async () => {
     const before = await snapshot(t.id);
-    const changed = await asUser(as('admin'), async (db) => (await db.query(`update app_public.tenants set name = 'Phished', settings = '{"x": 1}'`)).rowCount, { commit: true });
+    const changed = await asUser(
+      as('admin'),
+      async (db) =>
+        (await db.query(`update app_public.tenants set name = 'Phished', settings = '{"x": 1}'`)).rowCount,
+      { commit: true },
+    );
     expect(changed).toBe(0);
     expect(await snapshot(t.id)).toEqual(before);
   });
@@ -90,7 +128,9 @@ describe('admin', () => {
 describe('owner', () => {
   test('makes owners and renames the tenant', async () => {
     const result = await asUser(as('owner'), async (db) => ({
-      promoted: (await db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.admin])).rowCount,
+      promoted: (
+        await db.query("update app_public.memberships set role = 'owner' where user_id = $1", [t.users.admin])
+      ).rowCount,
       renamed: (await db.query("update app_public.tenants set name = 'Renamed'")).rowCount,
     }));
     expect(result).toEqual({ promoted: 1, renamed: 1 });
@@ -101,9 +141,14 @@ describe('create_tenant', () => {
   test('makes any signed-in user the owner of a new tenant, creating their user row', async () => {
     const userId = randomUUID();
     const slug = `signup-${userId.slice(0, 8)}`;
-    const tenant = await asUser({ userId, email: `${slug}@example.test` }, async (db) => {
-      return (await db.query('select * from app_public.create_tenant($1, $2)', ['Signup Inc', slug])).rows[0];
-    }, { commit: true });
+    const tenant = await asUser(
+      { userId, email: `${slug}@example.test` },
+      async (db) => {
+        return (await db.query('select * from app_public.create_tenant($1, $2)', ['Signup Inc', slug]))
+          .rows[0];
+      },
+      { commit: true },
+    );
     expect(tenant.slug).toBe(slug);
     const visible = await asUser({ userId, tenantId: tenant.id }, async (db) => ({
       role: (await db.query('select app_public.current_tenant_role() as r')).rows[0].r,
@@ -114,14 +159,23 @@ describe('create_tenant', () => {
 
   test('refuses a taken slug and leaves nothing behind', async () => {
     const userId = randomUUID();
-    const error = await pgError(asUser({ userId }, (db) => db.query('select app_public.create_tenant($1, $2)', ['Copycat', t.slug]), { commit: true }));
+    const error = await pgError(
+      asUser({ userId }, (db) => db.query('select app_public.create_tenant($1, $2)', ['Copycat', t.slug]), {
+        commit: true,
+      }),
+    );
     expect(error.code).toBe('23505');
-    const leftovers = await asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.users where id = $1', [userId])).rows[0].n);
+    const leftovers = await asOwner(
+      async (db) =>
+        (await db.query('select count(*)::int as n from app_public.users where id = $1', [userId])).rows[0].n,
+    );
     expect(leftovers).toBe(0);
   });
 
   test('refuses a request without a user', async () => {
-    const error = await pgError(asUser({ userId: 'garbage' }, (db) => db.query("select app_public.create_tenant('x', 'no-user')")));
+    const error = await pgError(
+      asUser({ userId: 'garbage' }, (db) => db.query("select app_public.create_tenant('x', 'no-user')")),
+    );
     expect(error.code).toBe('TG401');
   });
 });
@@ -138,8 +192,15 @@ describe('the authenticator', () => {
       [other.users.admin, other.id],
     ];
     for (const [userId, tenantId] of pairs) {
-      const helper = await asUser({ userId, tenantId }, async (db) => (await db.query('select app_public.current_tenant_id() as id')).rows[0].id);
-      const asked = await withAuthenticator(async (db) => (await db.query('select app_private.member_tenant_id($1, $2) as id', [userId, tenantId])).rows[0].id);
+      const helper = await asUser(
+        { userId, tenantId },
+        async (db) => (await db.query('select app_public.current_tenant_id() as id')).rows[0].id,
+      );
+      const asked = await withAuthenticator(
+        async (db) =>
+          (await db.query('select app_private.member_tenant_id($1, $2) as id', [userId, tenantId])).rows[0]
+            .id,
+      );
       expect(asked, `${userId} in ${tenantId}`).toBe(helper);
     }
   });

@@ -21,15 +21,26 @@ import { asOwner } from './support/db.ts';
 
 const database = inject('database');
 // The app sends trusted documents by id: the server resolves them from the manifest.
-const trustedDocuments = { file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)), enforce: false };
+const trustedDocuments = {
+  file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)),
+  enforce: false,
+};
 const api = useApi({ development: true, graphiql: true, devTools: true, trustedDocuments });
 // Budgets so small that the app's larger queries are refused (and at once: no hold-back).
-const frugal = useApi({ development: true, devTools: true, trustedDocuments, budget: { maxPoints: 100, restoreRate: 1, redisUrl: undefined }, throttleDelayMs: 0 });
+const frugal = useApi({
+  development: true,
+  devTools: true,
+  trustedDocuments,
+  budget: { maxPoints: 100, restoreRate: 1, redisUrl: undefined },
+  throttleDelayMs: 0,
+});
 
 const ACME = ['Classic anvil', 'Giant slingshot', 'Portable anvil', 'Rocket skates'];
 const GLOBEX = ['Doomsday device', 'Hammock', 'Lemonade'];
 
-const manifest = JSON.parse(await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8')) as Record<string, string>;
+const manifest = JSON.parse(
+  await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8'),
+) as Record<string, string>;
 /** The body of every request the app sent to /graphql. */
 const sent: Array<{ query?: unknown; extensions?: { persistedQuery?: { sha256Hash?: string } } }> = [];
 let browser: Browser;
@@ -80,7 +91,12 @@ async function create(page: Page, name: string, price: string): Promise<void> {
 test('the demo users endpoint lists each demo user with a token that works', async () => {
   const response = await fetch(`${api.url}${DEMO_USERS_PATH}`);
   expect(response.headers.get('cache-control')).toBe('no-store');
-  const users = (await response.json()) as Array<{ email: string; tenant: string; role: string; token: string }>;
+  const users = (await response.json()) as Array<{
+    email: string;
+    tenant: string;
+    role: string;
+    token: string;
+  }>;
   expect(users.map(({ email, tenant, role }) => `${email} ${role} ${tenant}`)).toEqual([
     'alice@acme.test owner acme',
     'bob@acme.test viewer acme',
@@ -88,177 +104,255 @@ test('the demo users endpoint lists each demo user with a token that works', asy
     'dave@globex.test member globex',
   ]);
   const carol = users.find((user) => user.email === 'carol@globex.test')!;
-  const { body } = await api.post({ query: '{ currentTenant { rowId } currentUser { email } }' }, { authorization: `Bearer ${carol.token}` });
+  const { body } = await api.post(
+    { query: '{ currentTenant { rowId } currentUser { email } }' },
+    { authorization: `Bearer ${carol.token}` },
+  );
   // The email is set only from a verified claim: the token says it is verified.
-  expect(body.data).toEqual({ currentTenant: { rowId: demoTenants.globex.id }, currentUser: { email: 'carol@globex.test' } });
+  expect(body.data).toEqual({
+    currentTenant: { rowId: demoTenants.globex.id },
+    currentUser: { email: 'carol@globex.test' },
+  });
 });
 
-test.skipIf(skipWithoutChromium)("two tenants' owners, side by side, each see only their own tenant's products", async () => {
-  const alice = await signedIn('Alice');
-  const carol = await signedIn('Carol');
-  try {
-    await expect.poll(() => alice.page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
-    await expect.poll(() => carol.page.getByRole('heading', { level: 1 }).innerText()).toBe('Globex');
-    expect(await listedNames(alice.page)).toEqual(ACME);
-    expect(await listedNames(carol.page)).toEqual(GLOBEX);
-    // The aggregates are the tenant's own too: 149.00 + 89.50 + 299.99 + 45.00.
-    await expect.poll(() => alice.page.getByRole('region', { name: 'Prices' }).locator('tfoot').innerText()).toContain('583.49');
-    expect(await alice.page.content()).not.toMatch(new RegExp(GLOBEX.join('|')));
-    expect(await carol.page.content()).not.toMatch(new RegExp(ACME.join('|')));
-  } finally {
-    await alice.context.close();
-    await carol.context.close();
-  }
-}, 60_000);
-
-test.skipIf(skipWithoutChromium)("a product the owner creates is listed after a reload, in the owner's tenant only, and can be edited", async () => {
-  const name = `Anvil ${randomUUID().slice(0, 8)}`;
-  const alice = await signedIn('Alice');
-  const carol = await signedIn('Carol');
-  try {
-    await create(alice.page, name, '12.34');
-    await alice.page.getByRole('status').filter({ hasText: `Created ${name}.` }).waitFor();
-
-    await alice.page.reload();
-    await alice.page.getByLabel('Filter by name').fill(name);
-    await expect.poll(() => listedNames(alice.page)).toEqual([name]);
-
-    await carol.page.reload();
-    await carol.page.getByLabel('Filter by name').fill(name);
-    await expect.poll(() => listedNames(carol.page)).toEqual([]);
-    const stored = await asOwner((db) => db.query('select tenant_id, price::text from app_public.products where name = $1', [name]));
-    expect(stored.rows).toEqual([{ tenant_id: demoTenants.acme.id, price: '12.34' }]);
-
-    await alice.page.getByRole('button', { name: `Edit ${name}` }).click();
-    const form = alice.page.getByRole('form', { name: 'Edit product' });
-    await form.getByLabel('Price').fill('23.45');
-    await form.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => alice.page.getByRole('region', { name: 'Products' }).locator('tbody tr').innerText()).toContain('23.45');
-    const edited = await asOwner((db) => db.query('select price::text from app_public.products where name = $1', [name]));
-    expect(edited.rows).toEqual([{ price: '23.45' }]);
-  } finally {
-    await alice.context.close();
-    await carol.context.close();
-  }
-}, 60_000);
-
-test.skipIf(skipWithoutChromium)("a viewer's create is refused, and the page says FORBIDDEN; a negative price says INVALID_VALUE", async () => {
-  const name = `Refused ${randomUUID().slice(0, 8)}`;
-  const bob = await signedIn('Bob');
-  try {
-    await create(bob.page, name, '10.00');
-    const refusal = bob.page.getByRole('form', { name: 'New product' }).getByRole('alert');
-    await expect.poll(() => refusal.innerText()).toContain('FORBIDDEN');
-    expect(await refusal.innerText()).toContain('Your role in this tenant does not allow this.');
-    if (process.env.UPDATE_SCREENSHOT === '1') await bob.page.screenshot({ path: 'docs/web-app.png' });
-  } finally {
-    await bob.context.close();
-  }
-  const alice = await signedIn('Alice');
-  try {
-    await create(alice.page, name, '-1');
-    const refusal = alice.page.getByRole('form', { name: 'New product' }).getByRole('alert');
-    await expect.poll(() => refusal.innerText()).toContain('INVALID_VALUE');
-  } finally {
-    await alice.context.close();
-  }
-  const stored = await asOwner((db) => db.query('select 1 from app_public.products where name = $1', [name]));
-  expect(stored.rowCount).toBe(0);
-}, 60_000);
-
-test.skipIf(skipWithoutChromium)("a member of two tenants switches between them and sees each one's products", async () => {
-  // Dave is a member of globex; now also a viewer of acme.
-  const dave = demoUsers.find((user) => user.name === 'Dave')!;
-  await asOwner((db) => db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [demoTenants.acme.id, dave.id]));
-  const { context, page } = await signedIn('Dave');
-  try {
-    expect(await listedNames(page)).toEqual(GLOBEX);
-    await page.getByLabel('Tenant').selectOption({ label: 'Acme Corporation' });
-    await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
-    // Acme's products (and whatever another test created there), none of Globex's.
-    await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
-    expect((await listedNames(page)).filter((name) => GLOBEX.includes(name))).toEqual([]);
-    expect(await page.locator('header').innerText()).toContain('Dave, viewer');
-    // The choice is kept across a reload.
-    await page.reload();
-    await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
-  } finally {
-    await context.close();
-  }
-}, 60_000);
-
-test.skipIf(skipWithoutChromium)("a tenant out of budget sees RATE_LIMITED and how long to wait", async () => {
-  const { context, page } = await signedIn('Carol', frugal);
-  try {
-    // The session query requests more than the whole bucket of 100 points, refilled at 1 a second.
-    const refusal = page.getByRole('alert').filter({ hasText: 'RATE_LIMITED' }).first();
-    await expect.poll(() => refusal.innerText()).toMatch(/RATE_LIMITED This tenant's request budget is spent for the moment\. Try again in \d+ s\./);
-  } finally {
-    await context.close();
-  }
-}, 60_000);
-
-test.skipIf(skipWithoutChromium)("a colleague's new product appears without a reload, in the same tenant only; the subscription goes by id", async () => {
-  const name = `Live ${randomUUID().slice(0, 8)}`;
-  const alice = await signedIn('Alice');
-  const bob = await signedIn('Bob');
-  const carol = await signedIn('Carol');
-  const subscribeFrames: any[] = [];
-  bob.page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
-    const message = JSON.parse(String(payload));
-    if (message.type === 'subscribe') subscribeFrames.push(message.payload);
-  }));
-  try {
-    // Bob and Carol watch for the name before it exists.
-    for (const watcher of [bob, carol]) {
-      await watcher.page.getByLabel('Filter by name').fill(name);
-      await expect.poll(() => listedNames(watcher.page)).toEqual([]);
+test.skipIf(skipWithoutChromium)(
+  "two tenants' owners, side by side, each see only their own tenant's products",
+  async () => {
+    const alice = await signedIn('Alice');
+    const carol = await signedIn('Carol');
+    try {
+      await expect
+        .poll(() => alice.page.getByRole('heading', { level: 1 }).innerText())
+        .toBe('Acme Corporation');
+      await expect.poll(() => carol.page.getByRole('heading', { level: 1 }).innerText()).toBe('Globex');
+      expect(await listedNames(alice.page)).toEqual(ACME);
+      expect(await listedNames(carol.page)).toEqual(GLOBEX);
+      // The aggregates are the tenant's own too: 149.00 + 89.50 + 299.99 + 45.00.
+      await expect
+        .poll(() => alice.page.getByRole('region', { name: 'Prices' }).locator('tfoot').innerText())
+        .toContain('583.49');
+      expect(await alice.page.content()).not.toMatch(new RegExp(GLOBEX.join('|')));
+      expect(await carol.page.content()).not.toMatch(new RegExp(ACME.join('|')));
+    } finally {
+      await alice.context.close();
+      await carol.context.close();
     }
-    // Again after a reload, so that the socket it opens is one the listener above sees.
-    await bob.page.reload();
-    await bob.page.getByLabel('Filter by name').fill(name);
-    await expect.poll(() => listedNames(bob.page)).toEqual([]);
-    await expect.poll(() => subscribeFrames.length).toBeGreaterThan(0);
+  },
+  60_000,
+);
 
-    await create(alice.page, name, '7.00');
-    await alice.page.getByRole('status').filter({ hasText: `Created ${name}.` }).waitFor();
-    await expect.poll(() => listedNames(bob.page), { timeout: 10_000 }).toEqual([name]);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(await listedNames(carol.page)).toEqual([]);
-    expect(subscribeFrames[0]).toMatchObject({ query: '', extensions: { persistedQuery: { sha256Hash: expect.any(String) } } });
-    expect(manifest[subscribeFrames[0].extensions.persistedQuery.sha256Hash]).toMatch(/^subscription ProductChanged/);
-  } finally {
-    for (const user of [alice, bob, carol]) await user.context.close();
-  }
-}, 60_000);
+test.skipIf(skipWithoutChromium)(
+  "a product the owner creates is listed after a reload, in the owner's tenant only, and can be edited",
+  async () => {
+    const name = `Anvil ${randomUUID().slice(0, 8)}`;
+    const alice = await signedIn('Alice');
+    const carol = await signedIn('Carol');
+    try {
+      await create(alice.page, name, '12.34');
+      await alice.page
+        .getByRole('status')
+        .filter({ hasText: `Created ${name}.` })
+        .waitFor();
 
-test.skipIf(skipWithoutChromium)('every request of the app carries a trusted-document id and no query text', async () => {
-  const { context, page } = await signedIn('Carol');
-  try {
-    await listedNames(page);
-    // A mutation too: refused (negative price), so nothing is stored.
-    await create(page, 'Never stored', '-5');
-    await page.getByRole('form', { name: 'New product' }).getByRole('alert').waitFor();
-  } finally {
-    await context.close();
-  }
-  const operations = new Set(sent.map((body) => /^\w+ (\w+)/.exec(manifest[body.extensions?.persistedQuery?.sha256Hash ?? ''] ?? '')?.[1]));
-  expect([...operations]).toEqual(expect.arrayContaining(['Session', 'Products', 'ProductStats', 'Categories', 'CreateProduct']));
-  for (const body of sent) {
-    expect(body.query).toBeUndefined();
-    expect(Object.keys(manifest)).toContain(body.extensions?.persistedQuery?.sha256Hash);
-  }
-}, 60_000);
+      await alice.page.reload();
+      await alice.page.getByLabel('Filter by name').fill(name);
+      await expect.poll(() => listedNames(alice.page)).toEqual([name]);
 
-test('a production server (npm start, NODE_ENV=production) has no demo users and no web app', { timeout: 60_000 }, async () => {
-  const api = await startApiProcess({ env: { WORKER: 'off' } });
-  try {
-    for (const path of [DEMO_USERS_PATH, WEB_APP_PATH, `${WEB_APP_PATH}src/main.tsx`]) {
-      const response = await fetch(`${api.url}${path}`);
-      expect(`${path}: ${response.status}`).toBe(`${path}: 404`);
-      expect(await response.json()).toEqual({ errors: [{ message: 'No such route.', extensions: { code: 'ROUTE_NOT_FOUND' } }] });
+      await carol.page.reload();
+      await carol.page.getByLabel('Filter by name').fill(name);
+      await expect.poll(() => listedNames(carol.page)).toEqual([]);
+      const stored = await asOwner((db) =>
+        db.query('select tenant_id, price::text from app_public.products where name = $1', [name]),
+      );
+      expect(stored.rows).toEqual([{ tenant_id: demoTenants.acme.id, price: '12.34' }]);
+
+      await alice.page.getByRole('button', { name: `Edit ${name}` }).click();
+      const form = alice.page.getByRole('form', { name: 'Edit product' });
+      await form.getByLabel('Price').fill('23.45');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await expect
+        .poll(() => alice.page.getByRole('region', { name: 'Products' }).locator('tbody tr').innerText())
+        .toContain('23.45');
+      const edited = await asOwner((db) =>
+        db.query('select price::text from app_public.products where name = $1', [name]),
+      );
+      expect(edited.rows).toEqual([{ price: '23.45' }]);
+    } finally {
+      await alice.context.close();
+      await carol.context.close();
     }
-  } finally {
-    api.kill();
-  }
-});
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  "a viewer's create is refused, and the page says FORBIDDEN; a negative price says INVALID_VALUE",
+  async () => {
+    const name = `Refused ${randomUUID().slice(0, 8)}`;
+    const bob = await signedIn('Bob');
+    try {
+      await create(bob.page, name, '10.00');
+      const refusal = bob.page.getByRole('form', { name: 'New product' }).getByRole('alert');
+      await expect.poll(() => refusal.innerText()).toContain('FORBIDDEN');
+      expect(await refusal.innerText()).toContain('Your role in this tenant does not allow this.');
+      if (process.env.UPDATE_SCREENSHOT === '1') await bob.page.screenshot({ path: 'docs/web-app.png' });
+    } finally {
+      await bob.context.close();
+    }
+    const alice = await signedIn('Alice');
+    try {
+      await create(alice.page, name, '-1');
+      const refusal = alice.page.getByRole('form', { name: 'New product' }).getByRole('alert');
+      await expect.poll(() => refusal.innerText()).toContain('INVALID_VALUE');
+    } finally {
+      await alice.context.close();
+    }
+    const stored = await asOwner((db) =>
+      db.query('select 1 from app_public.products where name = $1', [name]),
+    );
+    expect(stored.rowCount).toBe(0);
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  "a member of two tenants switches between them and sees each one's products",
+  async () => {
+    // Dave is a member of globex; now also a viewer of acme.
+    const dave = demoUsers.find((user) => user.name === 'Dave')!;
+    await asOwner((db) =>
+      db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [
+        demoTenants.acme.id,
+        dave.id,
+      ]),
+    );
+    const { context, page } = await signedIn('Dave');
+    try {
+      expect(await listedNames(page)).toEqual(GLOBEX);
+      await page.getByLabel('Tenant').selectOption({ label: 'Acme Corporation' });
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
+      // Acme's products (and whatever another test created there), none of Globex's.
+      await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
+      expect((await listedNames(page)).filter((name) => GLOBEX.includes(name))).toEqual([]);
+      expect(await page.locator('header').innerText()).toContain('Dave, viewer');
+      // The choice is kept across a reload.
+      await page.reload();
+      await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining(ACME));
+    } finally {
+      await context.close();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  'a tenant out of budget sees RATE_LIMITED and how long to wait',
+  async () => {
+    const { context, page } = await signedIn('Carol', frugal);
+    try {
+      // The session query requests more than the whole bucket of 100 points, refilled at 1 a second.
+      const refusal = page.getByRole('alert').filter({ hasText: 'RATE_LIMITED' }).first();
+      await expect
+        .poll(() => refusal.innerText())
+        .toMatch(/RATE_LIMITED This tenant's request budget is spent for the moment\. Try again in \d+ s\./);
+    } finally {
+      await context.close();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  "a colleague's new product appears without a reload, in the same tenant only; the subscription goes by id",
+  async () => {
+    const name = `Live ${randomUUID().slice(0, 8)}`;
+    const alice = await signedIn('Alice');
+    const bob = await signedIn('Bob');
+    const carol = await signedIn('Carol');
+    const subscribeFrames: any[] = [];
+    bob.page.on('websocket', (socket) =>
+      socket.on('framesent', ({ payload }) => {
+        const message = JSON.parse(String(payload));
+        if (message.type === 'subscribe') subscribeFrames.push(message.payload);
+      }),
+    );
+    try {
+      // Bob and Carol watch for the name before it exists.
+      for (const watcher of [bob, carol]) {
+        await watcher.page.getByLabel('Filter by name').fill(name);
+        await expect.poll(() => listedNames(watcher.page)).toEqual([]);
+      }
+      // Again after a reload, so that the socket it opens is one the listener above sees.
+      await bob.page.reload();
+      await bob.page.getByLabel('Filter by name').fill(name);
+      await expect.poll(() => listedNames(bob.page)).toEqual([]);
+      await expect.poll(() => subscribeFrames.length).toBeGreaterThan(0);
+
+      await create(alice.page, name, '7.00');
+      await alice.page
+        .getByRole('status')
+        .filter({ hasText: `Created ${name}.` })
+        .waitFor();
+      await expect.poll(() => listedNames(bob.page), { timeout: 10_000 }).toEqual([name]);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await listedNames(carol.page)).toEqual([]);
+      expect(subscribeFrames[0]).toMatchObject({
+        query: '',
+        extensions: { persistedQuery: { sha256Hash: expect.any(String) } },
+      });
+      expect(manifest[subscribeFrames[0].extensions.persistedQuery.sha256Hash]).toMatch(
+        /^subscription ProductChanged/,
+      );
+    } finally {
+      for (const user of [alice, bob, carol]) await user.context.close();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  'every request of the app carries a trusted-document id and no query text',
+  async () => {
+    const { context, page } = await signedIn('Carol');
+    try {
+      await listedNames(page);
+      // A mutation too: refused (negative price), so nothing is stored.
+      await create(page, 'Never stored', '-5');
+      await page.getByRole('form', { name: 'New product' }).getByRole('alert').waitFor();
+    } finally {
+      await context.close();
+    }
+    const operations = new Set(
+      sent.map(
+        (body) => /^\w+ (\w+)/.exec(manifest[body.extensions?.persistedQuery?.sha256Hash ?? ''] ?? '')?.[1],
+      ),
+    );
+    expect([...operations]).toEqual(
+      expect.arrayContaining(['Session', 'Products', 'ProductStats', 'Categories', 'CreateProduct']),
+    );
+    for (const body of sent) {
+      expect(body.query).toBeUndefined();
+      expect(Object.keys(manifest)).toContain(body.extensions?.persistedQuery?.sha256Hash);
+    }
+  },
+  60_000,
+);
+
+test(
+  'a production server (npm start, NODE_ENV=production) has no demo users and no web app',
+  { timeout: 60_000 },
+  async () => {
+    const api = await startApiProcess({ env: { WORKER: 'off' } });
+    try {
+      for (const path of [DEMO_USERS_PATH, WEB_APP_PATH, `${WEB_APP_PATH}src/main.tsx`]) {
+        const response = await fetch(`${api.url}${path}`);
+        expect(`${path}: ${response.status}`).toBe(`${path}: 404`);
+        expect(await response.json()).toEqual({
+          errors: [{ message: 'No such route.', extensions: { code: 'ROUTE_NOT_FOUND' } }],
+        });
+      }
+    } finally {
+      api.kill();
+    }
+  },
+);

@@ -84,7 +84,9 @@ export interface Spread {
 }
 
 function spread(values: Array<number | null | undefined>): Spread {
-  const known = values.filter((value): value is number => typeof value === 'number' && Number.isFinite(value));
+  const known = values.filter(
+    (value): value is number => typeof value === 'number' && Number.isFinite(value),
+  );
   if (known.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
   return { median: round(median(known), 2), min: Math.min(...known), max: Math.max(...known) };
 }
@@ -131,7 +133,8 @@ export interface AuditSummary {
 
 export function auditSummary(audit: AuditResult): AuditSummary {
   const of = (kind: AuditPhase['kind']) => audit.phases.filter((phase) => phase.kind === kind);
-  const sum = (phases: AuditPhase[], field: 'productsAdded' | 'eventsAdded') => phases.reduce((total, phase) => total + phase[field], 0);
+  const sum = (phases: AuditPhase[], field: 'productsAdded' | 'eventsAdded') =>
+    phases.reduce((total, phase) => total + phase[field], 0);
   const withTrigger = figures(of('with').map((phase) => phase.measured));
   const without = figures(of('without').map((phase) => phase.measured));
   return {
@@ -143,8 +146,15 @@ export function auditSummary(audit: AuditResult): AuditSummary {
     eventsWithout: sum(of('without'), 'eventsAdded'),
     productsWithout: sum(of('without'), 'productsAdded'),
     eventsChecked:
-      of('with').every((phase) => phase.productsAdded > 0 && phase.eventsAdded === phase.productsAdded && phase.productsAdded >= phase.measured.requests) &&
-      of('without').every((phase) => phase.eventsAdded === 0 && phase.productsAdded >= phase.measured.requests),
+      of('with').every(
+        (phase) =>
+          phase.productsAdded > 0 &&
+          phase.eventsAdded === phase.productsAdded &&
+          phase.productsAdded >= phase.measured.requests,
+      ) &&
+      of('without').every(
+        (phase) => phase.eventsAdded === 0 && phase.productsAdded >= phase.measured.requests,
+      ),
   };
 }
 
@@ -156,7 +166,8 @@ export interface KeysSummary {
 }
 
 export function keysSummary(keys: KeysResult): KeysSummary {
-  const of = (kind: KeyPhase['kind']) => figures(keys.phases.filter((phase) => phase.kind === kind).map((phase) => phase.measured));
+  const of = (kind: KeyPhase['kind']) =>
+    figures(keys.phases.filter((phase) => phase.kind === kind).map((phase) => phase.measured));
   const token = of('token');
   const key = of('key');
   return { token, key, throughputRatio: ratio(key.throughput.median, token.throughput.median) };
@@ -165,8 +176,10 @@ export function keysSummary(keys: KeysResult): KeysSummary {
 const range = (x: Spread, unit = '') => `${x.min}–${x.max}${unit}`;
 
 export function accountabilityTargets(result: AccountabilityResult | { error: string }): Target[] {
-  const auditName = (c: number | string) => `audit trail: createProduct throughput with / without the audit trigger, ${c} connections`;
-  const keysName = (c: number | string) => `API keys: list throughput with a key / with the member's token, ${c} connections`;
+  const auditName = (c: number | string) =>
+    `audit trail: createProduct throughput with / without the audit trigger, ${c} connections`;
+  const keysName = (c: number | string) =>
+    `API keys: list throughput with a key / with the member's token, ${c} connections`;
   if ('error' in result) {
     const failed = `failed: ${result.error.slice(0, 200)}`;
     return [
@@ -177,7 +190,13 @@ export function accountabilityTargets(result: AccountabilityResult | { error: st
   const targets: Target[] = [];
   const c = result.connections;
   if ('error' in result.audit) {
-    targets.push({ name: auditName(c), goal: '>= 75%', measured: `failed: ${result.audit.error.slice(0, 200)}`, ratio: null, met: false });
+    targets.push({
+      name: auditName(c),
+      goal: '>= 75%',
+      measured: `failed: ${result.audit.error.slice(0, 200)}`,
+      ratio: null,
+      met: false,
+    });
   } else {
     const s = auditSummary(result.audit);
     const errors = s.with.errors + s.without.errors;
@@ -198,7 +217,13 @@ export function accountabilityTargets(result: AccountabilityResult | { error: st
     });
   }
   if ('error' in result.apiKeys) {
-    targets.push({ name: keysName(c), goal: '>= 95%', measured: `failed: ${result.apiKeys.error.slice(0, 200)}`, ratio: null, met: false });
+    targets.push({
+      name: keysName(c),
+      goal: '>= 95%',
+      measured: `failed: ${result.apiKeys.error.slice(0, 200)}`,
+      ratio: null,
+      met: false,
+    });
   } else {
     const s = keysSummary(result.apiKeys);
     const errors = s.key.errors + s.token.errors;
@@ -229,12 +254,17 @@ async function connect(url: string): Promise<pg.Client> {
 }
 
 async function triggerState(client: pg.ClientBase): Promise<string | undefined> {
-  const { rows } = await client.query<{ tgenabled: string }>('select tgenabled from pg_trigger where tgrelid = $1::regclass and tgname = $2', [AUDITED_TABLE, AUDIT_TRIGGER]);
+  const { rows } = await client.query<{ tgenabled: string }>(
+    'select tgenabled from pg_trigger where tgrelid = $1::regclass and tgname = $2',
+    [AUDITED_TABLE, AUDIT_TRIGGER],
+  );
   return rows[0]?.tgenabled;
 }
 
 async function setAuditTrigger(client: pg.ClientBase, enabled: boolean): Promise<void> {
-  await client.query(`alter table ${AUDITED_TABLE} ${enabled ? 'enable' : 'disable'} trigger ${client.escapeIdentifier(AUDIT_TRIGGER)}`);
+  await client.query(
+    `alter table ${AUDITED_TABLE} ${enabled ? 'enable' : 'disable'} trigger ${client.escapeIdentifier(AUDIT_TRIGGER)}`,
+  );
 }
 
 /**
@@ -254,7 +284,10 @@ export async function ensureAuditTriggerEnabled(ownerUrl: string): Promise<boole
   }
 }
 
-async function counts(client: pg.ClientBase, tenantIds: string[]): Promise<{ products: number; events: number }> {
+async function counts(
+  client: pg.ClientBase,
+  tenantIds: string[],
+): Promise<{ products: number; events: number }> {
   const { rows } = await client.query<{ products: number; events: number }>(
     `select (select count(*) from app_public.products where tenant_id = any($1::uuid[]))::int as products,
             (select count(*) from app_public.audit_events where tenant_id = any($1::uuid[]) and table_name = 'products' and operation = 'insert')::int as events`,
@@ -293,7 +326,11 @@ async function deleteBenchKeys(ownerUrl: string): Promise<number> {
 }
 
 /** Runs `work` over `items`, `concurrency` at a time. */
-async function eachLimited<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function eachLimited<T>(
+  items: T[],
+  concurrency: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {
@@ -313,8 +350,16 @@ const CREATE_KEY = `mutation BenchCreateApiKey($input: CreateApiKeyInput!) {
 const LIST_IDS = 'query BenchListIds { products(first: 50, orderBy: NAME_ASC) { nodes { id } } }';
 
 /** One key per tenant, created through the API by the tenant's owner; the tenants with the key in place of the token. */
-async function createKeys(api: ApiProcess, ownerUrl: string, secret: string, tenants: BenchTenant[]): Promise<BenchTenant[]> {
-  const ownerOf = await owners(ownerUrl, tenants.map((tenant) => tenant.tenantId));
+async function createKeys(
+  api: ApiProcess,
+  ownerUrl: string,
+  secret: string,
+  tenants: BenchTenant[],
+): Promise<BenchTenant[]> {
+  const ownerOf = await owners(
+    ownerUrl,
+    tenants.map((tenant) => tenant.tenantId),
+  );
   const keyed: BenchTenant[] = new Array(tenants.length);
   await eachLimited(tenants, SETUP_CONCURRENCY, async (tenant, index) => {
     const owner = ownerOf.get(tenant.tenantId);
@@ -322,10 +367,18 @@ async function createKeys(api: ApiProcess, ownerUrl: string, secret: string, ten
     const token = signToken(secret, { userId: owner, tenantId: tenant.tenantId }, 600);
     const response = await graphql(api.url, token, CREATE_KEY, { input: { name: KEY_NAME, role: KEY_ROLE } });
     const key = response.body?.data?.createApiKey?.apiKey;
-    if (response.status !== 200 || response.body?.errors || typeof key?.secret !== 'string' || !key.secret.startsWith('tgk_')) {
-      throw new Error(`createApiKey as the owner of tenant n = ${tenant.n} fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 500)}`);
+    if (
+      response.status !== 200 ||
+      response.body?.errors ||
+      typeof key?.secret !== 'string' ||
+      !key.secret.startsWith('tgk_')
+    ) {
+      throw new Error(
+        `createApiKey as the owner of tenant n = ${tenant.n} fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 500)}`,
+      );
     }
-    if (key.role !== KEY_ROLE) throw new Error(`createApiKey made a key with role ${key.role}, not ${KEY_ROLE}`);
+    if (key.role !== KEY_ROLE)
+      throw new Error(`createApiKey made a key with role ${key.role}, not ${KEY_ROLE}`);
     keyed[index] = { ...tenant, token: key.secret };
   });
   return keyed;
@@ -336,18 +389,30 @@ async function checkKeys(api: ApiProcess, tenants: BenchTenant[], keyed: BenchTe
   const checks: string[] = [];
   const unknown = await graphql(api.url, `tgk_${'0'.repeat(64)}`, LIST_IDS);
   const code = unknown.body?.errors?.[0]?.extensions?.code;
-  if (unknown.status !== 401 || code !== 'INVALID_API_KEY') throw new Error(`An unknown key is not refused: HTTP ${unknown.status} ${JSON.stringify(unknown.body).slice(0, 300)}`);
+  if (unknown.status !== 401 || code !== 'INVALID_API_KEY')
+    throw new Error(
+      `An unknown key is not refused: HTTP ${unknown.status} ${JSON.stringify(unknown.body).slice(0, 300)}`,
+    );
   checks.push('an unknown key is refused (401 INVALID_API_KEY)');
-  const sample = [0, Math.floor(tenants.length / 2), tenants.length - 1].filter((i, at, all) => all.indexOf(i) === at);
+  const sample = [0, Math.floor(tenants.length / 2), tenants.length - 1].filter(
+    (i, at, all) => all.indexOf(i) === at,
+  );
   for (const i of sample) {
-    const [byToken, byKey] = await Promise.all([graphql(api.url, tenants[i]!.token, LIST_IDS), graphql(api.url, keyed[i]!.token, LIST_IDS)]);
+    const [byToken, byKey] = await Promise.all([
+      graphql(api.url, tenants[i]!.token, LIST_IDS),
+      graphql(api.url, keyed[i]!.token, LIST_IDS),
+    ]);
     const ids = (response: { status: number; body: any }) => {
       const nodes = response.body?.data?.products?.nodes;
-      if (response.status !== 200 || response.body?.errors || !Array.isArray(nodes)) throw new Error(`Listing products fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
+      if (response.status !== 200 || response.body?.errors || !Array.isArray(nodes))
+        throw new Error(
+          `Listing products fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`,
+        );
       return nodes.map((node: { id: string }) => node.id).join(',');
     };
     const [tokenIds, keyIds] = [ids(byToken), ids(byKey)];
-    if (!tokenIds || tokenIds !== keyIds) throw new Error(`Tenant n = ${tenants[i]!.n}: its key lists other products than its member's token`);
+    if (!tokenIds || tokenIds !== keyIds)
+      throw new Error(`Tenant n = ${tenants[i]!.n}: its key lists other products than its member's token`);
   }
   checks.push(`for ${sample.length} tenants, the key lists the same 50 products as the member's token`);
   return checks;
@@ -371,7 +436,13 @@ export interface AccountabilityOptions {
   /** An API process with the run's settings; the section stops it. */
   startApi(): Promise<ApiProcess>;
   /** A scenario's load for these tenants, every request with its tenant's `token` (a JWT or a key). */
-  load(api: ApiProcess, scenario: 'create' | 'list', tenants: BenchTenant[], connections: number, seconds: number): Promise<LoadResult>;
+  load(
+    api: ApiProcess,
+    scenario: 'create' | 'list',
+    tenants: BenchTenant[],
+    connections: number,
+    seconds: number,
+  ): Promise<LoadResult>;
   /** A load run with the API's and PostgreSQL's resource usage around it. */
   measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
   log(line: string): void;
@@ -383,7 +454,11 @@ function alternate<A extends string, B extends string>(a: A, b: B, rounds: numbe
   return [a, ...Array.from({ length: rounds }, () => [b, a] as const).flat()];
 }
 
-async function measureAudit(api: ApiProcess, options: AccountabilityOptions, tenants: BenchTenant[]): Promise<AuditResult> {
+async function measureAudit(
+  api: ApiProcess,
+  options: AccountabilityOptions,
+  tenants: BenchTenant[],
+): Promise<AuditResult> {
   const { log, seconds, connections } = options;
   const tenantIds = tenants.map((tenant) => tenant.tenantId);
   const client = await connect(options.ownerUrl);
@@ -398,7 +473,10 @@ async function measureAudit(api: ApiProcess, options: AccountabilityOptions, ten
     throw new Error(`${AUDITED_TABLE} has no trigger ${AUDIT_TRIGGER} (migration 000015-audit-trail)`);
   }
   try {
-    if (state !== 'O') throw new Error(`The trigger ${AUDIT_TRIGGER} on ${AUDITED_TABLE} is not enabled before the section (tgenabled ${state})`);
+    if (state !== 'O')
+      throw new Error(
+        `The trigger ${AUDIT_TRIGGER} on ${AUDITED_TABLE} is not enabled before the section (tgenabled ${state})`,
+      );
     // Warm-up, not recorded: both variants, ending with the one measured first.
     await setAuditTrigger(client, false);
     await options.load(api, 'create', tenants, connections, 1);
@@ -413,12 +491,25 @@ async function measureAudit(api: ApiProcess, options: AccountabilityOptions, ten
         enabled = wanted;
       }
       const before = await counts(client, tenantIds);
-      const measured = await options.measure(api.pid, () => options.load(api, 'create', tenants, connections, seconds));
+      const measured = await options.measure(api.pid, () =>
+        options.load(api, 'create', tenants, connections, seconds),
+      );
       await sleep(SETTLE_MS);
       const after = await counts(client, tenantIds);
-      const phase: AuditPhase = { kind, measured, productsAdded: after.products - before.products, eventsAdded: after.events - before.events };
+      const phase: AuditPhase = {
+        kind,
+        measured,
+        productsAdded: after.products - before.products,
+        eventsAdded: after.events - before.events,
+      };
       phases.push(phase);
-      log(describe(`${kind} audit`, measured, `products +${phase.productsAdded}, audit events +${phase.eventsAdded}`));
+      log(
+        describe(
+          `${kind} audit`,
+          measured,
+          `products +${phase.productsAdded}, audit events +${phase.eventsAdded}`,
+        ),
+      );
     }
   } finally {
     // As shipped again, also when the section fails.
@@ -431,31 +522,44 @@ async function measureAudit(api: ApiProcess, options: AccountabilityOptions, ten
       await client.end().catch(() => {});
     }
     if (!restored) {
-      log(`  !! The audit trigger ${AUDIT_TRIGGER} on ${AUDITED_TABLE} is not enabled: run \`alter table ${AUDITED_TABLE} enable trigger ${AUDIT_TRIGGER}\` as the owner on the bench database (the next npm run bench does it too).`);
+      log(
+        `  !! The audit trigger ${AUDIT_TRIGGER} on ${AUDITED_TABLE} is not enabled: run \`alter table ${AUDITED_TABLE} enable trigger ${AUDIT_TRIGGER}\` as the owner on the bench database (the next npm run bench does it too).`,
+      );
     }
   }
   return { trigger: AUDIT_TRIGGER, table: AUDITED_TABLE, phases, restored };
 }
 
-async function measureKeys(api: ApiProcess, options: AccountabilityOptions, tenants: BenchTenant[]): Promise<KeysResult> {
+async function measureKeys(
+  api: ApiProcess,
+  options: AccountabilityOptions,
+  tenants: BenchTenant[],
+): Promise<KeysResult> {
   const { log, seconds, connections } = options;
   const started = performance.now();
   const keyed = await createKeys(api, options.ownerUrl, options.secret, tenants);
   const createSeconds = round((performance.now() - started) / 1000, 2);
-  log(`  created ${keyed.length} API keys (role ${KEY_ROLE}) through createApiKey as each tenant's owner in ${createSeconds} s`);
+  log(
+    `  created ${keyed.length} API keys (role ${KEY_ROLE}) through createApiKey as each tenant's owner in ${createSeconds} s`,
+  );
   const checks = await checkKeys(api, tenants, keyed);
   // Warm-up, not recorded: one request per key and per token fills the API's caches
   // (verified keys; verified memberships), then load of both, the token last.
   await eachLimited([...keyed, ...tenants], SETUP_CONCURRENCY, async (tenant) => {
     const response = await graphql(api.url, tenant.token, LIST_IDS);
-    if (response.status !== 200 || response.body?.errors) throw new Error(`Warm-up list fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`);
+    if (response.status !== 200 || response.body?.errors)
+      throw new Error(
+        `Warm-up list fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 300)}`,
+      );
   });
   await options.load(api, 'list', keyed, connections, 2);
   await options.load(api, 'list', tenants, connections, 2);
   await sleep(SETTLE_MS);
   const phases: KeyPhase[] = [];
   for (const kind of alternate('token' as const, 'key' as const, options.rounds)) {
-    const measured = await options.measure(api.pid, () => options.load(api, 'list', kind === 'key' ? keyed : tenants, connections, seconds));
+    const measured = await options.measure(api.pid, () =>
+      options.load(api, 'list', kind === 'key' ? keyed : tenants, connections, seconds),
+    );
     phases.push({ kind, measured });
     log(describe(kind === 'key' ? 'API key' : 'token', measured));
     await sleep(SETTLE_MS);
@@ -468,10 +572,19 @@ export async function runAccountability(options: AccountabilityOptions): Promise
   const notes: string[] = [];
   const count = Math.min(options.count, options.tenants.length);
   if (count < 1) throw new Error('No tenants to measure');
-  if (count < options.count) notes.push(`The data has ${options.tenants.length} tenants: the section used all of them, not ${options.count}.`);
-  if (count < 200) notes.push(`Requests were spread over only ${count} tenants: under the per-tenant budgets (a list costs ~111 points, a bucket refills at 500/s) some may be throttled.`);
+  if (count < options.count)
+    notes.push(
+      `The data has ${options.tenants.length} tenants: the section used all of them, not ${options.count}.`,
+    );
+  if (count < 200)
+    notes.push(
+      `Requests were spread over only ${count} tenants: under the per-tenant budgets (a list costs ~111 points, a bucket refills at 500/s) some may be throttled.`,
+    );
   // Spread over the data set rather than its first rows.
-  const tenants = Array.from({ length: count }, (_, i) => options.tenants[Math.floor((i * options.tenants.length) / count)]!);
+  const tenants = Array.from(
+    { length: count },
+    (_, i) => options.tenants[Math.floor((i * options.tenants.length) / count)]!,
+  );
 
   const leftovers = await deleteBenchKeys(options.ownerUrl);
   if (leftovers > 0) notes.push(`Deleted ${leftovers} API keys an earlier run of the section left behind.`);
@@ -479,7 +592,9 @@ export async function runAccountability(options: AccountabilityOptions): Promise
   let audit: AccountabilityResult['audit'];
   let apiKeys: AccountabilityResult['apiKeys'];
   try {
-    log(`  API process ${api.pid}; ${count} tenants, ${options.connections} connections, ${options.seconds} s phases`);
+    log(
+      `  API process ${api.pid}; ${count} tenants, ${options.connections} connections, ${options.seconds} s phases`,
+    );
     log(`  createProduct with and without the audit trigger ${AUDIT_TRIGGER} on ${AUDITED_TABLE}`);
     try {
       audit = await measureAudit(api, options, tenants);
@@ -487,7 +602,9 @@ export async function runAccountability(options: AccountabilityOptions): Promise
       audit = { error: (error as Error).message.slice(0, 2000) };
       log(`  failed: ${audit.error}`);
     }
-    log(`  list with each tenant's API key and with its member's token (API_KEY_CACHE_SECONDS=${options.apiKeyCacheSeconds})`);
+    log(
+      `  list with each tenant's API key and with its member's token (API_KEY_CACHE_SECONDS=${options.apiKeyCacheSeconds})`,
+    );
     try {
       apiKeys = await measureKeys(api, options, tenants);
     } catch (error) {
@@ -497,7 +614,9 @@ export async function runAccountability(options: AccountabilityOptions): Promise
   } finally {
     await api.stop();
     // The keys were for this run only (their secrets are gone with it).
-    await deleteBenchKeys(options.ownerUrl).catch((error: Error) => log(`  could not delete the section's API keys: ${error.message}`));
+    await deleteBenchKeys(options.ownerUrl).catch((error: Error) =>
+      log(`  could not delete the section's API keys: ${error.message}`),
+    );
   }
   return {
     tenants: count,

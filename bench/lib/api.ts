@@ -14,7 +14,9 @@ const compiledScript = fileURLToPath(new URL('../../dist/bench/api-process.js', 
  * run with, so its memory figures are those of production's defaults.
  */
 export function productionNodeFlags(): string[] {
-  const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+    scripts: { start: string };
+  };
   return packageJson.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
 }
 
@@ -23,8 +25,12 @@ export function productionNodeFlags(): string[] {
  * code), else the TypeScript source, with a note for the report.
  */
 export async function apiProcessScript(): Promise<{ script: string; compiled: boolean }> {
-  const { distIsFresh } = (await import(pathToFileURL(path.join(projectRoot, 'bin/source-hash.js')).href)) as { distIsFresh(): boolean };
-  return distIsFresh() ? { script: compiledScript, compiled: true } : { script: sourceScript, compiled: false };
+  const { distIsFresh } = (await import(
+    pathToFileURL(path.join(projectRoot, 'bin/source-hash.js')).href
+  )) as { distIsFresh(): boolean };
+  return distIsFresh()
+    ? { script: compiledScript, compiled: true }
+    : { script: sourceScript, compiled: false };
 }
 
 export interface ApiProcess {
@@ -42,7 +48,10 @@ export interface ApiProcess {
 }
 
 /** `nodeOptions`: flags for the API's node, e.g. --max-old-space-size=128. */
-export async function startApiProcess(options: ApiProcessOptions, nodeOptions: string[] = []): Promise<ApiProcess> {
+export async function startApiProcess(
+  options: ApiProcessOptions,
+  nodeOptions: string[] = [],
+): Promise<ApiProcess> {
   const { script } = await apiProcessScript();
   const started = performance.now();
   const child: ChildProcess = fork(script, [], {
@@ -56,10 +65,13 @@ export async function startApiProcess(options: ApiProcessOptions, nodeOptions: s
   const url = await new Promise<string>((resolve, reject) => {
     const onMessage = (message: ApiProcessMessage) => {
       if (message.type === 'ready') resolve(message.url);
-      if (message.type === 'failed') reject(new Error(`The API process failed to start:\n${message.message}`));
+      if (message.type === 'failed')
+        reject(new Error(`The API process failed to start:\n${message.message}`));
     };
     child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`The API process exited with code ${code} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`The API process exited with code ${code} before it was ready`)),
+    );
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const nextMessage = <T extends ApiProcessMessage['type']>(type: T) =>

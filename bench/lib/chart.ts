@@ -15,13 +15,31 @@ export interface ChartPoint {
 
 export async function renderChart(points: ChartPoint[], title: string): Promise<string> {
   const encoding = (field: 'throughput' | 'p99', label: string) => ({
-    x: { field: 'connections', type: 'quantitative', title: 'concurrent connections', scale: { type: 'log', base: 2 }, axis: { values: [1, 4, 16, 64] } },
+    x: {
+      field: 'connections',
+      type: 'quantitative',
+      title: 'concurrent connections',
+      scale: { type: 'log', base: 2 },
+      axis: { values: [1, 4, 16, 64] },
+    },
     y: { field, type: 'quantitative', title: label, scale: { type: field === 'p99' ? 'log' : 'linear' } },
     color: { field: 'source', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
-    strokeDash: { field: 'source', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 400 } },
+    strokeDash: {
+      field: 'source',
+      type: 'nominal',
+      title: null,
+      legend: { orient: 'bottom', labelLimit: 400 },
+    },
   });
   const panel = (field: 'throughput' | 'p99', label: string) => ({
-    facet: { column: { field: 'scenario', type: 'nominal', title: null, sort: [...new Set(points.map((point) => point.scenario))] } },
+    facet: {
+      column: {
+        field: 'scenario',
+        type: 'nominal',
+        title: null,
+        sort: [...new Set(points.map((point) => point.scenario))],
+      },
+    },
     spec: { width: 150, height: 150, mark: { type: 'line', point: true }, encoding: encoding(field, label) },
     resolve: { scale: { y: 'independent' } },
   });
@@ -39,16 +57,37 @@ export async function renderChart(points: ChartPoint[], title: string): Promise<
 export function chartPoints(results: BenchResults): ChartPoint[] {
   return results.scenarios.flatMap((result) =>
     result.points.flatMap((point) => [
-      { scenario: result.name, source: 'API', connections: point.connections, throughput: point.api.throughput, p99: point.api.latencyMs.p99 },
-      { scenario: result.name, source: 'pg ceiling (node-postgres)', connections: point.connections, throughput: point.ceiling.throughput, p99: point.ceiling.latencyMs.p99 },
+      {
+        scenario: result.name,
+        source: 'API',
+        connections: point.connections,
+        throughput: point.api.throughput,
+        p99: point.api.latencyMs.p99,
+      },
+      {
+        scenario: result.name,
+        source: 'pg ceiling (node-postgres)',
+        connections: point.connections,
+        throughput: point.ceiling.throughput,
+        p99: point.ceiling.latencyMs.p99,
+      },
       ...(point.pgbench
-        ? [{ scenario: result.name, source: 'pg ceiling (pgbench)', connections: point.connections, throughput: point.pgbench.throughput, p99: point.pgbench.latencyMs.p99 }]
+        ? [
+            {
+              scenario: result.name,
+              source: 'pg ceiling (pgbench)',
+              connections: point.connections,
+              throughput: point.pgbench.throughput,
+              p99: point.pgbench.latencyMs.p99,
+            },
+          ]
         : []),
     ]),
   );
 }
 
 export function chartTitle(results: BenchResults): string {
-  const processes = results.settings.apiProcesses > 1 ? `, ${results.settings.apiProcesses} API processes` : '';
+  const processes =
+    results.settings.apiProcesses > 1 ? `, ${results.settings.apiProcesses} API processes` : '';
   return `tenantgraph: API vs database ceiling (${results.data.tenants} tenants, ${results.data.products} products, ${results.machine.cores} cores${processes})`;
 }

@@ -36,12 +36,26 @@ export async function measureColdStart(timeoutMs = 60_000): Promise<ColdStart> {
       EMBEDDED_POSTGRES_PORT: String(postgresPort),
       EMBEDDED_POSTGRES_DIR: '.data/postgres',
     };
-    for (const name of ['DATABASE_URL', 'AUTH_DATABASE_URL', 'ROOT_DATABASE_URL', 'SHADOW_DATABASE_URL', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'GRAPHILE_ENV']) {
+    for (const name of [
+      'DATABASE_URL',
+      'AUTH_DATABASE_URL',
+      'ROOT_DATABASE_URL',
+      'SHADOW_DATABASE_URL',
+      'JWT_SECRET',
+      'JWT_PUBLIC_KEY',
+      'JWT_JWKS_URL',
+      'GRAPHILE_ENV',
+    ]) {
       delete env[name];
     }
     const started = performance.now();
     // Its own process group, so it (npm and the node it runs) can be stopped as one.
-    const child = spawn('npm', ['start'], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['start'], {
+      cwd: dir,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     let readyMs: number | null = null;
     child.stdout.on('data', (chunk) => {
@@ -61,12 +75,19 @@ export async function measureColdStart(timeoutMs = 60_000): Promise<ColdStart> {
         try {
           const response = await fetch(`http://127.0.0.1:${apiPort}/graphql`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+            headers: {
+              'content-type': 'application/json',
+              ...(token && { authorization: `Bearer ${token}` }),
+            },
             body: JSON.stringify({ query: '{ products(first: 5) { nodes { name } } }' }),
           });
           const body = (await response.json()) as { data?: { products?: { nodes?: unknown[] } } };
           if (response.ok && (body.data?.products?.nodes?.length ?? 0) > 0) {
-            return { firstAnswerMs: Math.round(performance.now() - started), readyMs: readyMs && Math.round(readyMs), command: 'npm start' };
+            return {
+              firstAnswerMs: Math.round(performance.now() - started),
+              readyMs: readyMs && Math.round(readyMs),
+              command: 'npm start',
+            };
           }
         } catch {
           // Not listening yet.

@@ -28,14 +28,17 @@ export async function openBenchServer(): Promise<BenchServer> {
   const { rootUrl } = development;
   if (!rootUrl) {
     await development.stop();
-    throw new Error('The benchmark creates its own databases: it needs a superuser (the embedded PostgreSQL, or ROOT_DATABASE_URL).');
+    throw new Error(
+      'The benchmark creates its own databases: it needs a superuser (the embedded PostgreSQL, or ROOT_DATABASE_URL).',
+    );
   }
   return {
     env,
     rootUrl,
     dataDir: development.embedded ? env.EMBEDDED_POSTGRES_DIR : undefined,
     database(name) {
-      if (name === databaseNameOf(development.ownerUrl)) throw new Error(`Refusing to use the development database ${name} for benchmarks.`);
+      if (name === databaseNameOf(development.ownerUrl))
+        throw new Error(`Refusing to use the development database ${name} for benchmarks.`);
       return databaseOn({ rootUrl, embedded: development.embedded }, name, development.roles, env);
     },
     stop: () => development.stop(),

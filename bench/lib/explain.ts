@@ -42,7 +42,11 @@ const median = (values: number[]) => {
  * Runs EXPLAIN ANALYZE of `statement` `runs` times (after one warm-up), each in a
  * transaction with the given settings, and summarizes timings and plan shape.
  */
-export async function explainAnalyze(url: string, runs: number, request: () => { settings: string; statement: Statement }): Promise<ExplainSummary> {
+export async function explainAnalyze(
+  url: string,
+  runs: number,
+  request: () => { settings: string; statement: Statement },
+): Promise<ExplainSummary> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const planning: number[] = [];
@@ -55,10 +59,9 @@ export async function explainAnalyze(url: string, runs: number, request: () => {
       await client.query('begin');
       try {
         await client.query(SET_CONFIG_SQL, [settings]);
-        const json = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode; 'Planning Time': number; 'Execution Time': number }> }>(
-          `explain (analyze, timing off, summary on, format json) ${statement.text}`,
-          statement.values,
-        );
+        const json = await client.query<{
+          'QUERY PLAN': Array<{ Plan: PlanNode; 'Planning Time': number; 'Execution Time': number }>;
+        }>(`explain (analyze, timing off, summary on, format json) ${statement.text}`, statement.values);
         const [result] = json.rows[0]!['QUERY PLAN'];
         if (run > 0) {
           planning.push(result!['Planning Time']);
@@ -66,7 +69,10 @@ export async function explainAnalyze(url: string, runs: number, request: () => {
         }
         if (run === runs) {
           root = result!.Plan;
-          const text = await client.query<{ 'QUERY PLAN': string }>(`explain (analyze, buffers, costs off) ${statement.text}`, statement.values);
+          const text = await client.query<{ 'QUERY PLAN': string }>(
+            `explain (analyze, buffers, costs off) ${statement.text}`,
+            statement.values,
+          );
           plan = text.rows.map((row) => row['QUERY PLAN']).join('\n');
         }
       } finally {
@@ -81,8 +87,14 @@ export async function explainAnalyze(url: string, runs: number, request: () => {
   const initPlans: ExplainSummary['initPlans'] = [];
   const subPlanLoops: number[] = [];
   walk(root!, (node) => {
-    if (node['Relation Name']) scans.push({ relation: node['Relation Name'], node: node['Node Type'], ...(node['Index Name'] && { index: node['Index Name'] }) });
-    if (node['Parent Relationship'] === 'InitPlan') initPlans.push({ name: node['Subplan Name'] ?? 'InitPlan', loops: node['Actual Loops'] ?? 0 });
+    if (node['Relation Name'])
+      scans.push({
+        relation: node['Relation Name'],
+        node: node['Node Type'],
+        ...(node['Index Name'] && { index: node['Index Name'] }),
+      });
+    if (node['Parent Relationship'] === 'InitPlan')
+      initPlans.push({ name: node['Subplan Name'] ?? 'InitPlan', loops: node['Actual Loops'] ?? 0 });
     if (node['Parent Relationship'] === 'SubPlan') subPlanLoops.push(node['Actual Loops'] ?? 0);
   });
   const round = (value: number) => Math.round(value * 1000) / 1000;
@@ -96,7 +108,8 @@ export async function explainAnalyze(url: string, runs: number, request: () => {
     subPlanLoops,
     checks: {
       indexScansOnly: scans.length > 0 && scans.every((scan) => scan.node !== 'Seq Scan'),
-      helpersOncePerStatement: initPlans.every((init) => init.loops <= 1) && subPlanLoops.every((loops) => loops <= 1),
+      helpersOncePerStatement:
+        initPlans.every((init) => init.loops <= 1) && subPlanLoops.every((loops) => loops <= 1),
     },
   };
 }

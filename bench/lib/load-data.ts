@@ -30,9 +30,44 @@ export interface LoadReport {
   vacuumSeconds: number;
 }
 
-const CATEGORY_NAMES = ['Anvils', 'Rockets', 'Magnets', 'Springs', 'Gadgets', 'Snacks', 'Tools', 'Paint', 'Rope', 'Lamps', 'Boots', 'Kites'];
-const ADJECTIVES = ['red', 'steel', 'giant', 'portable', 'silent', 'golden', 'rapid', 'tiny', 'classic', 'smart'];
-const NOUNS = ['anvil', 'rocket', 'magnet', 'spring', 'slingshot', 'skates', 'hammock', 'lamp', 'kite', 'rope'];
+const CATEGORY_NAMES = [
+  'Anvils',
+  'Rockets',
+  'Magnets',
+  'Springs',
+  'Gadgets',
+  'Snacks',
+  'Tools',
+  'Paint',
+  'Rope',
+  'Lamps',
+  'Boots',
+  'Kites',
+];
+const ADJECTIVES = [
+  'red',
+  'steel',
+  'giant',
+  'portable',
+  'silent',
+  'golden',
+  'rapid',
+  'tiny',
+  'classic',
+  'smart',
+];
+const NOUNS = [
+  'anvil',
+  'rocket',
+  'magnet',
+  'spring',
+  'slingshot',
+  'skates',
+  'hammock',
+  'lamp',
+  'kite',
+  'rope',
+];
 /** Words that occur in product names, for the filter scenario. */
 export const NAME_WORDS = ADJECTIVES;
 
@@ -57,7 +92,13 @@ interface Batch {
   index: string[];
 }
 
-function buildBatch(first: number, count: number, shape: DataShape, random: () => number, epoch: number): Batch {
+function buildBatch(
+  first: number,
+  count: number,
+  shape: DataShape,
+  random: () => number,
+  epoch: number,
+): Batch {
   const batch: Batch = { tenants: [], users: [], memberships: [], categories: [], products: [], index: [] };
   for (let n = first; n < first + count; n += 1) {
     const tenantId = randomUUID();
@@ -65,7 +106,10 @@ function buildBatch(first: number, count: number, shape: DataShape, random: () =
     const memberId = randomUUID();
     const created = new Date(epoch - 400 * 86_400_000 + n * 1000).toISOString();
     batch.tenants.push(`${tenantId}\tbench-${n}\tBench tenant ${n}\t${created}\n`);
-    batch.users.push(`${ownerId}\towner${n}@bench.test\tOwner ${n}\n`, `${memberId}\tmember${n}@bench.test\tMember ${n}\n`);
+    batch.users.push(
+      `${ownerId}\towner${n}@bench.test\tOwner ${n}\n`,
+      `${memberId}\tmember${n}@bench.test\tMember ${n}\n`,
+    );
     batch.memberships.push(`${tenantId}\t${ownerId}\towner\n`, `${tenantId}\t${memberId}\tmember\n`);
     const categoryIds: string[] = [];
     for (let c = 0; c < shape.categoriesPerTenant; c += 1) {
@@ -79,13 +123,20 @@ function buildBatch(first: number, count: number, shape: DataShape, random: () =
       const productId = randomUUID();
       firstProduct ||= productId;
       // One product in ten has no category, as real catalogues have strays.
-      const category = categoryIds.length > 0 && random() >= 0.1 ? categoryIds[Math.floor(random() * categoryIds.length)] : '\\N';
+      const category =
+        categoryIds.length > 0 && random() >= 0.1
+          ? categoryIds[Math.floor(random() * categoryIds.length)]
+          : '\\N';
       const name = `${ADJECTIVES[Math.floor(random() * ADJECTIVES.length)]} ${NOUNS[Math.floor(random() * NOUNS.length)]} ${p + 1}`;
       const price = (0.5 + random() * 999.5).toFixed(2);
       const createdAt = new Date(epoch - Math.floor(random() * 365 * 86_400_000)).toISOString();
-      batch.products.push(`${tenantId}\t${productId}\t${category}\t${name}\t${price}\t${createdAt}\t${createdAt}\n`);
+      batch.products.push(
+        `${tenantId}\t${productId}\t${category}\t${name}\t${price}\t${createdAt}\t${createdAt}\n`,
+      );
     }
-    batch.index.push(`${n}\t${tenantId}\t${memberId}\t${firstProduct || '\\N'}\t${categoryIds[0] ?? '\\N'}\n`);
+    batch.index.push(
+      `${n}\t${tenantId}\t${memberId}\t${firstProduct || '\\N'}\t${categoryIds[0] ?? '\\N'}\n`,
+    );
   }
   return batch;
 }
@@ -125,10 +176,22 @@ async function loadBatch(client: pg.ClientBase, batch: Batch): Promise<void> {
   try {
     await copyRows(client, 'copy app_public.tenants (id, slug, name, created_at) from stdin', batch.tenants);
     await copyRows(client, 'copy app_public.users (id, email, display_name) from stdin', batch.users);
-    await copyRows(client, 'copy app_public.memberships (tenant_id, user_id, role) from stdin', batch.memberships);
+    await copyRows(
+      client,
+      'copy app_public.memberships (tenant_id, user_id, role) from stdin',
+      batch.memberships,
+    );
     await copyRows(client, 'copy app_public.categories (tenant_id, id, name) from stdin', batch.categories);
-    await copyRows(client, 'copy app_public.products (tenant_id, id, category_id, name, price, created_at, updated_at) from stdin', batch.products);
-    await copyRows(client, 'copy bench.tenant_index (n, tenant_id, user_id, product_id, category_id) from stdin', batch.index);
+    await copyRows(
+      client,
+      'copy app_public.products (tenant_id, id, category_id, name, price, created_at, updated_at) from stdin',
+      batch.products,
+    );
+    await copyRows(
+      client,
+      'copy bench.tenant_index (n, tenant_id, user_id, product_id, category_id) from stdin',
+      batch.index,
+    );
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => {});
@@ -147,7 +210,13 @@ async function connect(url: string): Promise<pg.Client> {
  * tenants side by side (PostgreSQL's foreign key and index work is the bottleneck, so
  * one per core); each batch is one transaction.
  */
-export async function loadBenchData(ownerUrl: string, authenticator: string, shape: DataShape, progress?: LoadProgress, jobs = 2): Promise<LoadReport> {
+export async function loadBenchData(
+  ownerUrl: string,
+  authenticator: string,
+  shape: DataShape,
+  progress?: LoadProgress,
+  jobs = 2,
+): Promise<LoadReport> {
   const rows = { tenants: 0, users: 0, memberships: 0, categories: 0, products: 0 };
   const started = performance.now();
   const setup = await connect(ownerUrl);
@@ -164,10 +233,12 @@ export async function loadBenchData(ownerUrl: string, authenticator: string, sha
        from pg_index i join pg_class c on c.oid = i.indexrelid join pg_namespace n on n.oid = c.relnamespace
        where n.nspname = 'app_public' and not exists (select 1 from pg_constraint k where k.conindid = i.indexrelid)`,
     );
-    for (const index of deferred) await setup.query(`drop index app_public.${setup.escapeIdentifier(index.name)}`);
+    for (const index of deferred)
+      await setup.query(`drop index app_public.${setup.escapeIdentifier(index.name)}`);
     // Generated data is nobody's change: the audit trail stays off while it loads (an
     // event per row made the load 5-10x slower) and is on again for the measured requests.
-    for (const table of AUDITED_TABLES) await setup.query(`alter table app_public.${table} disable trigger _900_audit`);
+    for (const table of AUDITED_TABLES)
+      await setup.query(`alter table app_public.${table} disable trigger _900_audit`);
 
     const epoch = Date.now();
     const perBatch = Math.max(1, Math.floor(25_000 / Math.max(1, shape.productsPerTenant)));
@@ -183,7 +254,13 @@ export async function loadBenchData(ownerUrl: string, authenticator: string, sha
           const count = Math.min(perBatch, shape.tenants - first);
           next += count;
           // Seeded per batch: the same shape gives the same names and prices, whatever the interleaving.
-          const batch = buildBatch(first + 1, count, shape, seededRandom(first * 7919 + shape.productsPerTenant), epoch);
+          const batch = buildBatch(
+            first + 1,
+            count,
+            shape,
+            seededRandom(first * 7919 + shape.productsPerTenant),
+            epoch,
+          );
           await loadBatch(client, batch);
           done += count;
           rows.tenants += batch.tenants.length;
@@ -191,7 +268,10 @@ export async function loadBenchData(ownerUrl: string, authenticator: string, sha
           rows.memberships += batch.memberships.length;
           rows.categories += batch.categories.length;
           rows.products += batch.products.length;
-          progress?.update(done, Object.values(rows).reduce((a, b) => a + b, 0));
+          progress?.update(
+            done,
+            Object.values(rows).reduce((a, b) => a + b, 0),
+          );
         }
       } finally {
         await client.end();
@@ -201,7 +281,8 @@ export async function loadBenchData(ownerUrl: string, authenticator: string, sha
     progress?.stop();
     await setup.query("set maintenance_work_mem = '256MB'");
     for (const index of deferred) await setup.query(index.definition);
-    for (const table of AUDITED_TABLES) await setup.query(`alter table app_public.${table} enable trigger _900_audit`);
+    for (const table of AUDITED_TABLES)
+      await setup.query(`alter table app_public.${table} enable trigger _900_audit`);
     const loadSeconds = (performance.now() - started) / 1000;
 
     // Fresh statistics and a set visibility map, as a database in service would have.
@@ -211,12 +292,10 @@ export async function loadBenchData(ownerUrl: string, authenticator: string, sha
     }
     await setup.query('vacuum (analyze) bench.tenant_index');
     const vacuumSeconds = (performance.now() - vacuumStarted) / 1000;
-    await setup.query('insert into bench.shape (tenants, products_per_tenant, categories_per_tenant, load_seconds) values ($1, $2, $3, $4)', [
-      shape.tenants,
-      shape.productsPerTenant,
-      shape.categoriesPerTenant,
-      loadSeconds.toFixed(2),
-    ]);
+    await setup.query(
+      'insert into bench.shape (tenants, products_per_tenant, categories_per_tenant, load_seconds) values ($1, $2, $3, $4)',
+      [shape.tenants, shape.productsPerTenant, shape.categoriesPerTenant, loadSeconds.toFixed(2)],
+    );
     return { shape, rows, loadSeconds, vacuumSeconds };
   } finally {
     await setup.end();
@@ -233,17 +312,23 @@ export async function loadedShape(ownerUrl: string): Promise<LoadedShape | undef
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ tenants: number; products_per_tenant: number; categories_per_tenant: number; load_seconds: string; loaded_at: Date }>(
-      `select * from bench.shape order by loaded_at desc limit 1`,
-    );
+    const { rows } = await client.query<{
+      tenants: number;
+      products_per_tenant: number;
+      categories_per_tenant: number;
+      load_seconds: string;
+      loaded_at: Date;
+    }>(`select * from bench.shape order by loaded_at desc limit 1`);
     const row = rows[0];
-    return row && {
-      tenants: row.tenants,
-      productsPerTenant: row.products_per_tenant,
-      categoriesPerTenant: row.categories_per_tenant,
-      loadSeconds: Number(row.load_seconds),
-      loadedAt: row.loaded_at.toISOString(),
-    };
+    return (
+      row && {
+        tenants: row.tenants,
+        productsPerTenant: row.products_per_tenant,
+        categoriesPerTenant: row.categories_per_tenant,
+        loadSeconds: Number(row.load_seconds),
+        loadedAt: row.loaded_at.toISOString(),
+      }
+    );
   } catch (error) {
     if ((error as { code?: string }).code === '42P01') return undefined;
     throw error;

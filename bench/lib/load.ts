@@ -21,7 +21,13 @@ export interface LoadResult {
   errorSamples: string[];
 }
 
-function result(connections: number, seconds: number, latencies: number[], errors: number, errorSamples: string[]): LoadResult {
+function result(
+  connections: number,
+  seconds: number,
+  latencies: number[],
+  errors: number,
+  errorSamples: string[],
+): LoadResult {
   return {
     connections,
     seconds: Math.round(seconds * 100) / 100,
@@ -94,9 +100,12 @@ export function runHttp(load: HttpLoad): Promise<LoadResult> {
       },
     );
     // autocannon passes the client first, then status, bytes and the response time (ms).
-    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
-      if (status >= 200 && status < 300) latencies.push(responseTime);
-    });
+    (instance as unknown as NodeJS.EventEmitter).on(
+      'response',
+      (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+        if (status >= 200 && status < 300) latencies.push(responseTime);
+      },
+    );
   });
 }
 
@@ -140,7 +149,12 @@ export async function runSql(load: SqlLoad): Promise<LoadResult> {
           const statements = load.next();
           const begin = performance.now();
           try {
-            for (const statement of statements) await client.query({ text: statement.text, values: statement.values, ...(statement.name && { name: statement.name }) });
+            for (const statement of statements)
+              await client.query({
+                text: statement.text,
+                values: statement.values,
+                ...(statement.name && { name: statement.name }),
+              });
             latencies.push(performance.now() - begin);
           } catch (error) {
             errors += 1;
@@ -202,7 +216,11 @@ export async function runPgbench(load: PgbenchLoad): Promise<LoadResult & { tpsR
       PGDATABASE: decodeURIComponent(url.pathname.slice(1)),
     };
     const started = performance.now();
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const { code, stdout, stderr } = await new Promise<{
+      code: number | null;
+      stdout: string;
+      stderr: string;
+    }>((resolve, reject) => {
       const child = spawn('pgbench', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
@@ -218,7 +236,8 @@ export async function runPgbench(load: PgbenchLoad): Promise<LoadResult & { tpsR
       for (const line of (await readFile(path.join(dir, file), 'utf8')).split('\n')) {
         const fields = line.split(' ');
         // client_id transaction_no time script_no time_epoch time_us: `time` is the latency in µs.
-        if (fields.length >= 6 && fields[2] !== 'failed' && fields[2] !== 'skipped') latencies.push(Number(fields[2]) / 1000);
+        if (fields.length >= 6 && fields[2] !== 'failed' && fields[2] !== 'skipped')
+          latencies.push(Number(fields[2]) / 1000);
       }
     }
     const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
@@ -226,7 +245,13 @@ export async function runPgbench(load: PgbenchLoad): Promise<LoadResult & { tpsR
     const errors = (code === 0 ? 0 : 1) + failed;
     const samples = errors > 0 ? [stderr.split('\n').filter(Boolean).slice(-3).join(' ')] : [];
     // Throughput from pgbench itself (excludes its connection set-up); latency from the log.
-    const measured = result(load.connections, Math.min(seconds, load.durationSeconds), latencies, errors, samples);
+    const measured = result(
+      load.connections,
+      Math.min(seconds, load.durationSeconds),
+      latencies,
+      errors,
+      samples,
+    );
     return { ...measured, throughput: Math.round(tps * 10) / 10, tpsReported: tps };
   } finally {
     await rm(dir, { recursive: true, force: true });

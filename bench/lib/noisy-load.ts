@@ -52,13 +52,20 @@ export function runNoisyLoad(load: NoisyLoad): Promise<NoisyLoadResult> {
     let result: NoisyLoadResult | undefined;
     worker.once('message', (message: NoisyLoadResult) => (result = message));
     worker.once('error', reject);
-    worker.once('exit', (code) => (result ? resolve(result) : reject(new Error(`The noisy load worker exited with code ${code} without a result`))));
+    worker.once('exit', (code) =>
+      result
+        ? resolve(result)
+        : reject(new Error(`The noisy load worker exited with code ${code} without a result`)),
+    );
   });
 }
 
 function errorCode(body: string): string {
   try {
-    return String((JSON.parse(body) as { errors?: Array<{ extensions?: { code?: unknown } }> }).errors?.[0]?.extensions?.code ?? 'no code');
+    return String(
+      (JSON.parse(body) as { errors?: Array<{ extensions?: { code?: unknown } }> }).errors?.[0]?.extensions
+        ?.code ?? 'no code',
+    );
   } catch {
     return 'not JSON';
   }
@@ -102,7 +109,10 @@ function generate(load: NoisyLoad): Promise<NoisyLoadResult> {
               if (status === 200) {
                 if (!lastWasServed) {
                   servedWithErrors += 1;
-                  if (otherSamples.length < 20) otherSamples.push(`200 with errors: ${body.slice(body.indexOf('"errors":['), body.indexOf('"errors":[') + 300)}`);
+                  if (otherSamples.length < 20)
+                    otherSamples.push(
+                      `200 with errors: ${body.slice(body.indexOf('"errors":['), body.indexOf('"errors":[') + 300)}`,
+                    );
                 } else {
                   lastServed = body;
                 }
@@ -127,7 +137,9 @@ function generate(load: NoisyLoad): Promise<NoisyLoadResult> {
           statuses.error = outcome.errors;
           otherSamples.push(`${outcome.errors} connection errors or timeouts (${outcome.timeouts} timeouts)`);
         }
-        const answered = Object.entries(statuses).filter(([status]) => status !== 'error').reduce((sum, [, count]) => sum + count, 0);
+        const answered = Object.entries(statuses)
+          .filter(([status]) => status !== 'error')
+          .reduce((sum, [, count]) => sum + count, 0);
         const served = (statuses['200'] ?? 0) - servedWithErrors;
         const other = answered - served - throttled + outcome.errors;
         const rate = (count: number) => Math.round((count / seconds) * 10) / 10;
@@ -149,10 +161,13 @@ function generate(load: NoisyLoad): Promise<NoisyLoadResult> {
       },
     );
     // autocannon passes the client first, then status, bytes and the response time (ms).
-    (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, responseTime: number) => {
-      statuses[status] = (statuses[status] ?? 0) + 1;
-      if (lastWasServed) servedLatencies.push(responseTime);
-    });
+    (instance as unknown as NodeJS.EventEmitter).on(
+      'response',
+      (_client: unknown, status: number, _bytes: number, responseTime: number) => {
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        if (lastWasServed) servedLatencies.push(responseTime);
+      },
+    );
   });
 }
 

@@ -45,7 +45,8 @@ const NOISY_SLUG = 'bench-noisy';
 export function noisyQuery(pageSize = NOISY_PAGE_SIZE): string {
   const aliases = Array.from(
     { length: NOISY_ALIASES },
-    (_, i) => `  page${i + 1}: products(first: ${pageSize}, filter: { price: { greaterThanOrEqualTo: "${i}" } }) { nodes { id name price createdAt updatedAt } }`,
+    (_, i) =>
+      `  page${i + 1}: products(first: ${pageSize}, filter: { price: { greaterThanOrEqualTo: "${i}" } }) { nodes { id name price createdAt updatedAt } }`,
   );
   return `query NoisyNeighbour {\n${aliases.join('\n')}\n}`;
 }
@@ -127,7 +128,8 @@ export function noisySummary(result: NoisyResult): NoisySummary {
   });
   const alone = figures(of('alone'));
   const noisy = figures(of('noisy'));
-  const noisyRate = (field: 'servedPerSecond' | 'throttledPerSecond' | 'otherPerSecond') => round(median(of('noisy').map((phase) => phase.noisy?.[field] ?? 0)), 1);
+  const noisyRate = (field: 'servedPerSecond' | 'throttledPerSecond' | 'otherPerSecond') =>
+    round(median(of('noisy').map((phase) => phase.noisy?.[field] ?? 0)), 1);
   return {
     alone,
     noisy,
@@ -143,10 +145,22 @@ export function noisySummary(result: NoisyResult): NoisySummary {
 const TARGET_NAME = 'noisy neighbour';
 
 export function noisyTargets(result: NoisyResult | { error: string }): Target[] {
-  if ('error' in result) return [{ name: `${TARGET_NAME}: victims with one tenant flooding`, goal: 'measured', measured: `failed: ${result.error.slice(0, 200)}`, ratio: null, met: false }];
+  if ('error' in result)
+    return [
+      {
+        name: `${TARGET_NAME}: victims with one tenant flooding`,
+        goal: 'measured',
+        measured: `failed: ${result.error.slice(0, 200)}`,
+        ratio: null,
+        met: false,
+      },
+    ];
   const s = noisySummary(result);
   const range = (x: Spread, unit = '') => `${x.min}–${x.max}${unit}`;
-  const reduced = result.request.pageSize !== result.request.intendedPageSize ? `; noisy pages of ${result.request.pageSize} rows, not ${result.request.intendedPageSize}: the API refused those` : '';
+  const reduced =
+    result.request.pageSize !== result.request.intendedPageSize
+      ? `; noisy pages of ${result.request.pageSize} rows, not ${result.request.intendedPageSize}: the API refused those`
+      : '';
   const context = `${result.victims} victims on ${result.victimConnections} connections; noisy tenant ${s.served}/s served, ${s.throttled}/s throttled, ${s.other}/s other${reduced}`;
   const errors = s.victimErrors > 0 ? `; victims' errors ${s.victimErrors}` : '';
   const rss = result.apiPeakRssMb;
@@ -168,7 +182,10 @@ export function noisyTargets(result: NoisyResult | { error: string }): Target[] 
     {
       name: `${TARGET_NAME}: API peak RSS`,
       goal: '<= 300 MB',
-      measured: rss === null ? 'not measured' : `${rss} MB (VmHWM of the section's API process${result.apiHeapAfterGcMb !== null ? `; live heap after a full GC ${result.apiHeapAfterGcMb} MB` : ''})`,
+      measured:
+        rss === null
+          ? 'not measured'
+          : `${rss} MB (VmHWM of the section's API process${result.apiHeapAfterGcMb !== null ? `; live heap after a full GC ${result.apiHeapAfterGcMb} MB` : ''})`,
       ratio: rss === null ? null : ratio(rss, 300),
       met: rss === null ? null : rss <= 300,
     },
@@ -194,14 +211,32 @@ async function ensureNoisyTenant(ownerUrl: string): Promise<NoisyTenant> {
   await client.connect();
   try {
     await client.query('begin');
-    let tenant = (await client.query<{ id: string }>('select id from app_public.tenants where slug = $1', [NOISY_SLUG])).rows[0];
+    let tenant = (
+      await client.query<{ id: string }>('select id from app_public.tenants where slug = $1', [NOISY_SLUG])
+    ).rows[0];
     if (!tenant) {
-      tenant = (await client.query<{ id: string }>(`insert into app_public.tenants (slug, name) values ($1, 'Noisy neighbour') returning id`, [NOISY_SLUG])).rows[0]!;
-      const { rows } = await client.query<{ id: string }>(`insert into app_public.users (id, email, display_name) values (gen_random_uuid(), 'noisy@bench.test', 'Noisy neighbour') returning id`);
-      await client.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'member')`, [tenant.id, rows[0]!.id]);
+      tenant = (
+        await client.query<{ id: string }>(
+          `insert into app_public.tenants (slug, name) values ($1, 'Noisy neighbour') returning id`,
+          [NOISY_SLUG],
+        )
+      ).rows[0]!;
+      const { rows } = await client.query<{ id: string }>(
+        `insert into app_public.users (id, email, display_name) values (gen_random_uuid(), 'noisy@bench.test', 'Noisy neighbour') returning id`,
+      );
+      await client.query(
+        `insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'member')`,
+        [tenant.id, rows[0]!.id],
+      );
     }
-    const { rows: members } = await client.query<{ user_id: string }>(`select user_id from app_public.memberships where tenant_id = $1 and role = 'member' limit 1`, [tenant.id]);
-    const { rows: counts } = await client.query<{ count: number }>('select count(*)::int as count from app_public.products where tenant_id = $1', [tenant.id]);
+    const { rows: members } = await client.query<{ user_id: string }>(
+      `select user_id from app_public.memberships where tenant_id = $1 and role = 'member' limit 1`,
+      [tenant.id],
+    );
+    const { rows: counts } = await client.query<{ count: number }>(
+      'select count(*)::int as count from app_public.products where tenant_id = $1',
+      [tenant.id],
+    );
     const existing = counts[0]!.count;
     const productsAdded = Math.max(0, NOISY_PRODUCTS - existing);
     if (productsAdded > 0) {
@@ -214,7 +249,12 @@ async function ensureNoisyTenant(ownerUrl: string): Promise<NoisyTenant> {
     }
     await client.query('commit');
     if (productsAdded > 0) await client.query('vacuum (analyze) app_public.products');
-    return { tenantId: tenant.id, userId: members[0]!.user_id, products: existing + productsAdded, productsAdded };
+    return {
+      tenantId: tenant.id,
+      userId: members[0]!.user_id,
+      products: existing + productsAdded,
+      productsAdded,
+    };
   } catch (error) {
     await client.query('rollback').catch(() => {});
     throw error;
@@ -240,16 +280,29 @@ async function probe(api: ApiProcess, token: string, pageSize: number): Promise<
       await sleep(1000 * Math.min(10, Number(error?.extensions?.retryAfter) || 1));
       continue;
     }
-    if (response.status === 400 && code === 'QUERY_TOO_COMPLEX') return { accepted: false, code, message: String(error.message) };
-    if (response.status !== 200 || error) throw new Error(`The noisy request fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 500)}`);
-    const short = Object.entries(response.body.data as Record<string, { nodes: unknown[] }>).filter(([, page]) => page.nodes.length !== pageSize);
-    if (short.length > 0) throw new Error(`The noisy tenant's pages are not full (${short.map(([alias, page]) => `${alias}: ${page.nodes.length} rows`).join(', ')})`);
+    if (response.status === 400 && code === 'QUERY_TOO_COMPLEX')
+      return { accepted: false, code, message: String(error.message) };
+    if (response.status !== 200 || error)
+      throw new Error(
+        `The noisy request fails: HTTP ${response.status} ${JSON.stringify(response.body).slice(0, 500)}`,
+      );
+    const short = Object.entries(response.body.data as Record<string, { nodes: unknown[] }>).filter(
+      ([, page]) => page.nodes.length !== pageSize,
+    );
+    if (short.length > 0)
+      throw new Error(
+        `The noisy tenant's pages are not full (${short.map(([alias, page]) => `${alias}: ${page.nodes.length} rows`).join(', ')})`,
+      );
     return { accepted: true, cost: response.body.extensions?.cost };
   }
 }
 
 /** The largest page size the API accepts for the noisy request, by bisection. */
-async function largestAccepted(api: ApiProcess, token: string, refused: number): Promise<{ pageSize: number; cost: unknown }> {
+async function largestAccepted(
+  api: ApiProcess,
+  token: string,
+  refused: number,
+): Promise<{ pageSize: number; cost: unknown }> {
   const smallest = await probe(api, token, 1);
   if (!smallest.accepted) throw new Error(`The API refuses even pages of 1 row: ${smallest.message}`);
   let accepted = { pageSize: 1, cost: smallest.cost };
@@ -282,7 +335,12 @@ export interface NoisyOptions {
   /** Whether that API is one process (a cluster's primary does not report memory). */
   singleProcess: boolean;
   /** The victims' load: the list scenario for these tenants, each request with its tenant's token. */
-  victimLoad(api: ApiProcess, tenants: BenchTenant[], connections: number, seconds: number): Promise<LoadResult>;
+  victimLoad(
+    api: ApiProcess,
+    tenants: BenchTenant[],
+    connections: number,
+    seconds: number,
+  ): Promise<LoadResult>;
   /** A load run with the API's and PostgreSQL's resource usage around it. */
   measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
   log(line: string): void;
@@ -301,17 +359,24 @@ export async function runNoisyNeighbour(options: NoisyOptions): Promise<NoisyRes
   const count = Math.min(options.victims, options.tenants.length);
   if (count < 1) throw new Error('No tenants to be victims');
   // Spread over the data set rather than its first rows.
-  const victims = Array.from({ length: count }, (_, i) => options.tenants[Math.floor((i * options.tenants.length) / count)]!);
+  const victims = Array.from(
+    { length: count },
+    (_, i) => options.tenants[Math.floor((i * options.tenants.length) / count)]!,
+  );
 
   const tenant = await ensureNoisyTenant(options.ownerUrl);
   if (tenant.productsAdded > 0) {
-    notes.push(`Added ${tenant.productsAdded.toLocaleString('en-US')} products to the noisy tenant \`${NOISY_SLUG}\` (a tenant of its own, not one the other sections pick) before measuring, so that its ${NOISY_ALIASES} pages are full.`);
+    notes.push(
+      `Added ${tenant.productsAdded.toLocaleString('en-US')} products to the noisy tenant \`${NOISY_SLUG}\` (a tenant of its own, not one the other sections pick) before measuring, so that its ${NOISY_ALIASES} pages are full.`,
+    );
   }
   const token = signToken(options.secret, tenant, 3 * 3600);
 
   const api = await options.startApi();
   try {
-    log(`  API process ${api.pid}; ${count} victims (list, ${options.victimConnections} connections); noisy tenant ${NOISY_SLUG} with ${tenant.products} products${tenant.productsAdded ? ` (${tenant.productsAdded} added now)` : ''}`);
+    log(
+      `  API process ${api.pid}; ${count} victims (list, ${options.victimConnections} connections); noisy tenant ${NOISY_SLUG} with ${tenant.products} products${tenant.productsAdded ? ` (${tenant.productsAdded} added now)` : ''}`,
+    );
     let pageSize = NOISY_PAGE_SIZE;
     let refusal: string | undefined;
     const outcome = await probe(api, token, pageSize);
@@ -336,27 +401,49 @@ export async function runNoisyNeighbour(options: NoisyOptions): Promise<NoisyRes
     await sleep(SETTLE_SECONDS * 1000);
     await options.victimLoad(api, victims, options.victimConnections, 3);
 
-    const kinds: Array<NoisyPhase['kind']> = ['alone', ...Array.from({ length: options.rounds }, () => ['noisy', 'alone'] as const).flat()];
+    const kinds: Array<NoisyPhase['kind']> = [
+      'alone',
+      ...Array.from({ length: options.rounds }, () => ['noisy', 'alone'] as const).flat(),
+    ];
     const phases: NoisyPhase[] = [];
     let sectionPeak = 0;
     let resettable = true;
     for (const kind of kinds) {
       sectionPeak = Math.max(sectionPeak, peakRssOfTree(api.pid) ?? 0);
       resettable &&= resetPeakRss(api.pid);
-      const flood = kind === 'noisy' ? runNoisyLoad({ url: api.url, token, body, connections: NOISY_CONNECTIONS, durationSeconds: RAMP_SECONDS + seconds + 0.5 }) : undefined;
+      const flood =
+        kind === 'noisy'
+          ? runNoisyLoad({
+              url: api.url,
+              token,
+              body,
+              connections: NOISY_CONNECTIONS,
+              durationSeconds: RAMP_SECONDS + seconds + 0.5,
+            })
+          : undefined;
       // Awaited below; a failure meanwhile must not end the process as an unhandled rejection.
       flood?.catch(() => {});
       if (flood) await sleep(RAMP_SECONDS * 1000);
-      const measured = await options.measure(api.pid, () => options.victimLoad(api, victims, options.victimConnections, seconds));
+      const measured = await options.measure(api.pid, () =>
+        options.victimLoad(api, victims, options.victimConnections, seconds),
+      );
       const noisy = flood && (await flood);
       const peak = peakRssOfTree(api.pid);
       sectionPeak = Math.max(sectionPeak, peak ?? 0);
-      const phase: NoisyPhase = { kind, victims: measured, ...(noisy && { noisy }), apiPeakRssMb: resettable ? mb(peak) : null };
+      const phase: NoisyPhase = {
+        kind,
+        victims: measured,
+        ...(noisy && { noisy }),
+        apiPeakRssMb: resettable ? mb(peak) : null,
+      };
       phases.push(phase);
       log(describePhase(phase));
       await sleep(SETTLE_SECONDS * 1000);
     }
-    if (!resettable) notes.push('The kernel did not let VmHWM be reset between phases: per-phase peaks are the largest RSS sampled every 250 ms.');
+    if (!resettable)
+      notes.push(
+        'The kernel did not let VmHWM be reset between phases: per-phase peaks are the largest RSS sampled every 250 ms.',
+      );
     const memory = options.singleProcess ? await api.memory() : undefined;
     return {
       victims: count,
@@ -364,7 +451,14 @@ export async function runNoisyNeighbour(options: NoisyOptions): Promise<NoisyRes
       victimScenario: 'list',
       noisyConnections: NOISY_CONNECTIONS,
       noisyTenant: { slug: NOISY_SLUG, products: tenant.products, productsAdded: tenant.productsAdded },
-      request: { aliases: NOISY_ALIASES, pageSize, intendedPageSize: NOISY_PAGE_SIZE, budgetCost: budgetCost(pageSize), query, ...(refusal && { refusal }) },
+      request: {
+        aliases: NOISY_ALIASES,
+        pageSize,
+        intendedPageSize: NOISY_PAGE_SIZE,
+        budgetCost: budgetCost(pageSize),
+        query,
+        ...(refusal && { refusal }),
+      },
       ...(probeCost !== undefined && { probeCost }),
       secondsPerPhase: seconds,
       phases,
@@ -383,6 +477,8 @@ function describePhase(phase: NoisyPhase): string {
   const victims = `  ${phase.kind.padEnd(6)} victims ${String(v.throughput).padStart(7)}/s  p50 ${v.latencyMs.p50} p99 ${v.latencyMs.p99} ms  errors ${v.errors}  api cpu ${v.usage.apiCpuPercent}%  db ${v.usage.dbCpuPercent}%  rss ${rss} MB`;
   const n = phase.noisy;
   if (!n) return victims;
-  const codes = Object.entries(n.throttledCodes).map(([code, times]) => `${code} ${times}`).join(', ');
+  const codes = Object.entries(n.throttledCodes)
+    .map(([code, times]) => `${code} ${times}`)
+    .join(', ');
   return `${victims}\n         noisy   served ${n.servedPerSecond}/s (p50 ${n.servedLatencyMs.p50} ms)  throttled ${n.throttledPerSecond}/s${codes ? ` (${codes})` : ''}  other ${n.otherPerSecond}/s${n.otherSamples.length ? `: ${n.otherSamples[0]}` : ''}`;
 }

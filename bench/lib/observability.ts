@@ -61,8 +61,14 @@ export async function runObservability(options: ObservabilitySectionOptions): Pr
     for (const { variant, api } of started) {
       const { afterGc, usage } = await api.memory();
       const memory = afterGc ?? usage;
-      variants[variant] = { phases: [], memory: { rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed) }, ...(variant === 'metrics' && { scrapes: 0 }) };
-      log(`  ${variant.padEnd(8)} API process ${api.pid}: ${variants[variant].memory!.rssMb} MB RSS, ${variants[variant].memory!.heapUsedMb} MB heap after GC`);
+      variants[variant] = {
+        phases: [],
+        memory: { rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed) },
+        ...(variant === 'metrics' && { scrapes: 0 }),
+      };
+      log(
+        `  ${variant.padEnd(8)} API process ${api.pid}: ${variants[variant].memory!.rssMb} MB RSS, ${variants[variant].memory!.heapUsedMb} MB heap after GC`,
+      );
       await options.load(api, options.tenants, options.connections, 2);
     }
     for (let round = 0; round < options.rounds; round++) {
@@ -70,19 +76,33 @@ export async function runObservability(options: ObservabilitySectionOptions): Pr
         let scraping: NodeJS.Timeout | undefined;
         if (metricsUrl) {
           scraping = setInterval(() => {
-            fetch(`${metricsUrl}/metrics`).then((response) => response.text()).then(() => variants.metrics.scrapes!++, () => {});
+            fetch(`${metricsUrl}/metrics`)
+              .then((response) => response.text())
+              .then(
+                () => variants.metrics.scrapes!++,
+                () => {},
+              );
           }, SCRAPE_INTERVAL_MS);
         }
         try {
-          const measured = await options.measure(api.pid, () => options.load(api, options.tenants, options.connections, options.seconds));
+          const measured = await options.measure(api.pid, () =>
+            options.load(api, options.tenants, options.connections, options.seconds),
+          );
           variants[variant].phases.push(measured);
-          log(`  ${variant.padEnd(8)} ${measured.throughput}/s  p50 ${measured.latencyMs.p50} p99 ${measured.latencyMs.p99} ms  API CPU ${measured.apiCpuMsPerRequest} ms/req  errors ${measured.errors}`);
+          log(
+            `  ${variant.padEnd(8)} ${measured.throughput}/s  p50 ${measured.latencyMs.p50} p99 ${measured.latencyMs.p99} ms  API CPU ${measured.apiCpuMsPerRequest} ms/req  errors ${measured.errors}`,
+          );
         } finally {
           clearInterval(scraping);
         }
       }
     }
-    return { connections: options.connections, secondsPerPhase: options.seconds, rounds: options.rounds, variants };
+    return {
+      connections: options.connections,
+      secondsPerPhase: options.seconds,
+      rounds: options.rounds,
+      variants,
+    };
   } finally {
     for (const { api } of started) await api.stop();
   }
@@ -94,9 +114,16 @@ const medianOf = (phases: Measured[], pick: (m: Measured) => number | null | und
 };
 
 export function observabilityTargets(result: ObservabilityResult | { error: string }): Target[] {
-  const name = (variant: 'metrics' | 'tracing') => `observability: list throughput with ${variant === 'metrics' ? 'metrics (scraped every second)' : 'tracing to an in-memory exporter'} / off`;
+  const name = (variant: 'metrics' | 'tracing') =>
+    `observability: list throughput with ${variant === 'metrics' ? 'metrics (scraped every second)' : 'tracing to an in-memory exporter'} / off`;
   if ('error' in result) {
-    return (['metrics', 'tracing'] as const).map((variant) => ({ name: name(variant), goal: `>= ${OBSERVABILITY_GOALS[variant] * 100}%`, measured: `failed: ${result.error.slice(0, 200)}`, ratio: null, met: false }));
+    return (['metrics', 'tracing'] as const).map((variant) => ({
+      name: name(variant),
+      goal: `>= ${OBSERVABILITY_GOALS[variant] * 100}%`,
+      measured: `failed: ${result.error.slice(0, 200)}`,
+      ratio: null,
+      met: false,
+    }));
   }
   const off = result.variants.off;
   const offThroughput = medianOf(off.phases, (m) => m.throughput);
@@ -120,7 +147,9 @@ export function observabilityTargets(result: ObservabilityResult | { error: stri
   targets.push({
     name: 'observability: memory after start-up and GC, tracing off (off) / metrics / tracing',
     goal: 'off loads no OpenTelemetry (test/observability-tracing.test.ts)',
-    measured: VARIANTS.map((variant) => `${variant} ${memory(variant)?.rssMb} MB RSS, ${memory(variant)?.heapUsedMb} MB heap`).join('; '),
+    measured: VARIANTS.map(
+      (variant) => `${variant} ${memory(variant)?.rssMb} MB RSS, ${memory(variant)?.heapUsedMb} MB heap`,
+    ).join('; '),
     ratio: null,
     met: null,
   });

@@ -65,7 +65,9 @@ export async function summarizeProfile(file: string): Promise<ProfileSummary> {
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const selfMicros = new Map<number, number>();
-  profile.samples.forEach((id, index) => selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+  profile.samples.forEach((id, index) =>
+    selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)),
+  );
 
   const byLayer = new Map<string, number>();
   const byFunction = new Map<string, number>();
@@ -80,12 +82,18 @@ export async function summarizeProfile(file: string): Promise<ProfileSummary> {
     }
   }
   const wall = (profile.endTime - profile.startTime) / 1000;
-  const busy = [...byLayer].filter(([layer]) => !NOT_BUSY.has(layer)).reduce((sum, [, micros]) => sum + micros, 0) / 1000;
+  const busy =
+    [...byLayer].filter(([layer]) => !NOT_BUSY.has(layer)).reduce((sum, [, micros]) => sum + micros, 0) /
+    1000;
   return {
     wallMs: Math.round(wall),
     busyMs: Math.round(busy),
     layers: [...byLayer]
-      .map(([layer, micros]) => ({ layer, ms: Math.round(micros / 1000), percentOfBusy: NOT_BUSY.has(layer) ? 0 : Math.round((micros / 1000 / busy) * 1000) / 10 }))
+      .map(([layer, micros]) => ({
+        layer,
+        ms: Math.round(micros / 1000),
+        percentOfBusy: NOT_BUSY.has(layer) ? 0 : Math.round((micros / 1000 / busy) * 1000) / 10,
+      }))
       .sort((a, b) => b.ms - a.ms),
     topFunctions: [...byFunction]
       .sort((a, b) => b[1] - a[1])

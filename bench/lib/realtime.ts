@@ -54,7 +54,11 @@ export interface RealtimeResult {
   /** CPU per delivered event, ms: the API's, and PostgreSQL's (the re-read as each subscriber). */
   apiCpuMsPerDelivery: number | null;
   dbCpuMsPerDelivery: number | null;
-  memory: { before: MemoryFigures; after: MemoryFigures; perSubscriptionKb: { heap: number; rss: number } } | null;
+  memory: {
+    before: MemoryFigures;
+    after: MemoryFigures;
+    perSubscriptionKb: { heap: number; rss: number };
+  } | null;
   notes: string[];
 }
 
@@ -95,7 +99,10 @@ async function memoryOf(api: ApiProcess): Promise<MemoryFigures> {
 export async function runRealtime(options: RealtimeOptions): Promise<RealtimeResult> {
   const { log } = options;
   const tenants = options.tenants.slice(0, options.tenantCount);
-  if (tenants.length < options.tenantCount) throw new Error(`The realtime section needs ${options.tenantCount} tenants; the data has ${tenants.length}.`);
+  if (tenants.length < options.tenantCount)
+    throw new Error(
+      `The realtime section needs ${options.tenantCount} tenants; the data has ${tenants.length}.`,
+    );
   const notes: string[] = [];
   const api = await options.startApi();
   const writer = new pg.Pool({ connectionString: options.ownerUrl, max: 4 });
@@ -132,10 +139,19 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     let subscribed = 0;
     // Clients arrive a few at a time, as they would: all at once, a tenant's burst of
     // subscribe operations would meet its bulkhead (TENANT_CONCURRENCY) like any burst.
-    const arrivals = tenants.flatMap((tenant) => Array.from({ length: options.subscribersPerTenant }, () => tenant));
+    const arrivals = tenants.flatMap((tenant) =>
+      Array.from({ length: options.subscribersPerTenant }, () => tenant),
+    );
     const subscribeOne = (tenant: BenchTenant) =>
       new Promise<void>((resolve, reject) => {
-        const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, lazy: false, retryAttempts: 0, connectionParams: { Authorization: `Bearer ${tenant.token}` }, onNonLazyError: reject });
+        const client = createClient({
+          url: wsUrl,
+          webSocketImpl: WebSocket,
+          lazy: false,
+          retryAttempts: 0,
+          connectionParams: { Authorization: `Bearer ${tenant.token}` },
+          onNonLazyError: reject,
+        });
         const subscriber: Subscriber = { tenantId: tenant.tenantId, client, seen: new Set() };
         subscribers.push(subscriber);
         let first = true;
@@ -146,13 +162,16 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
               const at = performance.now();
               if (first) {
                 first = false;
-                if (result.errors) return reject(new Error(`Subscribing failed: ${JSON.stringify(result.errors)}`));
+                if (result.errors)
+                  return reject(new Error(`Subscribing failed: ${JSON.stringify(result.errors)}`));
                 subscribed++;
                 return resolve();
               }
               if (result.errors) {
                 for (const error of result.errors) {
-                  const code = String((error.extensions as { code?: unknown } | undefined)?.code ?? error.message.slice(0, 60));
+                  const code = String(
+                    (error.extensions as { code?: unknown } | undefined)?.code ?? error.message.slice(0, 60),
+                  );
                   erroredEvents[code] = (erroredEvents[code] ?? 0) + 1;
                 }
               }
@@ -193,7 +212,10 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
       const name = `${MARKER}-${process.pid}-${i}`;
       pending.push(
         writer
-          .query('insert into app_public.products (tenant_id, name, price) values ($1, $2, 1)', [tenant.tenantId, name])
+          .query('insert into app_public.products (tenant_id, name, price) values ($1, $2, 1)', [
+            tenant.tenantId,
+            name,
+          ])
           .then(() => void written.set(name, { tenantId: tenant.tenantId, committedAt: performance.now() }))
           .catch(() => void writeErrors++),
       );
@@ -205,12 +227,24 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
       if (write.tenantId !== subscriber.tenantId) crossTenant++;
       latencies.push(Math.max(0, at - write.committedAt));
     }
-    const expectedOf = () => [...written.values()].reduce((sum, write) => sum + subscribers.filter((s) => s.tenantId === write.tenantId).length, 0);
+    const expectedOf = () =>
+      [...written.values()].reduce(
+        (sum, write) => sum + subscribers.filter((s) => s.tenantId === write.tenantId).length,
+        0,
+      );
     const expected = expectedOf();
-    const deliveredCount = () => subscribers.reduce((sum, s) => sum + [...s.seen].filter((name) => written.get(name)?.tenantId === s.tenantId).length, 0);
+    const deliveredCount = () =>
+      subscribers.reduce(
+        (sum, s) => sum + [...s.seen].filter((name) => written.get(name)?.tenantId === s.tenantId).length,
+        0,
+      );
     let lastCount = -1;
     let lastProgress = performance.now();
-    for (let count = deliveredCount(); count < expected && performance.now() - lastProgress < STALL_MS; count = deliveredCount()) {
+    for (
+      let count = deliveredCount();
+      count < expected && performance.now() - lastProgress < STALL_MS;
+      count = deliveredCount()
+    ) {
       if (count !== lastCount) [lastCount, lastProgress] = [count, performance.now()];
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -223,14 +257,20 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     }
     measuring = false;
     const delivered = deliveredCount();
-    const perDelivery = (percent: number | null) => (percent === null || delivered === 0 ? null : round(((percent / 100) * usage.seconds * 1000) / delivered, 3));
+    const perDelivery = (percent: number | null) =>
+      percent === null || delivered === 0
+        ? null
+        : round(((percent / 100) * usage.seconds * 1000) / delivered, 3);
     if (writeErrors > 0) notes.push(`${writeErrors} writes failed and are not counted.`);
     const memory =
       before && after
         ? {
             before,
             after,
-            perSubscriptionKb: { heap: round(((after.heapUsedMb - before.heapUsedMb) * 1024) / subscribed, 1), rss: round(((after.rssMb - before.rssMb) * 1024) / subscribed, 1) },
+            perSubscriptionKb: {
+              heap: round(((after.heapUsedMb - before.heapUsedMb) * 1024) / subscribed, 1),
+              rss: round(((after.rssMb - before.rssMb) * 1024) / subscribed, 1),
+            },
           }
         : null;
     return {
@@ -257,21 +297,58 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
     };
   } finally {
     await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
-    await writer.query(`delete from app_public.products where name like $1`, [`${MARKER}-${process.pid}-%`]).catch(() => {});
+    await writer
+      .query(`delete from app_public.products where name like $1`, [`${MARKER}-${process.pid}-%`])
+      .catch(() => {});
     await writer.end();
     await api.stop();
   }
 }
 
 export function realtimeTargets(result: RealtimeResult | { error: string }): Target[] {
-  if ('error' in result) return [{ name: 'realtime', goal: 'runs', measured: `failed: ${result.error.slice(0, 200)}`, ratio: null, met: false }];
+  if ('error' in result)
+    return [
+      {
+        name: 'realtime',
+        goal: 'runs',
+        measured: `failed: ${result.error.slice(0, 200)}`,
+        ratio: null,
+        met: false,
+      },
+    ];
   const setting = `${result.subscribers} subscribers, ${result.tenants} tenants, ${result.writesPerSecond} writes/s`;
   return [
-    { name: `realtime: events lost (${setting})`, goal: '0', measured: `${result.lost} of ${result.expected}`, ratio: null, met: result.lost === 0 },
-    { name: 'realtime: cross-tenant deliveries', goal: '0', measured: String(result.crossTenant), ratio: null, met: result.crossTenant === 0 },
-    { name: 'realtime: delivery latency from commit to client', goal: 'p99 < 250 ms', measured: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`, ratio: round(result.latencyMs.p99 / 250, 3), met: result.latencyMs.p99 < 250 },
+    {
+      name: `realtime: events lost (${setting})`,
+      goal: '0',
+      measured: `${result.lost} of ${result.expected}`,
+      ratio: null,
+      met: result.lost === 0,
+    },
+    {
+      name: 'realtime: cross-tenant deliveries',
+      goal: '0',
+      measured: String(result.crossTenant),
+      ratio: null,
+      met: result.crossTenant === 0,
+    },
+    {
+      name: 'realtime: delivery latency from commit to client',
+      goal: 'p99 < 250 ms',
+      measured: `p50 ${result.latencyMs.p50} ms, p99 ${result.latencyMs.p99} ms`,
+      ratio: round(result.latencyMs.p99 / 250, 3),
+      met: result.latencyMs.p99 < 250,
+    },
     ...(result.memory
-      ? [{ name: 'realtime: API memory per open subscription', goal: '<= 50 KB heap', measured: `${result.memory.perSubscriptionKb.heap} KB heap, ${result.memory.perSubscriptionKb.rss} KB RSS`, ratio: round(result.memory.perSubscriptionKb.heap / 50, 3), met: result.memory.perSubscriptionKb.heap <= 50 }]
+      ? [
+          {
+            name: 'realtime: API memory per open subscription',
+            goal: '<= 50 KB heap',
+            measured: `${result.memory.perSubscriptionKb.heap} KB heap, ${result.memory.perSubscriptionKb.rss} KB RSS`,
+            ratio: round(result.memory.perSubscriptionKb.heap / 50, 3),
+            met: result.memory.perSubscriptionKb.heap <= 50,
+          },
+        ]
       : []),
   ];
 }
@@ -287,7 +364,10 @@ export function renderRealtime(result: RealtimeResult | { error: string }): stri
   );
   for (const note of result.notes) out.push(`\n> ${note}`);
   const errored = Object.entries(result.erroredEvents ?? {});
-  if (errored.length) out.push(`\n> Events delivered with errors instead of the row: ${errored.map(([code, n]) => `${code} ${n}`).join(', ')}.`);
+  if (errored.length)
+    out.push(
+      `\n> Events delivered with errors instead of the row: ${errored.map(([code, n]) => `${code} ${n}`).join(', ')}.`,
+    );
   out.push(
     '',
     '| writes | deliveries expected | delivered | lost | duplicates | cross-tenant | ended early | p50 ms | p95 ms | p99 ms | max ms |',

@@ -11,7 +11,11 @@ import type { RealtimeResult } from './realtime.ts';
 import type { ProfileSummary } from './profile.ts';
 import type { UsageReport } from './sampler.ts';
 
-export type Measured = LoadResult & { usage: UsageReport; apiCpuMsPerRequest?: number | null; dbCpuMsPerRequest?: number | null };
+export type Measured = LoadResult & {
+  usage: UsageReport;
+  apiCpuMsPerRequest?: number | null;
+  dbCpuMsPerRequest?: number | null;
+};
 
 export interface MemoryFigures {
   rss: number;

@@ -145,7 +145,10 @@ export class UsageSampler {
       if (processes.length > 0) {
         api = processes.reduce((sum, stat) => sum + stat.cpu, 0);
         this.lastApiCpu = api;
-        this.peakApiRss = Math.max(this.peakApiRss, processes.reduce((sum, stat) => sum + stat.rssBytes, 0));
+        this.peakApiRss = Math.max(
+          this.peakApiRss,
+          processes.reduce((sum, stat) => sum + stat.rssBytes, 0),
+        );
       } else {
         api = this.lastApiCpu;
       }
@@ -157,7 +160,13 @@ export class UsageSampler {
       db = postmaster ? postmaster.childCpu + processes.reduce((sum, stat) => sum + stat.cpu, 0) : undefined;
     }
     const usage = process.cpuUsage();
-    return { at: performance.now(), api, db, generator: (usage.user + usage.system) / 1e6, machine: machineCpu() };
+    return {
+      at: performance.now(),
+      api,
+      db,
+      generator: (usage.user + usage.system) / 1e6,
+      machine: machineCpu(),
+    };
   }
 
   start(intervalMs = 250): void {
@@ -171,7 +180,8 @@ export class UsageSampler {
     const last = this.snapshot();
     const first = this.first!;
     const seconds = (last.at - first.at) / 1000;
-    const percent = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? null : Math.round(((b - a) / seconds) * 1000) / 10);
+    const percent = (a: number | undefined, b: number | undefined) =>
+      a === undefined || b === undefined ? null : Math.round(((b - a) / seconds) * 1000) / 10;
     const api = percent(first.api, last.api) ?? 0;
     const db = percent(first.db, last.db) ?? 0;
     const generator = generatorIsThisProcess ? (percent(first.generator, last.generator) ?? 0) : 0;

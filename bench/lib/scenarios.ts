@@ -92,7 +92,8 @@ export const SCENARIOS: Scenario[] = [
     quickCheck: (body) => noErrors(body) && body.includes('"groupedAggregates":[{'),
     check: (data) => {
       if (!data?.products?.aggregates?.sum?.price) return 'no sum';
-      if (!Array.isArray(data.products.groupedAggregates) || data.products.groupedAggregates.length === 0) return 'no groups';
+      if (!Array.isArray(data.products.groupedAggregates) || data.products.groupedAggregates.length === 0)
+        return 'no groups';
       return undefined;
     },
   },
@@ -102,7 +103,9 @@ export const SCENARIOS: Scenario[] = [
     query: `mutation CreateProduct($input: CreateProductInput!) {
   createProduct(input: $input) { product { id name price } }
 }`,
-    variables: (_tenant, values) => ({ input: { name: values.name, price: '9.99', categoryId: values.category } }),
+    variables: (_tenant, values) => ({
+      input: { name: values.name, price: '9.99', categoryId: values.category },
+    }),
     quickCheck: (body) => noErrors(body) && body.includes('"product":{'),
     check: (data) => (data?.createProduct?.product?.id ? undefined : 'no product created'),
   },
@@ -117,12 +120,16 @@ export const SCENARIOS: Scenario[] = [
 }`,
     variables: (_tenant, values) => ({ word: values.word, max: '500' }),
     quickCheck: (body) => noErrors(body) && body.includes('"totalCount":'),
-    check: (data) => (typeof data?.products?.totalCount === 'number' && Array.isArray(data.products.nodes) ? undefined : 'no result'),
+    check: (data) =>
+      typeof data?.products?.totalCount === 'number' && Array.isArray(data.products.nodes)
+        ? undefined
+        : 'no result',
   },
 ];
 
 export function scenarioNamed(name: string): Scenario {
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);
-  if (!scenario) throw new Error(`Unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  if (!scenario)
+    throw new Error(`Unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   return scenario;
 }

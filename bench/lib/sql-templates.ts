@@ -33,7 +33,8 @@ function toTemplate(value: unknown, known: RequestValues): unknown {
   let text = value;
   // Ids and names are unique strings: replaced wherever they occur. The filter word only
   // as a whole pattern value (`%word%`), so it cannot hit anything else.
-  for (const key of ['tenant', 'user', 'product', 'category', 'name'] as const) text = text.split(known[key]).join(mark(key));
+  for (const key of ['tenant', 'user', 'product', 'category', 'name'] as const)
+    text = text.split(known[key]).join(mark(key));
   if (text === `%${known.word}%` || text === known.word) text = text.replace(known.word, mark('word'));
   return text;
 }
@@ -57,10 +58,17 @@ export function templateFrom(captured: CapturedStatement[], known: RequestValues
       continue;
     }
     if (SET_CONFIG.test(text)) {
-      settings ??= (JSON.parse(String(statement.values?.[0])) as [string, string][]).map(([name, value]) => [name, String(toTemplate(value, known))]);
+      settings ??= (JSON.parse(String(statement.values?.[0])) as [string, string][]).map(([name, value]) => [
+        name,
+        String(toTemplate(value, known)),
+      ]);
       continue;
     }
-    statements.push({ text: statement.text, name: statement.name, values: statement.values?.map((value) => toTemplate(value, known)) });
+    statements.push({
+      text: statement.text,
+      name: statement.name,
+      values: statement.values?.map((value) => toTemplate(value, known)),
+    });
   }
   if (!settings) throw new Error('The captured request set no pgSettings; is the token valid?');
   if (statements.length === 0) throw new Error('The captured request ran no SQL');
@@ -69,7 +77,11 @@ export function templateFrom(captured: CapturedStatement[], known: RequestValues
 
 /** The settings JSON the API sends for a request with `values`. */
 export function settingsJson(template: SqlTemplate, values: RequestValues, drop: string[] = []): string {
-  return JSON.stringify(template.settings.filter(([name]) => !drop.includes(name)).map(([name, value]) => [name, fromTemplate(value, values)]));
+  return JSON.stringify(
+    template.settings
+      .filter(([name]) => !drop.includes(name))
+      .map(([name, value]) => [name, fromTemplate(value, values)]),
+  );
 }
 
 export const SET_CONFIG_SQL = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
@@ -94,7 +106,10 @@ export function transaction(template: SqlTemplate, values: RequestValues): State
 
 /** The main statements alone, with values, e.g. for EXPLAIN. */
 export function mainStatements(template: SqlTemplate, values: RequestValues): Statement[] {
-  return template.statements.map((statement) => ({ text: statement.text, values: statement.values?.map((value) => fromTemplate(value, values)) }));
+  return template.statements.map((statement) => ({
+    text: statement.text,
+    values: statement.values?.map((value) => fromTemplate(value, values)),
+  }));
 }
 
 function literal(value: unknown): string {
@@ -104,7 +119,12 @@ function literal(value: unknown): string {
 }
 
 // pgbench variables the script sets with \gset from bench.tenant_index.
-const PGBENCH_VARIABLES: Partial<Record<Key, string>> = { tenant: 'tenant_id', user: 'user_id', product: 'product_id', category: 'category_id' };
+const PGBENCH_VARIABLES: Partial<Record<Key, string>> = {
+  tenant: 'tenant_id',
+  user: 'user_id',
+  product: 'product_id',
+  category: 'category_id',
+};
 
 // pgbench reads `:name` anywhere in a statement as a variable, also inside string
 // literals (`to_char(..., 'HH24:MI:SS')`); the same constant written as E'HH24\x3aMI...'
@@ -122,24 +142,35 @@ function hideColons(sql: string): string {
  */
 export function pgbenchScript(template: SqlTemplate, fixed: Pick<RequestValues, 'name' | 'word'>): string {
   const settingExpression = (value: string) => {
-    for (const [key, variable] of Object.entries(PGBENCH_VARIABLES)) if (value === mark(key as Key)) return `${variable}::text`;
+    for (const [key, variable] of Object.entries(PGBENCH_VARIABLES))
+      if (value === mark(key as Key)) return `${variable}::text`;
     return literal(value);
   };
-  const settings = template.settings.map(([name, value], index) => `set_config(${literal(name)}, ${settingExpression(value)}, true) as setting_${index}`);
+  const settings = template.settings.map(
+    ([name, value], index) =>
+      `set_config(${literal(name)}, ${settingExpression(value)}, true) as setting_${index}`,
+  );
   const parameter = (value: unknown) => {
     if (typeof value === 'string') {
-      for (const [key, variable] of Object.entries(PGBENCH_VARIABLES)) if (value === mark(key as Key)) return `:${variable}`;
+      for (const [key, variable] of Object.entries(PGBENCH_VARIABLES))
+        if (value === mark(key as Key)) return `:${variable}`;
       if (value.includes('\u0001')) {
         // The marks are control characters on purpose: no request value contains them.
         // eslint-disable-next-line no-control-regex
-        if (/\u0001(tenant|user|product|category)\u0001/.test(value)) throw new Error('a tenant value inside a larger parameter');
+        if (/\u0001(tenant|user|product|category)\u0001/.test(value))
+          throw new Error('a tenant value inside a larger parameter');
         return literal(value.split(mark('name')).join(fixed.name).split(mark('word')).join(fixed.word));
       }
     }
     return literal(value);
   };
   const statements = template.statements.map((statement) => {
-    const text = hideColons(statement.text.trim().replace(/;$/, '').replace(/\$(\d+)/g, (_match, index: string) => parameter(statement.values?.[Number(index) - 1])));
+    const text = hideColons(
+      statement.text
+        .trim()
+        .replace(/;$/, '')
+        .replace(/\$(\d+)/g, (_match, index: string) => parameter(statement.values?.[Number(index) - 1])),
+    );
     return `${text};`;
   });
   return [

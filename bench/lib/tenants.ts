@@ -9,10 +9,20 @@ export async function readTenants(ownerUrl: string): Promise<Omit<BenchTenant, '
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: number; tenant_id: string; user_id: string; product_id: string; category_id: string }>(
-      'select n, tenant_id, user_id, product_id, category_id from bench.tenant_index order by n',
-    );
-    return rows.map((row) => ({ n: row.n, tenantId: row.tenant_id, userId: row.user_id, productId: row.product_id, categoryId: row.category_id }));
+    const { rows } = await client.query<{
+      n: number;
+      tenant_id: string;
+      user_id: string;
+      product_id: string;
+      category_id: string;
+    }>('select n, tenant_id, user_id, product_id, category_id from bench.tenant_index order by n');
+    return rows.map((row) => ({
+      n: row.n,
+      tenantId: row.tenant_id,
+      userId: row.user_id,
+      productId: row.product_id,
+      categoryId: row.category_id,
+    }));
   } finally {
     await client.end();
   }
@@ -22,7 +32,11 @@ export async function readTenants(ownerUrl: string): Promise<Omit<BenchTenant, '
 const TENANT_CLAIM = readEnv({}).JWT_TENANT_CLAIM;
 
 /** A member's token, minted as `npm run token` mints it, with the run's secret. */
-export function signToken(secret: string, tenant: { userId: string; tenantId: string }, lifetimeSeconds: number): string {
+export function signToken(
+  secret: string,
+  tenant: { userId: string; tenantId: string },
+  lifetimeSeconds: number,
+): string {
   return mintDevToken(secret, tenant, { tenantClaim: TENANT_CLAIM, expiresIn: lifetimeSeconds });
 }
 
@@ -30,11 +44,16 @@ export function signToken(secret: string, tenant: { userId: string; tenantId: st
  * Learns how the API encodes a product's global id from one example (it is base64 of a
  * JSON array naming the type and the primary key) and returns an encoder for any product.
  */
-export function nodeIdEncoder(example: { id: string; tenantId: string; rowId: string }): (tenantId: string, rowId: string) => string {
+export function nodeIdEncoder(example: {
+  id: string;
+  tenantId: string;
+  rowId: string;
+}): (tenantId: string, rowId: string) => string {
   const decoded = JSON.parse(Buffer.from(example.id, 'base64').toString('utf8')) as unknown[];
   const tenantIndex = decoded.indexOf(example.tenantId);
   const rowIndex = decoded.indexOf(example.rowId);
-  if (tenantIndex < 0 || rowIndex < 0) throw new Error(`Cannot make out the global id format from ${JSON.stringify(decoded)}`);
+  if (tenantIndex < 0 || rowIndex < 0)
+    throw new Error(`Cannot make out the global id format from ${JSON.stringify(decoded)}`);
   return (tenantId, rowId) => {
     const parts = [...decoded];
     parts[tenantIndex] = tenantId;
@@ -43,7 +62,12 @@ export function nodeIdEncoder(example: { id: string; tenantId: string; rowId: st
   };
 }
 
-export async function graphql(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<{ status: number; body: any }> {
+export async function graphql(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

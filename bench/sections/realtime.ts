@@ -40,7 +40,9 @@ export const realtime: Section = {
           });
           context.results.realtime = result;
           const { p50, p99 } = result.latencyMs;
-          log(`  lost ${result.lost} of ${result.expected}, cross-tenant ${result.crossTenant}, p50 ${p50} p99 ${p99} ms`);
+          log(
+            `  lost ${result.lost} of ${result.expected}, cross-tenant ${result.crossTenant}, p50 ${p50} p99 ${p99} ms`,
+          );
         } catch (error) {
           context.results.realtime = failure(error);
           log(`  failed: ${context.results.realtime.error}`);

@@ -33,7 +33,18 @@ export interface RunShape {
 
 /** The figures a section may add (each to its own key of the results file). */
 export type SectionResults = Partial<
-  Pick<BenchResults, 'scenarios' | 'rls' | 'scale' | 'breakdown' | 'profile' | 'noisy' | 'accountability' | 'realtime' | 'portability' | 'observability'
+  Pick<
+    BenchResults,
+    | 'scenarios'
+    | 'rls'
+    | 'scale'
+    | 'breakdown'
+    | 'profile'
+    | 'noisy'
+    | 'accountability'
+    | 'realtime'
+    | 'portability'
+    | 'observability'
   >
 > & { coldStart?: BenchResults['startup']['coldStart'] };
 

@@ -21,9 +21,10 @@ export function createApiKeyVerifier(pool: pg.Pool, ttlSeconds: number): VerifyA
     max: 10_000,
     ttl: ttlSeconds * 1000,
     fetchMethod: async (hash) => {
-      const { rows } = await pool.query<{ tenant_id: string; api_key_id: string }>('select tenant_id, api_key_id from app_private.api_key_by_secret_hash($1)', [
-        Buffer.from(hash, 'hex'),
-      ]);
+      const { rows } = await pool.query<{ tenant_id: string; api_key_id: string }>(
+        'select tenant_id, api_key_id from app_private.api_key_by_secret_hash($1)',
+        [Buffer.from(hash, 'hex')],
+      );
       return rows[0] ? { apiKeyId: rows[0].api_key_id, tenantId: rows[0].tenant_id } : '';
     },
   });

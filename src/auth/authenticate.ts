@@ -30,7 +30,10 @@ export function authenticate(identify: Identify) {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
       const tenant = req.headers[TENANT_HEADER];
-      ({ identity: res.locals.identity } = await identify({ authorization: req.headers.authorization, tenant: typeof tenant === 'string' ? tenant : undefined }));
+      ({ identity: res.locals.identity } = await identify({
+        authorization: req.headers.authorization,
+        tenant: typeof tenant === 'string' ? tenant : undefined,
+      }));
       next();
     } catch (error) {
       if (error instanceof AuthError) return sendAuthError(res, error);

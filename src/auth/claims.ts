@@ -28,13 +28,22 @@ const EMAIL = /^[^@\s]+@[^@\s]+$/;
 // contain dots), then a dotted path into nested claims (app_metadata.tenant_id).
 function claim(payload: jwt.JwtPayload, name: string): unknown {
   if (name in payload) return payload[name];
-  return name.split('.').reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), payload);
+  return name
+    .split('.')
+    .reduce<unknown>(
+      (value, key) =>
+        value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined,
+      payload,
+    );
 }
 
-export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): Identity & { userId: string } {
+export function identityFromClaims(
+  payload: jwt.JwtPayload,
+  names: ClaimNames,
+): Identity & { userId: string } {
   const userId = payload.sub;
   if (typeof userId !== 'string' || !UUID.test(userId)) {
-    throw new AuthError('INVALID_CLAIMS', 'The token\'s `sub` claim must be the user\'s uuid.');
+    throw new AuthError('INVALID_CLAIMS', "The token's `sub` claim must be the user's uuid.");
   }
   const identity: Identity & { userId: string } = { userId: userId.toLowerCase() };
   const tenantId = claim(payload, names.tenant);
@@ -48,7 +57,8 @@ export function identityFromClaims(payload: jwt.JwtPayload, names: ClaimNames): 
   // could otherwise claim it, and accept invitations sent to it.
   const email = claim(payload, names.email);
   const verified = claim(payload, names.emailVerified);
-  if (typeof email === 'string' && EMAIL.test(email) && (verified === true || verified === 'true')) identity.email = email;
+  if (typeof email === 'string' && EMAIL.test(email) && (verified === true || verified === 'true'))
+    identity.email = email;
   return identity;
 }
 
@@ -57,7 +67,10 @@ export interface RequestRoles {
   anonymous: string;
 }
 
-export function pgSettingsFor(identity: Identity | null | undefined, roles: RequestRoles): Record<string, string> {
+export function pgSettingsFor(
+  identity: Identity | null | undefined,
+  roles: RequestRoles,
+): Record<string, string> {
   if (!identity) return { role: roles.anonymous };
   return {
     role: roles.visitor,

@@ -33,7 +33,12 @@ export interface IdentifyOptions {
   verifyApiKey: VerifyApiKey;
 }
 
-export function createIdentify({ verifyToken, claimNames, chooseTenant, verifyApiKey }: IdentifyOptions): Identify {
+export function createIdentify({
+  verifyToken,
+  claimNames,
+  chooseTenant,
+  verifyApiKey,
+}: IdentifyOptions): Identify {
   return async ({ authorization, tenant }) => {
     if (authorization === undefined) return { identity: null };
     const match = /^Bearer +([A-Za-z0-9_.~+/=-]+) *$/i.exec(authorization);

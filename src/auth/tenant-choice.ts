@@ -23,7 +23,10 @@ export function createTenantChoice(pool: pg.Pool, ttlSeconds: number): ChooseTen
     max: 50_000,
     ttl: ttlSeconds * 1000,
     fetchMethod: async (_key, _stale, { context: { userId, slug } }) => {
-      const { rows } = await pool.query<{ id: string | null }>('select app_private.member_tenant_id_by_slug($1, $2) as id', [userId, slug]);
+      const { rows } = await pool.query<{ id: string | null }>(
+        'select app_private.member_tenant_id_by_slug($1, $2) as id',
+        [userId, slug],
+      );
       return rows[0]?.id ?? '';
     },
   });

@@ -9,7 +9,8 @@ import jwt from 'jsonwebtoken';
 import type { JwksClient } from 'jwks-rsa';
 import { AuthError } from './errors.ts';
 
-export type KeySource = { kind: 'secret'; secret: string } | { kind: 'publicKey'; pem: string } | { kind: 'jwks'; url: string };
+export type KeySource =
+  { kind: 'secret'; secret: string } | { kind: 'publicKey'; pem: string } | { kind: 'jwks'; url: string };
 
 export interface VerifierOptions {
   key: KeySource;
@@ -27,8 +28,11 @@ interface PinnedKey {
 
 function pinAsymmetric(key: KeyObject): PinnedKey {
   if (key.asymmetricKeyType === 'rsa') return { key, algorithms: ['RS256'] };
-  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return { key, algorithms: ['ES256'] };
-  throw new Error(`Unsupported public key type ${key.asymmetricKeyType}: use RSA (RS256) or EC P-256 (ES256)`);
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1')
+    return { key, algorithms: ['ES256'] };
+  throw new Error(
+    `Unsupported public key type ${key.asymmetricKeyType}: use RSA (RS256) or EC P-256 (ES256)`,
+  );
 }
 
 function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<PinnedKey> {
@@ -47,15 +51,18 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
       // Cached per kid; an unknown kid (a rotated key) triggers a refetch, rate-limited
       // so a flood of made-up kids cannot hammer the identity provider.
       // jwks-rsa is loaded only for a JWKS key source (6 MB a process otherwise).
-      const client: Promise<JwksClient> = import('jwks-rsa').then(({ JwksClient }) => new JwksClient({
-        jwksUri: source.url,
-        cache: true,
-        cacheMaxEntries: 10,
-        cacheMaxAge: 10 * 60_000,
-        rateLimit: true,
-        jwksRequestsPerMinute: 10,
-        timeout: 5_000,
-      }));
+      const client: Promise<JwksClient> = import('jwks-rsa').then(
+        ({ JwksClient }) =>
+          new JwksClient({
+            jwksUri: source.url,
+            cache: true,
+            cacheMaxEntries: 10,
+            cacheMaxAge: 10 * 60_000,
+            rateLimit: true,
+            jwksRequestsPerMinute: 10,
+            timeout: 5_000,
+          }),
+      );
       return async (header) => {
         let signingKey;
         try {
@@ -63,14 +70,23 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
         } catch (error) {
           const name = (error as Error).name;
           if (name === 'SigningKeyNotFoundError' || name === 'JwksRateLimitError') {
-            throw new AuthError('UNAUTHENTICATED', 'No signing key of the identity provider matches this token.');
+            throw new AuthError(
+              'UNAUTHENTICATED',
+              'No signing key of the identity provider matches this token.',
+            );
           }
-          throw new AuthError('AUTH_PROVIDER_UNAVAILABLE', 'The identity provider\'s keys could not be fetched; try again shortly.');
+          throw new AuthError(
+            'AUTH_PROVIDER_UNAVAILABLE',
+            "The identity provider's keys could not be fetched; try again shortly.",
+          );
         }
         try {
           return pinAsymmetric(createPublicKey(signingKey.getPublicKey()));
         } catch {
-          throw new AuthError('UNAUTHENTICATED', 'The identity provider signed this token with an unsupported key type.');
+          throw new AuthError(
+            'UNAUTHENTICATED',
+            'The identity provider signed this token with an unsupported key type.',
+          );
         }
       };
     }
@@ -80,7 +96,8 @@ function keyResolver(source: KeySource): (header: jwt.JwtHeader) => Promise<Pinn
 function translate(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
   if (error instanceof jwt.TokenExpiredError) return new AuthError('TOKEN_EXPIRED', 'The token has expired.');
-  if (error instanceof jwt.NotBeforeError) return new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
+  if (error instanceof jwt.NotBeforeError)
+    return new AuthError('TOKEN_NOT_YET_VALID', 'The token is not valid yet.');
   if (error instanceof jwt.JsonWebTokenError) {
     // jsonwebtoken's messages for issuer and audience quote the expected values: our
     // configuration, not the client's business.
@@ -96,10 +113,14 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
   return async (token) => {
     try {
       const decoded = jwt.decode(token, { complete: true });
-      if (!decoded || typeof decoded.payload === 'string') throw new AuthError('UNAUTHENTICATED', 'Invalid token: not a JWT.');
+      if (!decoded || typeof decoded.payload === 'string')
+        throw new AuthError('UNAUTHENTICATED', 'Invalid token: not a JWT.');
       const header = decoded.header as jwt.JwtHeader & Record<string, unknown>;
       if ('jku' in header || 'x5u' in header || 'jwk' in header || 'x5c' in header) {
-        throw new AuthError('UNAUTHENTICATED', 'Invalid token: keys named by the token itself are not accepted.');
+        throw new AuthError(
+          'UNAUTHENTICATED',
+          'Invalid token: keys named by the token itself are not accepted.',
+        );
       }
       const { key, algorithms } = await resolveKey(header);
       const payload = jwt.verify(token, key, {
@@ -108,7 +129,8 @@ export function createTokenVerifier(options: VerifierOptions): VerifyToken {
         ...(options.issuer !== undefined && { issuer: options.issuer }),
         ...(options.audience !== undefined && { audience: options.audience }),
       }) as jwt.JwtPayload;
-      if (typeof payload.exp !== 'number') throw new AuthError('UNAUTHENTICATED', 'Invalid token: it has no expiry (exp).');
+      if (typeof payload.exp !== 'number')
+        throw new AuthError('UNAUTHENTICATED', 'Invalid token: it has no expiry (exp).');
       return payload;
     } catch (error) {
       throw translate(error);

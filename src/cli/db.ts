@@ -19,10 +19,21 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { ACCESS_FILE, SCHEMA_DUMP_FILE, schemaDumpOf, writeAccessReport } from '../database/committed-outputs.ts';
+import {
+  ACCESS_FILE,
+  SCHEMA_DUMP_FILE,
+  schemaDumpOf,
+  writeAccessReport,
+} from '../database/committed-outputs.ts';
 import { explainAccess } from '../database/explain-access.ts';
 import { locateDatabase, onDatabase, type DatabaseLocation } from '../database/location.ts';
-import { databaseNameOf, migrationEnvironment, prepareDatabase, projectRoot, resetDatabase } from '../database/migrations.ts';
+import {
+  databaseNameOf,
+  migrationEnvironment,
+  prepareDatabase,
+  projectRoot,
+  resetDatabase,
+} from '../database/migrations.ts';
 import { newTableSql, TENANT_ROLES, type TenantRole } from '../database/new-table.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
 import { CURRENT_MIGRATION, watchCurrentMigration } from '../database/watch-current.ts';
@@ -57,15 +68,22 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 }
 
 /** Prints the verdict; true when nothing is left but waived findings. */
-async function printVerdict(location: DatabaseLocation, { listWaived }: { listWaived: boolean }): Promise<boolean> {
+async function printVerdict(
+  location: DatabaseLocation,
+  { listWaived }: { listWaived: boolean },
+): Promise<boolean> {
   const options = guardOptions(location.roles, undefined, await loadWaivers());
   const verdict = await withClient(location.ownerUrl, (client) => runGuard(client, options));
-  for (const finding of verdict.problems) (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
+  for (const finding of verdict.problems)
+    (finding.level === 'error' ? log.error : log.warn).call(log, formatFinding(finding));
   if (listWaived) for (const finding of verdict.waived) log.info(formatFinding(finding));
   const errors = verdict.problems.filter((finding) => finding.level === 'error').length;
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   const waived = `${verdict.waived.length} waived${listWaived ? '' : ' (npm run db:guard lists them)'}`;
-  if (verdict.problems.length) log.warn(`schema guard: ${count(errors, 'error')}, ${count(verdict.problems.length - errors, 'warning')}, ${waived}`);
+  if (verdict.problems.length)
+    log.warn(
+      `schema guard: ${count(errors, 'error')}, ${count(verdict.problems.length - errors, 'warning')}, ${waived}`,
+    );
   else log.info(`schema guard: no problems, ${waived}`);
   return verdict.problems.length === 0;
 }
@@ -84,21 +102,35 @@ if (command === 'new-table') {
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
-    options: { schema: { type: 'string' }, select: { type: 'string' }, write: { type: 'string' }, delete: { type: 'string' }, print: { type: 'boolean' } },
+    options: {
+      schema: { type: 'string' },
+      select: { type: 'string' },
+      write: { type: 'string' },
+      delete: { type: 'string' },
+      print: { type: 'boolean' },
+    },
   });
   const [name, ...columns] = positionals;
   const role = (value: string | undefined, fallback: TenantRole): TenantRole => {
     if (value === undefined) return fallback;
-    if (!(TENANT_ROLES as readonly string[]).includes(value)) throw new Error(`--select/--write/--delete take one of ${TENANT_ROLES.join(', ')}`);
+    if (!(TENANT_ROLES as readonly string[]).includes(value))
+      throw new Error(`--select/--write/--delete take one of ${TENANT_ROLES.join(', ')}`);
     return value as TenantRole;
   };
   try {
-    if (!name) throw new Error('Usage: npm run db:new-table -- <plural name> [column:type[?|!] | column:@table …] [--select viewer] [--write member] [--delete admin] [--print]');
+    if (!name)
+      throw new Error(
+        'Usage: npm run db:new-table -- <plural name> [column:type[?|!] | column:@table …] [--select viewer] [--write member] [--delete admin] [--print]',
+      );
     const sql = newTableSql({
       name,
       columns,
       schema: values.schema,
-      roles: { select: role(values.select, 'viewer'), write: role(values.write, 'member'), delete: role(values.delete, 'admin') },
+      roles: {
+        select: role(values.select, 'viewer'),
+        write: role(values.write, 'member'),
+        delete: role(values.delete, 'admin'),
+      },
     });
     if (values.print) process.stdout.write(sql);
     else {
@@ -106,7 +138,9 @@ if (command === 'new-table') {
       // graphile-migrate's placeholder for an empty current.sql is replaced, anything else kept.
       if (/^\s*(--\s*Enter migration here\s*)?$/.test(current)) await writeFile(CURRENT_MIGRATION, sql);
       else await appendFile(CURRENT_MIGRATION, `\n${sql}`);
-      process.stdout.write(`${name}: written to migrations/current.sql. Under npm run db:watch it runs on save; read it, then describe it in its comments.\n`);
+      process.stdout.write(
+        `${name}: written to migrations/current.sql. Under npm run db:watch it runs on save; read it, then describe it in its comments.\n`,
+      );
     }
     process.exit(0);
   } catch (error) {
@@ -158,23 +192,48 @@ try {
       if (rest.includes('--check')) {
         const dump = await withClient(location.ownerUrl, (client) => schemaDumpOf(client, location.roles));
         const same = dump === (await readFile(SCHEMA_DUMP_FILE, 'utf8').catch(() => ''));
-        (same ? log.info : log.error).call(log, same ? 'data/schema.sql is up to date' : 'data/schema.sql differs from the database: npm run db:dump');
+        (same ? log.info : log.error).call(
+          log,
+          same
+            ? 'data/schema.sql is up to date'
+            : 'data/schema.sql differs from the database: npm run db:dump',
+        );
         exitCode = same ? 0 : 1;
       } else await rewriteDump(location);
     } else if (command === 'access') {
-      if (!location.rootUrl) throw new Error('db:access evaluates policies as each role and needs a superuser (ROOT_DATABASE_URL).');
+      if (!location.rootUrl)
+        throw new Error(
+          'db:access evaluates policies as each role and needs a superuser (ROOT_DATABASE_URL).',
+        );
       const superuserUrl = onDatabase(location.rootUrl, databaseNameOf(location.ownerUrl));
-      const report = await withClient(superuserUrl, (client) => writeAccessReport(client, location.roles, { write: rest.includes('--write') }));
+      const report = await withClient(superuserUrl, (client) =>
+        writeAccessReport(client, location.roles, { write: rest.includes('--write') }),
+      );
       if (rest.includes('--write')) log.info(`${ACCESS_FILE.slice(projectRoot.length)} rewritten`);
       else process.stdout.write(report);
     } else if (command === 'explain-access') {
       const { values } = parseArgs({
         args: rest,
-        options: { user: { type: 'string' }, tenant: { type: 'string' }, table: { type: 'string' }, row: { type: 'string' }, email: { type: 'string' } },
+        options: {
+          user: { type: 'string' },
+          tenant: { type: 'string' },
+          table: { type: 'string' },
+          row: { type: 'string' },
+          email: { type: 'string' },
+        },
       });
-      if (!values.table) throw new Error('Usage: npm run db:explain-access -- [--user <id>] [--tenant <id|slug>] --table <name> [--row <key>|col=value,...]');
+      if (!values.table)
+        throw new Error(
+          'Usage: npm run db:explain-access -- [--user <id>] [--tenant <id|slug>] --table <name> [--row <key>|col=value,...]',
+        );
       const lines = await explainAccess(
-        { userId: values.user, tenant: values.tenant, email: values.email, table: values.table, row: values.row },
+        {
+          userId: values.user,
+          tenant: values.tenant,
+          email: values.email,
+          table: values.table,
+          row: values.row,
+        },
         { ownerUrl: location.ownerUrl, authenticatorUrl: location.authenticatorUrl, roles: location.roles },
       );
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -22,14 +22,20 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write(`Usage: npm run tenants:top -- [--url URL ...] [--by ${RESOURCES.join('|')}] [--minutes N] [--limit N] [--json]\n  ADMIN_TOKEN is read from the environment; --url defaults to http://METRICS_HOST:METRICS_PORT.\n`);
+  process.stdout.write(
+    `Usage: npm run tenants:top -- [--url URL ...] [--by ${RESOURCES.join('|')}] [--minutes N] [--limit N] [--json]\n  ADMIN_TOKEN is read from the environment; --url defaults to http://METRICS_HOST:METRICS_PORT.\n`,
+  );
   process.exit(0);
 }
 const token = process.env.ADMIN_TOKEN;
 const by = args.by as Resource;
-if (!token) fail('Set ADMIN_TOKEN (the API\'s admin token) in the environment or .env.');
+if (!token) fail("Set ADMIN_TOKEN (the API's admin token) in the environment or .env.");
 if (!RESOURCES.includes(by)) fail(`--by: one of ${RESOURCES.join(', ')}`);
-const urls = args.url ?? (process.env.METRICS_PORT ? [`http://${process.env.METRICS_HOST ?? '127.0.0.1'}:${process.env.METRICS_PORT}`] : []);
+const urls =
+  args.url ??
+  (process.env.METRICS_PORT
+    ? [`http://${process.env.METRICS_HOST ?? '127.0.0.1'}:${process.env.METRICS_PORT}`]
+    : []);
 if (urls.length === 0) fail('Give --url http://host:METRICS_PORT (or set METRICS_PORT).');
 
 function fail(message: string): never {
@@ -42,14 +48,26 @@ function fail(message: string): never {
 const views = await Promise.all(
   urls.map(async (base) => {
     const url = new URL(TOP_TENANTS_PATH, base);
-    url.search = new URLSearchParams({ by, minutes: args.minutes, limit: String(Math.min(1000, Number(args.limit) * 5)) }).toString();
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } }).catch((error: Error) => fail(`${base}: ${error.message}`));
+    url.search = new URLSearchParams({
+      by,
+      minutes: args.minutes,
+      limit: String(Math.min(1000, Number(args.limit) * 5)),
+    }).toString();
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } }).catch(
+      (error: Error) => fail(`${base}: ${error.message}`),
+    );
     if (!response.ok) fail(`${base}: ${response.status} ${(await response.text()).slice(0, 200)}`);
     return (await response.json()) as TopView;
   }),
 );
 
-const totals: Usage & { tenants: number } = { requests: 0, costPoints: 0, databaseMs: 0, errors: 0, tenants: 0 };
+const totals: Usage & { tenants: number } = {
+  requests: 0,
+  costPoints: 0,
+  databaseMs: 0,
+  errors: 0,
+  tenants: 0,
+};
 const tenants = new Map<string, Usage>();
 for (const view of views) {
   for (const resource of RESOURCES) totals[resource] += view.totals[resource];
@@ -63,13 +81,26 @@ for (const view of views) {
 const ranked = [...tenants].sort(([, a], [, b]) => b[by] - a[by]).slice(0, Number(args.limit));
 
 if (args.json) {
-  process.stdout.write(`${JSON.stringify({ processes: urls.length, minutes: Number(args.minutes), by, totals, tenants: ranked.map(([tenantId, usage]) => ({ tenantId, ...usage })) }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ processes: urls.length, minutes: Number(args.minutes), by, totals, tenants: ranked.map(([tenantId, usage]) => ({ tenantId, ...usage })) }, null, 2)}\n`,
+  );
 } else {
-  const share = (value: number, total: number) => (total > 0 ? `${((value / total) * 100).toFixed(1)}%` : '-');
-  const rows = ranked.map(([tenantId, u]) => [tenantId, String(u.requests), share(u.requests, totals.requests), String(u.costPoints), share(u.costPoints, totals.costPoints), String(Math.round(u.databaseMs)), share(u.databaseMs, totals.databaseMs), String(u.errors)]);
+  const share = (value: number, total: number) =>
+    total > 0 ? `${((value / total) * 100).toFixed(1)}%` : '-';
+  const rows = ranked.map(([tenantId, u]) => [
+    tenantId,
+    String(u.requests),
+    share(u.requests, totals.requests),
+    String(u.costPoints),
+    share(u.costPoints, totals.costPoints),
+    String(Math.round(u.databaseMs)),
+    share(u.databaseMs, totals.databaseMs),
+    String(u.errors),
+  ]);
   const header = ['tenant', 'requests', '%', 'cost', '%', 'db ms', '%', 'errors'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   process.stdout.write(
     `Top ${ranked.length} tenants by ${by}, last ${args.minutes} min, ${urls.length} process(es); all requests: ${totals.requests}, cost ${totals.costPoints}, db ${Math.round(totals.databaseMs)} ms, errors ${totals.errors}, ${totals.tenants}+ tenants active\n\n${line(header)}\n${rows.map(line).join('\n')}\n`,
   );

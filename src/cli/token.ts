@@ -56,7 +56,8 @@ loadDotEnv();
 const env = readEnv();
 if (env.NODE_ENV === 'production') fail('Refusing to mint development tokens when NODE_ENV=production.');
 const key = await keySourceFor(env);
-if (key.kind !== 'secret') fail('Tokens are verified with a public key or JWKS here: get them from your identity provider.');
+if (key.kind !== 'secret')
+  fail('Tokens are verified with a public key or JWKS here: get them from your identity provider.');
 
 let userId = values.user;
 let tenantId = values.tenant;
@@ -68,14 +69,23 @@ if (!UUID.test(userId) || (tenantId && !UUID.test(tenantId))) {
   try {
     await client.connect();
     if (!UUID.test(userId)) {
-      const { rows } = await client.query<{ id: string; email: string }>('select id, email from app_public.users where email = $1', [userId]);
-      if (!rows[0]) fail(`No user with email ${userId}. For someone without an account, pass a new uuid as --user with --email.`);
+      const { rows } = await client.query<{ id: string; email: string }>(
+        'select id, email from app_public.users where email = $1',
+        [userId],
+      );
+      if (!rows[0])
+        fail(
+          `No user with email ${userId}. For someone without an account, pass a new uuid as --user with --email.`,
+        );
       userId = rows[0].id;
       // Addresses in the users table came from verified claims.
       if (!email) [email, emailVerified] = [rows[0].email, true];
     }
     if (tenantId && !UUID.test(tenantId)) {
-      const { rows } = await client.query<{ id: string }>('select id from app_public.tenants where slug = $1', [tenantId]);
+      const { rows } = await client.query<{ id: string }>(
+        'select id from app_public.tenants where slug = $1',
+        [tenantId],
+      );
       if (!rows[0]) fail(`No tenant with slug ${tenantId}.`);
       tenantId = rows[0].id;
     }

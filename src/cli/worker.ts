@@ -15,7 +15,15 @@ const log = loggerFor(env);
 const location = await locateDatabase(env);
 await prepareDatabase(location);
 const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
-const worker: Worker = await startWorker({ connectionString: location.ownerUrl, concurrency: env.WORKER_CONCURRENCY, mailer, appUrl: env.APP_URL, auditRetentionDays: env.AUDIT_RETENTION_DAYS, portability: portabilityOptions(env), logger: log });
+const worker: Worker = await startWorker({
+  connectionString: location.ownerUrl,
+  concurrency: env.WORKER_CONCURRENCY,
+  mailer,
+  appUrl: env.APP_URL,
+  auditRetentionDays: env.AUDIT_RETENTION_DAYS,
+  portability: portabilityOptions(env),
+  logger: log,
+});
 const observability = await observabilityFromEnv(env, log);
 observability?.watchWorker(worker);
 log.info('worker running');

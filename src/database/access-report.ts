@@ -59,15 +59,23 @@ interface Outcome {
   depends: string[];
 }
 
-const or = (a: Truth, b: Truth): Truth => (a === true || b === true ? true : a === null || b === null ? null : false);
-const and = (a: Truth, b: Truth): Truth => (a === false || b === false ? false : a === null || b === null ? null : true);
+const or = (a: Truth, b: Truth): Truth =>
+  a === true || b === true ? true : a === null || b === null ? null : false;
+const and = (a: Truth, b: Truth): Truth =>
+  a === false || b === false ? false : a === null || b === null ? null : true;
 
-function describeOutcome(granted: boolean, rls: boolean, outcome: Outcome | null, hasTenant: boolean): string {
+function describeOutcome(
+  granted: boolean,
+  rls: boolean,
+  outcome: Outcome | null,
+  hasTenant: boolean,
+): string {
   if (!granted) return '—';
   if (!rls) return 'every row';
   if (!outcome) return 'no rows';
   const by = outcome.depends.length ? ` (by ${outcome.depends.join(', ')})` : '';
-  if (!hasTenant) return outcome.own === true ? 'every row' : outcome.own === null ? `some rows${by}` : 'no rows';
+  if (!hasTenant)
+    return outcome.own === true ? 'every row' : outcome.own === null ? `some rows${by}` : 'no rows';
   if (outcome.other === true) return '**every tenant**';
   if (outcome.own === true) return outcome.other === null ? `own tenant, some others${by}` : 'own tenant';
   if (outcome.own === null) return outcome.other === null ? `some rows${by}` : `some rows of own tenant${by}`;
@@ -87,7 +95,8 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
   await client.query('begin');
   try {
     await client.query(`set local search_path = pg_catalog, pg_temp`);
-    const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) => (await client.query<T>(sql, values)).rows;
+    const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) =>
+      (await client.query<T>(sql, values)).rows;
 
     const relations = await query<Relation>(
       `select c.oid::int as oid, c.oid::regclass::text as name, quote_ident(c.relname) as alias, c.relkind::text as kind,
@@ -113,7 +122,14 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
     policies.sort((a, b) => bytewise(a.name, b.name));
 
     // Privileges, as the catalogue has them, for the two request roles.
-    const privileges = await query<{ relation: number; request_role: string; command: string; granted: boolean; usable: boolean; columns: string[] | null }>(
+    const privileges = await query<{
+      relation: number;
+      request_role: string;
+      command: string;
+      granted: boolean;
+      usable: boolean;
+      columns: string[] | null;
+    }>(
       `select c.oid::int as relation, r as request_role, lower(cmd) as command,
               has_table_privilege(r, c.oid, cmd) or (cmd in ('SELECT', 'INSERT', 'UPDATE') and has_any_column_privilege(r, c.oid, cmd)) as granted,
               has_schema_privilege(r, c.relnamespace, 'USAGE') as usable,
@@ -125,34 +141,44 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       [options.schemas, [roles.anonymous, roles.visitor]],
     );
     const privilege = (relation: number, requestRole: string, command: Command) =>
-      privileges.find((p) => p.relation === relation && p.request_role === requestRole && p.command === command)!;
+      privileges.find(
+        (p) => p.relation === relation && p.request_role === requestRole && p.command === command,
+      )!;
 
     // The fixture: a tenant with a user in each role, and another tenant.
     const tenant = randomUUID();
     const otherTenant = randomUUID();
-    const users = Object.fromEntries(TENANT_ROLES.map((tenantRole) => [tenantRole, randomUUID()])) as Record<(typeof TENANT_ROLES)[number], string>;
-    await client.query(`insert into app_public.tenants (id, slug, name) values ($1, $3, 'Access report'), ($2, $4, 'Another tenant')`, [
-      tenant,
-      otherTenant,
-      `access-${tenant.slice(0, 8)}`,
-      `access-${otherTenant.slice(0, 8)}`,
-    ]);
+    const users = Object.fromEntries(TENANT_ROLES.map((tenantRole) => [tenantRole, randomUUID()])) as Record<
+      (typeof TENANT_ROLES)[number],
+      string
+    >;
+    await client.query(
+      `insert into app_public.tenants (id, slug, name) values ($1, $3, 'Access report'), ($2, $4, 'Another tenant')`,
+      [tenant, otherTenant, `access-${tenant.slice(0, 8)}`, `access-${otherTenant.slice(0, 8)}`],
+    );
     for (const tenantRole of TENANT_ROLES) {
       await client.query('insert into app_public.users (id) values ($1)', [users[tenantRole]]);
-      await client.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [tenant, users[tenantRole], tenantRole]);
+      await client.query(
+        'insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)',
+        [tenant, users[tenantRole], tenantRole],
+      );
     }
 
     const evaluate = (relation: Relation, expression: string, tenantId: string): Promise<Truth> =>
-      evaluatePredicate(client, relation, expression, relation.tenant_column ? { [relation.tenant_column]: tenantId } : {});
+      evaluatePredicate(
+        client,
+        relation,
+        expression,
+        relation.tenant_column ? { [relation.tenant_column]: tenantId } : {},
+      );
 
     const outcomes = new Map<string, Outcome | null>();
     for (const actor of ACTORS) {
       const requestRole = actor === 'anonymous' ? roles.anonymous : roles.visitor;
-      await client.query(`select set_config('role', $1, true), set_config('app.current_user_id', $2, true), set_config('app.current_tenant_id', $3, true)`, [
-        requestRole,
-        actor === 'anonymous' ? '' : users[actor],
-        actor === 'anonymous' ? '' : tenant,
-      ]);
+      await client.query(
+        `select set_config('role', $1, true), set_config('app.current_user_id', $2, true), set_config('app.current_tenant_id', $3, true)`,
+        [requestRole, actor === 'anonymous' ? '' : users[actor], actor === 'anonymous' ? '' : tenant],
+      );
       for (const relation of relations) {
         for (const command of COMMANDS) {
           const granted = privilege(relation.oid, requestRole, command);
@@ -160,11 +186,12 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
           const applicable = policies.filter(
             (p) =>
               p.relation === relation.oid &&
-              (p.command === '*' || p.command === { select: 'r', insert: 'a', update: 'w', delete: 'd' }[command]) &&
+              (p.command === '*' ||
+                p.command === { select: 'r', insert: 'a', update: 'w', delete: 'd' }[command]) &&
               p.roles.some((r) => r === 'public' || r === requestRole),
           );
           // Which rows a command may touch: USING, or for an insert the WITH CHECK.
-          const expressionOf = (p: Policy) => (command === 'insert' ? p.check : p.using ?? p.check);
+          const expressionOf = (p: Policy) => (command === 'insert' ? p.check : (p.using ?? p.check));
           const depends = new Set<string>();
           const passes = async (tenantId: string): Promise<Truth> => {
             let permissive: Truth = false;
@@ -178,7 +205,13 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
             return and(permissive, restrictive);
           };
           const permissiveExist = applicable.some((p) => p.permissive);
-          const outcome = permissiveExist ? { own: await passes(tenant), other: relation.tenant_column ? await passes(otherTenant) : false, depends: [] as string[] } : null;
+          const outcome = permissiveExist
+            ? {
+                own: await passes(tenant),
+                other: relation.tenant_column ? await passes(otherTenant) : false,
+                depends: [] as string[],
+              }
+            : null;
           if (outcome) outcome.depends = [...depends].sort(bytewise);
           outcomes.set(`${actor} ${relation.oid} ${command}`, outcome);
         }
@@ -191,7 +224,7 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       '',
       'Who: **anonymous** is a request without a token (`:DATABASE_ANONYMOUS`); **viewer**, **member**,',
       '**admin** and **owner** are a signed-in user (`:DATABASE_VISITOR`) acting in a tenant in that role.',
-      'The authenticator (`:DATABASE_AUTHENTICATOR`) is the API\'s login and appears only where it holds',
+      "The authenticator (`:DATABASE_AUTHENTICATOR`) is the API's login and appears only where it holds",
       'a privilege of its own.',
       '',
       'What: **own tenant**, the rows of the tenant the request acts in; **every tenant**, rows of other',
@@ -203,18 +236,51 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       '## Tables',
     ];
     for (const relation of relations) {
-      const kind = relation.kind === 'v' ? 'view' : relation.kind === 'm' ? 'materialized view' : relation.tenant_column === 'tenant_id' ? 'tenant table' : 'table';
-      const rls = relation.kind === 'v' || relation.kind === 'm' ? '' : relation.rls ? (relation.force ? ', row level security forced' : ', row level security (not forced)') : ', **no row level security**';
-      lines.push('', `### ${relation.name}`, '', `${kind[0]!.toUpperCase()}${kind.slice(1)}${rls}.${relation.comment ? ` ${relation.comment.split('\n').filter((line) => !line.startsWith('@')).join(' ')}` : ''}`, '');
+      const kind =
+        relation.kind === 'v'
+          ? 'view'
+          : relation.kind === 'm'
+            ? 'materialized view'
+            : relation.tenant_column === 'tenant_id'
+              ? 'tenant table'
+              : 'table';
+      const rls =
+        relation.kind === 'v' || relation.kind === 'm'
+          ? ''
+          : relation.rls
+            ? relation.force
+              ? ', row level security forced'
+              : ', row level security (not forced)'
+            : ', **no row level security**';
+      lines.push(
+        '',
+        `### ${relation.name}`,
+        '',
+        `${kind[0]!.toUpperCase()}${kind.slice(1)}${rls}.${
+          relation.comment
+            ? ` ${relation.comment
+                .split('\n')
+                .filter((line) => !line.startsWith('@'))
+                .join(' ')}`
+            : ''
+        }`,
+        '',
+      );
       lines.push(`| | ${ACTORS.join(' | ')} |`, `| --- | ${ACTORS.map(() => '---').join(' | ')} |`);
       for (const command of COMMANDS) {
         const visitorColumns = privilege(relation.oid, roles.visitor, command).columns;
-        const label = visitorColumns && visitorColumns.length ? `${command} (${visitorColumns.join(', ')})` : command;
+        const label =
+          visitorColumns && visitorColumns.length ? `${command} (${visitorColumns.join(', ')})` : command;
         const cells = ACTORS.map((actor) => {
           const requestRole = actor === 'anonymous' ? roles.anonymous : roles.visitor;
           const granted = privilege(relation.oid, requestRole, command);
           const outcome = outcomes.get(`${actor} ${relation.oid} ${command}`) ?? null;
-          return describeOutcome(granted.granted && granted.usable, relation.rls, outcome, relation.tenant_column !== null);
+          return describeOutcome(
+            granted.granted && granted.usable,
+            relation.rls,
+            outcome,
+            relation.tenant_column !== null,
+          );
         });
         lines.push(`| ${label} | ${cells.join(' | ')} |`);
       }
@@ -224,13 +290,24 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
         for (const p of own) {
           const command = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' }[p.command];
           const to = p.roles.map(role).sort(bytewise).join(', ');
-          const parts = [p.using !== null ? `using \`${p.using.replace(/\s+/g, ' ')}\`` : '', p.check !== null ? `with check \`${p.check.replace(/\s+/g, ' ')}\`` : ''].filter(Boolean);
-          lines.push(`- \`${p.name}\` (${p.permissive ? '' : 'restrictive, '}${command}${to === 'public' ? '' : `, to ${to}`}): ${parts.join('; ')}`);
+          const parts = [
+            p.using !== null ? `using \`${p.using.replace(/\s+/g, ' ')}\`` : '',
+            p.check !== null ? `with check \`${p.check.replace(/\s+/g, ' ')}\`` : '',
+          ].filter(Boolean);
+          lines.push(
+            `- \`${p.name}\` (${p.permissive ? '' : 'restrictive, '}${command}${to === 'public' ? '' : `, to ${to}`}): ${parts.join('; ')}`,
+          );
         }
       }
     }
 
-    const functions = await query<{ name: string; definer: boolean; anonymous: boolean; visitor: boolean; authenticator: boolean }>(
+    const functions = await query<{
+      name: string;
+      definer: boolean;
+      anonymous: boolean;
+      visitor: boolean;
+      authenticator: boolean;
+    }>(
       `select p.oid::regprocedure::text as name, p.prosecdef as definer,
               has_function_privilege($2, p.oid, 'EXECUTE') and has_schema_privilege($2, p.pronamespace, 'USAGE') as anonymous,
               has_function_privilege($3, p.oid, 'EXECUTE') and has_schema_privilege($3, p.pronamespace, 'USAGE') as visitor,
@@ -244,12 +321,15 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       '## Functions',
       '',
       'Who may call each function. A signed-in user may call it in any tenant role: the function itself',
-      'checks the role (`current_tenant_role()`). SECURITY DEFINER functions run with the owner\'s rights,',
+      "checks the role (`current_tenant_role()`). SECURITY DEFINER functions run with the owner's rights,",
       'past row level security; the authenticator calls its own before switching role.',
       '',
       '| function | runs as | anonymous | signed in | authenticator |',
       '| --- | --- | --- | --- | --- |',
-      ...functions.map((fn) => `| \`${fn.name}\` | ${fn.definer ? 'owner (definer)' : 'caller'} | ${fn.anonymous ? 'yes' : '—'} | ${fn.visitor ? 'yes' : '—'} | ${fn.authenticator ? 'yes' : '—'} |`),
+      ...functions.map(
+        (fn) =>
+          `| \`${fn.name}\` | ${fn.definer ? 'owner (definer)' : 'caller'} | ${fn.anonymous ? 'yes' : '—'} | ${fn.visitor ? 'yes' : '—'} | ${fn.authenticator ? 'yes' : '—'} |`,
+      ),
     );
     return `${lines.join('\n')}\n`;
   } finally {

@@ -32,11 +32,19 @@ export function loginRoleOf(connectionString: string): LoginRole {
 // Statements about roles take no bind parameters, so the server quotes the names and
 // passwords itself with format(%I, %L); nothing is spliced into SQL on this side.
 async function execFormatted(client: pg.ClientBase, template: string, ...args: string[]): Promise<void> {
-  const { rows } = await client.query<{ sql: string }>('select format($1, variadic $2::text[]) as sql', [template, args]);
+  const { rows } = await client.query<{ sql: string }>('select format($1, variadic $2::text[]) as sql', [
+    template,
+    args,
+  ]);
   await client.query(rows[0]!.sql);
 }
 
-async function ensureRole(client: pg.ClientBase, name: string, attributes: string, password?: string): Promise<void> {
+async function ensureRole(
+  client: pg.ClientBase,
+  name: string,
+  attributes: string,
+  password?: string,
+): Promise<void> {
   const { rowCount } = await client.query('select 1 from pg_roles where rolname = $1', [name]);
   if (rowCount === 0) await execFormatted(client, 'create role %I', name);
   await execFormatted(client, `alter role %I with ${attributes}`, name);
@@ -48,8 +56,18 @@ export function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void> {
     // Several test runs may bootstrap the same server at once.
     await client.query("select pg_advisory_lock(hashtext('tenantgraph:roles'))");
     const runtime = 'nosuperuser nocreatedb nocreaterole noreplication nobypassrls';
-    await ensureRole(client, plan.owner.name, 'login nosuperuser nocreatedb nocreaterole noreplication bypassrls', plan.owner.password);
-    await ensureRole(client, plan.authenticator.name, `login noinherit ${runtime}`, plan.authenticator.password);
+    await ensureRole(
+      client,
+      plan.owner.name,
+      'login nosuperuser nocreatedb nocreaterole noreplication bypassrls',
+      plan.owner.password,
+    );
+    await ensureRole(
+      client,
+      plan.authenticator.name,
+      `login noinherit ${runtime}`,
+      plan.authenticator.password,
+    );
     await ensureRole(client, plan.visitor, `nologin ${runtime}`);
     await ensureRole(client, plan.anonymous, `nologin ${runtime}`);
     await execFormatted(client, 'grant %I, %I to %I', plan.visitor, plan.anonymous, plan.authenticator.name);
@@ -74,5 +92,7 @@ export function databaseExists(rootUrl: string, name: string): Promise<boolean> 
 }
 
 export function dropDatabase(rootUrl: string, name: string): Promise<void> {
-  return withRootClient(rootUrl, (client) => execFormatted(client, 'drop database if exists %I with (force)', name));
+  return withRootClient(rootUrl, (client) =>
+    execFormatted(client, 'drop database if exists %I with (force)', name),
+  );
 }

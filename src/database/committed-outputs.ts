@@ -14,8 +14,18 @@ export const SCHEMA_DUMP_FILE = fileURLToPath(new URL('../../data/schema.sql', i
 export const ACCESS_FILE = fileURLToPath(new URL('../../docs/access.md', import.meta.url));
 export const DUMPED_SCHEMAS = ['app_public', 'app_private'];
 
-export function roleNames(roles: Pick<RolePlan, 'visitor' | 'anonymous'> & { owner: { name: string }; authenticator: { name: string } }): RoleNames {
-  return { owner: roles.owner.name, authenticator: roles.authenticator.name, visitor: roles.visitor, anonymous: roles.anonymous };
+export function roleNames(
+  roles: Pick<RolePlan, 'visitor' | 'anonymous'> & {
+    owner: { name: string };
+    authenticator: { name: string };
+  },
+): RoleNames {
+  return {
+    owner: roles.owner.name,
+    authenticator: roles.authenticator.name,
+    visitor: roles.visitor,
+    anonymous: roles.anonymous,
+  };
 }
 
 /** data/schema.sql's text for this database; `client` is the owner (or a superuser). */
@@ -24,8 +34,16 @@ export function schemaDumpOf(client: pg.ClientBase, roles: Parameters<typeof rol
 }
 
 /** docs/access.md's text for this database, written there if asked; `client` is a superuser. */
-export async function writeAccessReport(client: pg.ClientBase, roles: Parameters<typeof roleNames>[0], { write }: { write: boolean }): Promise<string> {
-  const report = await accessReport(client, { schemas: DUMPED_SCHEMAS, roles: roleNames(roles), tenantsTable: 'app_public.tenants' });
+export async function writeAccessReport(
+  client: pg.ClientBase,
+  roles: Parameters<typeof roleNames>[0],
+  { write }: { write: boolean },
+): Promise<string> {
+  const report = await accessReport(client, {
+    schemas: DUMPED_SCHEMAS,
+    roles: roleNames(roles),
+    tenantsTable: 'app_public.tenants',
+  });
   if (write) await writeFile(ACCESS_FILE, report);
   return report;
 }

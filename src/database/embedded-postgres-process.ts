@@ -22,7 +22,8 @@ export interface EmbeddedPostgresOptions {
   settings: Record<string, string>;
 }
 
-export type ChildMessage = { type: 'ready' } | { type: 'error'; message: string } | { type: 'log'; message: string };
+export type ChildMessage =
+  { type: 'ready' } | { type: 'error'; message: string } | { type: 'log'; message: string };
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -39,7 +40,10 @@ async function letPostgresReach(target: string): Promise<void> {
     if (folder === path.dirname(folder)) break;
   }
   for (const folder of folders) {
-    const mode = await stat(folder).then((stats) => stats.mode, () => undefined);
+    const mode = await stat(folder).then(
+      (stats) => stats.mode,
+      () => undefined,
+    );
     if (mode !== undefined && (mode & 0o001) === 0) {
       await chmod(folder, (mode & 0o7777) | 0o001);
       send({ type: 'log', message: `made ${folder} traversable for the postgres OS user` });
@@ -97,7 +101,8 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
   // The library keeps its postgres process private; stop() above needs to know whether it still runs.
   postgres = (cluster as unknown as { process?: ChildProcess }).process;
   postgres?.once('exit', (code, signal) => {
-    if (!stopping) send({ type: 'log', message: `PostgreSQL exited by itself (${signal ?? `code ${code}`})` });
+    if (!stopping)
+      send({ type: 'log', message: `PostgreSQL exited by itself (${signal ?? `code ${code}`})` });
   });
   send({ type: 'ready' });
 }

@@ -12,9 +12,14 @@ export interface EmbeddedCluster {
 }
 
 // .ts from the source, .js when compiled into dist/ (bin/start.js runs that in production).
-const childScript = fileURLToPath(new URL(`./embedded-postgres-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+const childScript = fileURLToPath(
+  new URL(`./embedded-postgres-process${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
-export function superuserUrl(options: Pick<EmbeddedPostgresOptions, 'port' | 'superuser' | 'superuserPassword'>, database = 'postgres'): string {
+export function superuserUrl(
+  options: Pick<EmbeddedPostgresOptions, 'port' | 'superuser' | 'superuserPassword'>,
+  database = 'postgres',
+): string {
   const url = new URL(`postgres://127.0.0.1:${options.port}/${database}`);
   url.username = options.superuser;
   url.password = options.superuserPassword;
@@ -63,11 +68,19 @@ export async function startEmbeddedPostgres(
       } else if (message.type === 'ready') {
         resolve();
       } else {
-        reject(new Error(`Embedded PostgreSQL did not start on port ${options.port}: ${message.message}\n${recentLog.join('\n')}`));
+        reject(
+          new Error(
+            `Embedded PostgreSQL did not start on port ${options.port}: ${message.message}\n${recentLog.join('\n')}`,
+          ),
+        );
       }
     });
     child.on('exit', (code) =>
-      reject(new Error(`Embedded PostgreSQL exited (code ${code}) before it was ready on port ${options.port}:\n${recentLog.join('\n')}`)),
+      reject(
+        new Error(
+          `Embedded PostgreSQL exited (code ${code}) before it was ready on port ${options.port}:\n${recentLog.join('\n')}`,
+        ),
+      ),
     );
   });
   // The cluster must not keep this process alive on its own; stop() ends it explicitly,

@@ -45,7 +45,8 @@ interface PolicyRow {
 }
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
-const yesNo = (value: boolean | null) => (value === true ? 'passes' : value === false ? 'fails' : 'is NULL (fails)');
+const yesNo = (value: boolean | null) =>
+  value === true ? 'passes' : value === false ? 'fails' : 'is NULL (fails)';
 
 async function connect(url: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
@@ -54,7 +55,10 @@ async function connect(url: string): Promise<pg.Client> {
 }
 
 /** The explanation, one line per entry, for a person. */
-export async function explainAccess(request: ExplainRequest, connections: ExplainConnections): Promise<string[]> {
+export async function explainAccess(
+  request: ExplainRequest,
+  connections: ExplainConnections,
+): Promise<string[]> {
   const lines: string[] = [];
   const owner = await connect(connections.ownerUrl);
   const asIdentity = await connect(connections.authenticatorUrl);
@@ -64,23 +68,42 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
     // The identity, as the API builds it: a slug is looked up among the user's own tenants.
     let userId = request.userId;
     if (userId && !UUID.test(userId)) {
-      const { rows } = await owner.query<{ id: string }>('select id::text from app_public.users where email = $1', [userId]);
-      if (!rows[0]) throw new Error(`No user has the email address ${userId}; give the user's id (the token's sub).`);
+      const { rows } = await owner.query<{ id: string }>(
+        'select id::text from app_public.users where email = $1',
+        [userId],
+      );
+      if (!rows[0])
+        throw new Error(`No user has the email address ${userId}; give the user's id (the token's sub).`);
       userId = rows[0].id;
     }
     const identity: Identity | null = userId ? { userId: userId.toLowerCase() } : null;
     if (identity && request.tenant) {
       if (UUID.test(request.tenant)) identity.tenantId = request.tenant.toLowerCase();
       else {
-        const { rows } = await asIdentity.query<{ id: string | null }>('select app_private.member_tenant_id_by_slug($1, $2) as id', [identity.userId, request.tenant]);
+        const { rows } = await asIdentity.query<{ id: string | null }>(
+          'select app_private.member_tenant_id_by_slug($1, $2) as id',
+          [identity.userId, request.tenant],
+        );
         if (rows[0]?.id) identity.tenantId = rows[0].id;
-        else lines.push(`X-Tenant ${request.tenant}: not a slug of one of this user's tenants, so the API acts in no tenant.`);
+        else
+          lines.push(
+            `X-Tenant ${request.tenant}: not a slug of one of this user's tenants, so the API acts in no tenant.`,
+          );
       }
     }
     if (identity && request.email) identity.email = request.email;
     const settings = pgSettingsFor(identity, connections.roles);
 
-    const { rows: [table] } = await owner.query<{ oid: number; name: string; alias: string; rls: boolean; force: boolean; schema_usage: boolean }>(
+    const {
+      rows: [table],
+    } = await owner.query<{
+      oid: number;
+      name: string;
+      alias: string;
+      rls: boolean;
+      force: boolean;
+      schema_usage: boolean;
+    }>(
       `select c.oid::int as oid, c.oid::regclass::text as name, quote_ident(c.relname) as alias, c.relrowsecurity as rls, c.relforcerowsecurity as force,
               has_schema_privilege($2, c.relnamespace, 'USAGE') as schema_usage
        from pg_class c
@@ -91,9 +114,17 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
 
     await asIdentity.query('begin');
     try {
-      for (const [name, value] of Object.entries(settings)) await asIdentity.query('select set_config($1, $2, true)', [name, value]);
+      for (const [name, value] of Object.entries(settings))
+        await asIdentity.query('select set_config($1, $2, true)', [name, value]);
       await asIdentity.query(`select set_config('search_path', 'pg_catalog, pg_temp', true)`);
-      const { rows: [helpers] } = await asIdentity.query<{ role: string; user_id: string | null; tenant_id: string | null; tenant_role: string | null }>(
+      const {
+        rows: [helpers],
+      } = await asIdentity.query<{
+        role: string;
+        user_id: string | null;
+        tenant_id: string | null;
+        tenant_role: string | null;
+      }>(
         settings.role === connections.roles.anonymous
           ? `select current_user as role, null as user_id, null as tenant_id, null as tenant_role`
           : `select current_user as role, app_public.current_user_id()::text as user_id, app_public.current_tenant_id()::text as tenant_id,
@@ -103,15 +134,25 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
         `As ${identity ? `user ${identity.userId}` : 'an anonymous request'}, the API sets:`,
         ...Object.entries(settings).map(([name, value]) => `  ${name} = ${value}`),
         `and then current_user is ${helpers!.role}` +
-          (identity ? `, current_user_id() = ${helpers!.user_id ?? 'NULL'}, current_tenant_id() = ${helpers!.tenant_id ?? 'NULL'}, current_tenant_role() = ${helpers!.tenant_role ?? 'NULL'}` : '') +
+          (identity
+            ? `, current_user_id() = ${helpers!.user_id ?? 'NULL'}, current_tenant_id() = ${helpers!.tenant_id ?? 'NULL'}, current_tenant_role() = ${helpers!.tenant_role ?? 'NULL'}`
+            : '') +
           '.',
       );
       if (identity?.tenantId && !helpers!.tenant_id) {
-        lines.push(`  The user is not a member of tenant ${identity.tenantId}: current_tenant_id() is NULL, so policies that need it admit nothing.`);
+        lines.push(
+          `  The user is not a member of tenant ${identity.tenantId}: current_tenant_id() is NULL, so policies that need it admit nothing.`,
+        );
       }
 
-      lines.push('', `${table.name}: row level security ${table.rls ? `enabled${table.force ? ' and forced' : ', not forced'}` : 'NOT enabled (every granted row is visible)'}.`);
-      if (!table.schema_usage) lines.push(`  ${settings.role} has no usage on its schema: nothing in it is reachable, whatever the grants.`);
+      lines.push(
+        '',
+        `${table.name}: row level security ${table.rls ? `enabled${table.force ? ' and forced' : ', not forced'}` : 'NOT enabled (every granted row is visible)'}.`,
+      );
+      if (!table.schema_usage)
+        lines.push(
+          `  ${settings.role} has no usage on its schema: nothing in it is reachable, whatever the grants.`,
+        );
       const { rows: grants } = await owner.query<{ command: string; whole: boolean; columns: string[] }>(
         `select lower(cmd) as command, has_table_privilege($2, $1::regclass, cmd) as whole,
                 array(select a.attname::text from pg_attribute a where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
@@ -120,7 +161,9 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
          from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd`,
         [table.name, settings.role],
       );
-      const granted = new Map(grants.map((grant) => [grant.command, grant.whole || grant.columns.length > 0]));
+      const granted = new Map(
+        grants.map((grant) => [grant.command, grant.whole || grant.columns.length > 0]),
+      );
       lines.push(
         `  Grants to ${settings.role}: ${grants.map((grant) => `${grant.command} ${grant.whole ? 'yes' : grant.columns.length ? `(${grant.columns.join(', ')})` : 'no'}`).join(', ')}.`,
       );
@@ -133,11 +176,14 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
         [table.name],
       );
       const applies = (policy: PolicyRow, command: string) =>
-        (policy.command === '*' || policy.command === command) && policy.roles.some((role) => role === 'public' || role === settings.role);
+        (policy.command === '*' || policy.command === command) &&
+        policy.roles.some((role) => role === 'public' || role === settings.role);
       lines.push('  Policies:');
       for (const policy of policies) {
         const command = COMMANDS.find(([, code]) => code === policy.command)?.[0] ?? 'all';
-        const forRole = policy.roles.some((role) => role === 'public' || role === settings.role) ? '' : ` (only for ${policy.roles.join(', ')}: not this role)`;
+        const forRole = policy.roles.some((role) => role === 'public' || role === settings.role)
+          ? ''
+          : ` (only for ${policy.roles.join(', ')}: not this role)`;
         lines.push(
           `    ${policy.name} (${policy.permissive ? 'permissive' : 'restrictive'}, ${command})${forRole}` +
             (policy.using !== null ? `\n      using ${policy.using.replace(/\s+/g, ' ')}` : '') +
@@ -152,14 +198,23 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
          where con.conrelid = $1::regclass and con.contype = 'p' order by k.n`,
         [table.name],
       );
-      const evaluate = (expression: string, row: Record<string, unknown>) => evaluatePredicate(asIdentity, table, expression, row);
+      const evaluate = (expression: string, row: Record<string, unknown>) =>
+        evaluatePredicate(asIdentity, table, expression, row);
 
       if (!request.row) {
-        const { rows: [all] } = await owner.query<{ count: number }>(`select count(*)::int as count from ${table.name}`);
-        const { rows: [visible] } = table.schema_usage && granted.get('select')
-          ? await asIdentity.query<{ count: number }>(`select count(*)::int as count from ${table.name}`)
-          : { rows: [{ count: 0 }] };
-        lines.push('', `${visible!.count} of the table's ${all!.count} rows are visible to this identity. Add --row <key> to explain one row.`);
+        const {
+          rows: [all],
+        } = await owner.query<{ count: number }>(`select count(*)::int as count from ${table.name}`);
+        const {
+          rows: [visible],
+        } =
+          table.schema_usage && granted.get('select')
+            ? await asIdentity.query<{ count: number }>(`select count(*)::int as count from ${table.name}`)
+            : { rows: [{ count: 0 }] };
+        lines.push(
+          '',
+          `${visible!.count} of the table's ${all!.count} rows are visible to this identity. Add --row <key> to explain one row.`,
+        );
         return lines;
       }
 
@@ -167,14 +222,23 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
         ? request.row.split(',').map((pair) => pair.split('=').map((part) => part.trim()) as [string, string])
         : (() => {
             const columns = key.map((column) => column.name).filter((name) => name !== 'tenant_id');
-            if (columns.length !== 1) throw new Error(`${table.name}'s key is (${key.map((c) => c.name).join(', ')}): give --row as column=value,...`);
+            if (columns.length !== 1)
+              throw new Error(
+                `${table.name}'s key is (${key.map((c) => c.name).join(', ')}): give --row as column=value,...`,
+              );
             return [[columns[0]!, request.row!] as [string, string]];
           })();
       const where = pairs.map(([column], i) => `${ident(column)}::text = $${i + 1}`).join(' and ');
       const values = pairs.map(([, value]) => value);
-      const { rows: found } = await owner.query<{ row: Record<string, unknown> }>(`select row_to_json(t) as row from ${table.name} t where ${where} limit 5`, values);
+      const { rows: found } = await owner.query<{ row: Record<string, unknown> }>(
+        `select row_to_json(t) as row from ${table.name} t where ${where} limit 5`,
+        values,
+      );
       if (found.length === 0) {
-        lines.push('', `No row of ${table.name} has ${pairs.map(([c, v]) => `${c} = ${v}`).join(', ')}, in any tenant.`);
+        lines.push(
+          '',
+          `No row of ${table.name} has ${pairs.map(([c, v]) => `${c} = ${v}`).join(', ')}, in any tenant.`,
+        );
         return lines;
       }
       for (const { row } of found) {
@@ -213,12 +277,15 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
             const passed = await evaluate(expression, row);
             const parts = conjuncts(expression);
             // Which condition of the policy stopped the row.
-            const why = passed !== true && parts.length > 1
-              ? ` because ${(await Promise.all(parts.map(async (part) => ({ part, value: await evaluate(part, row) }))))
-                  .filter(({ value }) => value !== true)
-                  .map(({ part, value }) => `${part.replace(/\s+/g, ' ')} ${yesNo(value)}`)
-                  .join(' and ')}`
-              : '';
+            const why =
+              passed !== true && parts.length > 1
+                ? ` because ${(
+                    await Promise.all(parts.map(async (part) => ({ part, value: await evaluate(part, row) })))
+                  )
+                    .filter(({ value }) => value !== true)
+                    .map(({ part, value }) => `${part.replace(/\s+/g, ' ')} ${yesNo(value)}`)
+                    .join(' and ')}`
+                : '';
             results.push(`${policy.name} ${yesNo(passed)}${why}`);
             if (policy.permissive) permissive ||= passed === true;
             else restrictive &&= passed === true;
@@ -226,7 +293,9 @@ export async function explainAccess(request: ExplainRequest, connections: Explai
           const allowed = permissive && restrictive;
           lines.push(
             `  ${command}: ${allowed ? 'allowed' : 'refused'}: ${applicable.length ? results.join('; ') : 'no policy for this command and role, so no row is admitted'}` +
-              (applicable.length && !applicable.some((policy) => policy.permissive) ? ' (only restrictive policies: they admit nothing on their own)' : ''),
+              (applicable.length && !applicable.some((policy) => policy.permissive)
+                ? ' (only restrictive policies: they admit nothing on their own)'
+                : ''),
           );
         }
       }

@@ -52,19 +52,32 @@ interface Check {
 
 /** The relation or function a finding is about; '*' for roles and schemas, which touch everything. */
 function targetOf(finding: Finding): string | null {
-  const match = /^(?:policy \S+ on |table |view |materialized view |sequence |function )(.+)$/.exec(finding.object);
+  const match = /^(?:policy \S+ on |table |view |materialized view |sequence |function )(.+)$/.exec(
+    finding.object,
+  );
   if (match) return match[1]!;
   return /^(role|schema) /.test(finding.object) ? '*' : null;
 }
 
-const keysOf = (findings: Finding[]) => findings.map((finding) => `${finding.rule} ${finding.object}`).join('\n');
+const keysOf = (findings: Finding[]) =>
+  findings.map((finding) => `${finding.rule} ${finding.object}`).join('\n');
 
-export function guardWatchMode(serv: { setSchema(schema: GraphQLSchema): void }, options: GuardedWatchOptions): GuardedWatch {
+export function guardWatchMode(
+  serv: { setSchema(schema: GraphQLSchema): void },
+  options: GuardedWatchOptions,
+): GuardedWatch {
   const { pool, logger } = options;
   const guard = async (): Promise<Check> => {
     const client = await pool.connect();
     try {
-      const verdict = await runGuard(client, guardOptions({ authenticator: loginRoleOf(options.authenticatorUrl), ...options.roles }, undefined, await loadWaivers()));
+      const verdict = await runGuard(
+        client,
+        guardOptions(
+          { authenticator: loginRoleOf(options.authenticatorUrl), ...options.roles },
+          undefined,
+          await loadWaivers(),
+        ),
+      );
       const { rows } = await client.query<{ name: string }>(
         `select c.oid::regclass::text as name from pg_class c where c.relnamespace = any($1::regnamespace[])
          union all select p.oid::regprocedure::text from pg_proc p where p.pronamespace = any($1::regnamespace[])`,
@@ -112,12 +125,18 @@ export function guardWatchMode(serv: { setSchema(schema: GraphQLSchema): void },
       check = await guard();
     } catch (error) {
       // Fail closed: without a verdict no new schema is served.
-      if (!pool.ending) logger.error({ err: error }, 'watch mode: the schema guard could not run; keeping the last accepted schema');
+      if (!pool.ending)
+        logger.error(
+          { err: error },
+          'watch mode: the schema guard could not run; keeping the last accepted schema',
+        );
       return;
     }
     if (initial) served = check.objects;
     const findings = keysOf([...check.errors, ...check.warnings]);
-    if (schema || findings !== reported) for (const finding of [...check.errors, ...check.warnings]) (finding.level === 'error' ? logger.error : logger.warn).call(logger, formatFinding(finding));
+    if (schema || findings !== reported)
+      for (const finding of [...check.errors, ...check.warnings])
+        (finding.level === 'error' ? logger.error : logger.warn).call(logger, formatFinding(finding));
     if (check.errors.length === 0) {
       if (schema || initial) await accept(check, schema);
       else if (blocking.length > 0 || refusedSchema) {
@@ -146,7 +165,12 @@ export function guardWatchMode(serv: { setSchema(schema: GraphQLSchema): void },
     const ticket = schema ? ++queued : queued;
     pending = pending
       .then(() => decide(ticket, schema, initial))
-      .catch((error: unknown) => logger.error({ err: error }, 'watch mode: judging the schema failed; keeping the last accepted schema'));
+      .catch((error: unknown) =>
+        logger.error(
+          { err: error },
+          'watch mode: judging the schema failed; keeping the last accepted schema',
+        ),
+      );
     return pending;
   };
   serv.setSchema = (schema) => void enqueue(schema);
@@ -162,7 +186,11 @@ export function guardWatchMode(serv: { setSchema(schema: GraphQLSchema): void },
     middleware(_req, res, next) {
       first.then(() => {
         if (blocking.length === 0) return next();
-        sendError(res, 'SCHEMA_REFUSED', `The schema guard refuses: ${blocking.map((finding) => `${finding.rule} ${finding.object}`).join('; ')}. See the server log or npm run db:guard.`);
+        sendError(
+          res,
+          'SCHEMA_REFUSED',
+          `The schema guard refuses: ${blocking.map((finding) => `${finding.rule} ${finding.object}`).join('; ')}. See the server log or npm run db:guard.`,
+        );
       }, next);
     },
   };

@@ -69,7 +69,11 @@ async function credentialsFor(dataDir: string): Promise<Credentials> {
   }
 }
 
-export function rolePlan(ownerUrl: string, authenticatorUrl: string, env: Pick<Env, 'DATABASE_VISITOR' | 'DATABASE_ANONYMOUS'>): RolePlan {
+export function rolePlan(
+  ownerUrl: string,
+  authenticatorUrl: string,
+  env: Pick<Env, 'DATABASE_VISITOR' | 'DATABASE_ANONYMOUS'>,
+): RolePlan {
   return {
     owner: loginRoleOf(ownerUrl),
     authenticator: loginRoleOf(authenticatorUrl),
@@ -115,7 +119,8 @@ export function databaseOn(
   return {
     ownerUrl,
     authenticatorUrl,
-    shadowUrl: shadowDatabase === undefined ? undefined : withLogin(server.rootUrl, logins.owner, shadowDatabase),
+    shadowUrl:
+      shadowDatabase === undefined ? undefined : withLogin(server.rootUrl, logins.owner, shadowDatabase),
     rootUrl: server.rootUrl,
     roles: rolePlan(ownerUrl, authenticatorUrl, env),
     embedded: server.embedded,

@@ -20,7 +20,8 @@ import type { DatabaseLocation } from './location.ts';
 /** The folder of package.json (with a trailing slash): above src/, also when compiled into dist/src/. */
 export const projectRoot = (() => {
   let folder = fileURLToPath(new URL('.', import.meta.url));
-  while (!existsSync(path.join(folder, 'package.json')) && folder !== path.dirname(folder)) folder = path.dirname(folder);
+  while (!existsSync(path.join(folder, 'package.json')) && folder !== path.dirname(folder))
+    folder = path.dirname(folder);
   return `${path.resolve(folder)}${path.sep}`;
 })();
 
@@ -37,7 +38,10 @@ export async function migrationSettings(location: DatabaseLocation, log?: Migrat
     ':DATABASE_ANONYMOUS': location.roles.anonymous,
   };
   const placeholders = Object.fromEntries(
-    Object.entries(gmrc.placeholders ?? {}).map(([key, value]) => [key, value === '!ENV' ? roleNames[key] ?? value : value]),
+    Object.entries(gmrc.placeholders ?? {}).map(([key, value]) => [
+      key,
+      value === '!ENV' ? (roleNames[key] ?? value) : value,
+    ]),
   );
   return {
     ...gmrc,
@@ -73,7 +77,10 @@ export function databaseNameOf(connectionString: string): string {
  * (graphile-migrate reset, which also runs afterReset.sql); without one, it assumes an
  * operator has done both and only migrates.
  */
-export async function prepareDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<'created' | 'migrated'> {
+export async function prepareDatabase(
+  location: DatabaseLocation,
+  log?: MigrationLog,
+): Promise<'created' | 'migrated'> {
   const settings = await migrationSettings(location, log);
   let outcome: 'created' | 'migrated' = 'migrated';
   try {
@@ -91,7 +98,6 @@ export async function prepareDatabase(location: DatabaseLocation, log?: Migratio
   await installJobQueue(location.ownerUrl, quietLogger);
   return outcome;
 }
-
 
 export async function resetDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<void> {
   if (!location.rootUrl) throw new Error('Resetting the database needs ROOT_DATABASE_URL (a superuser).');

@@ -36,22 +36,38 @@ const TYPE = /^[a-z][a-z0-9_ .]*(\(\d+(, ?\d+)?\))?(\[\])?$/;
 
 export function parseColumn(spec: string, schema: string): Column {
   const match = /^([^:]+):(.+?)([?!]*)$/.exec(spec);
-  if (!match) throw new Error(`Column "${spec}": write name:type, e.g. name:text, note:text?, code:text!, category_id:@categories`);
+  if (!match)
+    throw new Error(
+      `Column "${spec}": write name:type, e.g. name:text, note:text?, code:text!, category_id:@categories`,
+    );
   const [, name, type, flags] = match as unknown as [string, string, string, string];
-  if (!IDENTIFIER.test(name)) throw new Error(`Column "${spec}": ${name} is not a plain lower-case identifier`);
-  if (['tenant_id', 'id', 'created_at', 'updated_at'].includes(name)) throw new Error(`Column "${spec}": ${name} is written for you`);
+  if (!IDENTIFIER.test(name))
+    throw new Error(`Column "${spec}": ${name} is not a plain lower-case identifier`);
+  if (['tenant_id', 'id', 'created_at', 'updated_at'].includes(name))
+    throw new Error(`Column "${spec}": ${name} is written for you`);
   const nullable = flags.includes('?');
   const unique = flags.includes('!');
   if (type.startsWith('@')) {
     const target = type.slice(1);
-    if (!IDENTIFIER.test(target.split('.').at(-1)!)) throw new Error(`Column "${spec}": ${target} is not a table name`);
-    return { name, type: 'uuid', nullable, unique, references: target.includes('.') ? target : `${schema}.${target}` };
+    if (!IDENTIFIER.test(target.split('.').at(-1)!))
+      throw new Error(`Column "${spec}": ${target} is not a table name`);
+    return {
+      name,
+      type: 'uuid',
+      nullable,
+      unique,
+      references: target.includes('.') ? target : `${schema}.${target}`,
+    };
   }
   if (!TYPE.test(type)) throw new Error(`Column "${spec}": ${type} is not a type name`);
   return { name, type, nullable, unique };
 }
 
-const singular = (plural: string) => plural.replace(/ies$/, 'y').replace(/(ch|sh|x|ss)es$/, '$1').replace(/s$/, '');
+const singular = (plural: string) =>
+  plural
+    .replace(/ies$/, 'y')
+    .replace(/(ch|sh|x|ss)es$/, '$1')
+    .replace(/s$/, '');
 const words = (name: string) => name.replace(/_id$/, '').replace(/_/g, ' ');
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
 /** A comment with smart tags: E'' so that \n is a line break. */
@@ -65,7 +81,8 @@ function rolesFrom(least: TenantRole): string[] {
 export function newTableSql(options: NewTableOptions): string {
   const schema = options.schema ?? 'app_public';
   const { name } = options;
-  if (!IDENTIFIER.test(name)) throw new Error(`Table name "${name}": use a plain lower-case plural, e.g. suppliers`);
+  if (!IDENTIFIER.test(name))
+    throw new Error(`Table name "${name}": use a plain lower-case plural, e.g. suppliers`);
   if (!IDENTIFIER.test(schema)) throw new Error(`Schema "${schema}" is not a plain identifier`);
   const roles = options.roles ?? { select: 'viewer', write: 'member', delete: 'admin' };
   const visitor = options.visitor ?? ':DATABASE_VISITOR';
@@ -79,13 +96,17 @@ export function newTableSql(options: NewTableOptions): string {
     return ` and (select app_public.current_tenant_role()) in (${rolesFrom(least).map(literal).join(', ')})`;
   };
   const commentOn = (what: string, text: string) => `comment on ${what} is ${literal(text)};`;
-  const taggedCommentOn = (what: string, tag: string, text: string) => `comment on ${what} is ${tagged(tag, text)};`;
+  const taggedCommentOn = (what: string, tag: string, text: string) =>
+    `comment on ${what} is ${tagged(tag, text)};`;
   const columnComment = (column: (typeof columns)[number]) => {
     const described = `The ${words(one)}'s ${words(column.name)}`;
     if (!column.references) return commentOn(`column ${table}.${column.name}`, `${described}.`);
     const ifAny = column.nullable ? ', if any' : '';
     const referenced = column.references.split('.').at(-1)!.replace(/_/g, ' ');
-    return commentOn(`column ${table}.${column.name}`, `${described}${ifAny}: one of the same tenant's ${referenced}.`);
+    return commentOn(
+      `column ${table}.${column.name}`,
+      `${described}${ifAny}: one of the same tenant's ${referenced}.`,
+    );
   };
   const uniqueComment = (column: (typeof columns)[number]) =>
     commentOn(
@@ -141,7 +162,12 @@ export function newTableSql(options: NewTableOptions): string {
     '',
     `-- Every query is filtered by tenant (by the policies): indexes lead with tenant_id.`,
     `create index ${name}_tenant_id_created_at_idx on ${table} (tenant_id, created_at);`,
-    ...columns.filter((column) => column.references && !column.unique).map((column) => `create index ${name}_tenant_id_${column.name}_idx on ${table} (tenant_id, ${column.name});`),
+    ...columns
+      .filter((column) => column.references && !column.unique)
+      .map(
+        (column) =>
+          `create index ${name}_tenant_id_${column.name}_idx on ${table} (tenant_id, ${column.name});`,
+      ),
     '',
     `create trigger _100_set_updated_at before update on ${table}`,
     `  for each row execute function app_private.tg__set_updated_at();`,

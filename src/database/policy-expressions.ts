@@ -8,7 +8,10 @@ import type pg from 'pg';
 
 /** The expression with every string literal and quoted identifier blanked out (same length). */
 function masked(text: string): string {
-  return text.replace(/'(?:[^']|'')*'|"(?:[^"]|"")*"/g, (literal) => literal[0] + ' '.repeat(literal.length - 2) + literal[0]);
+  return text.replace(
+    /'(?:[^']|'')*'|"(?:[^"]|"")*"/g,
+    (literal) => literal[0] + ' '.repeat(literal.length - 2) + literal[0],
+  );
 }
 
 /** Depth of parentheses before each position of a masked text. */
@@ -66,8 +69,14 @@ export interface TenantTie {
 function isTenantComparison(text: string, tie: TenantTie): boolean {
   const normalised = unwrapped(text).replace(/\s+/g, ' ');
   const name = tie.currentTenant.split('.').at(-1)!;
-  const current = [`${tie.currentTenant}()`, `( SELECT ${tie.currentTenant}() AS ${name})`, `(SELECT ${tie.currentTenant}() AS ${name})`];
-  return current.some((side) => normalised === `${tie.column} = ${side}` || normalised === `${side} = ${tie.column}`);
+  const current = [
+    `${tie.currentTenant}()`,
+    `( SELECT ${tie.currentTenant}() AS ${name})`,
+    `(SELECT ${tie.currentTenant}() AS ${name})`,
+  ];
+  return current.some(
+    (side) => normalised === `${tie.column} = ${side}` || normalised === `${side} = ${tie.column}`,
+  );
 }
 
 /**
@@ -111,11 +120,12 @@ export function unwrappedHelperCalls(expression: string, helperSchemas: string[]
     }
     const args = hidden.slice(open + 1, close);
     // Only literals (strings, numbers, booleans, NULL) and casts of them: the same value for every row.
-    const constant = args
-      .replace(/'\s*'/g, '')
-      .replace(/::[\w.]+(\[\])?/g, '')
-      .replace(/\b(true|false|NULL)\b/gi, '')
-      .replace(/[\d.\s,-]/g, '') === '';
+    const constant =
+      args
+        .replace(/'\s*'/g, '')
+        .replace(/::[\w.]+(\[\])?/g, '')
+        .replace(/\b(true|false|NULL)\b/gi, '')
+        .replace(/[\d.\s,-]/g, '') === '';
     if (!constant) continue;
     const wrapped = /\(\s*SELECT\s+$/i.test(hidden.slice(0, match.index));
     if (!wrapped) calls.push(expression.slice(match.index, close + 1));

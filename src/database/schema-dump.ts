@@ -45,12 +45,24 @@ interface Grant {
   column: string | null;
 }
 
-const PRIVILEGE_ORDER = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE', 'CREATE', 'EXECUTE'];
+const PRIVILEGE_ORDER = [
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'TRUNCATE',
+  'REFERENCES',
+  'TRIGGER',
+  'USAGE',
+  'CREATE',
+  'EXECUTE',
+];
 
 /** `grant …` lines for one object, one per grantee, the owner's own rights left out. */
 function grantLines(grants: Grant[], target: string, role: (name: string) => string): string[] {
   const byGrantee = new Map<string, Grant[]>();
-  for (const grant of grants) byGrantee.set(role(grant.grantee), [...(byGrantee.get(role(grant.grantee)) ?? []), grant]);
+  for (const grant of grants)
+    byGrantee.set(role(grant.grantee), [...(byGrantee.get(role(grant.grantee)) ?? []), grant]);
   return [...byGrantee.keys()].sort(bytewise).flatMap((grantee) => {
     const own = byGrantee.get(grantee)!;
     const lines: string[] = [];
@@ -59,17 +71,25 @@ function grantLines(grants: Grant[], target: string, role: (name: string) => str
       if (mine.length === 0) continue;
       const parts = PRIVILEGE_ORDER.flatMap((privilege) => {
         const whole = mine.some((grant) => grant.privilege === privilege && grant.column === null);
-        const columns = mine.filter((grant) => grant.privilege === privilege && grant.column !== null).map((grant) => grant.column!);
-        return [...(whole ? [privilege.toLowerCase()] : []), ...(columns.length ? [`${privilege.toLowerCase()} (${columns.join(', ')})`] : [])];
+        const columns = mine
+          .filter((grant) => grant.privilege === privilege && grant.column !== null)
+          .map((grant) => grant.column!);
+        return [
+          ...(whole ? [privilege.toLowerCase()] : []),
+          ...(columns.length ? [`${privilege.toLowerCase()} (${columns.join(', ')})`] : []),
+        ];
       });
-      lines.push(`grant ${parts.join(', ')} on ${target} to ${grantee}${grantable ? ' with grant option' : ''};`);
+      lines.push(
+        `grant ${parts.join(', ')} on ${target} to ${grantee}${grantable ? ' with grant option' : ''};`,
+      );
     }
     return lines;
   });
 }
 
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`;
-const commentLine = (what: string, text: string | null) => (text === null ? [] : [`comment on ${what} is ${literal(text)};`]);
+const commentLine = (what: string, text: string | null) =>
+  text === null ? [] : [`comment on ${what} is ${literal(text)};`];
 
 // Every query takes the schemas as $1 and returns rows already in a stable order, sorted again bytewise here.
 const ACL = (acl: string, kind: string, owner: string) =>
@@ -77,19 +97,32 @@ const ACL = (acl: string, kind: string, owner: string) =>
       'privilege', a.privilege_type, 'grantable', a.is_grantable, 'column', null)), '[]')
     from aclexplode(coalesce(${acl}, acldefault((${kind})::"char", ${owner}))) a where a.grantee <> ${owner})`;
 
-export async function dumpSchemas(client: pg.ClientBase, schemas: string[], roles: RoleNames): Promise<string> {
+export async function dumpSchemas(
+  client: pg.ClientBase,
+  schemas: string[],
+  roles: RoleNames,
+): Promise<string> {
   const role = placeholderFor(roles);
-  const { rows: [before] } = await client.query<{ search_path: string }>('show search_path');
+  const {
+    rows: [before],
+  } = await client.query<{ search_path: string }>('show search_path');
   await client.query(`select set_config('search_path', 'pg_catalog, pg_temp', false)`);
   try {
     const sections: string[] = [SCHEMA_DUMP_HEADER];
-    const query = async <T extends pg.QueryResultRow>(sql: string) => (await client.query<T>(sql, [schemas])).rows;
+    const query = async <T extends pg.QueryResultRow>(sql: string) =>
+      (await client.query<T>(sql, [schemas])).rows;
 
     const schemaRows = await query<{ name: string; comment: string | null; grants: Grant[] }>(`
       select n.nspname::text as name, obj_description(n.oid, 'pg_namespace') as comment, ${ACL('n.nspacl', "'n'", 'n.nspowner')} as grants
       from pg_namespace n where n.nspname = any($1::text[])`);
     for (const schema of schemaRows.sort((a, b) => schemas.indexOf(a.name) - schemas.indexOf(b.name))) {
-      sections.push([`create schema ${schema.name};`, ...commentLine(`schema ${schema.name}`, schema.comment), ...grantLines(schema.grants, `schema ${schema.name}`, role)].join('\n'));
+      sections.push(
+        [
+          `create schema ${schema.name};`,
+          ...commentLine(`schema ${schema.name}`, schema.comment),
+          ...grantLines(schema.grants, `schema ${schema.name}`, role),
+        ].join('\n'),
+      );
     }
 
     const types = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
@@ -111,16 +144,33 @@ export async function dumpSchemas(client: pg.ClientBase, schemas: string[], role
       where t.typnamespace = any($1::regnamespace[]) and t.typtype in ('e', 'd', 'c')
         and (t.typtype <> 'c' or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')`);
     for (const type of types.sort((a, b) => bytewise(a.name, b.name))) {
-      sections.push([type.definition, ...commentLine(`type ${type.name}`, type.comment), ...grantLines(type.grants, `type ${type.name}`, role)].join('\n'));
+      sections.push(
+        [
+          type.definition,
+          ...commentLine(`type ${type.name}`, type.comment),
+          ...grantLines(type.grants, `type ${type.name}`, role),
+        ].join('\n'),
+      );
     }
 
-    const functions = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
+    const functions = await query<{
+      name: string;
+      definition: string;
+      comment: string | null;
+      grants: Grant[];
+    }>(`
       select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as definition,
              obj_description(p.oid, 'pg_proc') as comment, ${ACL('p.proacl', "'f'", 'p.proowner')} as grants
       from pg_proc p where p.pronamespace = any($1::regnamespace[]) and p.prokind in ('f', 'p')`);
     for (const fn of functions.sort((a, b) => bytewise(a.name, b.name))) {
       const kind = /^CREATE OR REPLACE PROCEDURE/.test(fn.definition) ? 'procedure' : 'function';
-      sections.push([`${fn.definition.trimEnd()};`, ...commentLine(`${kind} ${fn.name}`, fn.comment), ...grantLines(fn.grants, `${kind} ${fn.name}`, role)].join('\n'));
+      sections.push(
+        [
+          `${fn.definition.trimEnd()};`,
+          ...commentLine(`${kind} ${fn.name}`, fn.comment),
+          ...grantLines(fn.grants, `${kind} ${fn.name}`, role),
+        ].join('\n'),
+      );
     }
 
     const relations = await query<{
@@ -132,7 +182,16 @@ export async function dumpSchemas(client: pg.ClientBase, schemas: string[], role
       options: string[] | null;
       view: string | null;
       comment: string | null;
-      columns: Array<{ name: string; type: string; notnull: boolean; default: string | null; generated: string; identity: string; collation: string | null; comment: string | null }>;
+      columns: Array<{
+        name: string;
+        type: string;
+        notnull: boolean;
+        default: string | null;
+        generated: string;
+        identity: string;
+        collation: string | null;
+        comment: string | null;
+      }>;
       grants: Grant[];
       column_grants: Grant[];
     }>(`
@@ -155,23 +214,48 @@ export async function dumpSchemas(client: pg.ClientBase, schemas: string[], role
       from pg_class c
       where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
         and not exists (select 1 from pg_depend dep where dep.objid = c.oid and dep.classid = 'pg_class'::regclass and dep.deptype in ('a', 'i') and c.relkind = 'S')`);
-    const constraints = await query<{ relation: number; name: string; kind: string; definition: string; comment: string | null }>(`
+    const constraints = await query<{
+      relation: number;
+      name: string;
+      kind: string;
+      definition: string;
+      comment: string | null;
+    }>(`
       select con.conrelid::int as relation, quote_ident(con.conname) as name, con.contype::text as kind,
              pg_get_constraintdef(con.oid) as definition, obj_description(con.oid, 'pg_constraint') as comment
       from pg_constraint con join pg_class c on c.oid = con.conrelid
       where c.relnamespace = any($1::regnamespace[]) and con.contype in ('p', 'u', 'c', 'x', 'f')`);
-    const indexes = await query<{ relation: number; name: string; definition: string; comment: string | null }>(`
+    const indexes = await query<{
+      relation: number;
+      name: string;
+      definition: string;
+      comment: string | null;
+    }>(`
       select i.indrelid::int as relation, quote_ident(ic.relname) as name, pg_get_indexdef(i.indexrelid) as definition,
              obj_description(i.indexrelid, 'pg_class') as comment
       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid
       where c.relnamespace = any($1::regnamespace[])
         and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid and con.conrelid = i.indrelid)`);
-    const triggers = await query<{ relation: number; name: string; definition: string; comment: string | null }>(`
+    const triggers = await query<{
+      relation: number;
+      name: string;
+      definition: string;
+      comment: string | null;
+    }>(`
       select t.tgrelid::int as relation, quote_ident(t.tgname) as name, pg_get_triggerdef(t.oid) as definition,
              obj_description(t.oid, 'pg_trigger') as comment
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
       where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
-    const policies = await query<{ relation: number; name: string; command: string; permissive: boolean; roles: string[]; using: string | null; check: string | null; comment: string | null }>(`
+    const policies = await query<{
+      relation: number;
+      name: string;
+      command: string;
+      permissive: boolean;
+      roles: string[];
+      using: string | null;
+      check: string | null;
+      comment: string | null;
+    }>(`
       select p.polrelid::int as relation, quote_ident(p.polname) as name,
              case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end as command,
              p.polpermissive as permissive,
@@ -184,28 +268,45 @@ export async function dumpSchemas(client: pg.ClientBase, schemas: string[], role
       rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
 
     const KIND_ORDER = ['S', 'r', 'p', 'f', 'v', 'm'];
-    const ordered = relations.sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || bytewise(a.name, b.name));
+    const ordered = relations.sort(
+      (a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || bytewise(a.name, b.name),
+    );
     for (const relation of ordered) {
       const lines: string[] = [];
       const target = relation.kind === 'S' ? `sequence ${relation.name}` : `table ${relation.name}`;
-      const withOptions = relation.options?.length ? ` with (${[...relation.options].sort(bytewise).join(', ')})` : '';
+      const withOptions = relation.options?.length
+        ? ` with (${[...relation.options].sort(bytewise).join(', ')})`
+        : '';
       if (relation.kind === 'S') lines.push(`create sequence ${relation.name};`);
       else if (relation.kind === 'v' || relation.kind === 'm') {
-        lines.push(`create ${relation.kind === 'm' ? 'materialized view' : 'view'} ${relation.name}${withOptions} as\n${relation.view!.trimEnd().replace(/;$/, '')};`);
+        lines.push(
+          `create ${relation.kind === 'm' ? 'materialized view' : 'view'} ${relation.name}${withOptions} as\n${relation.view!.trimEnd().replace(/;$/, '')};`,
+        );
       } else {
         const columns = relation.columns.map((column) =>
           [
             `  ${column.name} ${column.type}`,
             column.collation ? ` collate ${column.collation}` : '',
-            column.identity ? ` generated ${column.identity === 'a' ? 'always' : 'by default'} as identity` : '',
-            column.generated === 's' ? ` generated always as (${column.default}) stored` : column.default !== null ? ` default ${column.default}` : '',
+            column.identity
+              ? ` generated ${column.identity === 'a' ? 'always' : 'by default'} as identity`
+              : '',
+            column.generated === 's'
+              ? ` generated always as (${column.default}) stored`
+              : column.default !== null
+                ? ` default ${column.default}`
+                : '',
             column.notnull ? ' not null' : '',
           ].join(''),
         );
         lines.push(`create table ${relation.name} (\n${columns.join(',\n')}\n)${withOptions};`);
         const CONSTRAINT_ORDER = ['p', 'u', 'x', 'c', 'f'];
-        for (const constraint of of(constraints, relation.oid).sort((a, b) => CONSTRAINT_ORDER.indexOf(a.kind) - CONSTRAINT_ORDER.indexOf(b.kind) || bytewise(a.name, b.name))) {
-          lines.push(`alter table ${relation.name} add constraint ${constraint.name} ${constraint.definition};`);
+        for (const constraint of of(constraints, relation.oid).sort(
+          (a, b) =>
+            CONSTRAINT_ORDER.indexOf(a.kind) - CONSTRAINT_ORDER.indexOf(b.kind) || bytewise(a.name, b.name),
+        )) {
+          lines.push(
+            `alter table ${relation.name} add constraint ${constraint.name} ${constraint.definition};`,
+          );
         }
       }
       for (const index of of(indexes, relation.oid)) lines.push(`${index.definition};`);
@@ -222,18 +323,31 @@ export async function dumpSchemas(client: pg.ClientBase, schemas: string[], role
             ';',
         );
       }
-      const kindWord = relation.kind === 'v' ? 'view' : relation.kind === 'm' ? 'materialized view' : relation.kind === 'S' ? 'sequence' : 'table';
+      const kindWord =
+        relation.kind === 'v'
+          ? 'view'
+          : relation.kind === 'm'
+            ? 'materialized view'
+            : relation.kind === 'S'
+              ? 'sequence'
+              : 'table';
       lines.push(...commentLine(`${kindWord} ${relation.name}`, relation.comment));
-      for (const column of relation.columns) lines.push(...commentLine(`column ${relation.name}.${column.name}`, column.comment));
-      for (const constraint of of(constraints, relation.oid)) lines.push(...commentLine(`constraint ${constraint.name} on ${relation.name}`, constraint.comment));
-      for (const index of of(indexes, relation.oid)) lines.push(...commentLine(`index ${relation.name.replace(/[^.]+$/, '')}${index.name}`, index.comment));
-      for (const trigger of of(triggers, relation.oid)) lines.push(...commentLine(`trigger ${trigger.name} on ${relation.name}`, trigger.comment));
-      for (const policy of of(policies, relation.oid)) lines.push(...commentLine(`policy ${policy.name} on ${relation.name}`, policy.comment));
+      for (const column of relation.columns)
+        lines.push(...commentLine(`column ${relation.name}.${column.name}`, column.comment));
+      for (const constraint of of(constraints, relation.oid))
+        lines.push(...commentLine(`constraint ${constraint.name} on ${relation.name}`, constraint.comment));
+      for (const index of of(indexes, relation.oid))
+        lines.push(
+          ...commentLine(`index ${relation.name.replace(/[^.]+$/, '')}${index.name}`, index.comment),
+        );
+      for (const trigger of of(triggers, relation.oid))
+        lines.push(...commentLine(`trigger ${trigger.name} on ${relation.name}`, trigger.comment));
+      for (const policy of of(policies, relation.oid))
+        lines.push(...commentLine(`policy ${policy.name} on ${relation.name}`, policy.comment));
       lines.push(...grantLines([...relation.grants, ...relation.column_grants], target, role));
       sections.push(lines.join('\n'));
     }
     return `${sections.join('\n\n')}\n`;
-
   } finally {
     await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
   }

@@ -26,25 +26,43 @@ export const RULES = {
   rls_disabled: { level: 'error', title: 'Row level security is not enabled' },
   rls_not_forced: { level: 'error', title: 'Row level security is not forced' },
   table_without_policy: { level: 'warn', title: 'A table with row level security has no policy' },
-  policy_ignores_tenant: { level: 'error', title: 'A policy of a tenant table does not tie tenant_id to the current tenant' },
+  policy_ignores_tenant: {
+    level: 'error',
+    title: 'A policy of a tenant table does not tie tenant_id to the current tenant',
+  },
   helper_not_wrapped: { level: 'warn', title: 'A policy calls a helper once per row' },
   grant_to_public: { level: 'error', title: 'Something is granted to PUBLIC' },
   insert_grant_without_columns: { level: 'error', title: 'INSERT is granted on a whole table' },
   update_grant_without_columns: { level: 'error', title: 'UPDATE is granted on a whole table' },
   anonymous_table_privilege: { level: 'error', title: 'The anonymous role holds a table privilege' },
-  definer_function_executable_by_anonymous: { level: 'error', title: 'The anonymous role may execute a SECURITY DEFINER function' },
-  definer_function_search_path_mutable: { level: 'error', title: 'A SECURITY DEFINER function has no pinned search_path' },
-  security_definer_view: { level: 'error', title: 'A view runs with its owner\'s rights' },
+  definer_function_executable_by_anonymous: {
+    level: 'error',
+    title: 'The anonymous role may execute a SECURITY DEFINER function',
+  },
+  definer_function_search_path_mutable: {
+    level: 'error',
+    title: 'A SECURITY DEFINER function has no pinned search_path',
+  },
+  security_definer_view: { level: 'error', title: "A view runs with its owner's rights" },
   materialized_view_exposed: { level: 'error', title: 'A request role may read a materialized view' },
   tenant_id_without_tenant_reference: { level: 'error', title: 'tenant_id references no tenant' },
   tenant_id_default_missing: { level: 'warn', title: 'tenant_id does not default to the current tenant' },
   tenant_id_writable: { level: 'warn', title: 'A request role may write tenant_id' },
   tenant_primary_key_missing: { level: 'error', title: 'A tenant table has no primary key' },
   tenant_table_not_audited: { level: 'error', title: 'A tenant table has no audit trigger' },
-  tenant_key_without_tenant_id: { level: 'error', title: 'A key of a tenant table does not include tenant_id' },
-  tenant_foreign_key_without_tenant_id: { level: 'error', title: 'A foreign key to a tenant table does not match on tenant_id' },
+  tenant_key_without_tenant_id: {
+    level: 'error',
+    title: 'A key of a tenant table does not include tenant_id',
+  },
+  tenant_foreign_key_without_tenant_id: {
+    level: 'error',
+    title: 'A foreign key to a tenant table does not match on tenant_id',
+  },
   foreign_key_without_index: { level: 'warn', title: 'A foreign key has no index' },
-  request_role_bypasses_rls: { level: 'error', title: 'A request role is a superuser or bypasses row level security' },
+  request_role_bypasses_rls: {
+    level: 'error',
+    title: 'A request role is a superuser or bypasses row level security',
+  },
   request_role_inherits_role: { level: 'error', title: 'A request role is a member of another role' },
   request_role_owns_objects: { level: 'error', title: 'A request role owns objects' },
   waiver_unused: { level: 'warn', title: 'A waiver matches no finding' },
@@ -115,9 +133,12 @@ export async function loadWaivers(file = WAIVERS_FILE): Promise<Waiver[]> {
   const parsed: unknown = JSON5.parse(await readFile(file, 'utf8'));
   if (!Array.isArray(parsed)) throw new Error(`${file}: expected an array of waivers`);
   return parsed.map((entry: Partial<Waiver>, index) => {
-    if (typeof entry?.rule !== 'string' || !(entry.rule in RULES)) throw new Error(`${file}, waiver ${index + 1}: unknown rule ${JSON.stringify(entry?.rule)}`);
-    if (typeof entry.object !== 'string' || !entry.object) throw new Error(`${file}, waiver ${index + 1}: object is missing`);
-    if (typeof entry.reason !== 'string' || entry.reason.trim().length < 10) throw new Error(`${file}, waiver ${index + 1}: say why (reason)`);
+    if (typeof entry?.rule !== 'string' || !(entry.rule in RULES))
+      throw new Error(`${file}, waiver ${index + 1}: unknown rule ${JSON.stringify(entry?.rule)}`);
+    if (typeof entry.object !== 'string' || !entry.object)
+      throw new Error(`${file}, waiver ${index + 1}: object is missing`);
+    if (typeof entry.reason !== 'string' || entry.reason.trim().length < 10)
+      throw new Error(`${file}, waiver ${index + 1}: say why (reason)`);
     return { rule: entry.rule, object: entry.object, reason: entry.reason };
   });
 }
@@ -355,7 +376,10 @@ interface PolicyRow {
 
 const COMMANDS: Record<string, string> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
 
-async function policyFindings(client: pg.ClientBase, options: GuardOptions): Promise<Array<Row & { rule: RuleName }>> {
+async function policyFindings(
+  client: pg.ClientBase,
+  options: GuardOptions,
+): Promise<Array<Row & { rule: RuleName }>> {
   const { rows } = await client.query<PolicyRow>(
     `select p.polname as name, p.polrelid::regclass::text as relation, p.polcmd as command, p.polpermissive as permissive,
             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
@@ -370,7 +394,10 @@ async function policyFindings(client: pg.ClientBase, options: GuardOptions): Pro
   for (const policy of rows) {
     const object = `policy ${policy.name} on ${policy.relation}`;
     const command = COMMANDS[policy.command] ?? policy.command;
-    for (const [clause, expression] of [['USING', policy.using], ['WITH CHECK', policy.check]] as const) {
+    for (const [clause, expression] of [
+      ['USING', policy.using],
+      ['WITH CHECK', policy.check],
+    ] as const) {
       if (expression === null) continue;
       // Restrictive policies only narrow what the permissive ones admit; they cannot leak.
       if (policy.tenant_table && policy.permissive && !tiesToCurrentTenant(expression, tie)) {
@@ -381,7 +408,11 @@ async function policyFindings(client: pg.ClientBase, options: GuardOptions): Pro
         });
       }
       for (const call of unwrappedHelperCalls(expression, helperSchemas)) {
-        findings.push({ rule: 'helper_not_wrapped', object, detail: `${clause} calls ${call} once per row: write (select ${call})` });
+        findings.push({
+          rule: 'helper_not_wrapped',
+          object,
+          detail: `${clause} calls ${call} once per row: write (select ${call})`,
+        });
       }
     }
   }
@@ -389,15 +420,25 @@ async function policyFindings(client: pg.ClientBase, options: GuardOptions): Pro
 }
 
 function finding(rule: RuleName, { object, detail }: Row): Finding {
-  return { rule, level: RULES[rule].level, object, message: `${object}: ${detail}`, remediation: `docs/guard.md#${rule}` };
+  return {
+    rule,
+    level: RULES[rule].level,
+    object,
+    message: `${object}: ${detail}`,
+    remediation: `docs/guard.md#${rule}`,
+  };
 }
 
 const order = (a: Finding, b: Finding) =>
-  (a.level === b.level ? 0 : a.level === 'error' ? -1 : 1) || a.rule.localeCompare(b.rule) || a.message.localeCompare(b.message);
+  (a.level === b.level ? 0 : a.level === 'error' ? -1 : 1) ||
+  a.rule.localeCompare(b.rule) ||
+  a.message.localeCompare(b.message);
 
 /** The query with its parameters renumbered to the ones it uses (PostgreSQL infers no type for an unused one). */
 function bind(sql: string, all: unknown[]): { text: string; values: unknown[] } {
-  const used = [...new Set([...sql.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])))].sort((a, b) => a - b);
+  const used = [...new Set([...sql.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])))].sort(
+    (a, b) => a - b,
+  );
   const text = sql.replace(/\$(\d+)/g, (_, n: string) => `$${used.indexOf(Number(n)) + 1}`);
   return { text, values: used.map((n) => all[n - 1]) };
 }
@@ -405,11 +446,19 @@ function bind(sql: string, all: unknown[]): { text: string; values: unknown[] } 
 /** Runs every rule and sorts the findings into problems and waived ones; a waiver that matches nothing is a problem too. */
 export async function runGuard(client: pg.ClientBase, options: GuardOptions): Promise<GuardVerdict> {
   // Names print schema-qualified whatever the caller's search_path; it is restored afterwards.
-  const { rows: [before] } = await client.query<{ search_path: string }>('show search_path');
+  const {
+    rows: [before],
+  } = await client.query<{ search_path: string }>('show search_path');
   await client.query(`select set_config('search_path', 'pg_catalog, pg_temp', false)`);
   const found: Finding[] = [];
   try {
-    const params = [options.schemas, options.runtimeRoles, options.anonymousRole, options.tenantsTable, options.currentTenant];
+    const params = [
+      options.schemas,
+      options.runtimeRoles,
+      options.anonymousRole,
+      options.tenantsTable,
+      options.currentTenant,
+    ];
     for (const { rule, sql } of sqlRules) {
       const { rows } = await client.query<Row>(bind(sql, params));
       found.push(...rows.map((row) => finding(rule, row)));
@@ -420,7 +469,8 @@ export async function runGuard(client: pg.ClientBase, options: GuardOptions): Pr
   }
 
   const waivers = options.waivers ?? [];
-  const waiverFor = (f: Finding) => waivers.find((waiver) => waiver.rule === f.rule && waiver.object === f.object);
+  const waiverFor = (f: Finding) =>
+    waivers.find((waiver) => waiver.rule === f.rule && waiver.object === f.object);
   const problems = found.filter((f) => !waiverFor(f));
   const waived = found.flatMap((f) => {
     const waiver = waiverFor(f);
@@ -430,7 +480,12 @@ export async function runGuard(client: pg.ClientBase, options: GuardOptions): Pr
     // Only waivers for the schemas guarded in this run can go unused in it.
     const inScope = options.schemas.some((schema) => waiver.object.includes(` ${schema}.`));
     if (inScope && !found.some((f) => f.rule === waiver.rule && f.object === waiver.object)) {
-      problems.push(finding('waiver_unused', { object: `waiver ${waiver.rule} ${waiver.object}`, detail: 'matches no finding: the exception is gone, remove the waiver' }));
+      problems.push(
+        finding('waiver_unused', {
+          object: `waiver ${waiver.rule} ${waiver.object}`,
+          detail: 'matches no finding: the exception is gone, remove the waiver',
+        }),
+      );
     }
   }
   return { problems: problems.sort(order), waived: waived.sort(order) };

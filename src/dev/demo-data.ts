@@ -9,10 +9,34 @@ export const demoTenants = {
 } as const;
 
 export const demoUsers = [
-  { email: 'alice@acme.test', id: '1a000000-0000-4000-8000-000000000001', name: 'Alice', tenant: 'acme', role: 'owner' },
-  { email: 'bob@acme.test', id: '1a000000-0000-4000-8000-000000000002', name: 'Bob', tenant: 'acme', role: 'viewer' },
-  { email: 'carol@globex.test', id: '1b000000-0000-4000-8000-000000000003', name: 'Carol', tenant: 'globex', role: 'owner' },
-  { email: 'dave@globex.test', id: '1b000000-0000-4000-8000-000000000004', name: 'Dave', tenant: 'globex', role: 'member' },
+  {
+    email: 'alice@acme.test',
+    id: '1a000000-0000-4000-8000-000000000001',
+    name: 'Alice',
+    tenant: 'acme',
+    role: 'owner',
+  },
+  {
+    email: 'bob@acme.test',
+    id: '1a000000-0000-4000-8000-000000000002',
+    name: 'Bob',
+    tenant: 'acme',
+    role: 'viewer',
+  },
+  {
+    email: 'carol@globex.test',
+    id: '1b000000-0000-4000-8000-000000000003',
+    name: 'Carol',
+    tenant: 'globex',
+    role: 'owner',
+  },
+  {
+    email: 'dave@globex.test',
+    id: '1b000000-0000-4000-8000-000000000004',
+    name: 'Dave',
+    tenant: 'globex',
+    role: 'member',
+  },
 ] as const;
 
 /**
@@ -30,8 +54,23 @@ export const demoInvitation = {
 } as const;
 
 const catalogue = {
-  acme: { Anvils: [['Classic anvil', '149.00'], ['Portable anvil', '89.50']], Rockets: [['Rocket skates', '299.99'], ['Giant slingshot', '45.00']] },
-  globex: { Gadgets: [['Doomsday device', '9999.00'], ['Hammock', '59.90']], Snacks: [['Lemonade', '2.50']] },
+  acme: {
+    Anvils: [
+      ['Classic anvil', '149.00'],
+      ['Portable anvil', '89.50'],
+    ],
+    Rockets: [
+      ['Rocket skates', '299.99'],
+      ['Giant slingshot', '45.00'],
+    ],
+  },
+  globex: {
+    Gadgets: [
+      ['Doomsday device', '9999.00'],
+      ['Hammock', '59.90'],
+    ],
+    Snacks: [['Lemonade', '2.50']],
+  },
 } as const;
 
 /** Seeds the demo data; resolves with whether the demo invitation is still pending. */
@@ -41,7 +80,10 @@ export async function seedDemoData(ownerUrl: string): Promise<{ invitationPendin
   try {
     await client.query('begin');
     for (const [slug, tenant] of Object.entries(demoTenants)) {
-      await client.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3) on conflict do nothing', [tenant.id, slug, tenant.name]);
+      await client.query(
+        'insert into app_public.tenants (id, slug, name) values ($1, $2, $3) on conflict do nothing',
+        [tenant.id, slug, tenant.name],
+      );
       for (const [category, products] of Object.entries(catalogue[slug as keyof typeof catalogue])) {
         const { rows } = await client.query<{ id: string }>(
           `insert into app_public.categories (tenant_id, name) values ($1, $2)
@@ -58,17 +100,25 @@ export async function seedDemoData(ownerUrl: string): Promise<{ invitationPendin
       }
     }
     for (const user of demoUsers) {
-      await client.query('insert into app_public.users (id, email, display_name) values ($1, $2, $3) on conflict do nothing', [user.id, user.email, user.name]);
-      await client.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3) on conflict do nothing', [
-        demoTenants[user.tenant].id,
-        user.id,
-        user.role,
-      ]);
+      await client.query(
+        'insert into app_public.users (id, email, display_name) values ($1, $2, $3) on conflict do nothing',
+        [user.id, user.email, user.name],
+      );
+      await client.query(
+        'insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3) on conflict do nothing',
+        [demoTenants[user.tenant].id, user.id, user.role],
+      );
     }
     const invitation = await client.query(
       `insert into app_public.invitations (tenant_id, id, email, role, invited_by, expires_at)
        values ($1, $2, $3, $4, $5, now() + interval '7 days') on conflict do nothing`,
-      [demoTenants[demoInvitation.tenant].id, demoInvitation.id, demoInvitation.email, demoInvitation.role, demoInvitation.inviter],
+      [
+        demoTenants[demoInvitation.tenant].id,
+        demoInvitation.id,
+        demoInvitation.email,
+        demoInvitation.role,
+        demoInvitation.inviter,
+      ],
     );
     if (invitation.rowCount === 1) {
       await client.query(
@@ -76,11 +126,10 @@ export async function seedDemoData(ownerUrl: string): Promise<{ invitationPendin
         [demoTenants[demoInvitation.tenant].id, demoInvitation.id, demoInvitation.secret],
       );
       // Its mail too, as invite_member would queue it.
-      await client.query(`select graphile_worker.add_job('send_invitation_email', json_build_object('tenantId', $1::uuid, 'invitationId', $2::uuid, 'secret', $3::text))`, [
-        demoTenants[demoInvitation.tenant].id,
-        demoInvitation.id,
-        demoInvitation.secret,
-      ]);
+      await client.query(
+        `select graphile_worker.add_job('send_invitation_email', json_build_object('tenantId', $1::uuid, 'invitationId', $2::uuid, 'secret', $3::text))`,
+        [demoTenants[demoInvitation.tenant].id, demoInvitation.id, demoInvitation.secret],
+      );
     }
     // Still open, it is kept open: a restart a week later still shows a working demo.
     const pending = await client.query(

@@ -44,12 +44,17 @@ export function demoUserEntries(tokenSecret: string, tenantClaim: string): DemoU
     name: user.name,
     tenant: user.tenant,
     role: user.role,
-    token: mintDevToken(tokenSecret, { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true }, { tenantClaim }),
+    token: mintDevToken(
+      tokenSecret,
+      { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true },
+      { tenantClaim },
+    ),
   }));
 }
 
 export async function startDevTools(options: DevToolsOptions): Promise<DevTools> {
-  if (process.env.NODE_ENV === 'production') throw new Error('Refusing to start the development tools when NODE_ENV=production.');
+  if (process.env.NODE_ENV === 'production')
+    throw new Error('Refusing to start the development tools when NODE_ENV=production.');
   const router = express.Router();
 
   router.get(DEMO_USERS_PATH, (_req, res) => {

@@ -24,12 +24,17 @@ interface ExportRow {
   created_at: Date;
 }
 
-async function exportAs(pool: pg.Pool, settings: Record<string, string>, id: string): Promise<ExportRow | undefined> {
+async function exportAs(
+  pool: pg.Pool,
+  settings: Record<string, string>,
+  id: string,
+): Promise<ExportRow | undefined> {
   const client = await pool.connect();
   try {
     await client.query('begin');
     // Transaction-local, as PostGraphile applies them: nothing outlives this lookup on the pooled connection.
-    for (const [name, value] of Object.entries(settings)) await client.query('select set_config($1, $2, true)', [name, value]);
+    for (const [name, value] of Object.entries(settings))
+      await client.query('select set_config($1, $2, true)', [name, value]);
     const { rows } = await client.query<ExportRow>(
       `select e.tenant_id, e.id, e.status, e.expires_at, e.created_at, t.slug
        from app_public.tenant_exports e join app_public.tenants t on t.id = e.tenant_id where e.id = $1`,
@@ -45,22 +50,40 @@ async function exportAs(pool: pg.Pool, settings: Record<string, string>, id: str
   }
 }
 
-export function downloadExport(options: { pool: pg.Pool; roles: RequestRoles; exportDir: string; logger: Logger }) {
+export function downloadExport(options: {
+  pool: pg.Pool;
+  roles: RequestRoles;
+  exportDir: string;
+  logger: Logger;
+}) {
   return async (req: Request<{ id: string }>, res: Response) => {
     const identity = res.locals.identity;
     if (!identity) {
       res.setHeader('WWW-Authenticate', 'Bearer');
-      return sendError(res, 'UNAUTHENTICATED', 'Sign in: downloading an export needs the owner\'s bearer token.');
+      return sendError(
+        res,
+        'UNAUTHENTICATED',
+        "Sign in: downloading an export needs the owner's bearer token.",
+      );
     }
-    const notFound = () => sendError(res, 'NOT_FOUND', 'No export of your tenant you may download has this id (owners only).');
+    const notFound = () =>
+      sendError(res, 'NOT_FOUND', 'No export of your tenant you may download has this id (owners only).');
     if (!UUID.test(req.params.id)) return notFound();
-    const row = await exportAs(options.pool, pgSettingsFor(identity, options.roles), req.params.id.toLowerCase());
+    const row = await exportAs(
+      options.pool,
+      pgSettingsFor(identity, options.roles),
+      req.params.id.toLowerCase(),
+    );
     if (!row) return notFound();
     if (row.status === 'pending' || row.status === 'running') return sendError(res, 'EXPORT_NOT_READY');
-    if (row.status !== 'ready' || !row.expires_at || row.expires_at < new Date()) return sendError(res, 'EXPORT_GONE');
+    if (row.status !== 'ready' || !row.expires_at || row.expires_at < new Date())
+      return sendError(res, 'EXPORT_GONE');
     const file = exportFile(options.exportDir, row.tenant_id, row.id);
     if (!(await stat(file).catch(() => null))) return sendError(res, 'EXPORT_GONE');
-    options.logger.info({ tenantId: row.tenant_id, exportId: row.id, userId: identity.userId }, 'tenant export downloaded');
+    options.logger.info(
+      { tenantId: row.tenant_id, exportId: row.id, userId: identity.userId },
+      'tenant export downloaded',
+    );
     const name = `tenantgraph-${row.slug}-${row.created_at.toISOString().slice(0, 10)}.tar.gz`;
     res.setHeader('Cache-Control', 'no-store');
     res.attachment(name);

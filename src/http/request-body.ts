@@ -13,9 +13,14 @@ function problemWith(body: unknown): string | undefined {
   if (Array.isArray(body)) return 'Batched requests are not supported; send one operation per request.';
   const { query, variables, operationName, documentId, extensions } = (body ?? {}) as Record<string, unknown>;
   // A trusted document is named by its id instead (trusted-documents.ts checks it).
-  const documentNamed = typeof documentId === 'string' || typeof (extensions as { persistedQuery?: { sha256Hash?: unknown } })?.persistedQuery?.sha256Hash === 'string';
-  if (!documentNamed && (typeof query !== 'string' || query.trim() === '')) return 'The body needs a `query` string or a trusted document id.';
-  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return '`variables` must be an object.';
+  const documentNamed =
+    typeof documentId === 'string' ||
+    typeof (extensions as { persistedQuery?: { sha256Hash?: unknown } })?.persistedQuery?.sha256Hash ===
+      'string';
+  if (!documentNamed && (typeof query !== 'string' || query.trim() === ''))
+    return 'The body needs a `query` string or a trusted document id.';
+  if (variables != null && (typeof variables !== 'object' || Array.isArray(variables)))
+    return '`variables` must be an object.';
   if (operationName != null && typeof operationName !== 'string') return '`operationName` must be a string.';
   return undefined;
 }
@@ -28,7 +33,11 @@ export function requestBody(maxBodyBytes: number) {
     parseJson(req, res, (error?: unknown) => {
       if (error) {
         return (error as { type?: string }).type === 'entity.too.large'
-          ? sendError(res, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes (limit MAX_BODY_BYTES).`)
+          ? sendError(
+              res,
+              'PAYLOAD_TOO_LARGE',
+              `The request body is larger than ${maxBodyBytes} bytes (limit MAX_BODY_BYTES).`,
+            )
           : sendError(res, 'BAD_REQUEST', 'The request body is not valid JSON.');
       }
       const problem = problemWith(req.body);

@@ -9,7 +9,9 @@ import { pinoHttp } from 'pino-http';
 import type { Usage } from '../limits/plugin.ts';
 import type { Logger } from '../logger.ts';
 
-type ExpressResponse = ServerResponse & { locals?: { identity?: { userId?: string; apiKeyId?: string } | null; usage?: Usage } };
+type ExpressResponse = ServerResponse & {
+  locals?: { identity?: { userId?: string; apiKeyId?: string } | null; usage?: Usage };
+};
 
 export function requestLog(logger: Logger) {
   return pinoHttp({
@@ -21,7 +23,11 @@ export function requestLog(logger: Logger) {
       return id;
     },
     serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     customProps: (_req: IncomingMessage, res: ServerResponse) => {
@@ -35,6 +41,7 @@ export function requestLog(logger: Logger) {
         actualCost: usage?.actualCost,
       };
     },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) => (error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
+      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   });
 }

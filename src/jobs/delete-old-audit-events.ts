@@ -23,6 +23,9 @@ export function deleteOldAuditEvents(retentionDays: number): Task {
     helpers.logger.info(`deleted ${deleted} audit events older than ${retentionDays} days`);
     // Off-boarded tenants' trails end sooner: OFFBOARDED_AUDIT_RETENTION_DAYS after their erasure.
     const purged = await purgeRetainedErasures((sql) => helpers.query(sql));
-    if (purged.erasures) helpers.logger.info(`deleted ${purged.events} audit events of ${purged.erasures} off-boarded tenants past their retention`);
+    if (purged.erasures)
+      helpers.logger.info(
+        `deleted ${purged.events} audit events of ${purged.erasures} off-boarded tenants past their retention`,
+      );
   };
 }

@@ -16,8 +16,19 @@ export interface EraseJobOptions {
 export function eraseTenantTask({ exportDir, auditRetentionDays, logger }: EraseJobOptions): Task {
   return async (payload, helpers) => {
     const { tenantId } = payload as { tenantId: string };
-    const result = await helpers.withPgClient((client) => eraseTenant(client, tenantId, { auditRetentionDays }));
+    const result = await helpers.withPgClient((client) =>
+      eraseTenant(client, tenantId, { auditRetentionDays }),
+    );
     await rm(path.resolve(exportDir, tenantId), { recursive: true, force: true });
-    logger.info({ tenantId, removedUsers: result.removedUsers, keptUsers: result.keptUsers, auditEventsRetained: result.auditEventsRetained, retainedUntil: result.retainedUntil }, 'tenant erased');
+    logger.info(
+      {
+        tenantId,
+        removedUsers: result.removedUsers,
+        keptUsers: result.keptUsers,
+        auditEventsRetained: result.auditEventsRetained,
+        retainedUntil: result.retainedUntil,
+      },
+      'tenant erased',
+    );
   };
 }

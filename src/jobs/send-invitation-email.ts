@@ -28,7 +28,13 @@ export function acceptLink(appUrl: string, secret: string): string {
 export function sendInvitationEmail({ mailer, appUrl, logger }: InvitationMailOptions): Task {
   return async (payload, helpers) => {
     const { tenantId, invitationId, secret } = payload as InvitationPayload;
-    const { rows } = await helpers.query<{ email: string; role: string; expires_at: Date; tenant: string; inviter: string | null }>(
+    const { rows } = await helpers.query<{
+      email: string;
+      role: string;
+      expires_at: Date;
+      tenant: string;
+      inviter: string | null;
+    }>(
       `select i.email, i.role, i.expires_at, t.name as tenant, coalesce(u.display_name, u.email) as inviter
        from app_public.invitations i
        join app_public.tenants t on t.id = i.tenant_id

@@ -51,7 +51,9 @@ function workerPool(connectionString: string, max: number, logger: Logger): pg.P
   const pool = new pg.Pool({ connectionString, max });
   pool.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost'));
   // A checked-out client can fail too (graphile-worker warns about a pool without this).
-  pool.on('connect', (client) => client.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost')));
+  pool.on('connect', (client) =>
+    client.on('error', (error) => logger.warn({ err: error }, 'job queue connection lost')),
+  );
   return pool;
 }
 
@@ -66,8 +68,14 @@ export async function installJobQueue(connectionString: string, logger: Logger):
 }
 
 /** The worker's portability settings, from the environment. */
-export function portabilityOptions(env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOURS' | 'OFFBOARDED_AUDIT_RETENTION_DAYS'>): WorkerOptions['portability'] {
-  return { exportDir: env.EXPORT_DIR, exportTtlHours: env.EXPORT_TTL_HOURS, offboardedAuditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS };
+export function portabilityOptions(
+  env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOURS' | 'OFFBOARDED_AUDIT_RETENTION_DAYS'>,
+): WorkerOptions['portability'] {
+  return {
+    exportDir: env.EXPORT_DIR,
+    exportTtlHours: env.EXPORT_TTL_HOURS,
+    offboardedAuditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS,
+  };
 }
 
 export interface Worker {
@@ -108,15 +116,33 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
     // Our own SIGTERM handling stops the worker after the HTTP server has drained.
     noHandleSignals: true,
     // Daily at 03:17; a run missed while no worker was up is caught up once (fill 1 day).
-    crontab: ['17 3 * * * delete_old_audit_events ?fill=1d', '7 * * * * delete_expired_exports ?fill=1h'].join('\n'),
+    crontab: [
+      '17 3 * * * delete_old_audit_events ?fill=1d',
+      '7 * * * * delete_expired_exports ?fill=1h',
+    ].join('\n'),
     logger: workerLogger(options.logger),
     taskList: {
       // The names are TASKS.
-      send_invitation_email: sendInvitationEmail({ mailer: options.mailer, appUrl: options.appUrl, logger: options.logger }),
+      send_invitation_email: sendInvitationEmail({
+        mailer: options.mailer,
+        appUrl: options.appUrl,
+        logger: options.logger,
+      }),
       delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
-      export_tenant: exportTenantTask({ exportDir: options.portability.exportDir, ttlHours: options.portability.exportTtlHours, logger: options.logger }),
-      delete_expired_exports: deleteExpiredExportsTask({ exportDir: options.portability.exportDir, logger: options.logger }),
-      erase_tenant: eraseTenantTask({ exportDir: options.portability.exportDir, auditRetentionDays: options.portability.offboardedAuditRetentionDays, logger: options.logger }),
+      export_tenant: exportTenantTask({
+        exportDir: options.portability.exportDir,
+        ttlHours: options.portability.exportTtlHours,
+        logger: options.logger,
+      }),
+      delete_expired_exports: deleteExpiredExportsTask({
+        exportDir: options.portability.exportDir,
+        logger: options.logger,
+      }),
+      erase_tenant: eraseTenantTask({
+        exportDir: options.portability.exportDir,
+        auditRetentionDays: options.portability.offboardedAuditRetentionDays,
+        logger: options.logger,
+      }),
     },
   });
 }

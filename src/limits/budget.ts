@@ -82,7 +82,8 @@ function memoryBuckets(options: BudgetOptions) {
 export function createBudget(options: BudgetOptions, logger: Logger): Budget {
   const { maxPoints, restoreRate } = options;
   const inMemory = memoryBuckets(options);
-  let apply: (key: string, points: number) => Promise<[boolean, number]> = async (key, points) => inMemory(key, points);
+  let apply: (key: string, points: number) => Promise<[boolean, number]> = async (key, points) =>
+    inMemory(key, points);
   let redis: Promise<Redis> | undefined;
 
   if (options.redisUrl) {
@@ -101,10 +102,14 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
       client.on('ready', () => (warned = false));
       return client;
     });
-    const shared = redis as Promise<Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> }>;
+    const shared = redis as Promise<
+      Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> }
+    >;
     apply = async (key, points) => {
       try {
-        const [taken, available] = await (await shared).bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
+        const [taken, available] = await (
+          await shared
+        ).bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
         return [taken === 1, Number(available)];
       } catch {
         return inMemory(key, points);
@@ -112,7 +117,11 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
     };
   }
 
-  const status = (available: number): ThrottleStatus => ({ maximumAvailable: maxPoints, currentlyAvailable: Math.floor(available), restoreRate });
+  const status = (available: number): ThrottleStatus => ({
+    maximumAvailable: maxPoints,
+    currentlyAvailable: Math.floor(available),
+    restoreRate,
+  });
   return {
     async take(key, points) {
       const [taken, available] = await apply(key, points);

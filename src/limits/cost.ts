@@ -69,7 +69,10 @@ interface Walk {
   actual: boolean;
 }
 
-const isConnection = (type: GraphQLCompositeType) => isObjectType(type) && type.name.endsWith('Connection') && ('nodes' in type.getFields() || 'edges' in type.getFields());
+const isConnection = (type: GraphQLCompositeType) =>
+  isObjectType(type) &&
+  type.name.endsWith('Connection') &&
+  ('nodes' in type.getFields() || 'edges' in type.getFields());
 
 function included(walk: Walk, node: FieldNode | { directives?: FieldNode['directives'] }): boolean {
   if (!node.directives?.length) return true;
@@ -78,7 +81,12 @@ function included(walk: Walk, node: FieldNode | { directives?: FieldNode['direct
 }
 
 /** The fields a selection set runs on an object of `type`, by response key (fragments flattened). */
-function collectFields(walk: Walk, selectionSet: SelectionSetNode, type: GraphQLObjectType, into = new Map<string, FieldNode[]>()) {
+function collectFields(
+  walk: Walk,
+  selectionSet: SelectionSetNode,
+  type: GraphQLObjectType,
+  into = new Map<string, FieldNode[]>(),
+) {
   for (const selection of selectionSet.selections) {
     if (!included(walk, selection)) continue;
     if (selection.kind === Kind.FIELD) {
@@ -86,24 +94,44 @@ function collectFields(walk: Walk, selectionSet: SelectionSetNode, type: GraphQL
       into.set(key, [...(into.get(key) ?? []), selection]);
       continue;
     }
-    const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : walk.fragments.get(selection.name.value);
+    const fragment =
+      selection.kind === Kind.INLINE_FRAGMENT ? selection : walk.fragments.get(selection.name.value);
     if (!fragment) continue;
     const condition = fragment.typeCondition && walk.schema.getType(fragment.typeCondition.name.value);
-    const applies = !condition || condition === type || (isAbstractType(condition) && walk.schema.isSubType(condition, type));
+    const applies =
+      !condition ||
+      condition === type ||
+      (isAbstractType(condition) && walk.schema.isSubType(condition, type));
     if (applies) collectFields(walk, fragment.selectionSet, type, into);
   }
   return into;
 }
 
-function argumentsOf(walk: Walk, field: GraphQLField<unknown, unknown>, node: FieldNode): Record<string, unknown> {
+function argumentsOf(
+  walk: Walk,
+  field: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+): Record<string, unknown> {
   return field.args.length === 0 ? {} : getArgumentValues(field as never, node, walk.variables);
 }
 
 /** Rows a connection field returns at most, and skips; refuses page sizes and offsets over the maxima. */
-function pageOf(walk: Walk, owner: GraphQLObjectType, field: GraphQLField<unknown, unknown>, node: FieldNode): { size: number; offset: number } {
-  const { first, last, offset } = argumentsOf(walk, field, node) as { first?: number | null; last?: number | null; offset?: number | null };
+function pageOf(
+  walk: Walk,
+  owner: GraphQLObjectType,
+  field: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+): { size: number; offset: number } {
+  const { first, last, offset } = argumentsOf(walk, field, node) as {
+    first?: number | null;
+    last?: number | null;
+    offset?: number | null;
+  };
   const { maxSize, maxOffset, defaultSize } = walk.pages;
-  for (const [name, value] of [['first', first], ['last', last]] as const) {
+  for (const [name, value] of [
+    ['first', first],
+    ['last', last],
+  ] as const) {
     if (value != null && value > maxSize) {
       throw new PageLimitError(
         'PAGE_SIZE_TOO_LARGE',
@@ -112,16 +140,29 @@ function pageOf(walk: Walk, owner: GraphQLObjectType, field: GraphQLField<unknow
     }
   }
   if (offset != null && offset > maxOffset) {
-    throw new PageLimitError('OFFSET_TOO_LARGE', `\`offset: ${offset}\` on ${owner.name}.${field.name} is over the limit of ${maxOffset} (MAX_OFFSET); page with cursors (after/before) instead.`);
+    throw new PageLimitError(
+      'OFFSET_TOO_LARGE',
+      `\`offset: ${offset}\` on ${owner.name}.${field.name} is over the limit of ${maxOffset} (MAX_OFFSET); page with cursors (after/before) instead.`,
+    );
   }
-  const sizes = [first, last].filter((value): value is number => value != null).map((value) => Math.max(0, value));
+  const sizes = [first, last]
+    .filter((value): value is number => value != null)
+    .map((value) => Math.max(0, value));
   return { size: sizes.length > 0 ? Math.min(...sizes) : defaultSize, offset: Math.max(0, offset ?? 0) };
 }
 
 /** Cost of what `selectionSet` selects on `value` (actual) or on any object of `type` (estimate). */
-function selectionCost(walk: Walk, selectionSet: SelectionSetNode | undefined, type: GraphQLCompositeType, value: unknown, pageSize: number): number {
+function selectionCost(
+  walk: Walk,
+  selectionSet: SelectionSetNode | undefined,
+  type: GraphQLCompositeType,
+  value: unknown,
+  pageSize: number,
+): number {
   if (!selectionSet) return 0;
-  const candidates: readonly GraphQLObjectType[] = isObjectType(type) ? [type] : walk.schema.getPossibleTypes(type);
+  const candidates: readonly GraphQLObjectType[] = isObjectType(type)
+    ? [type]
+    : walk.schema.getPossibleTypes(type);
   let dearest = 0;
   for (const objectType of candidates) {
     let cost = 0;
@@ -133,7 +174,14 @@ function selectionCost(walk: Walk, selectionSet: SelectionSetNode | undefined, t
   return dearest;
 }
 
-function fieldCost(walk: Walk, owner: GraphQLObjectType, key: string, nodes: FieldNode[], parent: unknown, pageSize: number): number {
+function fieldCost(
+  walk: Walk,
+  owner: GraphQLObjectType,
+  key: string,
+  nodes: FieldNode[],
+  parent: unknown,
+  pageSize: number,
+): number {
   const field = owner.getFields()[nodes[0]!.name.value];
   if (!field) return 0; // __typename and the like
   const named = getNamedType(field.type);
@@ -143,12 +191,19 @@ function fieldCost(walk: Walk, owner: GraphQLObjectType, key: string, nodes: Fie
 
   // Fields of the same response key merge their selections.
   const selectionSet: SelectionSetNode | undefined =
-    nodes.length === 1 ? nodes[0]!.selectionSet : { kind: Kind.SELECTION_SET, selections: nodes.flatMap((node) => node.selectionSet?.selections ?? []) };
+    nodes.length === 1
+      ? nodes[0]!.selectionSet
+      : {
+          kind: Kind.SELECTION_SET,
+          selections: nodes.flatMap((node) => node.selectionSet?.selections ?? []),
+        };
   const page = isConnection(named) ? pageOf(walk, owner, field, nodes[0]!) : undefined;
-  const itemCost = (item: unknown) => 1 + selectionCost(walk, selectionSet, named, item, page?.size ?? pageSize);
+  const itemCost = (item: unknown) =>
+    1 + selectionCost(walk, selectionSet, named, item, page?.size ?? pageSize);
 
   if (!isListType(getNullableType(field.type))) return itemCost(value) + (page?.offset ?? 0);
-  if (walk.actual) return (value as unknown[]).reduce<number>((sum, item) => sum + (item == null ? 0 : itemCost(item)), 0);
+  if (walk.actual)
+    return (value as unknown[]).reduce<number>((sum, item) => sum + (item == null ? 0 : itemCost(item)), 0);
   // nodes and edges hold the enclosing connection's page; groupedAggregates its groups.
   const length = field.name === 'groupedAggregates' ? walk.pages.maxGroups : pageSize;
   return length * itemCost(undefined);
@@ -162,7 +217,12 @@ export interface OperationInput {
   variables: Record<string, unknown>;
 }
 
-function operationCost(input: OperationInput, pages: PageLimits, data: Record<string, unknown> | null | undefined, actual: boolean): number {
+function operationCost(
+  input: OperationInput,
+  pages: PageLimits,
+  data: Record<string, unknown> | null | undefined,
+  actual: boolean,
+): number {
   const operation = getOperationAST(input.document, input.operationName);
   if (!operation) return OPERATION_COST;
   const root = input.schema.getRootType(operation.operation);
@@ -170,7 +230,9 @@ function operationCost(input: OperationInput, pages: PageLimits, data: Record<st
   const walk: Walk = {
     schema: input.schema,
     fragments: new Map(
-      input.document.definitions.filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION).map((fragment) => [fragment.name.value, fragment]),
+      input.document.definitions
+        .filter((definition) => definition.kind === Kind.FRAGMENT_DEFINITION)
+        .map((fragment) => [fragment.name.value, fragment]),
     ),
     variables: input.variables,
     pages,
@@ -190,6 +252,10 @@ export function requestedCost(input: OperationInput, pages: PageLimits): number 
 }
 
 /** The cost of what an operation returned. */
-export function actualCost(input: OperationInput, pages: PageLimits, data: Record<string, unknown> | null | undefined): number {
+export function actualCost(
+  input: OperationInput,
+  pages: PageLimits,
+  data: Record<string, unknown> | null | undefined,
+): number {
   return operationCost(input, pages, data, true);
 }

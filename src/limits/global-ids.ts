@@ -33,7 +33,8 @@ export function isGlobalId(value: string): boolean {
   }
 }
 
-const isIdType = (type: GraphQLInputType | null | undefined) => type != null && getNamedType(type).name === 'ID';
+const isIdType = (type: GraphQLInputType | null | undefined) =>
+  type != null && getNamedType(type).name === 'ID';
 
 /** The first ID-typed string literal in the document that is not a global id. */
 export function badIdLiteral(schema: GraphQLSchema, document: DocumentNode): string | undefined {
@@ -43,7 +44,8 @@ export function badIdLiteral(schema: GraphQLSchema, document: DocumentNode): str
     document,
     visitWithTypeInfo(typeInfo, {
       StringValue(node) {
-        if (bad === undefined && isIdType(typeInfo.getInputType()) && !isGlobalId(node.value)) bad = node.value;
+        if (bad === undefined && isIdType(typeInfo.getInputType()) && !isGlobalId(node.value))
+          bad = node.value;
       },
     }),
   );
@@ -72,7 +74,11 @@ function badIdIn(value: unknown, type: GraphQLInputType): string | undefined {
 }
 
 /** The first ID in the variables (at any depth of an input object) that is not a global id. */
-export function badIdVariable(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown>): string | undefined {
+export function badIdVariable(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown>,
+): string | undefined {
   for (const definition of document.definitions) {
     if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
     for (const variable of definition.variableDefinitions ?? []) {

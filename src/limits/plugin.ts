@@ -17,7 +17,14 @@ import type { Identity } from '../auth/claims.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
-import { actualCost, OPERATION_COST, PageLimitError, requestedCost, type OperationInput, type PageLimits } from './cost.ts';
+import {
+  actualCost,
+  OPERATION_COST,
+  PageLimitError,
+  requestedCost,
+  type OperationInput,
+  type PageLimits,
+} from './cost.ts';
 import { badIdVariable, invalidIdMessage } from './global-ids.ts';
 import { createHoldBack } from './hold-back.ts';
 import { approximateJsonBytes } from './response-size.ts';
@@ -69,10 +76,22 @@ interface CostExtension {
   throttleStatus?: ThrottleStatus;
 }
 
-type Result = { data?: Record<string, unknown> | null; errors?: readonly GraphQLError[]; extensions?: Record<string, unknown> };
+type Result = {
+  data?: Record<string, unknown> | null;
+  errors?: readonly GraphQLError[];
+  extensions?: Record<string, unknown>;
+};
 
-function refusal(code: ErrorCode, message: string, cost: CostExtension, extensions: Record<string, unknown> = {}): Result {
-  return { errors: [new GraphQLError(message, { extensions: { code, ...extensions } })], extensions: { cost } };
+function refusal(
+  code: ErrorCode,
+  message: string,
+  cost: CostExtension,
+  extensions: Record<string, unknown> = {},
+): Result {
+  return {
+    errors: [new GraphQLError(message, { extensions: { code, ...extensions } })],
+    extensions: { cost },
+  };
 }
 
 /** 429: the caller's bucket does not hold `needed` points yet. */
@@ -81,7 +100,11 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
   const result = refusal(
     'RATE_LIMITED',
     `This operation needs ${needed} cost points and ${status.currentlyAvailable} of ${status.maximumAvailable} are available; retry in ${retryAfter} s.`,
-    { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: 0, throttleStatus: status },
+    {
+      ...(requested !== undefined && { requestedQueryCost: requested }),
+      actualQueryCost: 0,
+      throttleStatus: status,
+    },
     { retryAfter },
   );
   return [result, retryAfter];
@@ -94,7 +117,8 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
   const validators = new WeakMap<GraphQLSchema, ParseAndValidate>();
   const parseAndValidateFor = (schema: GraphQLSchema) => {
     let parseAndValidate = validators.get(schema);
-    if (!parseAndValidate) validators.set(schema, (parseAndValidate = createParseAndValidate(schema, limits)));
+    if (!parseAndValidate)
+      validators.set(schema, (parseAndValidate = createParseAndValidate(schema, limits)));
     return parseAndValidate;
   };
 
@@ -114,7 +138,11 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
   async function refuse(key: string, code: ErrorCode, message: string, requested?: number): Promise<Result> {
     const charged = await budget?.take(key, OPERATION_COST);
     if (charged && !charged.taken) return holdBack(...throttled(charged.status, OPERATION_COST, requested));
-    const cost = { ...(requested !== undefined && { requestedQueryCost: requested }), actualQueryCost: OPERATION_COST, ...(charged && { throttleStatus: charged.status }) };
+    const cost = {
+      ...(requested !== undefined && { requestedQueryCost: requested }),
+      actualQueryCost: OPERATION_COST,
+      ...(charged && { throttleStatus: charged.status }),
+    };
     return refusal(code, message, cost);
   }
 
@@ -122,13 +150,28 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     const context = args.contextValue;
     const operation = getOperationAST(args.document, args.operationName);
     if (context.usage && operation?.name) context.usage.operationName = operation.name.value;
-    const coerced = operation && getVariableValues(args.schema, operation.variableDefinitions ?? [], (args.variableValues ?? {}) as Record<string, unknown>);
+    const coerced =
+      operation &&
+      getVariableValues(
+        args.schema,
+        operation.variableDefinitions ?? [],
+        (args.variableValues ?? {}) as Record<string, unknown>,
+      );
     // Variables that do not fit their types: execution refuses them precisely, running nothing.
     if (!coerced || coerced.errors) return next();
     const key = await chargedKey(context);
-    const input: OperationInput = { schema: args.schema, document: args.document, operationName: args.operationName, variables: coerced.coerced };
+    const input: OperationInput = {
+      schema: args.schema,
+      document: args.document,
+      operationName: args.operationName,
+      variables: coerced.coerced,
+    };
 
-    const badId = badIdVariable(args.schema, args.document, (args.variableValues ?? {}) as Record<string, unknown>);
+    const badId = badIdVariable(
+      args.schema,
+      args.document,
+      (args.variableValues ?? {}) as Record<string, unknown>,
+    );
     if (badId !== undefined) return refuse(key, 'INVALID_ID', invalidIdMessage(badId));
     let requested: number;
     try {
@@ -180,7 +223,11 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     const actual = actualCost(input, pages, result.data);
     if (context.usage) context.usage.actualCost = actual;
     if (budget && actual < requested) throttleStatus = await budget.refund(key, requested - actual);
-    const cost: CostExtension = { requestedQueryCost: requested, actualQueryCost: actual, ...(throttleStatus && { throttleStatus }) };
+    const cost: CostExtension = {
+      requestedQueryCost: requested,
+      actualQueryCost: actual,
+      ...(throttleStatus && { throttleStatus }),
+    };
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(
         'RESPONSE_TOO_LARGE',
@@ -200,7 +247,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
           const inner = event.getExecutionConfig;
           event.getExecutionConfig = function (this: unknown, requestContext) {
             const config = inner.call(this as never, requestContext);
-            const ours = (value: Awaited<typeof config>) => ({ ...value, parseAndValidate: parseAndValidateFor(value.schema) });
+            const ours = (value: Awaited<typeof config>) => ({
+              ...value,
+              parseAndValidate: parseAndValidateFor(value.schema),
+            });
             return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
           };
           return next();

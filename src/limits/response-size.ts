@@ -13,9 +13,11 @@ export function approximateJsonBytes(value: unknown): number {
     case 'boolean':
       return 5;
     case 'object': {
-      if (Array.isArray(value)) return value.reduce<number>((sum, item) => sum + approximateJsonBytes(item) + 1, 2);
+      if (Array.isArray(value))
+        return value.reduce<number>((sum, item) => sum + approximateJsonBytes(item) + 1, 2);
       let bytes = 2;
-      for (const key in value) bytes += key.length + 4 + approximateJsonBytes((value as Record<string, unknown>)[key]);
+      for (const key in value)
+        bytes += key.length + 4 + approximateJsonBytes((value as Record<string, unknown>)[key]);
       return bytes;
     }
     default:

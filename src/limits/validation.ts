@@ -29,9 +29,14 @@ export interface DocumentLimits {
   introspection: boolean;
 }
 
-export type ParseAndValidate = (query: string) => { document: DocumentNode; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined };
+export type ParseAndValidate = (
+  query: string,
+) =>
+  { document: DocumentNode; errors?: undefined } | { errors: readonly GraphQLError[]; document?: undefined };
 
-const refusal = (code: ErrorCode, ...messages: string[]) => ({ errors: messages.map((message) => new GraphQLError(message, { extensions: { code } })) });
+const refusal = (code: ErrorCode, ...messages: string[]) => ({
+  errors: messages.map((message) => new GraphQLError(message, { extensions: { code } })),
+});
 
 // graphql-armor's rules throw their GraphQLError instead of reporting it.
 function firstError(schema: GraphQLSchema, document: DocumentNode, rule: ValidationRule): string | undefined {
@@ -55,11 +60,17 @@ export function createParseAndValidate(schema: GraphQLSchema, limits: DocumentLi
   function judge(query: string): ReturnType<ParseAndValidate> {
     let document: DocumentNode;
     try {
-      document = parse(new Source(query, 'GraphQL request'), { maxTokens: limits.maxTokens, noLocation: true });
+      document = parse(new Source(query, 'GraphQL request'), {
+        maxTokens: limits.maxTokens,
+        noLocation: true,
+      });
     } catch (error) {
       const message = (error as GraphQLError).message;
       return /tokens/.test(message)
-        ? refusal('QUERY_TOO_LARGE', `The query has more than ${limits.maxTokens} tokens (limit MAX_QUERY_TOKENS).`)
+        ? refusal(
+            'QUERY_TOO_LARGE',
+            `The query has more than ${limits.maxTokens} tokens (limit MAX_QUERY_TOKENS).`,
+          )
         : refusal('GRAPHQL_PARSE_FAILED', message);
     }
     for (const [code, rule] of documentRules) {
@@ -68,7 +79,10 @@ export function createParseAndValidate(schema: GraphQLSchema, limits: DocumentLi
     }
     const errors = validate(schema, document);
     if (errors.length > 0) {
-      return refusal('GRAPHQL_VALIDATION_FAILED', ...errors.map((error) => (limits.introspection ? error.message : withoutHints(error.message))));
+      return refusal(
+        'GRAPHQL_VALIDATION_FAILED',
+        ...errors.map((error) => (limits.introspection ? error.message : withoutHints(error.message))),
+      );
     }
     const badId = badIdLiteral(schema, document);
     if (badId !== undefined) return refusal('INVALID_ID', invalidIdMessage(badId));

@@ -21,7 +21,10 @@ export function createTenantVerifier(pool: pg.Pool, ttlSeconds: number): VerifyT
     max: 50_000,
     ttl: ttlSeconds * 1000,
     fetchMethod: async (_key, _stale, { context: { userId, tenantId } }) => {
-      const { rows } = await pool.query<{ id: string | null }>('select app_private.member_tenant_id($1, $2) as id', [userId, tenantId]);
+      const { rows } = await pool.query<{ id: string | null }>(
+        'select app_private.member_tenant_id($1, $2) as id',
+        [userId, tenantId],
+      );
       return rows[0]?.id ?? '';
     },
   });
@@ -29,6 +32,8 @@ export function createTenantVerifier(pool: pg.Pool, ttlSeconds: number): VerifyT
     if (!identity.tenantId) return undefined;
     // A key's tenant was verified with the key itself.
     if (identity.apiKeyId) return identity.tenantId;
-    return (await verdicts.fetch(`${identity.userId}:${identity.tenantId}`, { context: identity })) || undefined;
+    return (
+      (await verdicts.fetch(`${identity.userId}:${identity.tenantId}`, { context: identity })) || undefined
+    );
   };
 }

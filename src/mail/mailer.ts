@@ -43,7 +43,10 @@ export function createMailer(options: MailerOptions, logger: Logger): Mailer {
     async send(mail) {
       const { message } = (await transport.sendMail({ from: options.from, ...mail })) as { message: Buffer };
       await mkdir(options.mailbox, { recursive: true });
-      const file = path.join(options.mailbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.to.replace(/[^\w.@-]/g, '_')}.eml`);
+      const file = path.join(
+        options.mailbox,
+        `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.to.replace(/[^\w.@-]/g, '_')}.eml`,
+      );
       await writeFile(file, message, { mode: 0o600 });
       return { file };
     },

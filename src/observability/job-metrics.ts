@@ -22,7 +22,8 @@ const QUEUE_SQL = `
 
 export function watchJobs(worker: ObservedWorker, metrics: Metrics): () => Promise<Record<string, number>> {
   const known = new Set(worker.tasks);
-  const task = (job: { task_identifier?: string }) => (job.task_identifier && known.has(job.task_identifier) ? job.task_identifier : 'other');
+  const task = (job: { task_identifier?: string }) =>
+    job.task_identifier && known.has(job.task_identifier) ? job.task_identifier : 'other';
   worker.events.on('job:success', ({ job }) => metrics.observeJob(task(job), 'success'));
   worker.events.on('job:error', ({ job }) => metrics.observeJob(task(job), 'error'));
   worker.events.on('job:failed', ({ job }) => metrics.observeJob(task(job), 'failed'));

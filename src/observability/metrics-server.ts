@@ -40,7 +40,11 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
-function topTenants(req: IncomingMessage, res: ServerResponse, { usageTop, adminToken }: MetricsServerOptions) {
+function topTenants(
+  req: IncomingMessage,
+  res: ServerResponse,
+  { usageTop, adminToken }: MetricsServerOptions,
+) {
   if (!adminToken) return send(res, 404, { error: 'The admin endpoint is off: set ADMIN_TOKEN.' });
   if (!tokenMatches(req.headers.authorization, adminToken)) {
     res.setHeader('WWW-Authenticate', 'Bearer');
@@ -50,8 +54,18 @@ function topTenants(req: IncomingMessage, res: ServerResponse, { usageTop, admin
   const minutes = Number(query.get('minutes') ?? 5);
   const limit = Number(query.get('limit') ?? 10);
   const by = (query.get('by') ?? 'costPoints') as Resource;
-  if (!Number.isInteger(minutes) || minutes < 1 || minutes > usageTop.minutes || !Number.isInteger(limit) || limit < 1 || limit > 1000 || !RESOURCES.includes(by)) {
-    return send(res, 400, { error: `minutes: 1 to ${usageTop.minutes}; limit: 1 to 1000; by: one of ${RESOURCES.join(', ')}.` });
+  if (
+    !Number.isInteger(minutes) ||
+    minutes < 1 ||
+    minutes > usageTop.minutes ||
+    !Number.isInteger(limit) ||
+    limit < 1 ||
+    limit > 1000 ||
+    !RESOURCES.includes(by)
+  ) {
+    return send(res, 400, {
+      error: `minutes: 1 to ${usageTop.minutes}; limit: 1 to 1000; by: one of ${RESOURCES.join(', ')}.`,
+    });
   }
   send(res, 200, usageTop.top({ minutes, limit, by }));
 }

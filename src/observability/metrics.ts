@@ -74,13 +74,13 @@ export function createMetrics(sources: () => MetricsSources): Metrics {
   });
   const operations = new Counter({
     name: 'tenantgraph_graphql_requests_total',
-    help: 'GraphQL requests, by operation (a trusted document\'s name, or other, anonymous, none) and outcome (OK or the first error code).',
+    help: "GraphQL requests, by operation (a trusted document's name, or other, anonymous, none) and outcome (OK or the first error code).",
     labelNames: ['operation', 'outcome'],
     registers: [registry],
   });
   const duration = new Histogram({
     name: 'tenantgraph_graphql_request_duration_seconds',
-    help: 'Time from the request\'s arrival to the last byte of its response, by operation and outcome.',
+    help: "Time from the request's arrival to the last byte of its response, by operation and outcome.",
     labelNames: ['operation', 'outcome'],
     buckets: DURATION_BUCKETS,
     registers: [registry],
@@ -117,7 +117,7 @@ export function createMetrics(sources: () => MetricsSources): Metrics {
 
   new Gauge({
     name: 'tenantgraph_db_pool_connections',
-    help: 'Connections of the API\'s pool, by state: total (open), idle, max (PG_POOL_MAX).',
+    help: "Connections of the API's pool, by state: total (open), idle, max (PG_POOL_MAX).",
     labelNames: ['state'],
     registers: [registry],
     collect() {
@@ -130,7 +130,7 @@ export function createMetrics(sources: () => MetricsSources): Metrics {
   });
   new Gauge({
     name: 'tenantgraph_db_pool_waiting_requests',
-    help: 'Requests waiting for a connection of the API\'s pool.',
+    help: "Requests waiting for a connection of the API's pool.",
     registers: [registry],
     collect() {
       const { pool } = sources();
@@ -171,7 +171,12 @@ export function createMetrics(sources: () => MetricsSources): Metrics {
     },
   });
 
-  const shareOf = { requests: 'requests', costPoints: 'cost', databaseMs: 'database_time', errors: 'errors' } as const;
+  const shareOf = {
+    requests: 'requests',
+    costPoints: 'cost',
+    databaseMs: 'database_time',
+    errors: 'errors',
+  } as const;
   new Gauge({
     name: 'tenantgraph_tenant_largest_share',
     help: 'The largest share any single tenant has of requests, cost, database_time or errors over the last 5 minutes (0 to 1); npm run tenants:top names it.',

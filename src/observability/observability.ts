@@ -27,7 +27,11 @@ export interface Observability {
   metrics: Metrics;
   usageTop: UsageTop;
   /** Called by the API server once: its pool, gate and trusted documents; gives back its middleware and plugin. */
-  attach(server: { pool: pg.Pool; databaseGateOpen: () => boolean; trustedDocuments?: Record<string, string> | undefined }): {
+  attach(server: {
+    pool: pg.Pool;
+    databaseGateOpen: () => boolean;
+    trustedDocuments?: Record<string, string> | undefined;
+  }): {
     middleware: express.RequestHandler;
     plugin: GraphileConfig.Plugin;
   };
@@ -43,7 +47,14 @@ export async function startObservability(options: ObservabilityOptions): Promise
   const metrics = createMetrics(() => sources);
   const usageTop = createUsageTop();
   sources.usageShares = () => usageTop.shares();
-  const server = await startMetricsServer({ host: options.host, port: options.port, registry: metrics.registry, usageTop, adminToken: options.adminToken, logger: options.logger });
+  const server = await startMetricsServer({
+    host: options.host,
+    port: options.port,
+    registry: metrics.registry,
+    usageTop,
+    adminToken: options.adminToken,
+    logger: options.logger,
+  });
   return {
     url: server.url,
     metrics,
@@ -51,7 +62,10 @@ export async function startObservability(options: ObservabilityOptions): Promise
     attach({ pool, databaseGateOpen, trustedDocuments }) {
       sources.pool = pool;
       sources.databaseGateOpen = databaseGateOpen;
-      const operationLabel = createOperationLabel([...operationNamesOf(trustedDocuments ?? {}), ...(options.operationNames ?? [])]);
+      const operationLabel = createOperationLabel([
+        ...operationNamesOf(trustedDocuments ?? {}),
+        ...(options.operationNames ?? []),
+      ]);
       return { middleware: observeRequests(metrics, usageTop, operationLabel), plugin: ObservabilityPlugin };
     },
     watchWorker(worker) {

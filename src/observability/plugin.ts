@@ -32,7 +32,9 @@ const severity = (code: string) => (isErrorCode(code) ? CATALOGUE[code].status :
 
 /** The codes of a GraphQL response's errors, most severe first; [] for none. */
 export function errorCodesOf(body: { errors?: Array<{ extensions?: { code?: unknown } }> }): string[] {
-  const codes = (body.errors ?? []).map((error) => (typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN'));
+  const codes = (body.errors ?? []).map((error) =>
+    typeof error.extensions?.code === 'string' ? error.extensions.code : 'UNKNOWN',
+  );
   return codes.sort((a, b) => severity(b) - severity(a));
 }
 

@@ -20,7 +20,11 @@ export function observeRequests(metrics: Metrics, usageTop: UsageTop, operationL
         method: methodLabel(req.method),
         status: res.statusCode,
         seconds,
-        ...(graphql && { operation: operationLabel(usage?.operationName, usage?.executed === true), errorCodes, actualCost: usage?.actualCost }),
+        ...(graphql && {
+          operation: operationLabel(usage?.operationName, usage?.executed === true),
+          errorCodes,
+          actualCost: usage?.actualCost,
+        }),
       });
       if (!graphql || req.method === 'OPTIONS') return;
       usageTop.record(usage?.tenantId, {

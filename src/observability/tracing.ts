@@ -20,7 +20,12 @@ import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import type { Usage } from '../limits/plugin.ts';
 
 /** The modules the loader hook wraps: the instrumented ones, nothing else. */
@@ -58,8 +63,14 @@ export class RedactingSpanProcessor implements SpanProcessor {
       if (typeof url === 'string') span.setAttribute(key, withoutQuery(url));
     }
     if (attributes['url.query'] !== undefined) span.setAttribute('url.query', '');
-    if (span.status.message !== undefined && (attributes['db.system.name'] ?? attributes['db.system']) !== undefined) {
-      span.setStatus({ code: span.status.code, message: `PostgreSQL error ${String(attributes['error.type'] ?? '')}`.trim() });
+    if (
+      span.status.message !== undefined &&
+      (attributes['db.system.name'] ?? attributes['db.system']) !== undefined
+    ) {
+      span.setStatus({
+        code: span.status.code,
+        message: `PostgreSQL error ${String(attributes['error.type'] ?? '')}`.trim(),
+      });
     }
   }
   onEnd(): void {}
@@ -83,14 +94,27 @@ function annotate(span: Span, request: IncomingMessage, response: ServerResponse
 
 /** The exporters OTEL_TRACES_EXPORTER names (otlp by default, over OTEL_EXPORTER_OTLP_PROTOCOL). */
 async function exportersFromEnv(env: NodeJS.ProcessEnv): Promise<SpanExporter[]> {
-  const names = [...new Set((env.OTEL_TRACES_EXPORTER ?? '').split(',').map((name) => name.trim()).filter(Boolean))];
+  const names = [
+    ...new Set(
+      (env.OTEL_TRACES_EXPORTER ?? '')
+        .split(',')
+        .map((name) => name.trim())
+        .filter(Boolean),
+    ),
+  ];
   const exporters: SpanExporter[] = [];
   for (const name of names.length > 0 ? names : ['otlp']) {
     if (name === 'console') exporters.push(new ConsoleSpanExporter());
     else if (name === 'otlp') {
-      const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
-      if (protocol === 'grpc') exporters.push(new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter());
-      else if (protocol === 'http/json') exporters.push(new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter());
+      const protocol = (
+        env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ??
+        env.OTEL_EXPORTER_OTLP_PROTOCOL ??
+        'http/protobuf'
+      ).trim();
+      if (protocol === 'grpc')
+        exporters.push(new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter());
+      else if (protocol === 'http/json')
+        exporters.push(new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter());
       else exporters.push(new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter());
     } else throw new Error(`OTEL_TRACES_EXPORTER: ${name} is not one of otlp, console, none`);
   }
@@ -106,9 +130,15 @@ export interface Tracing {
  * Starts tracing; call before http, express or pg are imported. `exporters` replaces the
  * ones the environment names (the bench's in-memory exporter).
  */
-export async function startTracing({ env = process.env, exporters }: { env?: NodeJS.ProcessEnv; exporters?: SpanExporter[] } = {}): Promise<Tracing> {
+export async function startTracing({
+  env = process.env,
+  exporters,
+}: { env?: NodeJS.ProcessEnv; exporters?: SpanExporter[] } = {}): Promise<Tracing> {
   registerImportHooks({ include: INSTRUMENTED_MODULES });
-  const processors: SpanProcessor[] = [new RedactingSpanProcessor(), ...(exporters ?? (await exportersFromEnv(env))).map((exporter) => new BatchSpanProcessor({ exporter }))];
+  const processors: SpanProcessor[] = [
+    new RedactingSpanProcessor(),
+    ...(exporters ?? (await exportersFromEnv(env))).map((exporter) => new BatchSpanProcessor({ exporter })),
+  ];
   const sdk = new NodeSDK({
     serviceName: env.OTEL_SERVICE_NAME ?? 'tenantgraph',
     spanProcessors: processors,
@@ -119,7 +149,8 @@ export async function startTracing({ env = process.env, exporters }: { env?: Nod
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (request) => UNTRACED_PATHS.has(withoutQuery(request.url ?? '')),
         applyCustomAttributesOnSpan: (span, request, response) => {
-          if (response instanceof Object && 'statusCode' in response && 'setHeader' in response) annotate(span, request as IncomingMessage, response as ServerResponse);
+          if (response instanceof Object && 'statusCode' in response && 'setHeader' in response)
+            annotate(span, request as IncomingMessage, response as ServerResponse);
         },
       }),
       new ExpressInstrumentation(),

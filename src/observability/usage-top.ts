@@ -60,7 +60,11 @@ export interface UsageTop {
   minutes: number;
 }
 
-export function createUsageTop({ minutes = 15, maxTenantsPerMinute = 10_000, now = Date.now }: UsageTopOptions = {}): UsageTop {
+export function createUsageTop({
+  minutes = 15,
+  maxTenantsPerMinute = 10_000,
+  now = Date.now,
+}: UsageTopOptions = {}): UsageTop {
   const buckets: Bucket[] = [];
 
   function current(): Bucket {
@@ -120,7 +124,12 @@ export function createUsageTop({ minutes = 15, maxTenantsPerMinute = 10_000, now
           tenantId,
           ...usage,
           databaseMs: Math.round(usage.databaseMs),
-          share: Object.fromEntries(RESOURCES.map((resource) => [resource, totals[resource] > 0 ? Math.round((usage[resource] / totals[resource]) * 1000) / 1000 : 0])) as Usage,
+          share: Object.fromEntries(
+            RESOURCES.map((resource) => [
+              resource,
+              totals[resource] > 0 ? Math.round((usage[resource] / totals[resource]) * 1000) / 1000 : 0,
+            ]),
+          ) as Usage,
         }));
       return {
         windowSeconds: (Math.floor(now() / 60_000) * 60_000 + 60_000 - since) / 1000,
@@ -136,7 +145,11 @@ export function createUsageTop({ minutes = 15, maxTenantsPerMinute = 10_000, now
       const largest = empty();
       for (const [tenantId, usage] of tenants) {
         if (tenantId === NO_TENANT || tenantId === OTHER_TENANTS) continue;
-        for (const resource of RESOURCES) largest[resource] = Math.max(largest[resource], totals[resource] > 0 ? usage[resource] / totals[resource] : 0);
+        for (const resource of RESOURCES)
+          largest[resource] = Math.max(
+            largest[resource],
+            totals[resource] > 0 ? usage[resource] / totals[resource] : 0,
+          );
       }
       return { ...largest, tenants: totals.tenants };
     },

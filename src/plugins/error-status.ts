@@ -21,8 +21,12 @@ function refusalStatus(body: Body): { status: number; retryAfter?: number } | un
   if (body.data !== undefined || !body.errors?.length) return undefined;
   const codes = body.errors.map((error) => error.extensions?.code);
   if (!codes.every(isErrorCode)) return undefined;
-  const retryAfter = body.errors.find((error) => typeof error.extensions?.retryAfter === 'number')?.extensions?.retryAfter;
-  return { status: Math.max(...codes.map((code) => CATALOGUE[code].status)), ...(retryAfter !== undefined && { retryAfter }) };
+  const retryAfter = body.errors.find((error) => typeof error.extensions?.retryAfter === 'number')?.extensions
+    ?.retryAfter;
+  return {
+    status: Math.max(...codes.map((code) => CATALOGUE[code].status)),
+    ...(retryAfter !== undefined && { retryAfter }),
+  };
 }
 
 export const ErrorStatusPlugin: GraphileConfig.Plugin = {
@@ -34,11 +38,19 @@ export const ErrorStatusPlugin: GraphileConfig.Plugin = {
         const result = await next();
         if (!result || result.type !== 'buffer' || !result.buffer.includes('"errors"')) return result;
         const body = JSON.parse(result.buffer.toString('utf8')) as Body;
-        if (body.data !== undefined) return result.statusCode === 200 ? result : { ...result, statusCode: 200 };
+        if (body.data !== undefined)
+          return result.statusCode === 200 ? result : { ...result, statusCode: 200 };
         const refused = refusalStatus(body);
         if (!refused) return result;
         const retryAfter = refused.retryAfter ?? (refused.status === 503 ? 1 : undefined);
-        return { ...result, statusCode: refused.status, headers: { ...result.headers, ...(retryAfter !== undefined && { 'retry-after': String(retryAfter) }) } };
+        return {
+          ...result,
+          statusCode: refused.status,
+          headers: {
+            ...result.headers,
+            ...(retryAfter !== undefined && { 'retry-after': String(retryAfter) }),
+          },
+        };
       },
     },
   },

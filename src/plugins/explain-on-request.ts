@@ -10,7 +10,12 @@ const HEADER = 'x-graphql-explain';
 function requestedExplain(requestContext: Partial<Grafast.RequestContext> | undefined): string[] {
   const value = requestContext?.expressv4?.req.headers[HEADER];
   const header = Array.isArray(value) ? value.join(',') : value;
-  return header ? header.split(',').map((part) => part.trim()).filter(Boolean) : [];
+  return header
+    ? header
+        .split(',')
+        .map((part) => part.trim())
+        .filter(Boolean)
+    : [];
 }
 
 export const ExplainOnRequestPlugin: GraphileConfig.Plugin = {
@@ -23,7 +28,10 @@ export const ExplainOnRequestPlugin: GraphileConfig.Plugin = {
         const asked = requestedExplain(args.requestContext);
         const preset = args.resolvedPreset;
         if (preset?.grafast?.explain) {
-          args.resolvedPreset = { ...preset, grafast: { ...preset.grafast, explain: asked.length > 0 ? asked : false } };
+          args.resolvedPreset = {
+            ...preset,
+            grafast: { ...preset.grafast, explain: asked.length > 0 ? asked : false },
+          };
         }
         return next();
       },

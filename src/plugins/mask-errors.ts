@@ -23,16 +23,22 @@ interface PgError {
 
 function asPgError(error: unknown): PgError | undefined {
   const candidate = error as Partial<PgError> | undefined;
-  return typeof candidate?.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code) && typeof candidate.message === 'string'
+  return typeof candidate?.code === 'string' &&
+    /^[0-9A-Z]{5}$/.test(candidate.code) &&
+    typeof candidate.message === 'string'
     ? (candidate as PgError)
     : undefined;
 }
 
 /** The code and words for a PostgreSQL error we pass on (the catalogue says which SQLSTATEs). */
-function describe(error: PgError, messages: ConstraintMessages): { code: ErrorCode; message: string } | undefined {
+function describe(
+  error: PgError,
+  messages: ConstraintMessages,
+): { code: ErrorCode; message: string } | undefined {
   const code = codeForSqlstate.get(error.code);
   if (!code) return undefined;
-  const documented = error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;
+  const documented =
+    error.table && error.constraint ? messages.get(`${error.table}.${error.constraint}`) : undefined;
   switch (error.code) {
     // Check and unique constraints speak in their own `comment on constraint` words.
     case '23514':
@@ -47,30 +53,56 @@ function describe(error: PgError, messages: ConstraintMessages): { code: ErrorCo
   return { code, message: CATALOGUE[code].message };
 }
 
-export function createMaskError(logger: Logger, messages: ConstraintMessages, gate: Pick<DatabaseGate, 'report'>, { hints }: { hints: boolean }) {
+export function createMaskError(
+  logger: Logger,
+  messages: ConstraintMessages,
+  gate: Pick<DatabaseGate, 'report'>,
+  { hints }: { hints: boolean },
+) {
   return (error: GraphQLError): GraphQLError => {
     const original = error.originalError;
     // Errors of the GraphQL layer itself (syntax, validation, coercion) are for the client,
     // without the schema's names in suggestions unless introspection is on anyway.
     if (!original || original instanceof GraphQLError) {
       // Variables that do not fit their types are refused like an invalid document.
-      const code = error.extensions.code ?? (/^Variable "\$/.test(error.message) ? 'GRAPHQL_VALIDATION_FAILED' : undefined);
+      const code =
+        error.extensions.code ??
+        (/^Variable "\$/.test(error.message) ? 'GRAPHQL_VALIDATION_FAILED' : undefined);
       if (code === error.extensions.code && (hints || !/Did you mean/.test(error.message))) return error;
       const message = hints ? error.message : withoutHints(error.message);
-      return new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions: { ...error.extensions, ...(code && { code }) } });
+      return new GraphQLError(message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: original,
+        extensions: { ...error.extensions, ...(code && { code }) },
+      });
     }
     const rebuild = (message: string, extensions: Record<string, unknown>) =>
-      new GraphQLError(message, { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path, originalError: original, extensions });
+      new GraphQLError(message, {
+        nodes: error.nodes,
+        source: error.source,
+        positions: error.positions,
+        path: error.path,
+        originalError: original,
+        extensions,
+      });
 
     // Grafast's "safe" errors are about the request itself (say, a cursor that is not one).
-    if (isSafeError(original)) return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
+    if (isSafeError(original))
+      return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
     if (isDatabaseUnavailable(original)) {
       gate.report(original);
       return rebuild(CATALOGUE.DATABASE_UNAVAILABLE.message, { code: 'DATABASE_UNAVAILABLE' });
     }
     const pgError = asPgError(original);
     const described = pgError && describe(pgError, messages);
-    if (described) return rebuild(described.message, { code: described.code, ...(pgError.constraint && { constraint: pgError.constraint }) });
+    if (described)
+      return rebuild(described.message, {
+        code: described.code,
+        ...(pgError.constraint && { constraint: pgError.constraint }),
+      });
 
     // @dataplan/pg's words when a delete matched no row the visitor may delete: another
     // tenant's id looks exactly like an id that does not exist.
@@ -80,7 +112,10 @@ export function createMaskError(logger: Logger, messages: ConstraintMessages, ga
 
     const errorId = randomUUID();
     logger.error({ errorId, err: original, path: error.path }, 'masked an unexpected error');
-    return rebuild(`An unexpected error occurred (id ${errorId}).`, { code: 'INTERNAL_SERVER_ERROR', errorId });
+    return rebuild(`An unexpected error occurred (id ${errorId}).`, {
+      code: 'INTERNAL_SERVER_ERROR',
+      errorId,
+    });
   };
 }
 

@@ -8,9 +8,18 @@
 import type { PgSelectStep } from '@dataplan/pg';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { PageLimits } from '../limits/cost.ts';
-import { ConnectionStep, constant, ConstantStep, flagError, lambda, SafeError, Step, type ExecutionDetails, type FieldPlanResolver } from 'grafast';
+import {
+  ConnectionStep,
+  constant,
+  ConstantStep,
+  flagError,
+  lambda,
+  SafeError,
+  Step,
+  type ExecutionDetails,
+  type FieldPlanResolver,
+} from 'grafast';
 import { version } from '../version.ts';
-
 
 export const TOO_MANY_GROUPS: ErrorCode = 'TOO_MANY_GROUPS';
 
@@ -92,8 +101,10 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
 
   // Without first and last: the first defaultSize rows, or with `before`, the
   // defaultSize rows just before it. `first` and `last` given are left as they are.
-  const defaultFirst = ([first, last, before]: readonly unknown[]) => first ?? (last == null && before == null ? defaultSize : null);
-  const defaultLast = ([first, last, before]: readonly unknown[]) => last ?? (first == null && before != null ? defaultSize : null);
+  const defaultFirst = ([first, last, before]: readonly unknown[]) =>
+    first ?? (last == null && before == null ? defaultSize : null);
+  const defaultLast = ([first, last, before]: readonly unknown[]) =>
+    last ?? (first == null && before != null ? defaultSize : null);
 
   function withDefaultPageSize(plan: FieldPlanResolver): FieldPlanResolver {
     return ($parent, fieldArgs, info) => {
@@ -106,7 +117,8 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
       const $target = pageTarget($result, !isAbsent($first) || !isAbsent($last));
       if (!$target) return $result;
       $target.setFirst(lambda([$first, $last, $before], defaultFirst, true));
-      if (argNames.has('last') && $target.setLast) $target.setLast(lambda([$first, $last, $before], defaultLast, true));
+      if (argNames.has('last') && $target.setLast)
+        $target.setLast(lambda([$first, $last, $before], defaultLast, true));
       paged.add($result);
       return $result;
     };
@@ -115,9 +127,16 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
   function withGroupLimit(plan: FieldPlanResolver): FieldPlanResolver {
     return ($parent, fieldArgs, info) => {
       const $select = plan($parent, fieldArgs, info);
-      if (!isPageable($select) || !('items' in $select) || !('listItem' in $select) || !('apply' in $select)) {
+      if (
+        !isPageable($select) ||
+        !('items' in $select) ||
+        !('listItem' in $select) ||
+        !('apply' in $select)
+      ) {
         // Unbounded is what this plugin exists to prevent: fail loudly if pg-aggregates changes.
-        throw new Error(`PageSizePlugin: ${info.parentType.name}.${info.fieldName} is not planned as a PgSelect any more; cannot limit its groups`);
+        throw new Error(
+          `PageSizePlugin: ${info.parentType.name}.${info.fieldName} is not planned as a PgSelect any more; cannot limit its groups`,
+        );
       }
       // One more than allowed, to tell "exactly maxGroups" from "too many".
       $select.setFirst(constant(maxGroups + 1));
@@ -138,10 +157,17 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
           if (scope.isPgFieldConnection || scope.isPgFieldSimpleCollection) {
             return { ...field, plan: withDefaultPageSize(field.plan) };
           }
-          if (scope.isConnectionType && scope.isPgConnectionRelated && scope.fieldName === groupedAggregatesFieldName(build)) {
+          if (
+            scope.isConnectionType &&
+            scope.isPgConnectionRelated &&
+            scope.fieldName === groupedAggregatesFieldName(build)
+          ) {
             return {
               ...field,
-              description: [field.description?.replace(/\.?$/, '.'), `At most ${maxGroups} groups; more is an error (${TOO_MANY_GROUPS}): narrow the rows with a filter.`]
+              description: [
+                field.description?.replace(/\.?$/, '.'),
+                `At most ${maxGroups} groups; more is an error (${TOO_MANY_GROUPS}): narrow the rows with a filter.`,
+              ]
                 .filter(Boolean)
                 .join(' '),
               plan: withGroupLimit(field.plan),
@@ -154,7 +180,9 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
           const { isPgFieldConnection, isPgFieldSimpleCollection } = context.scope;
           if (!(isPgFieldConnection || isPgFieldSimpleCollection) || !args.first) return args;
           const { first, last, offset } = args;
-          const unlessPaged = (applyPlan: NonNullable<typeof first.applyPlan> | undefined): typeof applyPlan =>
+          const unlessPaged = (
+            applyPlan: NonNullable<typeof first.applyPlan> | undefined,
+          ): typeof applyPlan =>
             applyPlan && ((...params) => (paged.has(params[1]) ? undefined : applyPlan(...params)));
           const defaultRead = args.last
             ? `Without \`first\` and \`last\`, reads ${defaultSize}: the first ${defaultSize}, or the last ${defaultSize} before \`before\`.`
@@ -163,13 +191,19 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
             ...args,
             first: {
               ...first,
-              description: build.wrapDescription(`Only read the first \`n\` values of the set; at most ${maxSize}. ${defaultRead}`, 'arg'),
+              description: build.wrapDescription(
+                `Only read the first \`n\` values of the set; at most ${maxSize}. ${defaultRead}`,
+                'arg',
+              ),
               applyPlan: unlessPaged(first.applyPlan),
             },
             ...(last && {
               last: {
                 ...last,
-                description: build.wrapDescription(`Only read the last \`n\` values of the set; at most ${maxSize}.`, 'arg'),
+                description: build.wrapDescription(
+                  `Only read the last \`n\` values of the set; at most ${maxSize}.`,
+                  'arg',
+                ),
                 applyPlan: unlessPaged(last.applyPlan),
               },
             }),
@@ -193,6 +227,8 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
 
 // @graphile/pg-aggregates names the field through its inflector; "groupedAggregates" by default.
 function groupedAggregatesFieldName(build: GraphileBuild.Build): string | undefined {
-  const inflection = build.inflection as Partial<{ groupedAggregatesContainerField(details: object): string }>;
+  const inflection = build.inflection as Partial<{
+    groupedAggregatesContainerField(details: object): string;
+  }>;
   return inflection.groupedAggregatesContainerField?.({});
 }

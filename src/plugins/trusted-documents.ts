@@ -26,10 +26,13 @@ export interface TrustedDocuments {
 /** Reads a manifest, refusing one whose hashes do not match their documents. */
 export async function loadTrustedDocuments(file: string): Promise<Record<string, string>> {
   const manifest = JSON.parse(await readFile(file, 'utf8')) as unknown;
-  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) throw new Error(`${file} is not a JSON object of hashes and documents`);
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest))
+    throw new Error(`${file} is not a JSON object of hashes and documents`);
   for (const [hash, document] of Object.entries(manifest)) {
     if (typeof document !== 'string' || createHash('sha256').update(document).digest('hex') !== hash) {
-      throw new Error(`${file}: the document under ${hash.slice(0, 12)}… does not hash to it; run npm run codegen`);
+      throw new Error(
+        `${file}: the document under ${hash.slice(0, 12)}… does not hash to it; run npm run codegen`,
+      );
     }
   }
   return manifest as Record<string, string>;
@@ -84,7 +87,8 @@ export function trustedDocumentsPreset({ manifest, enforce }: TrustedDocuments):
     grafserv: {
       persistedOperations: manifest,
       allowUnpersistedOperation: !enforce,
-      hashFromPayload: (payload) => documentIdOf(payload as Payload) ?? (enforce ? NO_DOCUMENT_ID : undefined),
+      hashFromPayload: (payload) =>
+        documentIdOf(payload as Payload) ?? (enforce ? NO_DOCUMENT_ID : undefined),
     },
   };
 }

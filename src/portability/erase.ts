@@ -13,7 +13,12 @@ import { AUDIT_TABLE, DEFAULT_SCHEMAS, qualified, tenantTables, type Table } fro
  * Runs inside the caller's transaction. The erasure record it writes (if none is there)
  * lets the tenant's last owner go (tg_memberships__keep_an_owner).
  */
-export async function eraseTenantRows(client: pg.ClientBase, tenantId: string, tables: Table[], { keepHistory }: { keepHistory: boolean }): Promise<Record<string, number>> {
+export async function eraseTenantRows(
+  client: pg.ClientBase,
+  tenantId: string,
+  tables: Table[],
+  { keepHistory }: { keepHistory: boolean },
+): Promise<Record<string, number>> {
   await client.query(
     `insert into app_private.tenant_erasures (erased_tenant_id, user_ids)
      values ($1, array(select user_id from app_public.memberships where tenant_id = $1))
@@ -24,9 +29,11 @@ export async function eraseTenantRows(client: pg.ClientBase, tenantId: string, t
   const rows: Record<string, number> = {};
   for (const table of [...tables].reverse()) {
     if (keepHistory && table.tag === 'history') continue;
-    rows[table.name] = (await client.query(`delete from ${qualified(table)} where tenant_id = $1`, [tenantId])).rowCount ?? 0;
+    rows[table.name] =
+      (await client.query(`delete from ${qualified(table)} where tenant_id = $1`, [tenantId])).rowCount ?? 0;
   }
-  rows['app_public.tenants'] = (await client.query('delete from app_public.tenants where id = $1', [tenantId])).rowCount ?? 0;
+  rows['app_public.tenants'] =
+    (await client.query('delete from app_public.tenants where id = $1', [tenantId])).rowCount ?? 0;
   return rows;
 }
 
@@ -52,7 +59,11 @@ export interface ErasureResult {
 }
 
 /** Erases a tenant in its own transaction on `client` (a connection as the owner). */
-export async function eraseTenant(client: pg.ClientBase, tenantId: string, options: ErasureOptions): Promise<ErasureResult> {
+export async function eraseTenant(
+  client: pg.ClientBase,
+  tenantId: string,
+  options: ErasureOptions,
+): Promise<ErasureResult> {
   await client.query('begin');
   try {
     const result = await erase(client, tenantId, options);
@@ -64,10 +75,19 @@ export async function eraseTenant(client: pg.ClientBase, tenantId: string, optio
   }
 }
 
-async function erase(client: pg.ClientBase, tenantId: string, options: ErasureOptions): Promise<ErasureResult> {
+async function erase(
+  client: pg.ClientBase,
+  tenantId: string,
+  options: ErasureOptions,
+): Promise<ErasureResult> {
   const tables = await tenantTables(client, options.schemas ?? DEFAULT_SCHEMAS);
   const rows = await eraseTenantRows(client, tenantId, tables, { keepHistory: true });
-  const { rows: [receipt] } = await client.query<{ user_ids: string[] }>('select user_ids from app_private.tenant_erasures where erased_tenant_id = $1 for update', [tenantId]);
+  const {
+    rows: [receipt],
+  } = await client.query<{ user_ids: string[] }>(
+    'select user_ids from app_private.tenant_erasures where erased_tenant_id = $1 for update',
+    [tenantId],
+  );
   const members = receipt!.user_ids ?? [];
 
   // Members of no other tenant go; their rows elsewhere follow their foreign keys (memberships cascade, creators become null).
@@ -102,13 +122,19 @@ async function erase(client: pg.ClientBase, tenantId: string, options: ErasureOp
         )
       ).rowCount ?? 0;
   } else {
-    rows[AUDIT_TABLE] = (await client.query(`delete from ${AUDIT_TABLE} where tenant_id = $1`, [tenantId])).rowCount ?? 0;
+    rows[AUDIT_TABLE] =
+      (await client.query(`delete from ${AUDIT_TABLE} where tenant_id = $1`, [tenantId])).rowCount ?? 0;
   }
 
   // Jobs not yet taken by a worker (an invitation's mail, an export); graphile-worker 0.18's table.
-  const jobs = await client.query(`delete from graphile_worker._private_jobs where locked_at is null and payload::jsonb ->> 'tenantId' = $1`, [tenantId]);
+  const jobs = await client.query(
+    `delete from graphile_worker._private_jobs where locked_at is null and payload::jsonb ->> 'tenantId' = $1`,
+    [tenantId],
+  );
 
-  const { rows: [done] } = await client.query<{ retained_until: Date }>(
+  const {
+    rows: [done],
+  } = await client.query<{ retained_until: Date }>(
     `update app_private.tenant_erasures set erased_at = now(), user_ids = null,
        user_id_hashes = array(select sha256(convert_to(u::text, 'UTF8')) from unnest($2::uuid[]) u),
        retained_until = now() + make_interval(days => $3)
@@ -127,11 +153,15 @@ async function erase(client: pg.ClientBase, tenantId: string, options: ErasureOp
 }
 
 /** Deletes the audit events and erasure records whose retention has ended (run by the daily retention job). */
-export async function purgeRetainedErasures(query: (sql: string) => Promise<{ rowCount: number | null }>): Promise<{ events: number; erasures: number }> {
+export async function purgeRetainedErasures(
+  query: (sql: string) => Promise<{ rowCount: number | null }>,
+): Promise<{ events: number; erasures: number }> {
   const events = await query(
     `delete from ${AUDIT_TABLE} e using app_private.tenant_erasures r
      where e.tenant_id = r.erased_tenant_id and r.erased_at is not null and r.retained_until < now()`,
   );
-  const erasures = await query('delete from app_private.tenant_erasures where erased_at is not null and retained_until < now()');
+  const erasures = await query(
+    'delete from app_private.tenant_erasures where erased_at is not null and retained_until < now()',
+  );
   return { events: events.rowCount ?? 0, erasures: erasures.rowCount ?? 0 };
 }

@@ -82,7 +82,8 @@ const CATALOGUE_SQL = `
 function tagOf(comment: string | null): Table['tag'] {
   const match = /^@tenantExport\s+(\w+)\s*$/m.exec(comment ?? '');
   if (!match) return undefined;
-  if (match[1] !== 'omit' && match[1] !== 'history') throw new Error(`@tenantExport ${match[1]}: expected omit or history`);
+  if (match[1] !== 'omit' && match[1] !== 'history')
+    throw new Error(`@tenantExport ${match[1]}: expected omit or history`);
   return match[1];
 }
 
@@ -100,7 +101,10 @@ export async function tableColumns(client: pg.ClientBase, name: string): Promise
 }
 
 /** Every tenant table of `schemas`, each after the tables it references (so inserts run in this order, deletes in reverse). */
-export async function tenantTables(client: pg.ClientBase, schemas: string[] = DEFAULT_SCHEMAS): Promise<Table[]> {
+export async function tenantTables(
+  client: pg.ClientBase,
+  schemas: string[] = DEFAULT_SCHEMAS,
+): Promise<Table[]> {
   const { rows } = await client.query<TableRow>(CATALOGUE_SQL, [schemas]);
   const tables = rows.map((row): Table => ({
     name: `${row.schema}.${row.table}`,
@@ -121,7 +125,10 @@ function parentsFirst(tables: Table[]): Table[] {
   const ordered: Table[] = [];
   const visit = (table: Table) => {
     if (done.has(table.name)) return;
-    if (visiting.has(table.name)) throw new Error(`tenant tables reference each other in a cycle through ${table.name}: an import cannot order them`);
+    if (visiting.has(table.name))
+      throw new Error(
+        `tenant tables reference each other in a cycle through ${table.name}: an import cannot order them`,
+      );
     visiting.add(table.name);
     for (const fk of table.foreignKeys) {
       const parent = byName.get(fk.target);
@@ -145,13 +152,18 @@ export interface SchemaVersion {
 }
 
 export async function schemaVersion(client: pg.ClientBase): Promise<SchemaVersion> {
-  const { rows } = await client.query<{ filename: string; hash: string }>('select filename, hash from graphile_migrate.migrations order by filename desc limit 1');
-  if (!rows[0]) throw new Error('graphile_migrate.migrations is empty: migrate the database first (npm run db:migrate)');
+  const { rows } = await client.query<{ filename: string; hash: string }>(
+    'select filename, hash from graphile_migrate.migrations order by filename desc limit 1',
+  );
+  if (!rows[0])
+    throw new Error('graphile_migrate.migrations is empty: migrate the database first (npm run db:migrate)');
   return { migration: rows[0].filename.replace(/\.sql$/, ''), hash: rows[0].hash };
 }
 
 /** All migrations this database has, by hash. */
 export async function knownMigrations(client: pg.ClientBase): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ filename: string; hash: string }>('select filename, hash from graphile_migrate.migrations');
+  const { rows } = await client.query<{ filename: string; hash: string }>(
+    'select filename, hash from graphile_migrate.migrations',
+  );
   return new Map(rows.map((row) => [row.hash, row.filename.replace(/\.sql$/, '')]));
 }

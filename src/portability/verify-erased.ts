@@ -45,8 +45,18 @@ interface ColumnRow {
   array: boolean;
 }
 
-export async function verifyErased(client: pg.ClientBase, tenantId: string, options: { userIds?: string[]; schemas?: string[]; strict?: boolean } = {}): Promise<ErasureVerdict> {
-  const { rows: [receipt] } = await client.query<{ erased_at: Date | null; retained_until: Date | null; user_id_hashes: Buffer[] | null }>(
+export async function verifyErased(
+  client: pg.ClientBase,
+  tenantId: string,
+  options: { userIds?: string[]; schemas?: string[]; strict?: boolean } = {},
+): Promise<ErasureVerdict> {
+  const {
+    rows: [receipt],
+  } = await client.query<{
+    erased_at: Date | null;
+    retained_until: Date | null;
+    user_id_hashes: Buffer[] | null;
+  }>(
     'select erased_at, retained_until, user_id_hashes from app_private.tenant_erasures where erased_tenant_id = $1',
     [tenantId],
   );
@@ -62,7 +72,8 @@ export async function verifyErased(client: pg.ClientBase, tenantId: string, opti
   const byTable = new Map<string, ColumnRow[]>();
   for (const column of columns) {
     const key = `${column.schema}.${column.table}`;
-    if (column.type === 'uuid' || TEXTUAL.has(column.type)) byTable.set(key, [...(byTable.get(key) ?? []), column]);
+    if (column.type === 'uuid' || TEXTUAL.has(column.type))
+      byTable.set(key, [...(byTable.get(key) ?? []), column]);
   }
 
   const tables: TableScan[] = [];
@@ -75,20 +86,40 @@ export async function verifyErased(client: pg.ClientBase, tenantId: string, opti
       return `strpos(${value}::text, $1::text) > 0${hashes.length ? ` or exists (select 1 from regexp_matches(${value}::text, '${UUID_PATTERN}', 'g') m where sha256(convert_to(m[1], 'UTF8')) = any($2::bytea[]))` : ''}`;
     });
     const [schema, table] = name.split('.') as [string, string];
-    const { rows: [count] } = await client.query<{ n: string }>(
+    const {
+      rows: [count],
+    } = await client.query<{ n: string }>(
       `select count(*) as n from ${qualified({ schema, table })} r where ${conditions.map((c) => `(${c})`).join(' or ')}`,
       hashes.length ? [tenantId, hashes] : [tenantId],
     );
     const rows = Number(count!.n);
     if (rows === 0) continue;
     // Kept on purpose: the erasure's own record, and the tenant's pseudonymised trail until its retention ends.
-    const retained = !options.strict && receipt?.erased_at != null && receipt.retained_until! > new Date() && (name === AUDIT_TABLE || name === 'app_private.tenant_erasures');
+    const retained =
+      !options.strict &&
+      receipt?.erased_at != null &&
+      receipt.retained_until! > new Date() &&
+      (name === AUDIT_TABLE || name === 'app_private.tenant_erasures');
     tables.push({ table: name, rows, retained });
   }
-  const { rows: [jobs] } = await client.query<{ n: string }>(`select count(*) as n from graphile_worker._private_jobs where strpos(payload::text, $1::text) > 0`, [tenantId]);
-  if (Number(jobs!.n) > 0) tables.push({ table: 'graphile_worker._private_jobs', rows: Number(jobs!.n), retained: false });
+  const {
+    rows: [jobs],
+  } = await client.query<{ n: string }>(
+    `select count(*) as n from graphile_worker._private_jobs where strpos(payload::text, $1::text) > 0`,
+    [tenantId],
+  );
+  if (Number(jobs!.n) > 0)
+    tables.push({ table: 'graphile_worker._private_jobs', rows: Number(jobs!.n), retained: false });
 
   const found = tables.filter((t) => !t.retained).reduce((sum, t) => sum + t.rows, 0);
   const retained = tables.filter((t) => t.retained).reduce((sum, t) => sum + t.rows, 0);
-  return { tenantId, erasedAt: receipt?.erased_at ?? null, retainedUntil: receipt?.retained_until ?? null, users: hashes.length, tables, found, retained };
+  return {
+    tenantId,
+    erasedAt: receipt?.erased_at ?? null,
+    retainedUntil: receipt?.retained_until ?? null,
+    users: hashes.length,
+    tables,
+    found,
+    retained,
+  };
 }

@@ -37,7 +37,10 @@ export class ChangeStream<T> implements AsyncIterableIterator<T> {
     const waiting = this.#waiting.shift();
     if (waiting) return waiting.resolve({ value, done: false });
     if (this.#buffer.length >= this.#maxBuffered) {
-      return this.fail('SUBSCRIPTION_INTERRUPTED', `This subscription fell more than ${this.#maxBuffered} events behind and was ended; refetch, then subscribe again.`);
+      return this.fail(
+        'SUBSCRIPTION_INTERRUPTED',
+        `This subscription fell more than ${this.#maxBuffered} events behind and was ended; refetch, then subscribe again.`,
+      );
     }
     this.#buffer.push(value);
   }
@@ -63,7 +66,10 @@ export class ChangeStream<T> implements AsyncIterableIterator<T> {
 
   #take(): Promise<IteratorResult<T>> {
     if (this.#buffer.length > 0) return Promise.resolve({ value: this.#buffer.shift()!, done: false });
-    if (this.#ended) return this.#ended.error ? Promise.reject(this.#ended.error) : Promise.resolve({ value: undefined, done: true });
+    if (this.#ended)
+      return this.#ended.error
+        ? Promise.reject(this.#ended.error)
+        : Promise.resolve({ value: undefined, done: true });
     const waiting = Promise.withResolvers<IteratorResult<T>>();
     this.#waiting.push(waiting);
     return waiting.promise;

@@ -69,7 +69,10 @@ export class ListenHub {
     const states = channels.map((channel) => {
       let state = this.#channels.get(channel);
       if (!state) {
-        state = { listeners: new Set(), ready: this.#run((client) => client.query(`listen ${client.escapeIdentifier(channel)}`)) };
+        state = {
+          listeners: new Set(),
+          ready: this.#run((client) => client.query(`listen ${client.escapeIdentifier(channel)}`)),
+        };
         this.#channels.set(channel, state);
       }
       state.listeners.add(listener);
@@ -105,7 +108,11 @@ export class ListenHub {
     this.#client = undefined;
     this.#session = undefined;
     this.#channels.clear();
-    if (client) await client.then((c) => c.end(), () => {});
+    if (client)
+      await client.then(
+        (c) => c.end(),
+        () => {},
+      );
   }
 
   #run(statement: (client: pg.Client) => Promise<unknown>): Promise<void> {
@@ -146,8 +153,17 @@ export class ListenHub {
     }
     // A notification of another shape (an older trigger, someone's NOTIFY by hand) is
     // dropped: it runs inside pg's event handler, where a throw would end the process.
-    if (typeof change !== 'object' || change === null || typeof change.table !== 'string' || !(change.op in OPERATIONS) || !Array.isArray(change.rows)) {
-      this.#logger.warn({ channel }, 'realtime: a notification not of the notify trigger\'s shape was ignored');
+    if (
+      typeof change !== 'object' ||
+      change === null ||
+      typeof change.table !== 'string' ||
+      !(change.op in OPERATIONS) ||
+      !Array.isArray(change.rows)
+    ) {
+      this.#logger.warn(
+        { channel },
+        "realtime: a notification not of the notify trigger's shape was ignored",
+      );
       return;
     }
     for (const listener of [...state.listeners]) {
@@ -167,7 +183,11 @@ export class ListenHub {
     client.end().catch(() => {});
     const listeners = new Set([...this.#channels.values()].flatMap((state) => [...state.listeners]));
     this.#channels.clear();
-    if (listeners.size > 0) this.#logger.warn({ err: error, subscriptions: listeners.size }, 'realtime: the LISTEN connection was lost; open subscriptions are ended');
+    if (listeners.size > 0)
+      this.#logger.warn(
+        { err: error, subscriptions: listeners.size },
+        'realtime: the LISTEN connection was lost; open subscriptions are ended',
+      );
     for (const listener of listeners) listener.interrupted();
   }
 }

@@ -3,13 +3,23 @@
 // read again through RLS as the subscriber, with the connection's pgSettings, in the
 // transaction that renders the event, so a subscriber never receives what its policies
 // hide: a row it may not (or no longer) read comes as null, a deleted row as its id.
-import { access, context, inhibitOnNull, listen, nodeIdFromNode, object, type GrafastSubscriber, type Step } from 'grafast';
+import {
+  access,
+  context,
+  inhibitOnNull,
+  listen,
+  nodeIdFromNode,
+  object,
+  type GrafastSubscriber,
+  type Step,
+} from 'grafast';
 import { extendSchema, gql } from 'postgraphile/utils';
 import type { ChangeEvent, Topic } from './subscriber.ts';
 
 export const RealtimeSchemaPlugin = extendSchema((build) => {
   const { products, categories, memberships } = build.input.pgRegistry.pgResources;
-  if (!products || !categories || !memberships) throw new Error('RealtimeSchemaPlugin: products, categories and memberships must be exposed');
+  if (!products || !categories || !memberships)
+    throw new Error('RealtimeSchemaPlugin: products, categories and memberships must be exposed');
   const nodeId = (typeName: string, $spec: Step) => {
     const handler = build.getNodeIdHandler?.(typeName);
     if (!handler) throw new Error(`RealtimeSchemaPlugin: ${typeName} has no node id`);
@@ -25,8 +35,14 @@ export const RealtimeSchemaPlugin = extendSchema((build) => {
     },
   });
   // SUBSCRIBED names no row: its id and row are null, and no query runs for it.
-  const keyOf = ($event: Step<ChangeEvent>) => ({ tenant_id: access($event, 'tenantId'), id: inhibitOnNull(access($event, 'id')) });
-  const membershipKeyOf = ($event: Step<ChangeEvent>) => ({ tenant_id: inhibitOnNull(access($event, 'tenantId')), user_id: access($event, 'userId') });
+  const keyOf = ($event: Step<ChangeEvent>) => ({
+    tenant_id: access($event, 'tenantId'),
+    id: inhibitOnNull(access($event, 'id')),
+  });
+  const membershipKeyOf = ($event: Step<ChangeEvent>) => ({
+    tenant_id: inhibitOnNull(access($event, 'tenantId')),
+    user_id: access($event, 'userId'),
+  });
 
   return {
     typeDefs: gql`

@@ -91,11 +91,16 @@ function refuse(code: ErrorCode, message: string = CATALOGUE[code].message): nev
 }
 
 /** The tenant RLS lets this identity act in, asked of PostgreSQL as the identity itself. */
-async function currentTenantOf(pool: pg.Pool, pgSettings: Record<string, string>): Promise<string | undefined> {
+async function currentTenantOf(
+  pool: pg.Pool,
+  pgSettings: Record<string, string>,
+): Promise<string | undefined> {
   const client = await pool.connect();
   try {
     await client.query('begin');
-    await client.query('select set_config(key, value, true) from json_each_text($1::json)', [JSON.stringify(pgSettings)]);
+    await client.query('select set_config(key, value, true) from json_each_text($1::json)', [
+      JSON.stringify(pgSettings),
+    ]);
     const { rows } = await client.query<{ id: string | null }>('select app_public.current_tenant_id() as id');
     await client.query('commit');
     return rows[0]?.id ?? undefined;
@@ -126,20 +131,27 @@ export class ConnectionSubscriber {
     if (this.#closed) refuse('SUBSCRIPTION_INTERRUPTED', 'This connection is closing.');
     const overConnectionLimit = () => {
       if (this.#streams.size >= limits.perConnection) {
-        refuse('SUBSCRIPTION_LIMIT', `This connection has ${this.#streams.size} open subscriptions, the most one connection may have (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first.`);
+        refuse(
+          'SUBSCRIPTION_LIMIT',
+          `This connection has ${this.#streams.size} open subscriptions, the most one connection may have (MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first.`,
+        );
       }
     };
     overConnectionLimit();
     let tenantId: string | undefined;
     const channels: string[] = [];
     if (topic === 'memberships') {
-      if (!identity.userId) refuse('FORBIDDEN', 'Memberships belong to people: an API key has none to subscribe to.');
+      if (!identity.userId)
+        refuse('FORBIDDEN', 'Memberships belong to people: an API key has none to subscribe to.');
       channels.push(userChannel(identity.userId));
     } else {
       tenantId = await currentTenantOf(pool, pgSettings);
       if (!tenantId) refuse('TENANT_REQUIRED');
       if ((counts.perTenant.get(tenantId) ?? 0) >= limits.perTenant) {
-        refuse('SUBSCRIPTION_LIMIT', `This tenant has ${limits.perTenant} open subscriptions, the most one tenant may have (MAX_SUBSCRIPTIONS_PER_TENANT).`);
+        refuse(
+          'SUBSCRIPTION_LIMIT',
+          `This tenant has ${limits.perTenant} open subscriptions, the most one tenant may have (MAX_SUBSCRIPTIONS_PER_TENANT).`,
+        );
       }
       channels.push(tenantChannel(tenantId));
       if (identity.userId) channels.push(userChannel(identity.userId));
@@ -160,7 +172,10 @@ export class ConnectionSubscriber {
       stopListening = await hub.listen(channels, {
         change: (_channel, change) => this.#route(stream, topic, tenantId, change),
         interrupted: () =>
-          stream.fail('SUBSCRIPTION_INTERRUPTED', 'The server lost its connection to the database\'s notifications, so changes may have been missed; refetch, then subscribe again.'),
+          stream.fail(
+            'SUBSCRIPTION_INTERRUPTED',
+            "The server lost its connection to the database's notifications, so changes may have been missed; refetch, then subscribe again.",
+          ),
       });
     } catch (error) {
       await stream.return();
@@ -168,7 +183,11 @@ export class ConnectionSubscriber {
     }
     // Ended while LISTEN was on its way (the client completed, or the socket closed).
     if (!this.#streams.has(stream)) stopListening();
-    stream.push({ event: 'SUBSCRIBED', ...(tenantId && { tenantId }), ...(identity.userId && { userId: identity.userId }) });
+    stream.push({
+      event: 'SUBSCRIBED',
+      ...(tenantId && { tenantId }),
+      ...(identity.userId && { userId: identity.userId }),
+    });
     return stream;
   }
 
@@ -178,15 +197,24 @@ export class ConnectionSubscriber {
     for (const stream of [...this.#streams]) void stream.return();
   }
 
-  #route(stream: ChangeStream<ChangeEvent>, topic: Topic, tenantId: string | undefined, change: Change): void {
+  #route(
+    stream: ChangeStream<ChangeEvent>,
+    topic: Topic,
+    tenantId: string | undefined,
+    change: Change,
+  ): void {
     const event = EVENTS[change.op];
     for (const row of change.rows) {
       if (topic === 'memberships') {
-        if (change.table === 'memberships') stream.push({ event, tenantId: row.tenant_id, userId: row.user_id! });
+        if (change.table === 'memberships')
+          stream.push({ event, tenantId: row.tenant_id, userId: row.user_id! });
       } else if (change.table === 'memberships') {
         // Only the subscriber's own memberships come on its user channel.
         if (change.op === 'delete' && row.tenant_id === tenantId) {
-          return stream.fail('MEMBERSHIP_ENDED', 'You are no longer a member of this tenant; this subscription has ended.');
+          return stream.fail(
+            'MEMBERSHIP_ENDED',
+            'You are no longer a member of this tenant; this subscription has ended.',
+          );
         }
       } else if (change.table === topic && row.tenant_id === tenantId) {
         stream.push({ event, tenantId, id: row.id! });

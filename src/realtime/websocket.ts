@@ -60,7 +60,10 @@ function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function credentialsOf(connectionParams: Record<string, unknown> | undefined, request: IncomingMessage): Credentials {
+function credentialsOf(
+  connectionParams: Record<string, unknown> | undefined,
+  request: IncomingMessage,
+): Credentials {
   const params = normalizeConnectionParams(connectionParams) ?? {};
   return {
     authorization: header(params.authorization) ?? request.headers.authorization,
@@ -71,12 +74,20 @@ function credentialsOf(connectionParams: Record<string, unknown> | undefined, re
 /** A close reason is at most 123 bytes. */
 function reason(code: string, message: string): string {
   const text = `${code}: ${message}`;
-  return Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 120).toString().replace(/\uFFFD$/, '')}...`;
+  return Buffer.byteLength(text) <= 123
+    ? text
+    : `${Buffer.from(text)
+        .subarray(0, 120)
+        .toString()
+        .replace(/\uFFFD$/, '')}...`;
 }
 
 export function attachWebsockets(options: WebsocketOptions): { close(): void } {
   const { httpServer, serv, path, identify, newSubscriber, logger } = options;
-  const grafservConfig = makeGraphQLWSConfig(serv) as ServerOptions<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>;
+  const grafservConfig = makeGraphQLWSConfig(serv) as ServerOptions<
+    Record<string, unknown>,
+    { socket: WebSocket; request: IncomingMessage }
+  >;
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
   const timers = new WeakMap<WebSocket, Array<ReturnType<typeof setTimeout>>>();
 
@@ -98,7 +109,14 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
       }
       const { identity, expiresAt } = verified;
       if (!identity) {
-        closeWith(socket, CLOSE_UNAUTHORIZED, reason('UNAUTHENTICATED', 'Subscriptions need a bearer token or API key in connectionParams.Authorization.'));
+        closeWith(
+          socket,
+          CLOSE_UNAUTHORIZED,
+          reason(
+            'UNAUTHENTICATED',
+            'Subscriptions need a bearer token or API key in connectionParams.Authorization.',
+          ),
+        );
         return false;
       }
       const session: SocketSession = { id: randomUUID(), identity, subscriber: newSubscriber(identity) };
@@ -108,19 +126,40 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
         // setTimeout holds at most ~24.8 days; a token living longer is re-armed then.
         const arm = () => {
           const left = expiresAt - Date.now();
-          own.push(setTimeout(left > 2 ** 31 - 1 ? arm : () => closeWith(socket, CLOSE_CREDENTIAL_EXPIRED, reason('TOKEN_EXPIRED', 'The token has expired; connect again with a fresh one.')), Math.min(left, 2 ** 31 - 1)));
+          own.push(
+            setTimeout(
+              left > 2 ** 31 - 1
+                ? arm
+                : () =>
+                    closeWith(
+                      socket,
+                      CLOSE_CREDENTIAL_EXPIRED,
+                      reason('TOKEN_EXPIRED', 'The token has expired; connect again with a fresh one.'),
+                    ),
+              Math.min(left, 2 ** 31 - 1),
+            ),
+          );
         };
         arm();
       } else if (identity.apiKeyId) {
         const { authorization } = credentialsOf(ctx.connectionParams, request);
         const recheck = setInterval(() => {
           identify({ authorization }).catch((error: unknown) => {
-            if (error instanceof AuthError) closeWith(socket, CLOSE_CREDENTIAL_EXPIRED, reason(error.code, error.message));
+            if (error instanceof AuthError)
+              closeWith(socket, CLOSE_CREDENTIAL_EXPIRED, reason(error.code, error.message));
           });
         }, options.apiKeyRecheckMs);
         own.push(recheck);
       }
-      logger.debug({ socket: session.id, tenantId: identity.tenantId, userId: identity.userId, apiKeyId: identity.apiKeyId }, 'websocket connected');
+      logger.debug(
+        {
+          socket: session.id,
+          tenantId: identity.tenantId,
+          userId: identity.userId,
+          apiKeyId: identity.apiKeyId,
+        },
+        'websocket connected',
+      );
       return true;
     },
   });
@@ -132,19 +171,23 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
     let idleSince = Date.now();
     socket.on('pong', () => (alive = true));
     own.push(
-      setInterval(() => {
-        if (!alive) return socket.terminate();
-        const open = sessions.get(socket)?.subscriber.open ?? 0;
-        if (open > 0) idleSince = Date.now();
-        else if (Date.now() - idleSince >= options.idleMs) return closeWith(socket, CLOSE_IDLE, 'idle');
-        alive = false;
-        socket.ping();
-      }, Math.min(options.keepaliveMs, options.idleMs)),
+      setInterval(
+        () => {
+          if (!alive) return socket.terminate();
+          const open = sessions.get(socket)?.subscriber.open ?? 0;
+          if (open > 0) idleSince = Date.now();
+          else if (Date.now() - idleSince >= options.idleMs) return closeWith(socket, CLOSE_IDLE, 'idle');
+          alive = false;
+          socket.ping();
+        },
+        Math.min(options.keepaliveMs, options.idleMs),
+      ),
     );
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
-        send: (data) => new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve()))),
+        send: (data) =>
+          new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve()))),
         close: (code, why) => socket.close(code, why),
         onMessage: (cb) =>
           socket.on('message', async (data) => {

@@ -16,7 +16,10 @@ export interface ApiProcess {
   kill(): void;
 }
 
-export async function startApiProcess({ env = {}, nodeFlags = [] }: { env?: Record<string, string>; nodeFlags?: string[] } = {}): Promise<ApiProcess> {
+export async function startApiProcess({
+  env = {},
+  nodeFlags = [],
+}: { env?: Record<string, string>; nodeFlags?: string[] } = {}): Promise<ApiProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [...nodeFlags, 'src/main.ts'], {
     env: {
@@ -39,7 +42,12 @@ export async function startApiProcess({ env = {}, nodeFlags = [] }: { env?: Reco
   child.stderr!.on('data', (chunk) => (output += chunk));
   const url = `http://127.0.0.1:${port}`;
   const started = Date.now();
-  while (!(await fetch(`${url}/readyz`).then((response) => response.ok, () => false))) {
+  while (
+    !(await fetch(`${url}/readyz`).then(
+      (response) => response.ok,
+      () => false,
+    ))
+  ) {
     if (child.exitCode !== null || Date.now() - started > 60_000) {
       child.kill('SIGKILL');
       throw new Error(`did not start:\n${output}`);

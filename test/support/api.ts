@@ -23,10 +23,15 @@ export interface TestApi {
   /** A graphql-request client; with a token, as that user. */
   client(token?: string): GraphQLClient;
   /** A raw POST to /graphql, for status codes and hostile bodies. */
-  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  post(
+    body: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'devTools'>> & {
+export type TestApiOptions = Partial<
+  Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'devTools'>
+> & {
   /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
   devTools?: boolean;
   verifier?: Partial<VerifierOptions>;
@@ -40,12 +45,21 @@ export function testServerOptions(options: Omit<TestApiOptions, 'devTools'> = {}
   const { verifier, limits, pages, concurrency, ...serverOptions } = options;
   // The defaults a production deployment gets, on a random loopback port; but any
   // operation runs (tests send their own), unless a test configures trusted documents.
-  const defaults = { ...serverOptionsFromEnv(readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' })), port: 0 };
+  const defaults = {
+    ...serverOptionsFromEnv(
+      readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' }),
+    ),
+    port: 0,
+  };
   return {
     ...defaults,
     roles: { visitor: database.visitor, anonymous: database.anonymous },
     authenticatorUrl: database.authenticatorUrl,
-    verifyToken: createTokenVerifier({ key: { kind: 'secret', secret: TEST_SECRET }, clockToleranceSeconds: 0, ...verifier }),
+    verifyToken: createTokenVerifier({
+      key: { kind: 'secret', secret: TEST_SECRET },
+      clockToleranceSeconds: 0,
+      ...verifier,
+    }),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...serverOptions,
     limits: { ...defaults.limits, ...limits },
@@ -61,13 +75,21 @@ export function useApi(options: TestApiOptions = {}): TestApi {
   beforeAll(async () => {
     const { devTools: withDevTools, ...serverOptions } = options;
     const base = testServerOptions(serverOptions);
-    devTools = withDevTools ? await startDevTools({ tokenSecret: TEST_SECRET, tenantClaim: base.claimNames.tenant, webApp: { hot: false } }) : undefined;
+    devTools = withDevTools
+      ? await startDevTools({
+          tokenSecret: TEST_SECRET,
+          tenantClaim: base.claimNames.tenant,
+          webApp: { hot: false },
+        })
+      : undefined;
     const server = await startApiServer({ ...base, devTools: devTools?.router });
     Object.assign(api, {
       server,
       url: server.url,
       client: (token?: string) =>
-        new GraphQLClient(`${server.url}/graphql`, { headers: token ? { authorization: `Bearer ${token}` } : {} }),
+        new GraphQLClient(`${server.url}/graphql`, {
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        }),
       post: async (body: unknown, headers: Record<string, string> = {}) => {
         const response = await fetch(`${server.url}/graphql`, {
           method: 'POST',
@@ -100,17 +122,24 @@ export type TokenClaims = DevTokenClaims;
  * `options` say otherwise. Tokens no code of ours would mint (forged, without `sub` or
  * `exp`, other algorithms) are signed by hand in the tests that send them.
  */
-export function tokenFor(claims: TokenClaims, options: Partial<MintOptions> & { secret?: string } = {}): string {
+export function tokenFor(
+  claims: TokenClaims,
+  options: Partial<MintOptions> & { secret?: string } = {},
+): string {
   const { secret = TEST_SECRET, ...mint } = options;
   return mintDevToken(secret, claims, { tenantClaim: TENANT_CLAIM, expiresIn: '5m', ...mint });
 }
 
 /** GraphQL errors of a graphql-request call that failed, as the client sees them. */
-export async function graphqlErrors(promise: Promise<unknown>): Promise<Array<{ message: string; extensions?: { code?: string } }>> {
+export async function graphqlErrors(
+  promise: Promise<unknown>,
+): Promise<Array<{ message: string; extensions?: { code?: string } }>> {
   try {
     await promise;
   } catch (error) {
-    const response = (error as { response?: { errors?: Array<{ message: string; extensions?: { code?: string } }> } }).response;
+    const response = (
+      error as { response?: { errors?: Array<{ message: string; extensions?: { code?: string } }> } }
+    ).response;
     if (response?.errors) return response.errors;
     throw error;
   }

@@ -7,12 +7,25 @@ import { missing } from './system-tools.ts';
 const CHROMIUM = '/usr/bin/chromium';
 
 /** True when this machine has no chromium: the browser tests skip (and CI fails). */
-export const skipWithoutChromium = missing('chromium', existsSync(CHROMIUM), 'Debian: apt-get install chromium, or .ci/install-chromium');
+export const skipWithoutChromium = missing(
+  'chromium',
+  existsSync(CHROMIUM),
+  'Debian: apt-get install chromium, or .ci/install-chromium',
+);
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+      '--disable-dev-shm-usage',
+    ],
   });
 }

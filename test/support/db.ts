@@ -63,7 +63,11 @@ async function inTransaction<T>(
 }
 
 /** As a request of this identity would run: the API's own pgSettingsFor, in one transaction. */
-export function asUser<T>(identity: Identity, fn: (db: pg.PoolClient) => Promise<T>, options: RunOptions = {}): Promise<T> {
+export function asUser<T>(
+  identity: Identity,
+  fn: (db: pg.PoolClient) => Promise<T>,
+  options: RunOptions = {},
+): Promise<T> {
   return inTransaction(database.authenticatorUrl, identity, fn, options);
 }
 

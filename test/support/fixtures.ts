@@ -24,12 +24,27 @@ export async function createTenant(label = 'tenant'): Promise<TenantFixture> {
   const categoryId = randomUUID();
   const productIds = [randomUUID(), randomUUID()];
   await asOwner(async (db) => {
-    await db.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [id, slug, `${label} ${slug}`]);
+    await db.query('insert into app_public.tenants (id, slug, name) values ($1, $2, $3)', [
+      id,
+      slug,
+      `${label} ${slug}`,
+    ]);
     for (const role of roles) {
-      await db.query('insert into app_public.users (id, email) values ($1, $2)', [users[role], `${role}-${users[role]}@example.test`]);
-      await db.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [id, users[role], role]);
+      await db.query('insert into app_public.users (id, email) values ($1, $2)', [
+        users[role],
+        `${role}-${users[role]}@example.test`,
+      ]);
+      await db.query('insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3)', [
+        id,
+        users[role],
+        role,
+      ]);
     }
-    await db.query('insert into app_public.categories (tenant_id, id, name) values ($1, $2, $3)', [id, categoryId, 'Tools']);
+    await db.query('insert into app_public.categories (tenant_id, id, name) values ($1, $2, $3)', [
+      id,
+      categoryId,
+      'Tools',
+    ]);
     await db.query(
       `insert into app_public.products (tenant_id, id, category_id, name, price)
        values ($1, $2, $4, 'Hammer', 12.50), ($1, $3, null, 'Gift card', 25.00)`,
@@ -42,9 +57,15 @@ export async function createTenant(label = 'tenant'): Promise<TenantFixture> {
 /** Everything a tenant owns, read as the owner: to prove an attack changed nothing. */
 export function snapshot(tenantId: string) {
   return asOwner(async (db) => ({
-    products: (await db.query('select * from app_public.products where tenant_id = $1 order by id', [tenantId])).rows,
-    categories: (await db.query('select * from app_public.categories where tenant_id = $1 order by id', [tenantId])).rows,
-    memberships: (await db.query('select * from app_public.memberships where tenant_id = $1 order by user_id', [tenantId])).rows,
+    products: (
+      await db.query('select * from app_public.products where tenant_id = $1 order by id', [tenantId])
+    ).rows,
+    categories: (
+      await db.query('select * from app_public.categories where tenant_id = $1 order by id', [tenantId])
+    ).rows,
+    memberships: (
+      await db.query('select * from app_public.memberships where tenant_id = $1 order by user_id', [tenantId])
+    ).rows,
     tenant: (await db.query('select * from app_public.tenants where id = $1', [tenantId])).rows,
   }));
 }
@@ -59,14 +80,21 @@ export interface VictimAndAttacker {
 }
 
 /** Tenant A (the victim) and tenant B (the attacker) for isolation tests through the API. */
-export async function victimAndAttacker(api: Pick<TestApi, 'post'>, tokenFor: (claims: TokenClaims) => string): Promise<VictimAndAttacker> {
+export async function victimAndAttacker(
+  api: Pick<TestApi, 'post'>,
+  tokenFor: (claims: TokenClaims) => string,
+): Promise<VictimAndAttacker> {
   const [a, b] = await Promise.all([createTenant('victim'), createTenant('attacker')]);
   const { status, body } = await api.post(
     { query: '{ products { nodes { id } } categories { nodes { id } } }' },
     { authorization: `Bearer ${tokenFor({ userId: a.users.viewer, tenantId: a.id })}` },
   );
-  if (status !== 200 || body.errors) throw new Error(`A's viewer could not read A's ids: HTTP ${status} ${JSON.stringify(body)}`);
-  const aIds = { products: body.data.products.nodes.map((n: { id: string }) => n.id), category: body.data.categories.nodes[0].id };
+  if (status !== 200 || body.errors)
+    throw new Error(`A's viewer could not read A's ids: HTTP ${status} ${JSON.stringify(body)}`);
+  const aIds = {
+    products: body.data.products.nodes.map((n: { id: string }) => n.id),
+    category: body.data.categories.nodes[0].id,
+  };
   if (aIds.products.length !== 2) throw new Error(`expected A's 2 products, got ${aIds.products.length}`);
   return { a, b, aIds, before: await snapshot(a.id) };
 }

@@ -29,7 +29,9 @@ export function parseMetrics(text: string): Sample[] {
     if (line === '' || line.startsWith('#')) continue;
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match) throw new Error(`not a sample: ${line}`);
-    const labels = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key!, value!]));
+    const labels = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map(([, key, value]) => [key!, value!]),
+    );
     samples.push({ name: match[1]!, labels, value: Number(match[3]) });
   }
   return samples;
@@ -37,21 +39,39 @@ export function parseMetrics(text: string): Sample[] {
 
 /** The value of the one sample with this name and exactly these labels (0 when absent). */
 export function valueOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const found = samples.filter((sample) => sample.name === name && Object.keys(labels).length === Object.keys(sample.labels).length && Object.entries(labels).every(([key, value]) => sample.labels[key] === value));
+  const found = samples.filter(
+    (sample) =>
+      sample.name === name &&
+      Object.keys(labels).length === Object.keys(sample.labels).length &&
+      Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  );
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);
   return found[0]?.value ?? 0;
 }
 
-export function useObservedApi(options: Omit<TestApiOptions, 'devTools' | 'observability'> = {}, operationNames: string[] = []): ObservedApi {
+export function useObservedApi(
+  options: Omit<TestApiOptions, 'devTools' | 'observability'> = {},
+  operationNames: string[] = [],
+): ObservedApi {
   const api = { adminToken: randomBytes(24).toString('hex') } as ObservedApi;
   beforeAll(async () => {
-    const observability = await startObservability({ host: '127.0.0.1', port: 0, adminToken: api.adminToken, operationNames, logger: testServerOptions().logger });
+    const observability = await startObservability({
+      host: '127.0.0.1',
+      port: 0,
+      adminToken: api.adminToken,
+      operationNames,
+      logger: testServerOptions().logger,
+    });
     const server = await startApiServer({ ...testServerOptions(options), observability });
     Object.assign(api, {
       server,
       observability,
       async post(body: unknown, headers: Record<string, string> = {}) {
-        const response = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+        const response = await fetch(`${server.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(body),
+        });
         return { status: response.status, body: await response.json() };
       },
       async scrape() {

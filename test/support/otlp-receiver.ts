@@ -24,9 +24,19 @@ export interface OtlpReceiver {
   close(): Promise<void>;
 }
 
-type AnyValue = { stringValue?: string; intValue?: string | number; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: AnyValue[] } };
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  doubleValue?: number;
+  boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+};
 const valueOf = (value: AnyValue): unknown =>
-  value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ?? value.boolValue ?? value.arrayValue?.values?.map(valueOf);
+  value.stringValue ??
+  (value.intValue !== undefined ? Number(value.intValue) : undefined) ??
+  value.doubleValue ??
+  value.boolValue ??
+  value.arrayValue?.values?.map(valueOf);
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
@@ -36,7 +46,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     req.on('data', (chunk) => (body += chunk));
     req.on('end', () => {
       raw.push(body);
-      const payload = JSON.parse(body) as { resourceSpans?: Array<{ scopeSpans?: Array<{ scope?: { name?: string }; spans?: any[] }> }> };
+      const payload = JSON.parse(body) as {
+        resourceSpans?: Array<{ scopeSpans?: Array<{ scope?: { name?: string }; spans?: any[] }> }>;
+      };
       for (const resource of payload.resourceSpans ?? []) {
         for (const scope of resource.scopeSpans ?? []) {
           for (const span of scope.spans ?? []) {
@@ -47,7 +59,12 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
               name: span.name,
               kind: span.kind,
               scope: scope.scope?.name ?? '',
-              attributes: Object.fromEntries((span.attributes ?? []).map((attribute: { key: string; value: AnyValue }) => [attribute.key, valueOf(attribute.value)])),
+              attributes: Object.fromEntries(
+                (span.attributes ?? []).map((attribute: { key: string; value: AnyValue }) => [
+                  attribute.key,
+                  valueOf(attribute.value),
+                ]),
+              ),
               events: span.events ?? [],
               status: span.status ?? {},
             });
@@ -60,5 +77,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, raw, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    raw,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }

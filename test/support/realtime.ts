@@ -14,7 +14,11 @@ export interface SocketClient {
   /** Settles with the first close of the socket. */
   closed: Promise<Closed>;
   /** Subscribes and resolves once the SUBSCRIBED event arrived (or the operation ended first). */
-  subscribe(query: string, variables?: Record<string, unknown>, extensions?: Record<string, unknown>): Promise<Subscription>;
+  subscribe(
+    query: string,
+    variables?: Record<string, unknown>,
+    extensions?: Record<string, unknown>,
+  ): Promise<Subscription>;
   dispose(): Promise<void>;
 }
 
@@ -34,7 +38,10 @@ export interface SocketOptions {
   headers?: Record<string, string>;
 }
 
-export function connectSocket(apiUrl: string, { connectionParams, headers }: SocketOptions = {}): SocketClient {
+export function connectSocket(
+  apiUrl: string,
+  { connectionParams, headers }: SocketOptions = {},
+): SocketClient {
   const url = `${apiUrl.replace(/^http/, 'ws')}/graphql`;
   let resolveClosed!: (closed: Closed) => void;
   const closed = new Promise<Closed>((resolve) => (resolveClosed = resolve));
@@ -48,11 +55,18 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
         super(address, protocols, { headers });
       }
     },
-    on: { closed: (event) => resolveClosed({ code: (event as CloseEvent).code, reason: String((event as CloseEvent).reason) }) },
+    on: {
+      closed: (event) =>
+        resolveClosed({ code: (event as CloseEvent).code, reason: String((event as CloseEvent).reason) }),
+    },
     onNonLazyError: () => {},
   });
 
-  const subscribe = (query: string, variables?: Record<string, unknown>, extensions?: Record<string, unknown>) =>
+  const subscribe = (
+    query: string,
+    variables?: Record<string, unknown>,
+    extensions?: Record<string, unknown>,
+  ) =>
     new Promise<Subscription>((resolveSubscribed) => {
       const results: ExecutionResult<any, any>[] = [];
       // Each waiter answers whether it is satisfied; the others wait for the next result.
@@ -63,7 +77,15 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
         results,
         waitFor(count, timeoutMs = 10_000) {
           return new Promise((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`expected ${count} results within ${timeoutMs} ms, got ${results.length}: ${JSON.stringify(results)}`)), timeoutMs);
+            const timer = setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `expected ${count} results within ${timeoutMs} ms, got ${results.length}: ${JSON.stringify(results)}`,
+                  ),
+                ),
+              timeoutMs,
+            );
             const check = () => {
               if (results.length < count) return false;
               clearTimeout(timer);
@@ -76,21 +98,24 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
         ended,
         unsubscribe: () => unsubscribe(),
       };
-      const unsubscribe = client.subscribe({ query, ...(variables && { variables }), ...(extensions && { extensions }) }, {
-        next(result) {
-          results.push(result);
-          if (results.length === 1) resolveSubscribed(subscription);
-          waiters = waiters.filter((waiter) => !waiter());
+      const unsubscribe = client.subscribe(
+        { query, ...(variables && { variables }), ...(extensions && { extensions }) },
+        {
+          next(result) {
+            results.push(result);
+            if (results.length === 1) resolveSubscribed(subscription);
+            waiters = waiters.filter((waiter) => !waiter());
+          },
+          error(error) {
+            endedWith(error);
+            resolveSubscribed(subscription);
+          },
+          complete() {
+            endedWith(undefined);
+            resolveSubscribed(subscription);
+          },
         },
-        error(error) {
-          endedWith(error);
-          resolveSubscribed(subscription);
-        },
-        complete() {
-          endedWith(undefined);
-          resolveSubscribed(subscription);
-        },
-      });
+      );
     });
 
   return { client, closed, subscribe, dispose: () => client.dispose() as Promise<void> };
@@ -98,6 +123,15 @@ export function connectSocket(apiUrl: string, { connectionParams, headers }: Soc
 
 export const PRODUCT_CHANGED = /* GraphQL */ `
   subscription ProductChanged {
-    productChanged { event productId product { id name price tenantId } }
+    productChanged {
+      event
+      productId
+      product {
+        id
+        name
+        price
+        tenantId
+      }
+    }
   }
 `;

@@ -21,14 +21,28 @@ export function App() {
   if (!session || !client) return <SignIn onSignIn={(user) => change({ user, tenant: user.tenant })} />;
   return (
     <Provider value={client}>
-      <Shell session={session} onSwitch={(slug) => change({ ...session, tenant: slug })} onSignOut={() => change(null)} />
+      <Shell
+        session={session}
+        onSwitch={(slug) => change({ ...session, tenant: slug })}
+        onSignOut={() => change(null)}
+      />
     </Provider>
   );
 }
 
-function Shell({ session, onSwitch, onSignOut }: { session: Session; onSwitch: (slug: string) => void; onSignOut: () => void }) {
+function Shell({
+  session,
+  onSwitch,
+  onSignOut,
+}: {
+  session: Session;
+  onSwitch: (slug: string) => void;
+  onSignOut: () => void;
+}) {
   const [{ data, error }] = useQuery({ query: SessionDocument });
-  const memberships = (data?.currentMemberships?.nodes ?? []).flatMap((membership) => (membership?.tenant ? [{ ...membership, tenant: membership.tenant }] : []));
+  const memberships = (data?.currentMemberships?.nodes ?? []).flatMap((membership) =>
+    membership?.tenant ? [{ ...membership, tenant: membership.tenant }] : [],
+  );
   const role = memberships.find((membership) => membership.tenant.slug === session.tenant)?.role;
 
   return (

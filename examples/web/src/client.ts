@@ -10,7 +10,10 @@ import { createClient as createSocketClient } from 'graphql-ws';
 /** The id codegen embedded in a generated document (src/gql). */
 function documentId(document: object): string {
   const id = (document as { __meta__?: { hash?: string } }).__meta__?.hash;
-  if (!id) throw new Error('Only generated documents (src/gql) can be sent: the API accepts trusted documents by id.');
+  if (!id)
+    throw new Error(
+      'Only generated documents (src/gql) can be sent: the API accepts trusted documents by id.',
+    );
   return id;
 }
 
@@ -39,7 +42,11 @@ export function createApiClient(token: string, tenant: string): Client {
       subscriptionExchange({
         forwardSubscription: (request, operation) => {
           // graphql-ws wants a query string; the id in extensions is what the API runs.
-          const payload = { query: '', variables: request.variables, extensions: { persistedQuery: { version: 1, sha256Hash: documentId(operation.query) } } };
+          const payload = {
+            query: '',
+            variables: request.variables,
+            extensions: { persistedQuery: { version: 1, sha256Hash: documentId(operation.query) } },
+          };
           return { subscribe: (sink) => ({ unsubscribe: socket.subscribe(payload, sink) }) };
         },
       }),

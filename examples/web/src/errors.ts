@@ -31,11 +31,22 @@ const SUMMARIES: Record<string, string> = {
 export function problemsOf(error: CombinedError): Problem[] {
   const header = Number(error.response?.headers?.get('retry-after')) || undefined;
   if (error.graphQLErrors.length === 0) {
-    return [{ code: 'NETWORK_ERROR', summary: SUMMARIES.NETWORK_ERROR!, detail: error.networkError?.message ?? error.message }];
+    return [
+      {
+        code: 'NETWORK_ERROR',
+        summary: SUMMARIES.NETWORK_ERROR!,
+        detail: error.networkError?.message ?? error.message,
+      },
+    ];
   }
   return error.graphQLErrors.map(({ message, extensions }) => {
     const code = typeof extensions.code === 'string' ? extensions.code : 'ERROR';
     const retryAfter = typeof extensions.retryAfter === 'number' ? extensions.retryAfter : header;
-    return { code, summary: SUMMARIES[code] ?? 'The request failed.', detail: message, retryAfter: code.endsWith('_LIMITED') ? retryAfter : undefined };
+    return {
+      code,
+      summary: SUMMARIES[code] ?? 'The request failed.',
+      detail: message,
+      retryAfter: code.endsWith('_LIMITED') ? retryAfter : undefined,
+    };
   });
 }

@@ -10,7 +10,15 @@ type Category = NonNullable<NonNullable<CategoriesQuery['categories']>['nodes'][
  * Creates a product, or edits `product`. Shown to every role: the API decides who may
  * write, and its refusal (FORBIDDEN for a viewer) is shown like any other error.
  */
-export function ProductForm({ product, categories, onDone }: { product: Product | null; categories: Category[]; onDone: () => void }) {
+export function ProductForm({
+  product,
+  categories,
+  onDone,
+}: {
+  product: Product | null;
+  categories: Category[];
+  onDone: () => void;
+}) {
   const [name, setName] = useState(product?.name ?? '');
   const [price, setPrice] = useState(product?.price ?? '');
   const [categoryId, setCategoryId] = useState(product?.categoryId ?? '');
@@ -26,7 +34,8 @@ export function ProductForm({ product, categories, onDone }: { product: Product 
     if (product) {
       const result = await update({ id: product.id, patch: values });
       if (result.error) return;
-      if (!result.data?.updateProductById?.product) return setNotice('Nothing changed: this product is not one you may change.');
+      if (!result.data?.updateProductById?.product)
+        return setNotice('Nothing changed: this product is not one you may change.');
       onDone();
     } else {
       const result = await create(values);
@@ -44,7 +53,13 @@ export function ProductForm({ product, categories, onDone }: { product: Product 
         Name <input name="name" value={name} onChange={(event) => setName(event.target.value)} />
       </label>
       <label>
-        Price <input name="price" inputMode="decimal" value={price} onChange={(event) => setPrice(event.target.value)} />
+        Price{' '}
+        <input
+          name="price"
+          inputMode="decimal"
+          value={price}
+          onChange={(event) => setPrice(event.target.value)}
+        />
       </label>
       <label>
         Category{' '}

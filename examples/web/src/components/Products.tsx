@@ -1,7 +1,13 @@
 import { useEffect, useState } from 'react';
 import { useQuery, useSubscription } from 'urql';
 import { PRODUCT_RESULTS } from '../client.ts';
-import { CategoriesDocument, ProductChangedDocument, ProductsDocument, type ProductFilter, type ProductsQuery } from '../gql/graphql.ts';
+import {
+  CategoriesDocument,
+  ProductChangedDocument,
+  ProductsDocument,
+  type ProductFilter,
+  type ProductsQuery,
+} from '../gql/graphql.ts';
 import { ErrorNotice } from './ErrorNotice.tsx';
 import { ProductForm } from './ProductForm.tsx';
 import { Stats } from './Stats.tsx';
@@ -29,17 +35,27 @@ export function Products() {
 
   const filter: ProductFilter | undefined = name ? { name: { includesInsensitive: name } } : undefined;
   const after = cursors.at(-1) ?? null;
-  const [{ data, error, fetching }, refetch] = useQuery({ query: ProductsDocument, variables: { first: PAGE_SIZE, after, filter }, context: PRODUCT_RESULTS });
+  const [{ data, error, fetching }, refetch] = useQuery({
+    query: ProductsDocument,
+    variables: { first: PAGE_SIZE, after, filter },
+    context: PRODUCT_RESULTS,
+  });
   // Live: anyone's change in the tenant (counted; SUBSCRIBED is not one) refetches the
   // page shown, a few rows. Not the price statistics: their aggregates cost MAX_GROUPS
   // groups' worth of the tenant's budget, which every open page refetching them on
   // every change would spend at once; they follow this user's own changes.
-  const [live] = useSubscription({ query: ProductChangedDocument }, (changes: number = 0, { productChanged }) => (productChanged.event === 'SUBSCRIBED' ? changes : changes + 1));
+  const [live] = useSubscription(
+    { query: ProductChangedDocument },
+    (changes: number = 0, { productChanged }) =>
+      productChanged.event === 'SUBSCRIBED' ? changes : changes + 1,
+  );
   useEffect(() => {
     if (live.data) refetch({ requestPolicy: 'network-only' });
   }, [live.data, refetch]);
   const [categories] = useQuery({ query: CategoriesDocument });
-  const categoryList = (categories.data?.categories?.nodes ?? []).flatMap((category) => (category ? [category] : []));
+  const categoryList = (categories.data?.categories?.nodes ?? []).flatMap((category) =>
+    category ? [category] : [],
+  );
   const categoryNames = new Map(categoryList.map((category) => [category.rowId, category.name]));
   const products = (data?.products?.nodes ?? []).flatMap((product) => (product ? [product] : []));
   const pageInfo = data?.products?.pageInfo;
@@ -71,7 +87,11 @@ export function Products() {
                 <td>{product.categoryId ? categoryNames.get(product.categoryId) : '–'}</td>
                 <td className="number">{product.price}</td>
                 <td>
-                  <button type="button" onClick={() => setEditing(product)} aria-label={`Edit ${product.name}`}>
+                  <button
+                    type="button"
+                    onClick={() => setEditing(product)}
+                    aria-label={`Edit ${product.name}`}
+                  >
                     Edit
                   </button>
                 </td>
@@ -80,20 +100,35 @@ export function Products() {
           </tbody>
         </table>
         <nav>
-          <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+          <button
+            type="button"
+            disabled={cursors.length === 1}
+            onClick={() => setCursors(cursors.slice(0, -1))}
+          >
             Previous
           </button>
           <span>
-            {fetching ? 'Loading…' : `Page ${cursors.length} of ${Math.max(1, Math.ceil((data?.products?.totalCount ?? 0) / PAGE_SIZE))}, ${data?.products?.totalCount ?? 0} products`}
+            {fetching
+              ? 'Loading…'
+              : `Page ${cursors.length} of ${Math.max(1, Math.ceil((data?.products?.totalCount ?? 0) / PAGE_SIZE))}, ${data?.products?.totalCount ?? 0} products`}
           </span>
-          <button type="button" disabled={!pageInfo?.hasNextPage} onClick={() => pageInfo?.endCursor && setCursors([...cursors, pageInfo.endCursor])}>
+          <button
+            type="button"
+            disabled={!pageInfo?.hasNextPage}
+            onClick={() => pageInfo?.endCursor && setCursors([...cursors, pageInfo.endCursor])}
+          >
             Next
           </button>
         </nav>
       </section>
       <aside>
         <Stats filter={filter} categoryNames={categoryNames} />
-        <ProductForm key={editing?.id ?? 'new'} product={editing} categories={categoryList} onDone={() => setEditing(null)} />
+        <ProductForm
+          key={editing?.id ?? 'new'}
+          product={editing}
+          categories={categoryList}
+          onDone={() => setEditing(null)}
+        />
       </aside>
     </div>
   );

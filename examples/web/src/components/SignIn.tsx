@@ -8,7 +8,8 @@ export function SignIn({ onSignIn }: { onSignIn: (user: DemoUser) => void }) {
   useEffect(() => {
     fetch('/dev/demo-users')
       .then(async (response) => {
-        if (response.status === 404) throw new Error('There are no demo users here: they exist only in development (npm start).');
+        if (response.status === 404)
+          throw new Error('There are no demo users here: they exist only in development (npm start).');
         if (!response.ok) throw new Error(`The demo users could not be loaded (HTTP ${response.status}).`);
         setUsers((await response.json()) as DemoUser[]);
       })
@@ -19,7 +20,11 @@ export function SignIn({ onSignIn }: { onSignIn: (user: DemoUser) => void }) {
     <main className="sign-in">
       <h1>tenantgraph</h1>
       <p>Sign in as one of the demo users. Each belongs to a tenant, in a role.</p>
-      {failure && <p role="alert" className="error">{failure}</p>}
+      {failure && (
+        <p role="alert" className="error">
+          {failure}
+        </p>
+      )}
       <ul>
         {users?.map((user) => (
           <li key={user.email}>

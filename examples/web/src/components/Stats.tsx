@@ -7,8 +7,18 @@ import { ErrorNotice } from './ErrorNotice.tsx';
 const money = (value: string | null | undefined) => (value == null ? '–' : Number(value).toFixed(2));
 
 /** Sum and average of the price, per category and overall, over what the filter matches. */
-export function Stats({ filter, categoryNames }: { filter: ProductFilter | undefined; categoryNames: Map<string, string> }) {
-  const [{ data, error }] = useQuery({ query: ProductStatsDocument, variables: { filter }, context: PRODUCT_RESULTS });
+export function Stats({
+  filter,
+  categoryNames,
+}: {
+  filter: ProductFilter | undefined;
+  categoryNames: Map<string, string>;
+}) {
+  const [{ data, error }] = useQuery({
+    query: ProductStatsDocument,
+    variables: { filter },
+    context: PRODUCT_RESULTS,
+  });
   const overall = data?.products?.aggregates;
   const groups = data?.products?.groupedAggregates ?? [];
   return (

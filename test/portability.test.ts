@@ -189,6 +189,32 @@ describe('round trip', () => {
   }, 180_000);
 });
 
+describe('exporting on several connections', () => {
+  test('every connection reads the first one\'s snapshot: a product added meanwhile is in no file, and the files are those of a one-connection export', async () => {
+    const t = await bigTenant('port-parallel', 500);
+    const single = entries(await withClient((c) => exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas })));
+    let added = 0;
+    const parallel = await withClient((c) =>
+      exportTenant(c, t.id, path.join(dir, 'parallel.tar.gz'), {
+        schemas,
+        connections: 3,
+        // Called after the snapshot is taken: this committed insert (and its audit event) is after it.
+        connect: async () => {
+          await asOwner((db) => db.query(`insert into app_public.products (tenant_id, name, price) values ($1, 'Added during the export', 1)`, [t.id]));
+          added++;
+          const other = new pg.Client({ connectionString: database.ownerUrl });
+          await other.connect();
+          return { client: other, release: () => other.end() };
+        },
+      }),
+    );
+    expect(added).toBe(2);
+    expect(await asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.products where tenant_id = $1', [t.id])).rows[0].n)).toBe(single['app_public.products']!.rows + 2);
+    for (const entry of parallel.tables) expect({ table: entry.table, rows: entry.rows, sha256: entry.sha256 }).toEqual({ table: entry.table, rows: single[entry.table]!.rows, sha256: single[entry.table]!.sha256 });
+    expect(parallel.tables.map((entry) => entry.table)).toEqual(Object.keys(single));
+  }, 120_000);
+});
+
 describe('imports that are refused, leaving nothing behind', () => {
   let file: string;
   beforeAll(async () => {

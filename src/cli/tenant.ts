@@ -56,12 +56,17 @@ function required(name: keyof typeof values): string {
   return value;
 }
 
-async function run(client: pg.Client): Promise<number> {
+async function run(client: pg.Client, ownerUrl: string): Promise<number> {
   if (command === 'export') {
     const tenant = await findTenant(client, required('tenant'));
     const out = path.resolve(required('out'));
     const started = performance.now();
-    const manifest = await exportTenant(client, tenant.id, out);
+    const connect = async () => {
+      const other = new pg.Client({ connectionString: ownerUrl });
+      await other.connect();
+      return { client: other, release: () => other.end() };
+    };
+    const manifest = await exportTenant(client, tenant.id, out, { connect });
     const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
     process.stdout.write(`${out}: tenant ${tenant.slug} (${tenant.id}), schema version ${manifest.schemaVersion.migration}, ${rows} rows in ${manifest.tables.length} tables (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
     for (const t of manifest.tables) process.stdout.write(`  ${t.table}: ${t.rows} rows, sha256 ${t.sha256}\n`);
@@ -107,7 +112,7 @@ try {
   const client = new pg.Client({ connectionString: location.ownerUrl });
   await client.connect();
   try {
-    exitCode = await run(client);
+    exitCode = await run(client, location.ownerUrl);
   } finally {
     await client.end();
   }

@@ -5,10 +5,10 @@
 // RLS as the requesting user (src/http/exports.ts).
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Task } from 'graphile-worker';
+import type { JobHelpers, Task } from 'graphile-worker';
 import type { Logger } from '../logger.ts';
 import { sha256Of } from '../portability/archive.ts';
-import { exportTenant } from '../portability/export.ts';
+import { exportTenant, type Lease } from '../portability/export.ts';
 
 export interface ExportJobOptions {
   exportDir: string;
@@ -26,6 +26,13 @@ export function exportFile(exportDir: string, tenantId: string, exportId: string
   return path.resolve(exportDir, tenantId, `${exportId}.tar.gz`);
 }
 
+/** Another of the worker pool's connections, held until released: the export reads tables on two at once. */
+function lease(helpers: JobHelpers): Promise<Lease> {
+  return new Promise((resolve, reject) => {
+    helpers.withPgClient((client) => new Promise<void>((release) => resolve({ client, release }))).catch(reject);
+  });
+}
+
 export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptions): Task {
   return async (payload, helpers) => {
     const { tenantId, exportId } = payload as ExportPayload;
@@ -37,7 +44,7 @@ export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptio
     const file = exportFile(exportDir, tenantId, exportId);
     try {
       await mkdir(path.dirname(file), { recursive: true });
-      const manifest = await helpers.withPgClient((client) => exportTenant(client, tenantId, file));
+      const manifest = await helpers.withPgClient((client) => exportTenant(client, tenantId, file, { connect: () => lease(helpers) }));
       const rowCounts = Object.fromEntries(manifest.tables.map((t) => [t.table, t.rows]));
       await helpers.query(
         `update app_public.tenant_exports set status = 'ready', finished_at = now(), expires_at = now() + make_interval(hours => $3),

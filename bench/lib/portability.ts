@@ -122,7 +122,7 @@ export async function runPortability(options: { ownerUrl: string; rows: number; 
     const importedRows = Object.values(imported.rows).reduce((sum, n) => sum + n, 0);
     await client.query(`select set_config('tenantgraph.bench_ceiling', $1, false)`, [ceilingTenantId]);
     const ceilingTables = [
-      { table: 'app_public.categories', columns: ['id', 'name', 'created_at', 'updated_at'] },
+      { table: 'app_public.categories', columns: ['id', 'name', 'created_at'] },
       { table: 'app_public.products', columns: ['id', 'category_id', 'name', 'price', 'created_at', 'updated_at'] },
     ];
     for (const { table, columns } of ceilingTables) {

@@ -45,7 +45,10 @@ async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> 
 async function bigTenant(label: string, products = 3000): Promise<TenantFixture> {
   const tenant = await createTenant(label);
   await asOwner(async (db) => {
-    await db.query(`insert into app_public.categories (tenant_id, name) select $1, 'Category ' || i from generate_series(1, 50) i`, [tenant.id]);
+    await db.query(
+      `insert into app_public.categories (tenant_id, name) select $1, 'Category ' || i from generate_series(1, 50) i`,
+      [tenant.id],
+    );
     await db.query(
       `insert into app_public.products (tenant_id, name, price, category_id)
        select $1, 'Product ' || i, (i % 1000) + 0.99, (select id from app_public.categories c where c.tenant_id = $1 and c.name = 'Category ' || (1 + i % 50))
@@ -76,7 +79,10 @@ async function readRows(file: string, table: string): Promise<Array<Record<strin
   const archive = await openArchive(file);
   try {
     const text = await readFile(path.join(archive.folder, `tables/${table}.ndjson`), 'utf8');
-    return text.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
   } finally {
     await archive.close();
   }
@@ -125,7 +131,13 @@ describe('round trip', () => {
     expect(tables['app_public.products']!.rows).toBe(3002);
     expect(tables['app_public.invitations']!.rows).toBe(20);
     expect(tables['app_public.audit_events']!.rows).toBeGreaterThan(5000);
-    expect(first.omitted).toEqual(expect.arrayContaining(['app_private.api_key_secrets', 'app_private.invitation_secrets', 'app_public.tenant_exports']));
+    expect(first.omitted).toEqual(
+      expect.arrayContaining([
+        'app_private.api_key_secrets',
+        'app_private.invitation_secrets',
+        'app_public.tenant_exports',
+      ]),
+    );
     expect(first.schemaVersion.migration).toMatch(/^\d{6}$/);
 
     // Erased: nothing left but the pseudonymised trail and the erasure's record, which strict mode counts.
@@ -134,9 +146,23 @@ describe('round trip', () => {
     const verdict = await withClient((c) => verifyErased(c, a.id, { schemas }));
     expect(verdict.users).toBe(4);
     expect(verdict.found).toBe(0);
-    expect(verdict.tables.filter((t) => t.retained).map((t) => t.table).sort()).toEqual(['app_private.tenant_erasures', 'app_public.audit_events']);
-    expect((await withClient((c) => verifyErased(c, a.id, { schemas, strict: true }))).found).toBeGreaterThan(0);
-    const trail = await asOwner(async (db) => (await db.query('select changes, actor_user_id from app_public.audit_events where tenant_id = $1', [a.id])).rows);
+    expect(
+      verdict.tables
+        .filter((t) => t.retained)
+        .map((t) => t.table)
+        .sort(),
+    ).toEqual(['app_private.tenant_erasures', 'app_public.audit_events']);
+    expect((await withClient((c) => verifyErased(c, a.id, { schemas, strict: true }))).found).toBeGreaterThan(
+      0,
+    );
+    const trail = await asOwner(
+      async (db) =>
+        (
+          await db.query('select changes, actor_user_id from app_public.audit_events where tenant_id = $1', [
+            a.id,
+          ])
+        ).rows,
+    );
     expect(JSON.stringify(trail)).not.toMatch(/Product 1|invitee|@example\.test/);
     expect(trail.map((e) => e.actor_user_id)).not.toContain(a.users.owner);
 
@@ -145,9 +171,15 @@ describe('round trip', () => {
     const restoredFile = path.join(dir, 'a-restored.tar.gz');
     const restored = entries(await withClient((c) => exportTenant(c, a.id, restoredFile, { schemas })));
     for (const entry of first.tables.filter((t) => t.tag !== 'history')) {
-      expect({ table: entry.table, rows: restored[entry.table]!.rows, sha256: restored[entry.table]!.sha256 }).toEqual({ table: entry.table, rows: entry.rows, sha256: entry.sha256 });
+      expect({
+        table: entry.table,
+        rows: restored[entry.table]!.rows,
+        sha256: restored[entry.table]!.sha256,
+      }).toEqual({ table: entry.table, rows: entry.rows, sha256: entry.sha256 });
     }
-    expect(restored['app_public.audit_events']!.rows).toBeGreaterThanOrEqual(tables['app_public.audit_events']!.rows);
+    expect(restored['app_public.audit_events']!.rows).toBeGreaterThanOrEqual(
+      tables['app_public.audit_events']!.rows,
+    );
 
     // As a copy: the same rows under new ids, references following them.
     const copySlug = `port-copy-${randomUUID().slice(0, 8)}`;
@@ -155,11 +187,16 @@ describe('round trip', () => {
     expect(copy.tenantId).not.toBe(a.id);
     const copyFile = path.join(dir, 'copy.tar.gz');
     const copied = entries(await withClient((c) => exportTenant(c, copy.tenantId, copyFile, { schemas })));
-    for (const entry of first.tables.filter((t) => t.tag !== 'history')) expect([entry.table, copied[entry.table]!.rows]).toEqual([entry.table, entry.rows]);
+    for (const entry of first.tables.filter((t) => t.tag !== 'history'))
+      expect([entry.table, copied[entry.table]!.rows]).toEqual([entry.table, entry.rows]);
     const idsOf = async (file: string) => {
       const ids = new Set<string>();
-      for (const entry of first.tables.filter((t) => t.kind === 'tenant-table' && t.tag !== 'history' || t.kind === 'tenant')) {
-        for (const row of await readRows(file, entry.table)) for (const key of ['tenant_id', 'id', 'category_id', 'product_id']) if (typeof row[key] === 'string') ids.add(row[key] as string);
+      for (const entry of first.tables.filter(
+        (t) => (t.kind === 'tenant-table' && t.tag !== 'history') || t.kind === 'tenant',
+      )) {
+        for (const row of await readRows(file, entry.table))
+          for (const key of ['tenant_id', 'id', 'category_id', 'product_id'])
+            if (typeof row[key] === 'string') ids.add(row[key] as string);
       }
       return ids;
     };
@@ -170,15 +207,16 @@ describe('round trip', () => {
     // Contents match once ids are followed: each product keeps its category by name, each note its product.
     const named = await asOwner(async (db) =>
       Promise.all(
-        [a.id, copy.tenantId].map(async (tenantId) =>
-          (
-            await db.query(
-              `select p.name, p.price, c.name as category, (select count(*) from ${dbaSchema}.notes n where n.tenant_id = p.tenant_id and n.product_id = p.id)::int as notes
+        [a.id, copy.tenantId].map(
+          async (tenantId) =>
+            (
+              await db.query(
+                `select p.name, p.price, c.name as category, (select count(*) from ${dbaSchema}.notes n where n.tenant_id = p.tenant_id and n.product_id = p.id)::int as notes
                from app_public.products p left join app_public.categories c on c.tenant_id = p.tenant_id and c.id = p.category_id
                where p.tenant_id = $1 order by p.name`,
-              [tenantId],
-            )
-          ).rows,
+                [tenantId],
+              )
+            ).rows,
         ),
       ),
     );
@@ -187,6 +225,50 @@ describe('round trip', () => {
 
     expect(await snapshot(b.id)).toEqual(bBefore);
   }, 180_000);
+});
+
+describe('exporting on several connections', () => {
+  test("every connection reads the first one's snapshot: a product added meanwhile is in no file, and the files are those of a one-connection export", async () => {
+    const t = await bigTenant('port-parallel', 500);
+    const single = entries(
+      await withClient((c) => exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas })),
+    );
+    let added = 0;
+    const parallel = await withClient((c) =>
+      exportTenant(c, t.id, path.join(dir, 'parallel.tar.gz'), {
+        schemas,
+        connections: 3,
+        // Called after the snapshot is taken: this committed insert (and its audit event) is after it.
+        connect: async () => {
+          await asOwner((db) =>
+            db.query(
+              `insert into app_public.products (tenant_id, name, price) values ($1, 'Added during the export', 1)`,
+              [t.id],
+            ),
+          );
+          added++;
+          const other = new pg.Client({ connectionString: database.ownerUrl });
+          await other.connect();
+          return { client: other, release: () => other.end() };
+        },
+      }),
+    );
+    expect(added).toBe(2);
+    expect(
+      await asOwner(
+        async (db) =>
+          (await db.query('select count(*)::int as n from app_public.products where tenant_id = $1', [t.id]))
+            .rows[0].n,
+      ),
+    ).toBe(single['app_public.products']!.rows + 2);
+    for (const entry of parallel.tables)
+      expect({ table: entry.table, rows: entry.rows, sha256: entry.sha256 }).toEqual({
+        table: entry.table,
+        rows: single[entry.table]!.rows,
+        sha256: single[entry.table]!.sha256,
+      });
+    expect(parallel.tables.map((entry) => entry.table)).toEqual(Object.keys(single));
+  }, 120_000);
 });
 
 describe('imports that are refused, leaving nothing behind', () => {
@@ -205,7 +287,8 @@ describe('imports that are refused, leaving nothing behind', () => {
     await tar.c({ gzip: true, file: out, cwd: folder }, ['manifest.json', 'tables']);
     return out;
   }
-  const tenantCount = () => asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.tenants')).rows[0].n);
+  const tenantCount = () =>
+    asOwner(async (db) => (await db.query('select count(*)::int as n from app_public.tenants')).rows[0].n);
 
   test('a tampered row fails its checksum', async () => {
     const tampered = await repack(async (folder) => {
@@ -216,7 +299,9 @@ describe('imports that are refused, leaving nothing behind', () => {
       await writeFile(products, changed);
     });
     const before = await tenantCount();
-    const error = await withClient((c) => importTenant(c, tampered, { as: `tampered-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    const error = await withClient((c) =>
+      importTenant(c, tampered, { as: `tampered-${randomUUID().slice(0, 8)}`, schemas }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArchiveError);
     expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
     expect((error as Error).message).toMatch(/app_public\.products\.ndjson does not match its checksum/);
@@ -224,8 +309,12 @@ describe('imports that are refused, leaving nothing behind', () => {
   });
 
   test('a file the manifest does not list is refused', async () => {
-    const extra = await repack((folder) => writeFile(path.join(folder, 'tables/app_public.planted.ndjson'), '{}\n'));
-    const error = await withClient((c) => importTenant(c, extra, { as: `planted-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    const extra = await repack((folder) =>
+      writeFile(path.join(folder, 'tables/app_public.planted.ndjson'), '{}\n'),
+    );
+    const error = await withClient((c) =>
+      importTenant(c, extra, { as: `planted-${randomUUID().slice(0, 8)}`, schemas }),
+    ).catch((e: unknown) => e);
     expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
   });
 
@@ -235,15 +324,28 @@ describe('imports that are refused, leaving nothing behind', () => {
       manifest.schemaVersion = { migration: '999999', hash: 'sha1:0000000000000000000000000000000000000000' };
       await writeFile(path.join(folder, 'manifest.json'), JSON.stringify(manifest));
     });
-    const error = await withClient((c) => importTenant(c, newer, { as: `newer-${randomUUID().slice(0, 8)}`, schemas })).catch((e: unknown) => e);
+    const error = await withClient((c) =>
+      importTenant(c, newer, { as: `newer-${randomUUID().slice(0, 8)}`, schemas }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImportError);
     expect((error as ImportError).code).toBe('SCHEMA_TOO_NEW');
-    expect((error as Error).message).toMatch(/999999, newer than this database's \d{6}: migrate this database first/);
+    expect((error as Error).message).toMatch(
+      /999999, newer than this database's \d{6}: migrate this database first/,
+    );
   });
 
   test('as itself while it exists: refused, unless replace; a taken slug for a copy: refused', async () => {
-    expect(((await withClient((c) => importTenant(c, file, { schemas })).catch((e: unknown) => e)) as ImportError).code).toBe('TENANT_EXISTS');
-    expect(((await withClient((c) => importTenant(c, file, { as: a.slug, schemas })).catch((e: unknown) => e)) as ImportError).code).toBe('SLUG_TAKEN');
+    expect(
+      ((await withClient((c) => importTenant(c, file, { schemas })).catch((e: unknown) => e)) as ImportError)
+        .code,
+    ).toBe('TENANT_EXISTS');
+    expect(
+      (
+        (await withClient((c) => importTenant(c, file, { as: a.slug, schemas })).catch(
+          (e: unknown) => e,
+        )) as ImportError
+      ).code,
+    ).toBe('SLUG_TAKEN');
     const replaced = await withClient((c) => importTenant(c, file, { replace: true, schemas }));
     expect(replaced.rows['app_public.products']).toBe(102);
   });
@@ -251,7 +353,10 @@ describe('imports that are refused, leaving nothing behind', () => {
   test('not an archive at all', async () => {
     const junk = path.join(dir, 'junk.tar.gz');
     await writeFile(junk, 'not a tarball');
-    expect(((await withClient((c) => importTenant(c, junk, { schemas })).catch((e: unknown) => e)) as ArchiveError).code).toBe('ARCHIVE_INVALID');
+    expect(
+      ((await withClient((c) => importTenant(c, junk, { schemas })).catch((e: unknown) => e)) as ArchiveError)
+        .code,
+    ).toBe('ARCHIVE_INVALID');
   });
 });
 
@@ -259,7 +364,9 @@ describe('through the API', () => {
   let worker: Runner;
   let t: TenantFixture;
   let other: TenantFixture;
-  const as = (tenant: TenantFixture, role: keyof TenantFixture['users']) => ({ authorization: `Bearer ${tokenFor({ userId: tenant.users[role], tenantId: tenant.id })}` });
+  const as = (tenant: TenantFixture, role: keyof TenantFixture['users']) => ({
+    authorization: `Bearer ${tokenFor({ userId: tenant.users[role], tenantId: tenant.id })}`,
+  });
   const logger = pino({ level: 'silent' });
 
   beforeAll(async () => {
@@ -288,17 +395,27 @@ describe('through the API', () => {
     throw new Error('timed out');
   }
 
-  const download = (id: string, headers: Record<string, string> = {}) => fetch(`${api.url}/exports/${id}`, { headers });
+  const download = (id: string, headers: Record<string, string> = {}) =>
+    fetch(`${api.url}/exports/${id}`, { headers });
 
   test('an owner requests an export, polls it, and downloads it; nobody else can', async () => {
-    const requested = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId status } } }' }, as(t, 'owner'));
+    const requested = await api.post(
+      { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId status } } }' },
+      as(t, 'owner'),
+    );
     const { rowId, status } = requested.body.data.requestTenantExport.tenantExport;
     expect(status).toBe('pending');
-    const again = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, as(t, 'owner'));
+    const again = await api.post(
+      { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' },
+      as(t, 'owner'),
+    );
     expect(again.body.errors[0].extensions.code).toBe('ALREADY_EXISTS');
 
     const ready = await until(async () => {
-      const { body } = await api.post({ query: '{ tenantExports { nodes { rowId status sha256 byteSize rowCounts } } }' }, as(t, 'owner'));
+      const { body } = await api.post(
+        { query: '{ tenantExports { nodes { rowId status sha256 byteSize rowCounts } } }' },
+        as(t, 'owner'),
+      );
       const node = body.data.tenantExports.nodes.find((n: { rowId: string }) => n.rowId === rowId);
       return node.status === 'ready' ? node : undefined;
     });
@@ -306,7 +423,9 @@ describe('through the API', () => {
 
     const response = await download(rowId, as(t, 'owner'));
     expect(response.status).toBe(200);
-    expect(response.headers.get('content-disposition')).toBe(`attachment; filename=tenantgraph-${t.slug}-${new Date().toISOString().slice(0, 10)}.tar.gz`);
+    expect(response.headers.get('content-disposition')).toBe(
+      `attachment; filename=tenantgraph-${t.slug}-${new Date().toISOString().slice(0, 10)}.tar.gz`,
+    );
     expect(response.headers.get('cache-control')).toBe('no-store');
     const file = path.join(dir, 'downloaded.tar.gz');
     await writeFile(file, Buffer.from(await response.arrayBuffer()));
@@ -326,34 +445,76 @@ describe('through the API', () => {
 
   test('admins, members and API keys may not request an export', async () => {
     for (const role of ['admin', 'member', 'viewer'] as const) {
-      const { body } = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, as(t, role));
+      const { body } = await api.post(
+        { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' },
+        as(t, role),
+      );
       expect([role, body.errors[0].extensions.code]).toEqual([role, 'FORBIDDEN']);
     }
-    const key = (await api.post({ query: 'mutation { createApiKey(input: { name: "k", role: admin }) { apiKey { secret } } }' }, as(t, 'owner'))).body.data.createApiKey.apiKey.secret;
-    const byKey = await api.post({ query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' }, { authorization: `Bearer ${key}` });
+    const key = (
+      await api.post(
+        { query: 'mutation { createApiKey(input: { name: "k", role: admin }) { apiKey { secret } } }' },
+        as(t, 'owner'),
+      )
+    ).body.data.createApiKey.apiKey.secret;
+    const byKey = await api.post(
+      { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId } } }' },
+      { authorization: `Bearer ${key}` },
+    );
     expect(byKey.body.errors[0].extensions.code).toBe('FORBIDDEN');
   });
 
   test('a sole owner cannot delete their account, and is told what to do; a viewer can', async () => {
-    const sole = await api.post({ query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' }, as(t, 'owner'));
+    const sole = await api.post(
+      { query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' },
+      as(t, 'owner'),
+    );
     expect(sole.body.errors[0].extensions.code).toBe('SOLE_OWNER');
-    expect(sole.body.errors[0].message).toContain(`You are the only owner of ${t.slug}: make another member owner (transferOwnership) or delete the tenant (deleteTenant) first.`);
-    const viewer = await api.post({ query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' }, as(t, 'viewer'));
+    expect(sole.body.errors[0].message).toContain(
+      `You are the only owner of ${t.slug}: make another member owner (transferOwnership) or delete the tenant (deleteTenant) first.`,
+    );
+    const viewer = await api.post(
+      { query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' },
+      as(t, 'viewer'),
+    );
     expect(viewer.body.data.deleteCurrentUser.deleted).toBe(true);
-    expect((await asOwner((db) => db.query('select 1 from app_public.users where id = $1', [t.users.viewer]))).rowCount).toBe(0);
+    expect(
+      (await asOwner((db) => db.query('select 1 from app_public.users where id = $1', [t.users.viewer])))
+        .rowCount,
+    ).toBe(0);
   });
 
   test('off-boarding: not by an admin, not without the slug; by the owner it closes at once and a job erases it', async () => {
     const otherBefore = await snapshot(other.id);
-    const byAdmin = await api.post({ query: 'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId } } }', variables: { slug: t.slug } }, as(t, 'admin'));
+    const byAdmin = await api.post(
+      {
+        query:
+          'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId } } }',
+        variables: { slug: t.slug },
+      },
+      as(t, 'admin'),
+    );
     expect(byAdmin.body.errors[0].extensions.code).toBe('FORBIDDEN');
-    const wrongSlug = await api.post({ query: 'mutation { deleteTenant(input: { confirmSlug: "nope" }) { deletedTenant { tenantId } } }' }, as(t, 'owner'));
+    const wrongSlug = await api.post(
+      { query: 'mutation { deleteTenant(input: { confirmSlug: "nope" }) { deletedTenant { tenantId } } }' },
+      as(t, 'owner'),
+    );
     expect(wrongSlug.body.errors[0].extensions.code).toBe('CONFIRMATION_MISMATCH');
     expect((await snapshot(t.id)).tenant).toHaveLength(1);
 
-    const deleted = await api.post({ query: 'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId slug } } }', variables: { slug: t.slug } }, as(t, 'owner'));
+    const deleted = await api.post(
+      {
+        query:
+          'mutation ($slug: String!) { deleteTenant(input: { confirmSlug: $slug }) { deletedTenant { tenantId slug } } }',
+        variables: { slug: t.slug },
+      },
+      as(t, 'owner'),
+    );
     expect(deleted.body.data.deleteTenant.deletedTenant).toEqual({ tenantId: t.id, slug: t.slug });
-    const after = await api.post({ query: '{ currentTenant { slug } products { totalCount } }' }, as(t, 'owner'));
+    const after = await api.post(
+      { query: '{ currentTenant { slug } products { totalCount } }' },
+      as(t, 'owner'),
+    );
     expect(after.body.data).toEqual({ currentTenant: null, products: { totalCount: 0 } });
 
     await until(async () => ((await snapshot(t.id)).tenant.length === 0 ? true : undefined));

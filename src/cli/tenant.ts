@@ -52,32 +52,51 @@ class UsageError extends Error {}
 
 function required(name: keyof typeof values): string {
   const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`--${name} is required: ${USAGE[command!]}`);
+  if (typeof value !== 'string' || value === '')
+    throw new UsageError(`--${name} is required: ${USAGE[command!]}`);
   return value;
 }
 
-async function run(client: pg.Client): Promise<number> {
+async function run(client: pg.Client, ownerUrl: string): Promise<number> {
   if (command === 'export') {
     const tenant = await findTenant(client, required('tenant'));
     const out = path.resolve(required('out'));
     const started = performance.now();
-    const manifest = await exportTenant(client, tenant.id, out);
+    const connect = async () => {
+      const other = new pg.Client({ connectionString: ownerUrl });
+      await other.connect();
+      return { client: other, release: () => other.end() };
+    };
+    const manifest = await exportTenant(client, tenant.id, out, { connect });
     const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
-    process.stdout.write(`${out}: tenant ${tenant.slug} (${tenant.id}), schema version ${manifest.schemaVersion.migration}, ${rows} rows in ${manifest.tables.length} tables (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
-    for (const t of manifest.tables) process.stdout.write(`  ${t.table}: ${t.rows} rows, sha256 ${t.sha256}\n`);
-    if (manifest.omitted.length) process.stdout.write(`  left out on purpose: ${manifest.omitted.join(', ')}\n`);
+    process.stdout.write(
+      `${out}: tenant ${tenant.slug} (${tenant.id}), schema version ${manifest.schemaVersion.migration}, ${rows} rows in ${manifest.tables.length} tables (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
+    );
+    for (const t of manifest.tables)
+      process.stdout.write(`  ${t.table}: ${t.rows} rows, sha256 ${t.sha256}\n`);
+    if (manifest.omitted.length)
+      process.stdout.write(`  left out on purpose: ${manifest.omitted.join(', ')}\n`);
     return 0;
   }
   if (command === 'import') {
-    const result = await importTenant(client, path.resolve(required('in')), { as: values.as, replace: values.replace });
+    const result = await importTenant(client, path.resolve(required('in')), {
+      as: values.as,
+      replace: values.replace,
+    });
     process.stdout.write(`imported as tenant ${result.slug} (${result.tenantId})\n`);
-    for (const [table, rows] of Object.entries(result.rows)) process.stdout.write(`  ${table}: ${rows} rows\n`);
+    for (const [table, rows] of Object.entries(result.rows))
+      process.stdout.write(`  ${table}: ${rows} rows\n`);
     return 0;
   }
   if (command === 'erase') {
     const tenant = await findTenant(client, required('tenant'));
-    if (values.confirm !== tenant.slug) throw new UsageError(`To erase ${tenant.slug} (${tenant.id}), repeat its slug: --confirm ${tenant.slug}. Export it first if a copy is wanted.`);
-    const result = await eraseTenant(client, tenant.id, { auditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS });
+    if (values.confirm !== tenant.slug)
+      throw new UsageError(
+        `To erase ${tenant.slug} (${tenant.id}), repeat its slug: --confirm ${tenant.slug}. Export it first if a copy is wanted.`,
+      );
+    const result = await eraseTenant(client, tenant.id, {
+      auditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS,
+    });
     await rm(path.resolve(env.EXPORT_DIR, tenant.id), { recursive: true, force: true });
     process.stdout.write(
       `erased ${tenant.slug} (${tenant.id}): ${result.removedUsers} people removed, ${result.keptUsers} kept (members elsewhere), ${result.jobsCancelled} queued jobs cancelled; ` +
@@ -89,14 +108,29 @@ async function run(client: pg.Client): Promise<number> {
   if (command === 'verify-erased') {
     const tenantId = required('tenant');
     const users = values.user ?? [];
-    for (const id of [tenantId, ...users]) if (!UUID.test(id)) throw new UsageError(`${id} is not an id (a uuid): ${USAGE[command]}`);
-    const verdict = await verifyErased(client, tenantId.toLowerCase(), { userIds: users, strict: values.strict });
-    process.stdout.write(`tenant ${tenantId}: ${verdict.erasedAt ? `erased ${verdict.erasedAt.toISOString()}` : 'no record of an erasure'}; looked for it and ${verdict.users} removed people\n`);
-    for (const t of verdict.tables) process.stdout.write(`  ${t.table}: ${t.rows} rows${t.retained ? ` (retained on purpose until ${verdict.retainedUntil!.toISOString()})` : ''}\n`);
-    process.stdout.write(`${verdict.found} rows found elsewhere; ${verdict.retained} retained${values.strict ? ' (strict: retained rows count as found)' : ''}\n`);
+    for (const id of [tenantId, ...users])
+      if (!UUID.test(id)) throw new UsageError(`${id} is not an id (a uuid): ${USAGE[command]}`);
+    const verdict = await verifyErased(client, tenantId.toLowerCase(), {
+      userIds: users,
+      strict: values.strict,
+    });
+    process.stdout.write(
+      `tenant ${tenantId}: ${verdict.erasedAt ? `erased ${verdict.erasedAt.toISOString()}` : 'no record of an erasure'}; looked for it and ${verdict.users} removed people\n`,
+    );
+    for (const t of verdict.tables)
+      process.stdout.write(
+        `  ${t.table}: ${t.rows} rows${t.retained ? ` (retained on purpose until ${verdict.retainedUntil!.toISOString()})` : ''}\n`,
+      );
+    process.stdout.write(
+      `${verdict.found} rows found elsewhere; ${verdict.retained} retained${values.strict ? ' (strict: retained rows count as found)' : ''}\n`,
+    );
     return verdict.found === 0 ? 0 : 1;
   }
-  throw new UsageError(`Unknown command ${command ?? '(none)'}. One of:\n${Object.values(USAGE).map((u) => `  ${u}`).join('\n')}`);
+  throw new UsageError(
+    `Unknown command ${command ?? '(none)'}. One of:\n${Object.values(USAGE)
+      .map((u) => `  ${u}`)
+      .join('\n')}`,
+  );
 }
 
 const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
@@ -107,12 +141,16 @@ try {
   const client = new pg.Client({ connectionString: location.ownerUrl });
   await client.connect();
   try {
-    exitCode = await run(client);
+    exitCode = await run(client, location.ownerUrl);
   } finally {
     await client.end();
   }
 } catch (error) {
-  const expected = error instanceof UsageError || error instanceof ArchiveError || error instanceof ImportError || error instanceof TenantNotFoundError;
+  const expected =
+    error instanceof UsageError ||
+    error instanceof ArchiveError ||
+    error instanceof ImportError ||
+    error instanceof TenantNotFoundError;
   if (expected) process.stderr.write(`${(error as Error).message}\n`);
   else log.error({ err: error }, 'tenant command failed');
   exitCode = error instanceof UsageError ? 2 : 1;

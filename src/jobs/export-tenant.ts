@@ -5,10 +5,10 @@
 // RLS as the requesting user (src/http/exports.ts).
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Task } from 'graphile-worker';
+import type { JobHelpers, Task } from 'graphile-worker';
 import type { Logger } from '../logger.ts';
 import { sha256Of } from '../portability/archive.ts';
-import { exportTenant } from '../portability/export.ts';
+import { exportTenant, type Lease } from '../portability/export.ts';
 
 export interface ExportJobOptions {
   exportDir: string;
@@ -26,6 +26,15 @@ export function exportFile(exportDir: string, tenantId: string, exportId: string
   return path.resolve(exportDir, tenantId, `${exportId}.tar.gz`);
 }
 
+/** Another of the worker pool's connections, held until released: the export reads tables on two at once. */
+function lease(helpers: JobHelpers): Promise<Lease> {
+  return new Promise((resolve, reject) => {
+    helpers
+      .withPgClient((client) => new Promise<void>((release) => resolve({ client, release })))
+      .catch(reject);
+  });
+}
+
 export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptions): Task {
   return async (payload, helpers) => {
     const { tenantId, exportId } = payload as ExportPayload;
@@ -33,11 +42,17 @@ export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptio
       `update app_public.tenant_exports set status = 'running' where tenant_id = $1 and id = $2 and status in ('pending', 'running') returning id`,
       [tenantId, exportId],
     );
-    if (!started.rowCount) return void logger.info({ tenantId, exportId }, 'export no longer wanted (done, or the tenant is gone)');
+    if (!started.rowCount)
+      return void logger.info(
+        { tenantId, exportId },
+        'export no longer wanted (done, or the tenant is gone)',
+      );
     const file = exportFile(exportDir, tenantId, exportId);
     try {
       await mkdir(path.dirname(file), { recursive: true });
-      const manifest = await helpers.withPgClient((client) => exportTenant(client, tenantId, file));
+      const manifest = await helpers.withPgClient((client) =>
+        exportTenant(client, tenantId, file, { connect: () => lease(helpers) }),
+      );
       const rowCounts = Object.fromEntries(manifest.tables.map((t) => [t.table, t.rows]));
       await helpers.query(
         `update app_public.tenant_exports set status = 'ready', finished_at = now(), expires_at = now() + make_interval(hours => $3),
@@ -51,7 +66,12 @@ export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptio
       const last = helpers.job.attempts >= helpers.job.max_attempts;
       await helpers.query(
         `update app_public.tenant_exports set status = $3, error = $4, finished_at = case when $3 = 'failed' then now() end where tenant_id = $1 and id = $2`,
-        [tenantId, exportId, last ? 'failed' : 'pending', last ? 'The export could not be written; ask again, or contact the operator.' : null],
+        [
+          tenantId,
+          exportId,
+          last ? 'failed' : 'pending',
+          last ? 'The export could not be written; ask again, or contact the operator.' : null,
+        ],
       );
       throw error;
     }
@@ -59,7 +79,10 @@ export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptio
 }
 
 /** Hourly: archives past their expiry are deleted and their exports marked expired. */
-export function deleteExpiredExportsTask({ exportDir, logger }: Pick<ExportJobOptions, 'exportDir' | 'logger'>): Task {
+export function deleteExpiredExportsTask({
+  exportDir,
+  logger,
+}: Pick<ExportJobOptions, 'exportDir' | 'logger'>): Task {
   return async (_payload, helpers) => {
     const { rows } = await helpers.query<{ tenant_id: string; id: string }>(
       `update app_public.tenant_exports set status = 'expired' where status = 'ready' and expires_at < now() returning tenant_id, id`,

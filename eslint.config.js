@@ -50,5 +50,8 @@ export default defineConfig(
   {
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
+    // bin/*.js and the configs run in Node: its globals, declared here rather than through
+    // another package.
+    languageOptions: { globals: { process: 'readonly', URL: 'readonly', console: 'readonly' } },
   },
 );

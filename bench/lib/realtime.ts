@@ -296,7 +296,8 @@ export async function runRealtime(options: RealtimeOptions): Promise<RealtimeRes
       notes,
     };
   } finally {
-    await Promise.all(subscribers.map((subscriber) => subscriber.client.dispose()));
+    // graphql-ws's dispose() closes the socket and returns nothing to wait for.
+    for (const subscriber of subscribers) void subscriber.client.dispose();
     await writer
       .query(`delete from app_public.products where name like $1`, [`${MARKER}-${process.pid}-%`])
       .catch(() => {});

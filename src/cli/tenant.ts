@@ -134,7 +134,7 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
 }
 
 const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
-let exitCode = 1;
+let exitCode: number;
 try {
   // A database at DATABASE_URL is never migrated from here: an import must see its real schema version.
   if (location.embedded) await prepareDatabase(location);

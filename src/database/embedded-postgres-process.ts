@@ -80,11 +80,13 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
   });
 
   let stopping: Promise<void> | undefined;
-  let postgres: ChildProcess | undefined;
+  // Set once the cluster has started (below); read by stop(), which may run before that.
+  const started: { postgres?: ChildProcess | undefined } = {};
   const stop = () => {
     // The library waits for an 'exit' event of its postgres process; one that has already
     // exited (killed, or shut down by itself after its data folder was deleted) never
     // sends another, and the stop would wait forever.
+    const { postgres } = started;
     const exited = postgres && (postgres.exitCode !== null || postgres.signalCode !== null);
     stopping ??= (exited ? Promise.resolve() : cluster.stop()).finally(() => process.exit(0));
     return stopping;
@@ -99,8 +101,8 @@ async function run(options: EmbeddedPostgresOptions): Promise<void> {
   }
   await cluster.start();
   // The library keeps its postgres process private; stop() above needs to know whether it still runs.
-  postgres = (cluster as unknown as { process?: ChildProcess }).process;
-  postgres?.once('exit', (code, signal) => {
+  started.postgres = (cluster as unknown as { process?: ChildProcess }).process;
+  started.postgres?.once('exit', (code, signal) => {
     if (!stopping)
       send({ type: 'log', message: `PostgreSQL exited by itself (${signal ?? `code ${code}`})` });
   });

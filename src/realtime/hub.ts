@@ -16,7 +16,7 @@
 import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
-/** What the notify trigger sends (migration 000017): a statement's table, operation and the keys of up to 50 of its rows, never row data. */
+/** What the notify trigger sends (migration 000018): a statement's table, operation and the keys of up to 50 of its rows, never row data. */
 export interface Change {
   table: string;
   op: 'insert' | 'update' | 'delete';

@@ -17,6 +17,8 @@ export function build() {
   }
   const hash = sourceHash();
   rmSync(stampFile, { force: true });
+  // Emitted by builds before src/version.ts read package.json at run time: projectRoot would find it.
+  rmSync(path.join(distFolder, 'package.json'), { force: true });
   const { status } = spawnSync(process.execPath, [tsc, '-p', path.join(projectRoot, 'tsconfig.build.json')], {
     cwd: projectRoot,
     stdio: 'inherit',

@@ -3,10 +3,7 @@
 // .gmrc stays the single source of the migration settings (hooks, placeholders) for
 // both the CLI (`npm run db:*`) and this programmatic path used by `npm start` and the
 // tests; only the connection strings and the role names come from the location.
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Logger, migrate, reset, type Settings } from 'graphile-migrate';
 // graphile-migrate keeps its pools alive briefly after use and exits the process if one
 // of them sees an error (say, the database restarting later); close them when done.
@@ -16,14 +13,9 @@ import pino from 'pino';
 import { installJobQueue } from '../jobs/worker.ts';
 import { databaseExists, ensureRoles } from './bootstrap.ts';
 import type { DatabaseLocation } from './location.ts';
+import { projectRoot } from '../project-root.ts';
 
-/** The folder of package.json (with a trailing slash): above src/, also when compiled into dist/src/. */
-export const projectRoot = (() => {
-  let folder = fileURLToPath(new URL('.', import.meta.url));
-  while (!existsSync(path.join(folder, 'package.json')) && folder !== path.dirname(folder))
-    folder = path.dirname(folder);
-  return `${path.resolve(folder)}${path.sep}`;
-})();
+export { projectRoot };
 
 type MigrationLog = (level: string, message: string) => void;
 

@@ -40,6 +40,7 @@ import { realtime } from './sections/realtime.ts';
 import { profile } from './sections/profile.ts';
 import { rls } from './sections/rls.ts';
 import { scale } from './sections/scale.ts';
+import { scaling } from './sections/scaling.ts';
 import {
   pick,
   type ApiVariant,
@@ -60,6 +61,7 @@ const SECTIONS = [
   realtime,
   portability,
   observability,
+  scaling,
   coldStart,
 ];
 /** --skip names: the sections, and pgbench (the matrix's third ceiling). */
@@ -288,6 +290,7 @@ try {
     shape,
     products,
     secret,
+    poolSize,
     apiEnv,
     tenants,
     templates,

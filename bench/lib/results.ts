@@ -2,6 +2,7 @@
 import type { AccountabilityResult } from './accountability.ts';
 import type { PortabilityResult } from './portability.ts';
 import type { ObservabilityResult } from './observability.ts';
+import type { ScalingResult } from './scaling.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -117,6 +118,8 @@ export interface BenchResults {
   portability?: PortabilityResult | { error: string };
   /** The observability section (metrics, tracing, neither), on API processes of its own. */
   observability?: ObservabilityResult | { error: string };
+  /** The scaling section (npm start with one and with N API processes). */
+  scaling?: ScalingResult | { error: string };
   /** The realtime section (subscribers, writes, deliveries), on an API process of its own. */
   realtime?: RealtimeResult | { error: string };
   memory: {

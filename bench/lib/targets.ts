@@ -5,6 +5,7 @@ import { noisyTargets } from './noisy-neighbour.ts';
 import { observabilityTargets } from './observability.ts';
 import { portabilityTargets } from './portability.ts';
 import { realtimeTargets } from './realtime.ts';
+import { scalingTargets } from './scaling.ts';
 import type { BenchResults, ScenarioPoint, Target } from './results.ts';
 import { ratio, round } from './stats.ts';
 
@@ -112,6 +113,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
   if (results.realtime) targets.push(...realtimeTargets(results.realtime));
   if (results.portability) targets.push(...portabilityTargets(results.portability));
   if (results.observability) targets.push(...observabilityTargets(results.observability));
+  if (results.scaling) targets.push(...scalingTargets(results.scaling));
   if (results.startup.coldStart) targets.push(coldStartTarget(results.startup.coldStart));
   return targets;
 }

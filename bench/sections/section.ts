@@ -45,6 +45,7 @@ export type SectionResults = Partial<
     | 'realtime'
     | 'portability'
     | 'observability'
+    | 'scaling'
   >
 > & { coldStart?: BenchResults['startup']['coldStart'] };
 
@@ -67,6 +68,8 @@ export interface SectionContext {
   products: number;
   /** The run's HS256 secret, shared by every API process the run starts. */
   secret: string;
+  /** The API's connection pool size (--pool, else PG_POOL_MAX). */
+  poolSize: number;
   /** --api-env: the environment every API process of the run gets. */
   apiEnv: Record<string, string>;
   /** One per tenant of bench.tenant_index, each with its member's token. */

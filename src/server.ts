@@ -18,7 +18,7 @@ import { createIdentify } from './auth/identify.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import { pgSettingsFor, type ClaimNames, type RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
-import { createDatabaseGate } from './http/database-gate.ts';
+import { createDatabaseGate, isDatabaseUnavailable } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
 import { requestBody } from './http/request-body.ts';
@@ -257,10 +257,17 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     verifyApiKey: createApiKeyVerifier(pool, options.apiKeyCacheSeconds),
   });
   app.use([GRAPHQL_PATH, EXPORTS_PATH], authenticate(identify));
-  app.get(
-    `${EXPORTS_PATH}/:id`,
-    downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger }),
-  );
+  const download = downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger });
+  // Behind the database gate like GraphQL: a database that is away is a 503, not a 500.
+  app.get(`${EXPORTS_PATH}/:id`, gate.middleware, async (req: Request<{ id: string }>, res: Response) => {
+    try {
+      await download(req, res);
+    } catch (error) {
+      if (!isDatabaseUnavailable(error)) throw error;
+      gate.report(error);
+      if (!res.headersSent) sendError(res, 'DATABASE_UNAVAILABLE');
+    }
+  });
   app.use(GRAPHQL_PATH, requestBody(options.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
   if (watchGuard) app.use(GRAPHQL_PATH, watchGuard.middleware);

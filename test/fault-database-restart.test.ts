@@ -263,6 +263,16 @@ describe('PostgreSQL restarted while the API is under load', () => {
         const stopped = performance.now();
         await sleep(OUTAGE_MS / 2);
         const readyDuringOutage = await readyz();
+        // Export downloads are behind the same gate.
+        const download = await fetch(`${api.url}/exports/${randomUUID()}`, {
+          headers: { authorization: `Bearer ${writers[0]!.token}` },
+          signal: AbortSignal.timeout(CLIENT_TIMEOUT_MS),
+        });
+        const downloadDuringOutage = {
+          status: download.status,
+          code: ((await download.json()) as { errors?: Array<{ extensions?: { code?: string } }> })
+            .errors?.[0]?.extensions?.code,
+        };
         await sleep(OUTAGE_MS / 2);
 
         const startBegan = performance.now();
@@ -281,7 +291,16 @@ describe('PostgreSQL restarted while the API is under load', () => {
           () => outcomes.filter((o) => o.startedAt > servingAgain).length >= 4 * writers.length,
           10_000,
         );
-        return { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain };
+        return {
+          readyBefore,
+          readyDuringOutage,
+          downloadDuringOutage,
+          stopBegan,
+          stopped,
+          startBegan,
+          started,
+          servingAgain,
+        };
       };
 
       const loops = writers.map((writer, index) => loop(writer, index));
@@ -292,8 +311,16 @@ describe('PostgreSQL restarted while the API is under load', () => {
         running = false;
         await Promise.all(loops);
       }
-      const { readyBefore, readyDuringOutage, stopBegan, stopped, startBegan, started, servingAgain } =
-        phases;
+      const {
+        readyBefore,
+        readyDuringOutage,
+        downloadDuringOutage,
+        stopBegan,
+        stopped,
+        startBegan,
+        started,
+        servingAgain,
+      } = phases;
 
       const before = outcomes.filter((o) => o.endedAt < stopBegan);
       const outage = outcomes.filter((o) => o.startedAt >= stopped && o.startedAt < startBegan);
@@ -307,6 +334,7 @@ describe('PostgreSQL restarted while the API is under load', () => {
         o.codes.every((code) => code === 'DATABASE_UNAVAILABLE');
 
       expect([readyBefore, readyDuringOutage]).toEqual([200, 503]);
+      expect(downloadDuringOutage).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
       expect(before.filter((o) => o.acknowledged).length).toBeGreaterThanOrEqual(5 * writers.length);
       expect(before.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome)).toEqual([]);
       // Down: every request is refused quickly, with the code clients can retry on.

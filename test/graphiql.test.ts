@@ -130,17 +130,20 @@ test.skipIf(skipWithoutChromium)(
       await page.goto(`${api.url}/graphiql`);
       await editor(page, 'operation.graphql').locator('.view-line').first().waitFor();
 
+      // The operation first: GraphiQL parses it after a pause, and sends it over the
+      // websocket only once it knows it is a subscription (clicked at once, it went over
+      // HTTP and was refused as "Subscription not supported").
+      await replaceText(
+        page,
+        editor(page, 'operation.graphql'),
+        'subscription { productChanged { event product { name tenantId } } }',
+      );
       await page.getByRole('button', { name: 'Headers', exact: true }).click();
       const token = tokenFor({ userId: shop.users.viewer, tenantId: shop.id });
       await replaceText(
         page,
         editor(page, 'request-headers.json'),
         JSON.stringify({ Authorization: `Bearer ${token}` }),
-      );
-      await replaceText(
-        page,
-        editor(page, 'operation.graphql'),
-        'subscription { productChanged { event product { name tenantId } } }',
       );
       await page.getByRole('button', { name: /^Execute query/ }).click();
 

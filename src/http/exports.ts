@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
+import { asRequest } from '../database/as-request.ts';
 import { sendError } from '../errors/catalogue.ts';
 import { exportFile } from '../jobs/export-tenant.ts';
 import type { Logger } from '../logger.ts';
@@ -29,25 +30,14 @@ async function exportAs(
   settings: Record<string, string>,
   id: string,
 ): Promise<ExportRow | undefined> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    // Transaction-local, as PostGraphile applies them: nothing outlives this lookup on the pooled connection.
-    for (const [name, value] of Object.entries(settings))
-      await client.query('select set_config($1, $2, true)', [name, value]);
-    const { rows } = await client.query<ExportRow>(
+  const { rows } = await asRequest(pool, settings, (client) =>
+    client.query<ExportRow>(
       `select e.tenant_id, e.id, e.status, e.expires_at, e.created_at, t.slug
        from app_public.tenant_exports e join app_public.tenants t on t.id = e.tenant_id where e.id = $1`,
       [id],
-    );
-    await client.query('commit');
-    return rows[0];
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+    ),
+  );
+  return rows[0];
 }
 
 export function downloadExport(options: {

@@ -17,6 +17,7 @@
 import type pg from 'pg';
 import { SafeError } from 'grafast';
 import { type Identity } from '../auth/claims.ts';
+import { asRequest } from '../database/as-request.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { ChangeStream } from './change-stream.ts';
 import { tenantChannel, userChannel, type Change, type ListenHub } from './hub.ts';
@@ -95,21 +96,10 @@ async function currentTenantOf(
   pool: pg.Pool,
   pgSettings: Record<string, string>,
 ): Promise<string | undefined> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query('select set_config(key, value, true) from json_each_text($1::json)', [
-      JSON.stringify(pgSettings),
-    ]);
-    const { rows } = await client.query<{ id: string | null }>('select app_public.current_tenant_id() as id');
-    await client.query('commit');
-    return rows[0]?.id ?? undefined;
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  const { rows } = await asRequest(pool, pgSettings, (client) =>
+    client.query<{ id: string | null }>('select app_public.current_tenant_id() as id'),
+  );
+  return rows[0]?.id ?? undefined;
 }
 
 export class ConnectionSubscriber {

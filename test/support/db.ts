@@ -2,6 +2,7 @@
 // authenticator's connection, the role and claims set transaction-locally.
 import pg from 'pg';
 import { inject } from 'vitest';
+import { applyRequestSettings } from '../../src/database/as-request.ts';
 import { pgSettingsFor, type Identity } from '../../src/auth/claims.ts';
 
 export type { Identity };
@@ -30,10 +31,7 @@ export async function closePools(): Promise<void> {
  * sends. Call it inside a transaction.
  */
 export async function setRequestSettings(client: pg.ClientBase, identity: Identity | null): Promise<void> {
-  const settings = pgSettingsFor(identity, roles);
-  await client.query('select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el', [
-    JSON.stringify(Object.entries(settings)),
-  ]);
+  await applyRequestSettings(client, pgSettingsFor(identity, roles));
 }
 
 export interface RunOptions {

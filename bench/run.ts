@@ -29,6 +29,7 @@ import { transaction, type SqlTemplate } from './lib/sql-templates.ts';
 import { round } from './lib/stats.ts';
 import { evaluateTargets } from './lib/targets.ts';
 import { benchTenants } from './lib/tenants.ts';
+import { ab } from './sections/ab.ts';
 import { accountability } from './sections/accountability.ts';
 import { breakdown } from './sections/breakdown.ts';
 import { coldStart } from './sections/cold-start.ts';
@@ -63,6 +64,7 @@ const SECTIONS = [
   observability,
   scaling,
   coldStart,
+  ab,
 ];
 /** --skip names: the sections, and pgbench (the matrix's third ceiling). */
 const SKIPPABLE = ['matrix', 'pgbench', ...SECTIONS.slice(1).map((section) => section.name)];
@@ -83,6 +85,7 @@ const { values } = parseArgs({
     'api-env': { type: 'string', multiple: true, default: [] },
     'api-node-option': { type: 'string', multiple: true, default: [] },
     skip: { type: 'string', default: '' },
+    only: { type: 'string', default: '' },
     out: { type: 'string', default: path.join(projectRoot, 'bench/results') },
     help: { type: 'boolean', default: false },
     ...Object.fromEntries(
@@ -108,6 +111,7 @@ if (values.help) {
                                   e.g. --api-node-option=--max-old-space-size=128
 ${sectionLines.join('\n')}
   --skip a,b                      sections to leave out: ${SKIPPABLE.join(', ')}
+  --only a,b                      the sections to run, all others left out (e.g. --only ab --baseline main)
   --out DIR                       where results go (default bench/results)
 `);
   process.exit(0);
@@ -116,10 +120,12 @@ ${sectionLines.join('\n')}
 const seconds = Number(values.duration);
 const concurrency = values.concurrency.split(',').map(Number);
 const scenarios = values.scenarios.split(',').map((name) => scenarioNamed(name.trim()));
+const only = values.only.split(',').filter(Boolean);
 const skip = new Set(values.skip.split(',').filter(Boolean));
-for (const name of skip) {
+for (const name of [...skip, ...only]) {
   if (!SKIPPABLE.includes(name)) throw new Error(`Unknown section ${name}; known: ${SKIPPABLE.join(', ')}`);
 }
+if (only.length > 0) for (const name of SKIPPABLE) if (!only.includes(name)) skip.add(name);
 const apiEnv = Object.fromEntries(
   values['api-env'].map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
 );
@@ -263,6 +269,7 @@ try {
         tracing: variant.tracing ?? false,
       },
       apiNodeOptions,
+      variant.source,
     );
     apis.push(api);
     return api;

@@ -1,10 +1,10 @@
 // Starts bench/api-process.ts as a child process and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { projectRoot } from '../../src/database/migrations.ts';
 import type { ApiProcessMessage, ApiProcessOptions, CapturedStatement } from '../api-process.ts';
+import { startFlags } from './baseline.ts';
 
 const sourceScript = fileURLToPath(new URL('../api-process.ts', import.meta.url));
 const compiledScript = fileURLToPath(new URL('../../dist/bench/api-process.js', import.meta.url));
@@ -14,10 +14,7 @@ const compiledScript = fileURLToPath(new URL('../../dist/bench/api-process.js', 
  * run with, so its memory figures are those of production's defaults.
  */
 export function productionNodeFlags(): string[] {
-  const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
-    scripts: { start: string };
-  };
-  return packageJson.scripts.start.split(/\s+/).filter((word) => word.startsWith('--'));
+  return startFlags(projectRoot);
 }
 
 /**
@@ -47,18 +44,26 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
+/** Another checkout's API process (an A/B baseline, lib/baseline.ts) instead of this one's. */
+export interface ApiProcessSource {
+  script: string;
+  nodeFlags: string[];
+}
+
 /** `nodeOptions`: flags for the API's node, e.g. --max-old-space-size=128. */
 export async function startApiProcess(
   options: ApiProcessOptions,
   nodeOptions: string[] = [],
+  source?: ApiProcessSource,
 ): Promise<ApiProcess> {
-  const { script } = await apiProcessScript();
+  const script = source?.script ?? (await apiProcessScript()).script;
+  const nodeFlags = source?.nodeFlags ?? productionNodeFlags();
   const started = performance.now();
   const child: ChildProcess = fork(script, [], {
     env: { ...process.env, BENCH_API_OPTIONS: JSON.stringify(options) },
     // --expose-gc changes nothing by itself; it lets the memory report tell live data from garbage.
     // The bench's own flags come after npm start's, so they override them.
-    execArgv: ['--expose-gc', ...productionNodeFlags(), ...nodeOptions],
+    execArgv: ['--expose-gc', ...nodeFlags, ...nodeOptions],
     // Request logs (LOG_LEVEL=info, one line per request as in production) are written and discarded.
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });

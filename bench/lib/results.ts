@@ -3,6 +3,7 @@ import type { AccountabilityResult } from './accountability.ts';
 import type { PortabilityResult } from './portability.ts';
 import type { ObservabilityResult } from './observability.ts';
 import type { ScalingResult } from './scaling.ts';
+import type { AbResult } from './ab.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -120,6 +121,8 @@ export interface BenchResults {
   observability?: ObservabilityResult | { error: string };
   /** The scaling section (npm start with one and with N API processes). */
   scaling?: ScalingResult | { error: string };
+  /** The A/B section (this checkout against --baseline), on API processes of their own. */
+  ab?: AbResult | { error: string };
   /** The realtime section (subscribers, writes, deliveries), on an API process of its own. */
   realtime?: RealtimeResult | { error: string };
   memory: {

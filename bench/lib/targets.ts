@@ -6,6 +6,7 @@ import { observabilityTargets } from './observability.ts';
 import { portabilityTargets } from './portability.ts';
 import { realtimeTargets } from './realtime.ts';
 import { scalingTargets } from './scaling.ts';
+import { abTargets } from './ab.ts';
 import type { BenchResults, ScenarioPoint, Target } from './results.ts';
 import { ratio, round } from './stats.ts';
 
@@ -114,6 +115,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
   if (results.portability) targets.push(...portabilityTargets(results.portability));
   if (results.observability) targets.push(...observabilityTargets(results.observability));
   if (results.scaling) targets.push(...scalingTargets(results.scaling));
+  if (results.ab) targets.push(...abTargets(results.ab));
   if (results.startup.coldStart) targets.push(coldStartTarget(results.startup.coldStart));
   return targets;
 }

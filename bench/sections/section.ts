@@ -5,7 +5,7 @@
 //
 // A new section: a module here exporting one `Section`, plus its name in SECTIONS.
 import type { DatabaseLocation } from '../../src/database/location.ts';
-import type { ApiProcess } from '../lib/api.ts';
+import type { ApiProcess, ApiProcessSource } from '../lib/api.ts';
 import type { BenchServer } from '../lib/database.ts';
 import type { LoadedShape } from '../lib/load-data.ts';
 import type { LoadResult } from '../lib/load.ts';
@@ -46,6 +46,7 @@ export type SectionResults = Partial<
     | 'portability'
     | 'observability'
     | 'scaling'
+    | 'ab'
   >
 > & { coldStart?: BenchResults['startup']['coldStart'] };
 
@@ -55,6 +56,8 @@ export interface ApiVariant {
   env?: Record<string, string>;
   /** OpenTelemetry tracing to an in-memory exporter (bench/lib/counting-span-exporter.ts). */
   tracing?: boolean;
+  /** Another checkout's compiled API process (the A/B baseline) instead of this one's. */
+  source?: ApiProcessSource;
 }
 
 export interface SectionContext {

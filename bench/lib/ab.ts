@@ -1,0 +1,116 @@
+// The A/B section: one scenario through two API processes, this checkout's ("candidate")
+// and another commit's ("baseline", lib/baseline.ts), both compiled and started as
+// production starts them, over the same data, tokens and connections. Phases interleave
+// A B B A A B ... so drift of the machine over the run falls on both alike; the figures
+// are medians with the range of the phases beside them, the steadier one being the API's
+// CPU per request.
+import type { ApiProcess } from './api.ts';
+import type { LoadResult } from './load.ts';
+import type { Measured, Target } from './results.ts';
+import { median, ratio, round } from './stats.ts';
+
+export interface AbResult {
+  baseline: { ref: string; commit: string };
+  candidate: { commit: string; dirty: boolean };
+  scenario: string;
+  connections: number;
+  secondsPerPhase: number;
+  rounds: number;
+  /** The API's CPU per request of the candidate over the baseline's, at most (e.g. 0.7). */
+  cpuGoal: number;
+  baselinePhases: Measured[];
+  candidatePhases: Measured[];
+}
+
+export interface AbOptions {
+  connections: number;
+  rounds: number;
+  seconds: number;
+  start(side: 'baseline' | 'candidate'): Promise<ApiProcess>;
+  load(api: ApiProcess, connections: number, seconds: number): Promise<LoadResult>;
+  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
+  log(line: string): void;
+}
+
+type Side = 'baseline' | 'candidate';
+
+/** A B B A A B ...: each side first in every other round. */
+export function phaseOrder(rounds: number): Side[] {
+  return Array.from({ length: rounds }, (_, round): Side[] =>
+    round % 2 === 0 ? ['baseline', 'candidate'] : ['candidate', 'baseline'],
+  ).flat();
+}
+
+export async function runAb(
+  options: AbOptions,
+): Promise<Pick<AbResult, 'baselinePhases' | 'candidatePhases'>> {
+  const { log } = options;
+  const apis = new Map<Side, ApiProcess>();
+  try {
+    for (const side of ['baseline', 'candidate'] as const) {
+      const api = await options.start(side);
+      apis.set(side, api);
+      log(`  ${side.padEnd(9)} API process ${api.pid}: ready in ${Math.round(api.startMs)} ms; warming up`);
+      await options.load(api, options.connections, 3);
+    }
+    const phases: Record<Side, Measured[]> = { baseline: [], candidate: [] };
+    for (const side of phaseOrder(options.rounds)) {
+      const api = apis.get(side)!;
+      const measured = await options.measure(api.pid, () =>
+        options.load(api, options.connections, options.seconds),
+      );
+      phases[side].push(measured);
+      log(
+        `  ${side.padEnd(9)} ${String(measured.throughput).padStart(7)}/s  p50 ${measured.latencyMs.p50}` +
+          ` p99 ${measured.latencyMs.p99} ms  API CPU ${measured.apiCpuMsPerRequest} ms/req` +
+          `  peak RSS ${measured.usage.apiPeakRssMb} MB  errors ${measured.errors}`,
+      );
+    }
+    return { baselinePhases: phases.baseline, candidatePhases: phases.candidate };
+  } finally {
+    for (const api of apis.values()) await api.stop();
+  }
+}
+
+/** The median of one figure over the phases, and its range. */
+function spread(phases: Measured[], pick: (m: Measured) => number | null | undefined) {
+  const values = phases.map(pick).filter((value): value is number => typeof value === 'number');
+  if (values.length === 0) return { median: Number.NaN, text: 'n/a' };
+  const m = median(values);
+  const digits = m < 10 ? 3 : 1;
+  return {
+    median: m,
+    text: `${round(m, digits)} (${round(Math.min(...values), digits)}–${round(Math.max(...values), digits)})`,
+  };
+}
+
+export function abTargets(result: AbResult | { error: string }): Target[] {
+  const name = 'A/B: API CPU per request, candidate / baseline';
+  if ('error' in result) {
+    return [
+      { name, goal: 'reported', measured: `failed: ${result.error.slice(0, 200)}`, ratio: null, met: false },
+    ];
+  }
+  const side = (phases: Measured[]) => ({
+    cpu: spread(phases, (m) => m.apiCpuMsPerRequest),
+    throughput: spread(phases, (m) => m.throughput),
+    rss: spread(phases, (m) => m.usage.apiPeakRssMb),
+    errors: phases.reduce((sum, m) => sum + m.errors, 0),
+  });
+  const a = side(result.baselinePhases);
+  const b = side(result.candidatePhases);
+  const cpuRatio = ratio(b.cpu.median, a.cpu.median);
+  const candidate = `${result.candidate.commit.slice(0, 7)}${result.candidate.dirty ? ' + uncommitted changes' : ''}`;
+  return [
+    {
+      name: `${name} (${result.scenario}, ${result.connections} connections; ${candidate} vs ${result.baseline.ref} = ${result.baseline.commit.slice(0, 7)})`,
+      goal: `<= ${Math.round(result.cpuGoal * 100)}%`,
+      measured:
+        `${b.cpu.text} vs ${a.cpu.text} ms/req = ${Math.round(cpuRatio * 100)}% ` +
+        `(median and range of ${result.rounds} phases each; throughput ${b.throughput.text} vs ${a.throughput.text}/s; ` +
+        `peak RSS ${b.rss.text} vs ${a.rss.text} MB; errors ${b.errors} vs ${a.errors})`,
+      ratio: cpuRatio,
+      met: b.errors + a.errors === 0 && cpuRatio <= result.cpuGoal,
+    },
+  ];
+}

@@ -1,0 +1,98 @@
+// A/B: this checkout against another commit (--baseline), one scenario, interleaved
+// phases (lib/ab.ts). Off unless --baseline is given:
+//
+//   npm run bench -- --only ab --baseline main
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { projectRoot } from '../../src/database/migrations.ts';
+import { runAb } from '../lib/ab.ts';
+import { apiProcessScript, productionNodeFlags } from '../lib/api.ts';
+import { checkOutBaseline } from '../lib/baseline.ts';
+import { scenarioNamed } from '../lib/scenarios.ts';
+import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+
+/** This checkout compiled, as production runs it (bin/build.js) and as the baseline is. */
+async function compiledCandidate(): Promise<{ script: string; nodeFlags: string[] }> {
+  let { script, compiled } = await apiProcessScript();
+  if (!compiled) {
+    const { build } = (await import(pathToFileURL(path.join(projectRoot, 'bin/build.js')).href)) as {
+      build(): boolean;
+    };
+    if (!build()) throw new Error('npm run build failed: the A/B compares compiled code only');
+    ({ script, compiled } = await apiProcessScript());
+  }
+  return { script, nodeFlags: productionNodeFlags() };
+}
+
+export const ab: Section = {
+  name: 'ab',
+  api: 'own',
+  options: {
+    baseline: {
+      default: '',
+      help: 'a git ref to compare this checkout with (the section runs only with it)',
+    },
+    'ab-scenario': { default: 'list', help: 'the scenario of the A/B phases' },
+    'ab-connections': { default: '16', help: 'connections of every A/B phase' },
+    'ab-rounds': { default: '4', help: 'phases of each side, interleaved A B B A ...' },
+    'ab-cpu-goal': {
+      default: '0.7',
+      help: "the candidate's API CPU per request over the baseline's, at most",
+    },
+  },
+  prepare(args) {
+    const ref = args.baseline ?? '';
+    const settings = positiveIntegers(args, ['ab-connections', 'ab-rounds']);
+    const scenario = scenarioNamed(args['ab-scenario'] ?? 'list');
+    const cpuGoal = Number(args['ab-cpu-goal']);
+    if (!(cpuGoal > 0)) throw new Error('--ab-cpu-goal must be a positive number');
+    return {
+      points: () => (ref ? 2 * settings['ab-rounds'] + 2 : 0),
+      run: async (context: SectionContext) => {
+        const { log } = context;
+        if (!ref) return;
+        log(`\nA/B: ${scenario.name} through this checkout and through ${ref}`);
+        const baseline = await checkOutBaseline(ref).catch((error: unknown) => {
+          context.results.ab = failure(error);
+          log(`  failed: ${context.results.ab.error}`);
+        });
+        if (!baseline) return;
+        try {
+          const candidate = await compiledCandidate();
+          const git = (...words: string[]) =>
+            execFileSync('git', words, { cwd: projectRoot, encoding: 'utf8' }).trim();
+          const phases = await runAb({
+            connections: settings['ab-connections'],
+            rounds: settings['ab-rounds'],
+            seconds: context.seconds,
+            start: (side) =>
+              context.startApi(undefined, { source: side === 'baseline' ? baseline : candidate }),
+            load: (api, connections, seconds) =>
+              context.apiLoad(api, scenario, context.tenants, connections, seconds),
+            measure: (apiPid, run) => context.measure(apiPid, run),
+            log,
+          });
+          context.results.ab = {
+            baseline: { ref, commit: baseline.commit },
+            candidate: {
+              commit: git('rev-parse', 'HEAD'),
+              dirty: git('status', '--porcelain', '--', 'src', 'bench', 'bin', 'package.json') !== '',
+            },
+            scenario: scenario.name,
+            connections: settings['ab-connections'],
+            secondsPerPhase: context.seconds,
+            rounds: settings['ab-rounds'],
+            cpuGoal,
+            ...phases,
+          };
+        } catch (error) {
+          context.results.ab = failure(error);
+          log(`  failed: ${context.results.ab.error}`);
+        } finally {
+          await baseline.remove();
+        }
+      },
+    };
+  },
+};

@@ -8,6 +8,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { JwksClient } from 'jwks-rsa';
 import { AuthError } from './errors.ts';
+import { cachedTokenVerifier } from './token-cache.ts';
 
 export type KeySource =
   { kind: 'secret'; secret: string } | { kind: 'publicKey'; pem: string } | { kind: 'jwks'; url: string };
@@ -108,7 +109,20 @@ function translate(error: unknown): AuthError {
   return new AuthError('UNAUTHENTICATED', 'Invalid token.');
 }
 
+/** Verified tokens kept (token-cache.ts): about 1 KB each. */
+const CACHED_TOKENS = 5_000;
+/** The longest a verified token is trusted without verifying it again. */
+const CACHED_TOKEN_SECONDS = 60;
+
 export function createTokenVerifier(options: VerifierOptions): VerifyToken {
+  return cachedTokenVerifier(uncachedTokenVerifier(options), {
+    max: CACHED_TOKENS,
+    maxAgeSeconds: CACHED_TOKEN_SECONDS,
+    clockToleranceSeconds: options.clockToleranceSeconds,
+  });
+}
+
+function uncachedTokenVerifier(options: VerifierOptions): VerifyToken {
   const resolveKey = keyResolver(options.key);
   return async (token) => {
     try {

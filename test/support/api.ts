@@ -15,7 +15,7 @@ const database = inject('database');
 
 export const TEST_SECRET = randomBytes(32).toString('hex');
 /** The API's default JWT_TENANT_CLAIM, which test servers use unless a test configures another. */
-const TENANT_CLAIM = readEnv({}).JWT_TENANT_CLAIM;
+export const TENANT_CLAIM = readEnv({}).JWT_TENANT_CLAIM;
 
 export interface TestApi {
   server: ApiServer;

@@ -1,7 +1,8 @@
 // The A/B section: one scenario through two API processes, this checkout's ("candidate")
 // and another commit's ("baseline", lib/baseline.ts), both compiled and started as
 // production starts them, over the same data, tokens and connections. Phases interleave
-// A B B A A B ... so drift of the machine over the run falls on both alike; the figures
+// A B B A A B ..., each in a process of its own, so drift of the machine over the run and
+// the luck of one process's JIT fall on both alike; the figures
 // are medians with the range of the phases beside them, the steadier one being the API's
 // CPU per request.
 import type { ApiProcess } from './api.ts';
@@ -34,6 +35,9 @@ export interface AbOptions {
 
 type Side = 'baseline' | 'candidate';
 
+/** Seconds of load before each phase, not measured: V8 optimises the hot paths meanwhile. */
+const WARM_UP_SECONDS = 3;
+
 /** A B B A A B ...: each side first in every other round. */
 export function phaseOrder(rounds: number): Side[] {
   return Array.from({ length: rounds }, (_, round): Side[] =>
@@ -45,17 +49,14 @@ export async function runAb(
   options: AbOptions,
 ): Promise<Pick<AbResult, 'baselinePhases' | 'candidatePhases'>> {
   const { log } = options;
-  const apis = new Map<Side, ApiProcess>();
-  try {
-    for (const side of ['baseline', 'candidate'] as const) {
-      const api = await options.start(side);
-      apis.set(side, api);
-      log(`  ${side.padEnd(9)} API process ${api.pid}: ready in ${Math.round(api.startMs)} ms; warming up`);
-      await options.load(api, options.connections, 3);
-    }
-    const phases: Record<Side, Measured[]> = { baseline: [], candidate: [] };
-    for (const side of phaseOrder(options.rounds)) {
-      const api = apis.get(side)!;
+  const phases: Record<Side, Measured[]> = { baseline: [], candidate: [] };
+  // Every phase in a fresh process: what V8 optimises, and how, is decided once per
+  // process, and stays. Seen here: one process of unchanged code 40% slower than the
+  // next, in all four of its phases.
+  for (const side of phaseOrder(options.rounds)) {
+    const api = await options.start(side);
+    try {
+      await options.load(api, options.connections, WARM_UP_SECONDS);
       const measured = await options.measure(api.pid, () =>
         options.load(api, options.connections, options.seconds),
       );
@@ -63,13 +64,13 @@ export async function runAb(
       log(
         `  ${side.padEnd(9)} ${String(measured.throughput).padStart(7)}/s  p50 ${measured.latencyMs.p50}` +
           ` p99 ${measured.latencyMs.p99} ms  API CPU ${measured.apiCpuMsPerRequest} ms/req` +
-          `  peak RSS ${measured.usage.apiPeakRssMb} MB  errors ${measured.errors}`,
+          `  peak RSS ${measured.usage.apiPeakRssMb} MB  errors ${measured.errors}  (process ${api.pid})`,
       );
+    } finally {
+      await api.stop();
     }
-    return { baselinePhases: phases.baseline, candidatePhases: phases.candidate };
-  } finally {
-    for (const api of apis.values()) await api.stop();
   }
+  return { baselinePhases: phases.baseline, candidatePhases: phases.candidate };
 }
 
 /** The median of one figure over the phases, and its range. */

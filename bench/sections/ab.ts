@@ -48,7 +48,7 @@ export const ab: Section = {
     const cpuGoal = Number(args['ab-cpu-goal']);
     if (!(cpuGoal > 0)) throw new Error('--ab-cpu-goal must be a positive number');
     return {
-      points: () => (ref ? 2 * settings['ab-rounds'] + 2 : 0),
+      points: () => (ref ? 2 * settings['ab-rounds'] * 2 : 0),
       run: async (context: SectionContext) => {
         const { log } = context;
         if (!ref) return;

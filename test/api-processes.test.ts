@@ -45,7 +45,7 @@ const requestPids = (output: string, status: number) =>
   new Set(
     output
       .split('\n')
-      // The request log's line of each answer (pino-http logs a 5xx at level error).
+      // The request log's line of each answer (a 5xx at level error).
       .filter((line) => line.includes(`"res":{"statusCode":${status}}`))
       .map((line) => (JSON.parse(line) as { pid: number }).pid),
   );

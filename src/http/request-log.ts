@@ -1,38 +1,41 @@
-// One structured log line per request (pino-http): request id, tenant, user, GraphQL
-// operation name, its requested and actual cost, status and duration. The tenant is the
-// one the request was charged to, a verified membership, never a bare token claim.
-// Headers, bodies and variables are never logged, so neither are tokens or the values
-// users send.
+// One structured log line per request: request id, tenant, user, GraphQL operation name,
+// its requested and actual cost, status and duration. The tenant is the one the request
+// was charged to, a verified membership, never a bare token claim. Headers, bodies and
+// variables are never logged, so neither are tokens or the values users send.
+//
+// Written with pino directly: pino-http made two or three child loggers per request and
+// serialised our fields twice, about 6% of the API's CPU per list request, for a line
+// this middleware writes in one call.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pinoHttp } from 'pino-http';
-import type { Usage } from '../limits/plugin.ts';
+import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger.ts';
 
-type ExpressResponse = ServerResponse & {
-  locals?: { identity?: { userId?: string; apiKeyId?: string } | null; usage?: Usage };
-};
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** The request id: the client's X-Request-Id when it is a plain token, else a new UUID. */
+    id?: string;
+  }
+}
+
+const CLIENT_REQUEST_ID = /^[\w.-]{1,64}$/;
 
 export function requestLog(logger: Logger) {
-  return pinoHttp({
-    logger,
-    genReqId: (req: IncomingMessage, res: ServerResponse) => {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    serializers: {
-      req: (req: { id: string; method: string; url: string }) => ({
-        id: req.id,
-        method: req.method,
-        url: req.url,
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-    customProps: (_req: IncomingMessage, res: ServerResponse) => {
-      const { identity, usage } = (res as ExpressResponse).locals ?? {};
-      return {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const incoming = req.headers['x-request-id'];
+    const id = typeof incoming === 'string' && CLIENT_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    req.id = id;
+    res.setHeader('X-Request-Id', id);
+    const { method, url } = req;
+    // 'close' comes after 'finish' for a response sent in full, and alone for one the client
+    // abandoned: either way, one line.
+    res.once('close', () => {
+      const { identity, usage } = res.locals;
+      const status = res.statusCode;
+      const line = {
+        req: { id, method, url },
+        res: { statusCode: status },
+        responseTime: Math.round(performance.now() - started),
         tenantId: usage?.tenantId,
         userId: identity?.userId,
         apiKeyId: identity?.apiKeyId,
@@ -40,8 +43,11 @@ export function requestLog(logger: Logger) {
         requestedCost: usage?.requestedCost,
         actualCost: usage?.actualCost,
       };
-    },
-    customLogLevel: (_req: IncomingMessage, res: ServerResponse, error?: Error) =>
-      error || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-  });
+      if (!res.writableFinished) logger.warn(line, 'request aborted');
+      else if (status >= 500) logger.error(line, 'request failed');
+      else if (status >= 400) logger.warn(line, 'request completed');
+      else logger.info(line, 'request completed');
+    });
+    next();
+  };
 }

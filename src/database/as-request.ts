@@ -1,16 +1,42 @@
-// One transaction as a request's identity, outside GraphQL (export downloads, the
-// subscriber's tenant look-up), with its settings applied the way PostGraphile applies
-// them: transaction-local, in the one statement @dataplan/pg sends.
+// One transaction as a request's identity, with its settings applied the way PostGraphile
+// applies them: transaction-local, in one set_config statement. GraphQL requests open
+// theirs through request-adaptor.ts; the export download and the subscriber's look-ups
+// use asRequest.
 import type pg from 'pg';
+
+const SET_CONFIG = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
 
 /** Applies request settings (role, claims) to the client's open transaction. */
 export async function applyRequestSettings(
   client: pg.ClientBase,
   settings: Record<string, string>,
 ): Promise<void> {
-  await client.query('select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el', [
-    JSON.stringify(Object.entries(settings)),
+  await client.query(SET_CONFIG, [JSON.stringify(Object.entries(settings))]);
+}
+
+/**
+ * Opens a transaction and applies the settings. On a client in pipeline mode (the API's
+ * pool) both statements go out in one round trip; the caller's SQL is sent only after both
+ * succeeded, so none of it can run without the settings. Throws, with the transaction
+ * rolled back, when either fails.
+ */
+export async function beginAsRequest(
+  client: pg.Client | pg.PoolClient,
+  settings: Record<string, string>,
+): Promise<void> {
+  if (!client.pipeline) {
+    await client.query('begin');
+    return applyRequestSettings(client, settings);
+  }
+  const [began, applied] = await Promise.allSettled([
+    client.query('begin'),
+    applyRequestSettings(client, settings),
   ]);
+  const failed = [began, applied].find((outcome) => outcome.status === 'rejected');
+  if (failed) {
+    await client.query('rollback');
+    throw failed.reason;
+  }
 }
 
 /** Runs `fn` in a transaction on a pooled connection as the settings say; nothing outlives it. */
@@ -21,8 +47,7 @@ export async function asRequest<T>(
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('begin');
-    await applyRequestSettings(client, settings);
+    await beginAsRequest(client, settings);
     const result = await fn(client);
     await client.query('commit');
     return result;

@@ -3,11 +3,11 @@
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
 import type pg from 'pg';
-import { makePgService } from 'postgraphile/adaptors/pg';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
+import { makeRequestPgService } from '../database/request-adaptor.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { RealtimeSchemaPlugin } from '../realtime/schema.ts';
 import type { ConnectionSubscriber } from '../realtime/subscriber.ts';
@@ -72,7 +72,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       ...(options.plugins ?? []),
     ],
     pgServices: [
-      makePgService({
+      makeRequestPgService({
         pool: options.pool,
         schemas: EXPOSED_SCHEMAS,
         ...(options.watch && { superuserConnectionString: options.watch.superuserUrl }),

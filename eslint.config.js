@@ -9,6 +9,8 @@ export default defineConfig(
   {
     ignores: [
       '**/node_modules/',
+      // npm run build's output (git-ignored).
+      'dist/',
       'examples/web/src/gql/',
       'examples/web/dist/',
       'bench/results/',

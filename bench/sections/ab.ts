@@ -14,15 +14,13 @@ import { failure, positiveIntegers, type Section, type SectionContext } from './
 
 /** This checkout compiled, as production runs it (bin/build.js) and as the baseline is. */
 async function compiledCandidate(): Promise<{ script: string; nodeFlags: string[] }> {
-  let { script, compiled } = await apiProcessScript();
-  if (!compiled) {
+  if (!(await apiProcessScript()).compiled) {
     const { build } = (await import(pathToFileURL(path.join(projectRoot, 'bin/build.js')).href)) as {
       build(): boolean;
     };
     if (!build()) throw new Error('npm run build failed: the A/B compares compiled code only');
-    ({ script, compiled } = await apiProcessScript());
   }
-  return { script, nodeFlags: productionNodeFlags() };
+  return { script: (await apiProcessScript()).script, nodeFlags: productionNodeFlags() };
 }
 
 export const ab: Section = {

@@ -67,6 +67,11 @@ interface Walk {
   pages: PageLimits;
   /** Actual mode: walk the data that came back instead of assuming full pages. */
   actual: boolean;
+  // What depends on the document and the variables only, worked out once per walk, not
+  // once per row of every list (50 rows: 50 times the same fields and page).
+  fields: Map<SelectionSetNode, Map<GraphQLObjectType, Map<string, FieldNode[]>>>;
+  merged: Map<FieldNode[], SelectionSetNode>;
+  pageSizes: Map<FieldNode, { size: number; offset: number }>;
 }
 
 const isConnection = (type: GraphQLCompositeType) =>
@@ -115,6 +120,14 @@ function argumentsOf(
   return field.args.length === 0 ? {} : getArgumentValues(field as never, node, walk.variables);
 }
 
+function fieldsOf(walk: Walk, selectionSet: SelectionSetNode, type: GraphQLObjectType) {
+  let byType = walk.fields.get(selectionSet);
+  if (!byType) walk.fields.set(selectionSet, (byType = new Map()));
+  let fields = byType.get(type);
+  if (!fields) byType.set(type, (fields = collectFields(walk, selectionSet, type)));
+  return fields;
+}
+
 /** Rows a connection field returns at most, and skips; refuses page sizes and offsets over the maxima. */
 function pageOf(
   walk: Walk,
@@ -122,6 +135,8 @@ function pageOf(
   field: GraphQLField<unknown, unknown>,
   node: FieldNode,
 ): { size: number; offset: number } {
+  const known = walk.pageSizes.get(node);
+  if (known) return known;
   const { first, last, offset } = argumentsOf(walk, field, node) as {
     first?: number | null;
     last?: number | null;
@@ -148,7 +163,12 @@ function pageOf(
   const sizes = [first, last]
     .filter((value): value is number => value != null)
     .map((value) => Math.max(0, value));
-  return { size: sizes.length > 0 ? Math.min(...sizes) : defaultSize, offset: Math.max(0, offset ?? 0) };
+  const page = {
+    size: sizes.length > 0 ? Math.min(...sizes) : defaultSize,
+    offset: Math.max(0, offset ?? 0),
+  };
+  walk.pageSizes.set(node, page);
+  return page;
 }
 
 /** Cost of what `selectionSet` selects on `value` (actual) or on any object of `type` (estimate). */
@@ -166,7 +186,7 @@ function selectionCost(
   let dearest = 0;
   for (const objectType of candidates) {
     let cost = 0;
-    for (const [key, nodes] of collectFields(walk, selectionSet, objectType)) {
+    for (const [key, nodes] of fieldsOf(walk, selectionSet, objectType)) {
       cost += fieldCost(walk, objectType, key, nodes, value, pageSize);
     }
     dearest = Math.max(dearest, cost);
@@ -190,13 +210,17 @@ function fieldCost(
   if (walk.actual && value == null) return 0;
 
   // Fields of the same response key merge their selections.
-  const selectionSet: SelectionSetNode | undefined =
-    nodes.length === 1
-      ? nodes[0]!.selectionSet
-      : {
-          kind: Kind.SELECTION_SET,
-          selections: nodes.flatMap((node) => node.selectionSet?.selections ?? []),
-        };
+  let selectionSet: SelectionSetNode | undefined = nodes[0]!.selectionSet;
+  if (nodes.length > 1) {
+    selectionSet = walk.merged.get(nodes);
+    if (!selectionSet) {
+      selectionSet = {
+        kind: Kind.SELECTION_SET,
+        selections: nodes.flatMap((node) => node.selectionSet?.selections ?? []),
+      };
+      walk.merged.set(nodes, selectionSet);
+    }
+  }
   const page = isConnection(named) ? pageOf(walk, owner, field, nodes[0]!) : undefined;
   const itemCost = (item: unknown) =>
     1 + selectionCost(walk, selectionSet, named, item, page?.size ?? pageSize);
@@ -237,6 +261,9 @@ function operationCost(
     variables: input.variables,
     pages,
     actual,
+    fields: new Map(),
+    merged: new Map(),
+    pageSizes: new Map(),
   };
   let cost = OPERATION_COST;
   for (const [key, nodes] of collectFields(walk, operation.selectionSet, root)) {

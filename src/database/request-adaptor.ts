@@ -1,16 +1,13 @@
-// PostGraphile's node-postgres adaptor, two round trips shorter per request.
+// PostGraphile's node-postgres adaptor, one round trip shorter per request.
 //
 // @dataplan/pg opens each request's transaction in two round trips: `begin`, wait, then
 // the settings (role, claims, statement_timeout) in one set_config statement, wait, and
-// only then the request's own SQL. Here all three go out together, pipelined (the pool
-// is in node-postgres's pipeline mode, `pipeline: true`), and the answers are read as
-// they come. That is safe because PostgreSQL runs a transaction's statements in order
-// and, once one fails, runs nothing more of it: the request's SQL runs with its settings
-// in place or not at all. (Were `begin` itself to fail, which an idle connection's does
-// not, the SQL would run as the authenticator, which reads no table: sql-roles.test.ts.)
-// The client the plans query through, with its prepared statements and savepoints, is
-// @dataplan/pg's own (its already-in-a-transaction client, given a connection of ours
-// for the one request). Watch mode's superuser connections keep the stock adaptor.
+// only then the request's own SQL. Here the two go out together, pipelined on a pool in
+// node-postgres's pipeline mode (`pipeline: true`), and the request's SQL follows once
+// both have succeeded: nothing runs before the settings are in place. The rest, the
+// client the plans query through, with its prepared statements and savepoints, is
+// @dataplan/pg's own (the already-in-a-transaction client, given a client of ours for the
+// one request). Watch mode's superuser connections keep the stock adaptor.
 import type { PgAdaptor, WithPgClient } from '@dataplan/pg';
 import type pg from 'pg';
 import {
@@ -19,7 +16,7 @@ import {
   makeWithPgClientViaPgClientAlreadyInTransaction,
   type NodePostgresPgClient,
 } from 'postgraphile/adaptors/pg';
-import { applyRequestSettings } from './as-request.ts';
+import { beginAsRequest } from './as-request.ts';
 
 type Service = ReturnType<typeof makePgService>;
 
@@ -37,20 +34,16 @@ function pipelinedWithPgClient(pool: pg.Pool): WithPgClient<NodePostgresPgClient
       if (Object.keys(settings).length === 0) {
         return await makeWithPgClientViaPgClientAlreadyInTransaction(client, false)(null, callback);
       }
-      // In this order on the wire; the request's SQL does not wait for the answers before it.
-      const [began, applied, ran] = await Promise.allSettled([
-        client.query('begin'),
-        applyRequestSettings(client, settings),
-        makeWithPgClientViaPgClientAlreadyInTransaction(client, true)(null, callback),
-      ]);
-      const failure = [began, applied, ran].find((outcome) => outcome.status === 'rejected');
-      if (failure) {
+      await beginAsRequest(client, settings);
+      let result;
+      try {
+        result = await makeWithPgClientViaPgClientAlreadyInTransaction(client, true)(null, callback);
+      } catch (error) {
         await client.query('rollback').catch((rollbackError: Error) => (broken = rollbackError));
-        // The settings' own error first: the statements behind it only say the transaction was aborted.
-        throw failure.reason;
+        throw error;
       }
       await client.query('commit');
-      return (ran as PromiseFulfilledResult<Awaited<ReturnType<typeof callback>>>).value;
+      return result;
     } finally {
       // A connection that could not roll back is not handed to the next request.
       client.release(broken);

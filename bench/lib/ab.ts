@@ -11,7 +11,8 @@ import type { Measured, Target } from './results.ts';
 import { median, ratio, round } from './stats.ts';
 
 export interface AbResult {
-  baseline: { ref: string; commit: string };
+  /** compiled: false for a commit from before `npm run build`, run from its sources as it was. */
+  baseline: { ref: string; commit: string; compiled?: boolean };
   candidate: { commit: string; dirty: boolean };
   scenario: string;
   connections: number;
@@ -104,7 +105,7 @@ export function abTargets(result: AbResult | { error: string }): Target[] {
   const candidate = `${result.candidate.commit.slice(0, 7)}${result.candidate.dirty ? ' + uncommitted changes' : ''}`;
   return [
     {
-      name: `${name} (${result.scenario}, ${result.connections} connections; ${candidate} vs ${result.baseline.ref} = ${result.baseline.commit.slice(0, 7)})`,
+      name: `${name} (${result.scenario}, ${result.connections} connections; ${candidate} vs ${result.baseline.ref} = ${result.baseline.commit.slice(0, 7)}${result.baseline.compiled === false ? ', from its sources' : ''})`,
       goal: `<= ${Math.round(result.cpuGoal * 100)}%`,
       measured:
         `${b.cpu.text} vs ${a.cpu.text} ms/req = ${Math.round(cpuRatio * 100)}% ` +

@@ -72,7 +72,7 @@ export const ab: Section = {
             log,
           });
           context.results.ab = {
-            baseline: { ref, commit: baseline.commit },
+            baseline: { ref, commit: baseline.commit, compiled: baseline.compiled },
             candidate: {
               commit: git('rev-parse', 'HEAD'),
               dirty: git('status', '--porcelain', '--', 'src', 'bench', 'bin', 'package.json') !== '',

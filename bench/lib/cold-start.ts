@@ -1,4 +1,4 @@
-// Cold start: `npm start` in a fresh copy of the project (the same src/, migrations and
+// Cold start: `npm start` in a fresh copy of the project (the same bin/, src/, migrations and
 // node_modules, a new empty data folder), timed from spawn to the first GraphQL answer
 // that reads products. It includes creating the embedded cluster (initdb), the roles,
 // the database and its migrations, the demo data and the schema build. The copy keeps
@@ -23,7 +23,17 @@ export async function measureColdStart(timeoutMs = 60_000): Promise<ColdStart> {
   // Run as root, the embedded cluster runs as the OS user postgres, which must reach the data folder.
   await chmod(dir, 0o755);
   try {
-    for (const entry of ['src', 'migrations', '.gmrc', 'package.json', 'schema.graphql']) {
+    // What `npm start` runs: bin/start.js (since npm start became `node … bin/start.js`), the
+    // sources and what they read. Missing bin/ made this section fail with MODULE_NOT_FOUND.
+    for (const entry of [
+      'bin',
+      'src',
+      'migrations',
+      '.gmrc',
+      'package.json',
+      'schema.graphql',
+      'tsconfig.json',
+    ]) {
       await cp(path.join(projectRoot, entry), path.join(dir, entry), { recursive: true });
     }
     await symlink(path.join(projectRoot, 'node_modules'), path.join(dir, 'node_modules'));

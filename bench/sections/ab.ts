@@ -75,7 +75,17 @@ export const ab: Section = {
             baseline: { ref, commit: baseline.commit, compiled: baseline.compiled },
             candidate: {
               commit: git('rev-parse', 'HEAD'),
-              dirty: git('status', '--porcelain', '--', 'src', 'bench', 'bin', 'package.json') !== '',
+              dirty:
+                git(
+                  'status',
+                  '--porcelain',
+                  '--',
+                  'src',
+                  'bench',
+                  'bin',
+                  'package.json',
+                  ':!bench/results',
+                ) !== '',
             },
             scenario: scenario.name,
             connections: settings['ab-connections'],

@@ -1,10 +1,9 @@
 // The A/B section: one scenario through two API processes, this checkout's ("candidate")
-// and another commit's ("baseline", lib/baseline.ts), both compiled and started as
-// production starts them, over the same data, tokens and connections. Phases interleave
-// A B B A A B ..., each in a process of its own, so drift of the machine over the run and
-// the luck of one process's JIT fall on both alike; the figures
-// are medians with the range of the phases beside them, the steadier one being the API's
-// CPU per request.
+// and another commit's ("baseline", lib/baseline.ts), each started as its production
+// started it, over the same data, tokens and connections. Phases interleave A B B A A B
+// ..., each in a process of its own, so drift of the machine over the run and the luck
+// of one process's JIT fall on both alike; the figures are medians with the range of the
+// phases beside them, the steadier one being the API's CPU per request.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import type { Measured, Target } from './results.ts';

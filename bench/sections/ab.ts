@@ -18,7 +18,7 @@ async function compiledCandidate(): Promise<{ script: string; nodeFlags: string[
     const { build } = (await import(pathToFileURL(path.join(projectRoot, 'bin/build.js')).href)) as {
       build(): boolean;
     };
-    if (!build()) throw new Error('npm run build failed: the A/B compares compiled code only');
+    if (!build()) throw new Error('npm run build failed: the candidate runs compiled, as production does');
   }
   return { script: (await apiProcessScript()).script, nodeFlags: productionNodeFlags() };
 }

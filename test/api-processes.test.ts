@@ -3,13 +3,11 @@
 // PostgreSQL goes away, every worker's database gate answers 503 at once; SIGTERM drains
 // both workers, then stops the job worker and the embedded PostgreSQL, and exits 0. Each
 // process serves its own metrics: API process i on METRICS_PORT + i - 1, the primary after them.
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { TEST_SECRET } from './support/api.ts';
+import { startWithOwnDatabase } from './support/api-process.ts';
 import { freePort } from './support/free-port.ts';
 
 // A new connection per request (no keep-alive), so the primary hands each to the next worker.
@@ -63,35 +61,20 @@ test(
   'two API processes: both serve, a dead one is restarted, each closes its database gate, SIGTERM stops all',
   { timeout: 150_000 },
   async () => {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-processes-'));
-    const [port, pgPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
-    const dataDir = path.join(folder, 'postgres');
-    const child = spawn(process.execPath, ['src/main.ts'], {
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        TRUSTED_DOCUMENTS: 'off',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        JWT_SECRET: TEST_SECRET,
-        EMBEDDED_POSTGRES_DIR: dataDir,
-        EMBEDDED_POSTGRES_PORT: String(pgPort),
-        API_PROCESSES: '2',
-        METRICS_PORT: String(metricsPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const metricsPort = await freePort();
+    const api = await startWithOwnDatabase({
+      TRUSTED_DOCUMENTS: 'off',
+      API_PROCESSES: '2',
+      METRICS_PORT: String(metricsPort),
     });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const { port, dataDir, child, exited } = api;
     try {
-      await until(
-        () => output.includes('tenantgraph is ready') || child.exitCode !== null,
-        'start',
-        () => output,
-      );
-      const ready = JSON.parse(output.split('\n').find((line) => line.includes('tenantgraph is ready'))!) as {
+      const ready = JSON.parse(
+        api
+          .output()
+          .split('\n')
+          .find((line) => line.includes('tenantgraph is ready'))!,
+      ) as {
         pid: number;
         processes: number;
         pids: number[];
@@ -102,7 +85,7 @@ test(
 
       const answers = await Promise.all(Array.from({ length: 12 }, () => post(port)));
       expect(answers.every(({ status }) => status === 200)).toBe(true);
-      expect(requestPids(output, 200)).toEqual(new Set(ready.pids));
+      expect(requestPids(api.output(), 200)).toEqual(new Set(ready.pids));
 
       // Every process on its own metrics port: the two API processes' counts add up to the
       // 12 requests, and the primary (the job worker) serves the queue's gauge.
@@ -120,15 +103,15 @@ test(
       // A worker dies: the other keeps serving, and the primary starts a new one.
       process.kill(ready.pids[0]!, 'SIGKILL');
       await until(
-        () => /API process 1 \(pid \d+\) exited with signal SIGKILL; restarting it in 1 s/.test(output),
+        () => /API process 1 \(pid \d+\) exited with signal SIGKILL; restarting it in 1 s/.test(api.output()),
         'the restart',
-        () => output,
+        () => api.output(),
       );
       expect((await post(port)).status).toBe(200);
       await until(
-        () => output.includes('API process 1 is serving again'),
+        () => api.output().includes('API process 1 is serving again'),
         'the restarted worker',
-        () => output,
+        () => api.output(),
       );
 
       // PostgreSQL goes away: each worker's gate closes and answers 503 DATABASE_UNAVAILABLE.
@@ -138,9 +121,11 @@ test(
       process.kill(postmaster, 'SIGKILL');
       const refusals: Array<{ status: number; code: string | undefined }> = [];
       const deadline = Date.now() + 30_000;
-      while (requestPids(output, 503).size < 2) {
+      while (requestPids(api.output(), 503).size < 2) {
         if (Date.now() > deadline)
-          throw new Error(`no 503 from both workers: ${JSON.stringify(refusals)}\n${output.slice(-3000)}`);
+          throw new Error(
+            `no 503 from both workers: ${JSON.stringify(refusals)}\n${api.output().slice(-3000)}`,
+          );
         refusals.push(await post(port));
       }
       refusals.length = 0;
@@ -148,14 +133,13 @@ test(
       expect(refusals.every(({ status, code }) => status === 503 && code === 'DATABASE_UNAVAILABLE')).toBe(
         true,
       );
-      expect(output.match(/database unreachable; answering 503/g)?.length).toBeGreaterThanOrEqual(2);
+      expect(api.output().match(/database unreachable; answering 503/g)?.length).toBeGreaterThanOrEqual(2);
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(output).toMatch(/SIGTERM: 2 API processes finish their in-flight requests/);
+      expect(api.output()).toMatch(/SIGTERM: 2 API processes finish their in-flight requests/);
     } finally {
-      child.kill('SIGKILL');
-      await rm(folder, { recursive: true, force: true });
+      await api.remove();
     }
   },
 );

@@ -2,16 +2,13 @@
 // SIGTERM stops accepting, finishes the requests in flight, releases its pool, stops
 // PostgreSQL and exits 0. Whatever does not close within SHUTDOWN_TIMEOUT_MS does not
 // keep it alive: it exits 1 and names it.
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { expect, test } from 'vitest';
-import { TEST_SECRET, tokenFor } from './support/api.ts';
-import { startApiProcess } from './support/api-process.ts';
-import { freePort } from './support/free-port.ts';
+import { tokenFor } from './support/api.ts';
+import { startApiProcess, startWithOwnDatabase } from './support/api-process.ts';
 
 const portAnswers = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -24,33 +21,10 @@ test(
   'SIGTERM: in-flight requests finish, then the pool and the embedded PostgreSQL stop',
   { timeout: 90_000 },
   async () => {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
-    const [port, pgPort] = [await freePort(), await freePort()];
-    const child = spawn(process.execPath, ['src/main.ts'], {
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        // This test sends its own operations, not the web app's trusted documents.
-        TRUSTED_DOCUMENTS: 'off',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        JWT_SECRET: TEST_SECRET,
-        EMBEDDED_POSTGRES_DIR: path.join(folder, 'postgres'),
-        EMBEDDED_POSTGRES_PORT: String(pgPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // This test sends its own operations, not the web app's trusted documents.
+    const api = await startWithOwnDatabase({ TRUSTED_DOCUMENTS: 'off' });
+    const { port, pgPort, child, exited } = api;
     try {
-      const started = Date.now();
-      while (!output.includes('tenantgraph is ready')) {
-        if (child.exitCode !== null || Date.now() - started > 60_000)
-          throw new Error(`did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
       expect(await portAnswers(pgPort)).toBe(true);
 
       // One user each: the per-user bulkhead (TENANT_CONCURRENCY) is not what this tests.
@@ -77,11 +51,10 @@ test(
       for (const [status, body] of delivered)
         expect([status, body.data]).toEqual([200, { currentUser: null, currentTenant: null }]);
       expect(await exited).toBe(0);
-      expect(output).toMatch(/SIGTERM: finishing in-flight requests/);
+      expect(api.output()).toMatch(/SIGTERM: finishing in-flight requests/);
       expect(await portAnswers(pgPort)).toBe(false);
     } finally {
-      child.kill('SIGKILL');
-      await rm(folder, { recursive: true, force: true });
+      await api.remove();
     }
   },
 );
@@ -90,32 +63,9 @@ test(
   'an embedded PostgreSQL gone with its data folder does not hold up SIGTERM',
   { timeout: 90_000 },
   async () => {
-    const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-shutdown-'));
-    const [port, pgPort] = [await freePort(), await freePort()];
-    const dataDir = path.join(folder, 'postgres');
-    const child = spawn(process.execPath, ['src/main.ts'], {
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        JWT_SECRET: TEST_SECRET,
-        EMBEDDED_POSTGRES_DIR: dataDir,
-        EMBEDDED_POSTGRES_PORT: String(pgPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const api = await startWithOwnDatabase();
+    const { pgPort, dataDir, child, exited } = api;
     try {
-      const started = Date.now();
-      while (!output.includes('tenantgraph is ready')) {
-        if (child.exitCode !== null || Date.now() - started > 60_000)
-          throw new Error(`did not start:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
       // What an operator saw: the data folder deleted under a running cluster, and PostgreSQL gone.
       const postmaster = Number(
         (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0],
@@ -131,8 +81,7 @@ test(
       expect(Date.now() - signalled).toBeLessThan(10_000);
       expect(await portAnswers(pgPort)).toBe(false);
     } finally {
-      child.kill('SIGKILL');
-      await rm(folder, { recursive: true, force: true });
+      await api.remove();
     }
   },
 );

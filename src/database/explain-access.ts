@@ -44,7 +44,6 @@ interface PolicyRow {
   check: string | null;
 }
 
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const yesNo = (value: boolean | null) =>
   value === true ? 'passes' : value === false ? 'fails' : 'is NULL (fails)';
 
@@ -228,7 +227,9 @@ export async function explainAccess(
               );
             return [[columns[0]!, request.row!] as [string, string]];
           })();
-      const where = pairs.map(([column], i) => `${ident(column)}::text = $${i + 1}`).join(' and ');
+      const where = pairs
+        .map(([column], i) => `${pg.escapeIdentifier(column)}::text = $${i + 1}`)
+        .join(' and ');
       const values = pairs.map(([, value]) => value);
       const { rows: found } = await owner.query<{ row: Record<string, unknown> }>(
         `select row_to_json(t) as row from ${table.name} t where ${where} limit 5`,
@@ -245,7 +246,9 @@ export async function explainAccess(
         const keyText = key.map((column) => `${column.name} = ${String(row[column.name])}`).join(', ');
         let visible = false;
         if (table.schema_usage && granted.get('select')) {
-          const where = key.map((column, i) => `${ident(column.name)}::text = $${i + 1}`).join(' and ');
+          const where = key
+            .map((column, i) => `${pg.escapeIdentifier(column.name)}::text = $${i + 1}`)
+            .join(' and ');
           const values = key.map((column) => String(row[column.name]));
           const { rowCount } = await asIdentity.query(`select 1 from ${table.name} where ${where}`, values);
           visible = (rowCount ?? 0) > 0;

@@ -87,6 +87,29 @@ test(
 );
 
 test(
+  'npm run worker: SIGTERM stops the job worker and its embedded PostgreSQL, exit 0',
+  { timeout: 90_000 },
+  async () => {
+    const worker = await startWithOwnDatabase(
+      { LOG_LEVEL: 'info' },
+      { entry: 'src/cli/worker.ts', ready: 'worker running' },
+    );
+    try {
+      expect(await portAnswers(worker.pgPort)).toBe(true);
+      const signalled = Date.now();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(worker.output()).toMatch(/SIGTERM: finishing running jobs, then stopping/);
+      expect(worker.output()).not.toMatch(/not closed after SHUTDOWN_TIMEOUT_MS/);
+      expect(await portAnswers(worker.pgPort)).toBe(false);
+    } finally {
+      await worker.remove();
+    }
+  },
+);
+
+test(
   'a request that never completes: after SHUTDOWN_TIMEOUT_MS the process exits 1, naming what it could not close',
   { timeout: 90_000 },
   async () => {

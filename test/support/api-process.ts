@@ -76,14 +76,18 @@ export interface OwnDatabaseProcess {
 }
 
 /**
- * `npm start`'s entry point in production, booting an embedded PostgreSQL of its own in a
- * temporary folder, as a fresh deployment does; resolves once it logs that it is ready.
+ * `npm start`'s entry point in production (or another: `npm run worker`'s), booting an
+ * embedded PostgreSQL of its own in a temporary folder, as a fresh deployment does;
+ * resolves once it logs `ready`.
  */
-export async function startWithOwnDatabase(env: Record<string, string> = {}): Promise<OwnDatabaseProcess> {
+export async function startWithOwnDatabase(
+  env: Record<string, string> = {},
+  { entry = 'src/main.ts', ready = 'tenantgraph is ready' } = {},
+): Promise<OwnDatabaseProcess> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-own-database-'));
   const [port, pgPort] = [await freePort(), await freePort()];
   const dataDir = path.join(folder, 'postgres');
-  const child = spawn(process.execPath, ['src/main.ts'], {
+  const child = spawn(process.execPath, [entry], {
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -105,7 +109,7 @@ export async function startWithOwnDatabase(env: Record<string, string> = {}): Pr
     await rm(folder, { recursive: true, force: true });
   };
   const started = Date.now();
-  while (!output.includes('tenantgraph is ready')) {
+  while (!output.includes(ready)) {
     if (child.exitCode !== null || Date.now() - started > 60_000) {
       await remove();
       throw new Error(`did not start:\n${output}`);

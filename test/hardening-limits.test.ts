@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { readEnv } from '../src/config.ts';
 import { tokenFor, useApi } from './support/api.ts';
-import { asOwner } from './support/db.ts';
+import { bulkProducts } from './support/db.ts';
 import { capturedLogger } from './support/log-capture.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
@@ -135,12 +135,7 @@ describe('statement timeout', () => {
   const api = useApi({ timeouts: { statementMs: 1, requestMs: 15_000, connectMs: 2_000 } });
 
   test('a query running past STATEMENT_TIMEOUT_MS is cancelled with QUERY_TIMEOUT, and the server carries on', async () => {
-    await asOwner((db) =>
-      db.query(
-        "insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, 60000) n",
-        [b.id],
-      ),
-    );
+    await bulkProducts(b.id, 60_000);
     const tokenB = tokenFor({ userId: b.users.viewer, tenantId: b.id });
     const slow = await api.post(
       { query: '{ products { groupedAggregates(groupBy: [NAME]) { keys sum { price } } } }' },

@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 import { productionNodeFlags } from '../bench/lib/api.ts';
 import { tokenFor } from './support/api.ts';
 import { startApiProcess } from './support/api-process.ts';
-import { asOwner } from './support/db.ts';
+import { bulkProducts } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 const ROWS = 20_005;
@@ -35,14 +35,7 @@ test(
     const tenants: TenantFixture[] = await Promise.all(
       Array.from({ length: 4 }, (_, i) => createTenant(`heavy-${i}`)),
     );
-    await asOwner(async (db) => {
-      for (const tenant of tenants) {
-        await db.query(
-          `insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, $2) n`,
-          [tenant.id, ROWS - 2],
-        );
-      }
-    });
+    for (const tenant of tenants) await bulkProducts(tenant.id, ROWS - 2);
     const api = await startApiProcess({
       nodeFlags: NODE_FLAGS,
       env: {

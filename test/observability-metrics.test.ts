@@ -147,42 +147,48 @@ describe('metrics after known traffic', () => {
 });
 
 describe('per-tenant usage without per-tenant series', () => {
-  it('500 distinct tenants add no series: the count stays under a fixed bound', async () => {
-    const tenants = Array.from({ length: 500 }, () => ({ id: randomUUID(), userId: randomUUID() }));
-    await asOwner(async (db) => {
-      await db.query(
-        `with t as (select * from unnest($1::uuid[], $2::uuid[]) as x(id, user_id)),
+  // 500 requests: about 3 s on an idle 2-core machine, several times that on a busy one;
+  // what this asserts is the number of series, not the speed.
+  it(
+    '500 distinct tenants add no series: the count stays under a fixed bound',
+    { timeout: 120_000 },
+    async () => {
+      const tenants = Array.from({ length: 500 }, () => ({ id: randomUUID(), userId: randomUUID() }));
+      await asOwner(async (db) => {
+        await db.query(
+          `with t as (select * from unnest($1::uuid[], $2::uuid[]) as x(id, user_id)),
               tenants as (insert into app_public.tenants (id, slug, name) select id, 'series-' || id, 'Series ' || id from t),
               users as (insert into app_public.users (id, email) select user_id, user_id || '@series.test' from t)
          insert into app_public.memberships (tenant_id, user_id, role) select id, user_id, 'viewer' from t`,
-        [tenants.map((t) => t.id), tenants.map((t) => t.userId)],
-      );
-    });
-    const send = (tenant: (typeof tenants)[number]) =>
-      api.post(
-        { query: 'query Whatever { currentTenant { name } products(first: 5) { nodes { name } } }' },
-        { authorization: `Bearer ${tokenFor({ userId: tenant.userId, tenantId: tenant.id })}` },
-      );
-    expect((await send(tenants[0]!)).status).toBe(200);
-    const afterOne = tenantgraph(await api.scrape()).length;
+          [tenants.map((t) => t.id), tenants.map((t) => t.userId)],
+        );
+      });
+      const send = (tenant: (typeof tenants)[number]) =>
+        api.post(
+          { query: 'query Whatever { currentTenant { name } products(first: 5) { nodes { name } } }' },
+          { authorization: `Bearer ${tokenFor({ userId: tenant.userId, tenantId: tenant.id })}` },
+        );
+      expect((await send(tenants[0]!)).status).toBe(200);
+      const afterOne = tenantgraph(await api.scrape()).length;
 
-    for (let i = 1; i < tenants.length; i += 10) {
-      const statuses = await Promise.all(
-        tenants.slice(i, i + 10).map(async (tenant) => (await send(tenant)).status),
-      );
-      expect(statuses.every((status) => status === 200)).toBe(true);
-    }
-    const samples = tenantgraph(await api.scrape());
-    expect(samples.length).toBe(afterOne);
-    expect(samples.length).toBeLessThan(400);
-    expect(valueOf(samples, 'tenantgraph_tenants_active')).toBeGreaterThanOrEqual(500);
+      for (let i = 1; i < tenants.length; i += 10) {
+        const statuses = await Promise.all(
+          tenants.slice(i, i + 10).map(async (tenant) => (await send(tenant)).status),
+        );
+        expect(statuses.every((status) => status === 200)).toBe(true);
+      }
+      const samples = tenantgraph(await api.scrape());
+      expect(samples.length).toBe(afterOne);
+      expect(samples.length).toBeLessThan(400);
+      expect(valueOf(samples, 'tenantgraph_tenants_active')).toBeGreaterThanOrEqual(500);
 
-    const top = await fetch(`${api.observability.url}/admin/tenants/top?limit=1000&by=requests`, {
-      headers: { authorization: `Bearer ${api.adminToken}` },
-    }).then((r) => r.json() as Promise<any>);
-    const seen = new Set(top.tenants.map((t: { tenantId: string }) => t.tenantId));
-    expect(tenants.every((tenant) => seen.has(tenant.id))).toBe(true);
-  });
+      const top = await fetch(`${api.observability.url}/admin/tenants/top?limit=1000&by=requests`, {
+        headers: { authorization: `Bearer ${api.adminToken}` },
+      }).then((r) => r.json() as Promise<any>);
+      const seen = new Set(top.tenants.map((t: { tenantId: string }) => t.tenantId));
+      expect(tenants.every((tenant) => seen.has(tenant.id))).toBe(true);
+    },
+  );
 
   it('the top-N ranks a heavy tenant first, with its exact request count and its share', async () => {
     const heavy = await createTenant('heavy');

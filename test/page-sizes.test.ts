@@ -6,7 +6,7 @@
 import { getNamedType, type GraphQLObjectType } from 'grafast/graphql';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { tokenFor, useApi, type TestApi } from './support/api.ts';
-import { asOwner } from './support/db.ts';
+import { asOwner, bulkProducts } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 const pages = { defaultSize: 20, maxSize: 100, maxOffset: 1000, maxGroups: 10 };
@@ -218,12 +218,7 @@ describe('the LIMIT is in the SQL (explain on a development server)', () => {
   let bigAuth: Record<string, string>;
   beforeAll(async () => {
     big = await createTenant('pages-big');
-    await asOwner((db) =>
-      db.query(
-        "insert into app_public.products (tenant_id, name, price) select $1, 'Bulk ' || n, n % 1000 from generate_series(1, 20005) n",
-        [big.id],
-      ),
-    );
+    await bulkProducts(big.id, 20_005, 'Bulk ');
     bigAuth = {
       authorization: `Bearer ${tokenFor({ userId: big.users.viewer, tenantId: big.id })}`,
       'x-graphql-explain': 'sql',

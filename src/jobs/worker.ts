@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { deleteOldAuditEvents } from './delete-old-audit-events.ts';
 import { eraseTenantTask } from './erase-tenant.ts';
+import { signingKeysFor } from '../portability/signing.ts';
 import { deleteExpiredExportsTask, exportTenantTask } from './export-tenant.ts';
 import { sendInvitationEmail } from './send-invitation-email.ts';
 
@@ -22,7 +23,13 @@ export interface WorkerOptions {
   /** Audit events older than this many days are deleted, daily. */
   auditRetentionDays: number;
   /** Tenant exports (EXPORT_DIR, EXPORT_TTL_HOURS) and off-boarding (OFFBOARDED_AUDIT_RETENTION_DAYS). */
-  portability: { exportDir: string; exportTtlHours: number; offboardedAuditRetentionDays: number };
+  portability: {
+    exportDir: string;
+    exportTtlHours: number;
+    offboardedAuditRetentionDays: number;
+    /** EXPORT_SIGNING_KEY (in development, the generated one), read when an export runs. */
+    signingKey: () => Promise<Buffer>;
+  };
   logger: Logger;
 }
 
@@ -69,12 +76,21 @@ export async function installJobQueue(connectionString: string, logger: Logger):
 
 /** The worker's portability settings, from the environment. */
 export function portabilityOptions(
-  env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOURS' | 'OFFBOARDED_AUDIT_RETENTION_DAYS'>,
+  env: Pick<
+    Env,
+    | 'NODE_ENV'
+    | 'EXPORT_DIR'
+    | 'EXPORT_TTL_HOURS'
+    | 'OFFBOARDED_AUDIT_RETENTION_DAYS'
+    | 'EXPORT_SIGNING_KEY'
+    | 'EXPORT_VERIFY_KEYS'
+  >,
 ): WorkerOptions['portability'] {
   return {
     exportDir: env.EXPORT_DIR,
     exportTtlHours: env.EXPORT_TTL_HOURS,
     offboardedAuditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS,
+    signingKey: async () => (await signingKeysFor(env)).signing,
   };
 }
 
@@ -132,6 +148,7 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
       export_tenant: exportTenantTask({
         exportDir: options.portability.exportDir,
         ttlHours: options.portability.exportTtlHours,
+        signingKey: options.portability.signingKey,
         logger: options.logger,
       }),
       delete_expired_exports: deleteExpiredExportsTask({

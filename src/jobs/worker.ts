@@ -20,6 +20,8 @@ export interface WorkerOptions {
   concurrency: number;
   mailer: Mailer;
   appUrl: string;
+  /** Log the accept links of mails written as .eml files: development only (a link is a credential). */
+  logAcceptLinks?: boolean;
   /** Audit events older than this many days are deleted, daily. */
   auditRetentionDays: number;
   /** Tenant exports (EXPORT_DIR, EXPORT_TTL_HOURS) and off-boarding (OFFBOARDED_AUDIT_RETENTION_DAYS). */
@@ -33,8 +35,8 @@ export interface WorkerOptions {
   logger: Logger;
 }
 
-// graphile-worker logs whole jobs, payloads included, and an invitation job's payload
-// holds its secret: only the job's identity reaches our log.
+// graphile-worker logs whole jobs, payloads included: only the job's identity reaches our
+// log (payloads hold no secret, but a DBA's task might put personal data there).
 function withoutPayload(meta: Record<string, unknown> | undefined) {
   const job = meta?.job as { id?: string; task_identifier?: string; attempts?: number } | undefined;
   return job ? { ...meta, job: { id: job.id, task: job.task_identifier, attempts: job.attempts } } : meta;
@@ -143,6 +145,7 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
         mailer: options.mailer,
         appUrl: options.appUrl,
         logger: options.logger,
+        logAcceptLinks: options.logAcceptLinks ?? false,
       }),
       delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
       export_tenant: exportTenantTask({

@@ -13,6 +13,7 @@ import pg from 'pg';
 import pino from 'pino';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { readEnv } from '../src/config.ts';
 import { eraseTenantTask } from '../src/jobs/erase-tenant.ts';
 import { exportTenantTask } from '../src/jobs/export-tenant.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
@@ -20,6 +21,7 @@ import { ArchiveError, openArchive, writeManifest, type Manifest } from '../src/
 import { eraseTenant } from '../src/portability/erase.ts';
 import { exportTenant } from '../src/portability/export.ts';
 import { ImportError, importTenant } from '../src/portability/import.ts';
+import { SigningKeyError, signingKeysFor } from '../src/portability/signing.ts';
 import { verifyErased } from '../src/portability/verify-erased.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
@@ -865,5 +867,25 @@ describe('attacks: an archive edited by its tenant', () => {
       products: victimBefore.products,
       tenant: victimBefore.tenant,
     });
+  });
+});
+
+describe('signing keys', () => {
+  test('a key shorter than 32 bytes is refused at start; production needs one; development makes one and keeps it', async () => {
+    const short = 'x'.repeat(31);
+    const long = 'k'.repeat(32);
+    expect(() => readEnv({ EXPORT_SIGNING_KEY: short })).toThrow(
+      /EXPORT_SIGNING_KEY, EXPORT_VERIFY_KEYS: each key must be at least 32 bytes/,
+    );
+    expect(() => readEnv({ EXPORT_SIGNING_KEY: long, EXPORT_VERIFY_KEYS: `${long},${short}` })).toThrow(
+      /at least 32 bytes/,
+    );
+    await expect(signingKeysFor({ NODE_ENV: 'production' })).rejects.toThrow(SigningKeyError);
+    const file = path.join(dir, 'dev-export-signing-key');
+    const first = await signingKeysFor({ NODE_ENV: 'development' }, file);
+    const again = await signingKeysFor({ NODE_ENV: 'development', EXPORT_VERIFY_KEYS: ` ${long} ` }, file);
+    expect(first.signing.length).toBeGreaterThanOrEqual(32);
+    expect(again.signing.equals(first.signing)).toBe(true);
+    expect(again.verifying.map((key) => key.toString())).toEqual([first.signing.toString(), long]);
   });
 });

@@ -20,7 +20,7 @@ import { ArchiveError } from '../portability/archive.ts';
 import { eraseTenant } from '../portability/erase.ts';
 import { exportTenant, findTenant, TenantNotFoundError } from '../portability/export.ts';
 import { ImportError, importTenant } from '../portability/import.ts';
-import { SigningKeyError, signingKeysFor } from '../portability/signing.ts';
+import { keyId, SigningKeyError, signingKeysFor } from '../portability/signing.ts';
 import { verifyErased } from '../portability/verify-erased.ts';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -81,6 +81,7 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
       process.stdout.write(`  ${t.table}: ${t.rows} rows, sha256 ${t.sha256}\n`);
     if (manifest.omitted.length)
       process.stdout.write(`  left out on purpose: ${manifest.omitted.join(', ')}\n`);
+    process.stdout.write(`  signed with the key ${keyId(signing)} (EXPORT_SIGNING_KEY)\n`);
     return 0;
   }
   if (command === 'import') {
@@ -100,6 +101,7 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
       process.stdout.write(`  ${table}: ${rows} rows\n`);
     for (const [table, why] of Object.entries(result.skipped))
       process.stdout.write(`  ${table}: left out (${why})\n`);
+    if (values.owner) process.stdout.write(`  owner: ${values.owner.toLowerCase()}\n`);
     return 0;
   }
   if (command === 'erase') {

@@ -92,26 +92,6 @@ end;
 $function$;
 comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06).';
 
-CREATE OR REPLACE FUNCTION app_private.issue_invitation_secret(tenant_id uuid, invitation_id uuid)
- RETURNS void
- LANGUAGE plpgsql
- SET search_path TO 'pg_catalog', 'pg_temp'
-AS $function$
-declare
-  v_secret text := replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
-begin
-  insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash)
-    values (issue_invitation_secret.tenant_id, issue_invitation_secret.invitation_id, sha256(convert_to(v_secret, 'UTF8')))
-    on conflict on constraint invitation_secrets_pkey do update set secret_hash = excluded.secret_hash;
-  perform graphile_worker.add_job(
-    'send_invitation_email',
-    json_build_object('tenantId', issue_invitation_secret.tenant_id, 'invitationId', issue_invitation_secret.invitation_id, 'secret', v_secret),
-    max_attempts := 10
-  );
-end;
-$function$;
-comment on function app_private.issue_invitation_secret(uuid,uuid) is 'Gives an invitation a new secret (stored hashed) and queues the mail that carries it (graphile-worker job send_invitation_email).';
-
 CREATE OR REPLACE FUNCTION app_private.member_tenant_id(user_id uuid, tenant_id uuid)
  RETURNS uuid
  LANGUAGE sql
@@ -140,6 +120,26 @@ AS $function$
 $function$;
 comment on function app_private.member_tenant_id_by_slug(uuid,text) is 'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
 grant execute on function app_private.member_tenant_id_by_slug(uuid,text) to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.queue_invitation_mail(tenant_id uuid, invitation_id uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- A resend's old link stops working now, not when the new mail goes out.
+  delete from app_private.invitation_secrets s
+    where s.tenant_id = queue_invitation_mail.tenant_id and s.invitation_id = queue_invitation_mail.invitation_id;
+  -- One mail queued per invitation: a resend before the first mail went replaces it.
+  perform graphile_worker.add_job(
+    'send_invitation_email',
+    json_build_object('tenantId', queue_invitation_mail.tenant_id, 'invitationId', queue_invitation_mail.invitation_id),
+    max_attempts := 10,
+    job_key := 'send_invitation_email:' || queue_invitation_mail.tenant_id || ':' || queue_invitation_mail.invitation_id
+  );
+end;
+$function$;
+comment on function app_private.queue_invitation_mail(uuid,uuid) is 'Withdraws an invitation''s secret, if any, and queues the mail that will carry a new one (graphile-worker job send_invitation_email, keyed by the invitation). The secret itself is made by the job when it sends: it never rests in the queue.';
 
 CREATE OR REPLACE FUNCTION app_private.tg__audit()
  RETURNS trigger
@@ -595,7 +595,7 @@ begin
   insert into app_public.invitations (tenant_id, email, role, invited_by, expires_at)
     values (v_tenant_id, invite_member.email, invite_member.role, app_public.current_user_id(), now() + interval '7 days')
     returning * into v_invitation;
-  perform app_private.issue_invitation_secret(v_invitation.tenant_id, v_invitation.id);
+  perform app_private.queue_invitation_mail(v_invitation.tenant_id, v_invitation.id);
   return v_invitation;
 end;
 $function$;
@@ -652,7 +652,7 @@ begin
   if not found then
     raise exception 'No pending invitation you may resend has this id.' using errcode = 'TG404';
   end if;
-  perform app_private.issue_invitation_secret(v_invitation.tenant_id, v_invitation.id);
+  perform app_private.queue_invitation_mail(v_invitation.tenant_id, v_invitation.id);
   return v_invitation;
 end;
 $function$;
@@ -764,7 +764,7 @@ alter table app_private.invitation_secrets force row level security;
 create policy none_for_requests on app_private.invitation_secrets for all
   using (false);
 comment on table app_private.invitation_secrets is '@tenantExport omit
-SHA-256 of each invitation''s secret. The secret is 244 random bits, so a fast hash is enough. (Credentials never travel in an export: resend pending invitations after an import.)';
+SHA-256 of each invitation''s secret, written by the mail job (send_invitation_email) in the transaction that sends the mail; the secret itself is in the mail only. The secret is 256 random bits, so a fast hash is enough. (Credentials never travel in an export: resend pending invitations after an import.)';
 
 create table app_private.tenant_erasures (
   erased_tenant_id uuid not null,

@@ -116,9 +116,10 @@ export async function startJobs(
   ownerUrl: string,
   observability?: Observability,
 ): Promise<Closable[]> {
-  const [{ createMailer }, { portabilityOptions, startWorker }] = await Promise.all([
+  const [{ createMailer }, { portabilityOptions, startWorker }, { logsAcceptLinks }] = await Promise.all([
     import('./mail/mailer.ts'),
     import('./jobs/worker.ts'),
+    import('./jobs/send-invitation-email.ts'),
   ]);
   const mailer = createMailer({ smtpUrl: env.SMTP_URL, mailbox: env.MAIL_DIR, from: env.MAIL_FROM }, log);
   try {
@@ -127,6 +128,7 @@ export async function startJobs(
       concurrency: env.WORKER_CONCURRENCY,
       mailer,
       appUrl: env.APP_URL,
+      logAcceptLinks: logsAcceptLinks(env),
       auditRetentionDays: env.AUDIT_RETENTION_DAYS,
       portability: portabilityOptions(env),
       logger: log,

@@ -109,6 +109,16 @@ const specs = {
     default: '.data/exports',
     desc: 'Where tenant export archives are written (one folder per tenant)',
   }),
+  // Archives are signed with this key; imports verify it (src/portability/signing.ts).
+  // In development, unset: a random key is generated and kept in .data/.
+  EXPORT_SIGNING_KEY: str({
+    default: undefined,
+    desc: 'HMAC-SHA256 key that signs tenant export archives, at least 32 bytes; required in production for exports and imports',
+  }),
+  EXPORT_VERIFY_KEYS: str({
+    default: undefined,
+    desc: 'Comma-separated earlier EXPORT_SIGNING_KEYs whose archives imports still trust (key rotation)',
+  }),
   EXPORT_TTL_HOURS: num({
     default: 72,
     desc: 'How long an export can be downloaded before its archive is deleted',
@@ -256,6 +266,14 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET) < 32) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: must be at least 32 bytes (HS256 needs a key as long as its hash)',
+    );
+  }
+  const shortKeys = [env.EXPORT_SIGNING_KEY, ...(env.EXPORT_VERIFY_KEYS ?? '').split(',')]
+    .map((key) => key?.trim())
+    .filter((key) => key && Buffer.byteLength(key) < 32);
+  if (shortKeys.length) {
+    throw new ConfigError(
+      'Invalid configuration:\n  EXPORT_SIGNING_KEY, EXPORT_VERIFY_KEYS: each key must be at least 32 bytes (an HMAC-SHA256 key as long as its hash)',
     );
   }
   if (env.ADMIN_TOKEN !== undefined && (env.ADMIN_TOKEN.length < 32 || env.METRICS_PORT === undefined)) {

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
+import { mailedSecret } from './support/invitation-mail.ts';
 
 const api = useApi({ budget: { maxPoints: 200, restoreRate: 0.01 }, throttleDelayMs: 0 });
 let a: TenantFixture;
@@ -20,15 +21,12 @@ const bearer = (claims: Parameters<typeof tokenFor>[0], headers: Record<string, 
 });
 const codeOf = (body: any) => body.errors?.[0]?.extensions?.code;
 
+/** The secret of the invitation's mail, sent now by the mail job (it makes the secret when it sends). */
 async function secretOf(invitationRowId: string): Promise<string> {
   const { rows } = await asOwner((db) =>
-    db.query(
-      `select j.payload->>'secret' as secret from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
-       where t.identifier = 'send_invitation_email' and j.payload->>'invitationId' = $1 order by j.id desc limit 1`,
-      [invitationRowId],
-    ),
+    db.query('select tenant_id from app_public.invitations where id = $1', [invitationRowId]),
   );
-  return rows[0].secret;
+  return mailedSecret(rows[0].tenant_id, invitationRowId);
 }
 
 async function inviteOverHttp(

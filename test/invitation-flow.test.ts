@@ -1,7 +1,9 @@
 // End to end, as people live it: an owner invites someone brand new; the job queue mails
-// the link (the development mailbox: an .eml file); the newcomer signs in with a fresh
-// token carrying their verified address, accepts with the link's secret, works in both
-// of their tenants with one token by switching X-Tenant, and leaves the one they joined.
+// the link (no SMTP server: an .eml file in the mailbox); the newcomer signs in with a
+// fresh token carrying their verified address, accepts with the link's secret, works in
+// both of their tenants with one token by switching X-Tenant, and leaves the one they
+// joined. The worker runs as in production: the secret is in the mail and nowhere else,
+// not in the job queue, not in the log.
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,12 +12,13 @@ import { run, type Runner, type Task } from 'graphile-worker';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { sendInvitationEmail } from '../src/jobs/send-invitation-email.ts';
+import { logsAcceptLinks, sendInvitationEmail } from '../src/jobs/send-invitation-email.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
 import { createMailer } from '../src/mail/mailer.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
+import { keyedMailJobs, queuedMailPayloads, runInvitationMail } from './support/invitation-mail.ts';
 
 const database = inject('database');
 const api = useApi();
@@ -24,15 +27,22 @@ let mailbox: string;
 let worker: Runner;
 let acme: TenantFixture;
 let send: Task;
+/** What the worker logged, one parsed line each. */
+const logLines: Array<Record<string, unknown>> = [];
 
 beforeAll(async () => {
   acme = await createTenant('flow');
   mailbox = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-mailbox-'));
-  const logger = pino({ level: 'silent' });
+  const logger = pino(
+    { level: 'debug' },
+    { write: (line: string) => void logLines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   send = sendInvitationEmail({
     mailer: createMailer({ mailbox, from: 'tenantgraph <no-reply@example.test>' }, logger),
     appUrl: APP_URL,
     logger,
+    // As npm start decides it for NODE_ENV=production (no SMTP_URL here either).
+    logAcceptLinks: logsAcceptLinks({ NODE_ENV: 'production' }),
   });
   // Test files share one database and run at once: this worker takes only its own
   // tenant's mail and leaves the others' jobs queued (failed, to be retried later).
@@ -89,6 +99,28 @@ test('invite a brand-new person, they accept from the mail, switch between two t
     mail.text ?? '',
   )![1]!;
   const secret = new URL(link).searchParams.get('secret')!;
+
+  // The secret is in the mail only: not in any job's payload, not in the database (its
+  // SHA-256 is), not in the log; and the log has no accept link at all.
+  const atRest = await asOwner(async (db) => ({
+    jobs: (
+      await db.query(
+        `select count(*)::int as n from graphile_worker._private_jobs where payload::text like '%' || $1 || '%'`,
+        [secret],
+      )
+    ).rows[0].n,
+    hashed: (
+      await db.query(
+        `select count(*)::int as n from app_private.invitation_secrets where secret_hash = sha256(convert_to($1, 'UTF8'))`,
+        [secret],
+      )
+    ).rows[0].n,
+  }));
+  expect(atRest).toEqual({ jobs: 0, hashed: 1 });
+  expect(logLines.some((line) => line.msg === 'invitation mail written')).toBe(true);
+  expect(logLines.filter((line) => 'acceptLink' in line || JSON.stringify(line).includes(secret))).toEqual(
+    [],
+  );
 
   // Signed in for the first time: a token with the verified address, no tenant yet.
   const token = tokenFor({ userId: newcomer.userId, email: newcomer.email, emailVerified: true });
@@ -147,7 +179,15 @@ test('invite a brand-new person, they accept from the mail, switch between two t
   expect(after.body.data.currentMemberships.nodes.map((node: any) => node.tenant.slug)).toEqual([ownSlug]);
 });
 
-test('a revoked invitation, or one resent since, mails nothing', async () => {
+test('accept links are logged in development only', () => {
+  expect([
+    logsAcceptLinks({ NODE_ENV: 'development' }),
+    logsAcceptLinks({ NODE_ENV: 'production' }),
+    logsAcceptLinks({ NODE_ENV: 'test' }),
+  ]).toEqual([true, false, false]);
+});
+
+test('a revoked invitation mails nothing; a resend before the mail went queues one mail, not two', async () => {
   const other = await createTenant('flow-revoked');
   const admin = { authorization: `Bearer ${tokenFor({ userId: other.users.admin, tenantId: other.id })}` };
   const invite = async (email: string) =>
@@ -160,28 +200,13 @@ test('a revoked invitation, or one resent since, mails nothing', async () => {
         },
         admin,
       )
-    ).body.data.inviteMember.invitation.rowId;
-  const secretsOf = async (invitationId: string) =>
-    asOwner(async (db) =>
-      (
-        await db.query(
-          `select j.payload->>'secret' as secret from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
-           where t.identifier = 'send_invitation_email' and j.payload->>'invitationId' = $1 order by j.id`,
-          [invitationId],
-        )
-      ).rows.map((row) => row.secret as string),
-    );
-  // The task, run by hand on the real database, as the worker would run it.
-  const runTask = (invitationId: string, secret: string) =>
-    asOwner(
-      (db) =>
-        send({ tenantId: other.id, invitationId, secret }, {
-          query: (sql: string, values: unknown[]) => db.query(sql, values),
-        } as never) as Promise<void>,
-    );
+    ).body.data.inviteMember.invitation.rowId as string;
+  // The task, run by hand on the real database, as the worker would run it (this file's
+  // worker leaves other tenants' mail alone).
+  const runTask = (invitationId: string) => runInvitationMail(other.id, invitationId, send);
+  const mailsTo = async (pattern: RegExp) => (await readdir(mailbox)).filter((file) => pattern.test(file));
 
   const revoked = await invite('revoked@example.test');
-  const [revokedSecret] = await secretsOf(revoked);
   await api.post(
     {
       query:
@@ -190,7 +215,8 @@ test('a revoked invitation, or one resent since, mails nothing', async () => {
     },
     admin,
   );
-  await runTask(revoked, revokedSecret!);
+  await runTask(revoked);
+  expect(await mailsTo(/revoked@/)).toEqual([]);
 
   const resent = await invite('resent@example.test');
   await api.post(
@@ -201,9 +227,9 @@ test('a revoked invitation, or one resent since, mails nothing', async () => {
     },
     admin,
   );
-  const [oldSecret, newSecret] = await secretsOf(resent);
-  await runTask(resent, oldSecret!);
-  expect((await readdir(mailbox)).filter((file) => /revoked@|resent@/.test(file))).toEqual([]);
-  await runTask(resent, newSecret!);
-  expect((await readdir(mailbox)).filter((file) => /resent@/.test(file))).toHaveLength(1);
+  expect(await keyedMailJobs(other.id, resent)).toBe(1);
+  for (const payload of await queuedMailPayloads(resent))
+    expect(payload).toEqual({ tenantId: other.id, invitationId: resent });
+  await runTask(resent);
+  expect(await mailsTo(/resent@/)).toHaveLength(1);
 });

@@ -3,22 +3,25 @@
 // match, the copy shares no ids with the original, and another tenant is untouched
 // throughout. Then the attacks: another tenant's export, exports by non-owners, a
 // tampered archive, an archive from a newer schema, off-boarding by a non-owner.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { run, type Runner } from 'graphile-worker';
 import pg from 'pg';
 import pino from 'pino';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { readEnv } from '../src/config.ts';
 import { eraseTenantTask } from '../src/jobs/erase-tenant.ts';
 import { exportTenantTask } from '../src/jobs/export-tenant.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
-import { ArchiveError, openArchive, type Manifest } from '../src/portability/archive.ts';
+import { ArchiveError, openArchive, writeManifest, type Manifest } from '../src/portability/archive.ts';
 import { eraseTenant } from '../src/portability/erase.ts';
 import { exportTenant } from '../src/portability/export.ts';
 import { ImportError, importTenant } from '../src/portability/import.ts';
+import { SigningKeyError, signingKeysFor } from '../src/portability/signing.ts';
 import { verifyErased } from '../src/portability/verify-erased.ts';
 import { tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
@@ -30,6 +33,10 @@ const schemas = ['app_public', 'app_private', dbaSchema];
 let dir: string;
 const exportDir = path.join(os.tmpdir(), `tenantgraph-exports-${randomBytes(4).toString('hex')}`);
 const api = useApi({ exportDir });
+// This server's key, and one it rotated away from (EXPORT_VERIFY_KEYS).
+const retiredKey = randomBytes(32);
+const keys = { signing: randomBytes(32), verifying: [] as Buffer[] };
+keys.verifying = [keys.signing, retiredKey];
 
 async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: database.ownerUrl });
@@ -125,7 +132,9 @@ afterAll(async () => {
 describe('round trip', () => {
   test('export, erase, import as itself and as a copy: counts and checksums match, the copy shares no ids, B is untouched', async () => {
     const original = path.join(dir, 'a.tar.gz');
-    const first = await withClient((c) => exportTenant(c, a.id, original, { schemas }));
+    const first = await withClient((c) =>
+      exportTenant(c, a.id, original, { schemas, signingKey: keys.signing }),
+    );
     const tables = entries(first);
     expect(tables[`${dbaSchema}.notes`]!.rows).toBe(2000);
     expect(tables['app_public.products']!.rows).toBe(3002);
@@ -166,11 +175,28 @@ describe('round trip', () => {
     expect(JSON.stringify(trail)).not.toMatch(/Product 1|invitee|@example\.test/);
     expect(trail.map((e) => e.actor_user_id)).not.toContain(a.users.owner);
 
-    // As itself: the same files, byte for byte, but the trail (which now also holds the import).
-    await withClient((c) => importTenant(c, original, { schemas }));
+    // As itself: the same files, byte for byte, but the trail (which now also holds the
+    // import) and the people, who come back by id alone: their addresses only with their next verified token.
+    await withClient((c) => importTenant(c, original, { schemas, keys }));
     const restoredFile = path.join(dir, 'a-restored.tar.gz');
-    const restored = entries(await withClient((c) => exportTenant(c, a.id, restoredFile, { schemas })));
-    for (const entry of first.tables.filter((t) => t.tag !== 'history')) {
+    const restored = entries(
+      await withClient((c) => exportTenant(c, a.id, restoredFile, { schemas, signingKey: keys.signing })),
+    );
+    const people = await asOwner(
+      async (db) =>
+        (
+          await db.query(
+            'select id, email, display_name from app_public.users where id = any($1::uuid[]) order by id',
+            [Object.values(a.users)],
+          )
+        ).rows,
+    );
+    expect(people).toEqual(
+      Object.values(a.users)
+        .sort()
+        .map((id) => ({ id, email: null, display_name: null })),
+    );
+    for (const entry of first.tables.filter((t) => t.tag !== 'history' && t.kind !== 'users')) {
       expect({
         table: entry.table,
         rows: restored[entry.table]!.rows,
@@ -183,10 +209,14 @@ describe('round trip', () => {
 
     // As a copy: the same rows under new ids, references following them.
     const copySlug = `port-copy-${randomUUID().slice(0, 8)}`;
-    const copy = await withClient((c) => importTenant(c, original, { as: copySlug, schemas }));
+    const copy = await withClient((c) => importTenant(c, original, { as: copySlug, schemas, keys }));
     expect(copy.tenantId).not.toBe(a.id);
     const copyFile = path.join(dir, 'copy.tar.gz');
-    const copied = entries(await withClient((c) => exportTenant(c, copy.tenantId, copyFile, { schemas })));
+    const copied = entries(
+      await withClient((c) =>
+        exportTenant(c, copy.tenantId, copyFile, { schemas, signingKey: keys.signing }),
+      ),
+    );
     for (const entry of first.tables.filter((t) => t.tag !== 'history'))
       expect([entry.table, copied[entry.table]!.rows]).toEqual([entry.table, entry.rows]);
     const idsOf = async (file: string) => {
@@ -231,12 +261,15 @@ describe('exporting on several connections', () => {
   test("every connection reads the first one's snapshot: a product added meanwhile is in no file, and the files are those of a one-connection export", async () => {
     const t = await bigTenant('port-parallel', 500);
     const single = entries(
-      await withClient((c) => exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas })),
+      await withClient((c) =>
+        exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas, signingKey: keys.signing }),
+      ),
     );
     let added = 0;
     const parallel = await withClient((c) =>
       exportTenant(c, t.id, path.join(dir, 'parallel.tar.gz'), {
         schemas,
+        signingKey: keys.signing,
         connections: 3,
         // Called after the snapshot is taken: this committed insert (and its audit event) is after it.
         connect: async () => {
@@ -276,7 +309,7 @@ describe('imports that are refused, leaving nothing behind', () => {
   beforeAll(async () => {
     const t = await bigTenant('port-refused', 100);
     file = path.join(dir, 'refused.tar.gz');
-    await withClient((c) => exportTenant(c, t.id, file, { schemas }));
+    await withClient((c) => exportTenant(c, t.id, file, { schemas, signingKey: keys.signing }));
   });
 
   async function repack(edit: (folder: string) => Promise<void>): Promise<string> {
@@ -284,7 +317,7 @@ describe('imports that are refused, leaving nothing behind', () => {
     await tar.x({ file, cwd: folder });
     await edit(folder);
     const out = `${folder}.tar.gz`;
-    await tar.c({ gzip: true, file: out, cwd: folder }, ['manifest.json', 'tables']);
+    await tar.c({ gzip: true, file: out, cwd: folder }, ['manifest.json', 'signature.json', 'tables']);
     return out;
   }
   const tenantCount = () =>
@@ -300,7 +333,12 @@ describe('imports that are refused, leaving nothing behind', () => {
     });
     const before = await tenantCount();
     const error = await withClient((c) =>
-      importTenant(c, tampered, { as: `tampered-${randomUUID().slice(0, 8)}`, schemas }),
+      importTenant(c, tampered, {
+        as: `tampered-${randomUUID().slice(0, 8)}`,
+        schemas,
+        keys,
+        untrusted: true,
+      }),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ArchiveError);
     expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
@@ -313,7 +351,7 @@ describe('imports that are refused, leaving nothing behind', () => {
       writeFile(path.join(folder, 'tables/app_public.planted.ndjson'), '{}\n'),
     );
     const error = await withClient((c) =>
-      importTenant(c, extra, { as: `planted-${randomUUID().slice(0, 8)}`, schemas }),
+      importTenant(c, extra, { as: `planted-${randomUUID().slice(0, 8)}`, schemas, keys, untrusted: true }),
     ).catch((e: unknown) => e);
     expect((error as ArchiveError).code).toBe('ARCHIVE_TAMPERED');
   });
@@ -325,7 +363,7 @@ describe('imports that are refused, leaving nothing behind', () => {
       await writeFile(path.join(folder, 'manifest.json'), JSON.stringify(manifest));
     });
     const error = await withClient((c) =>
-      importTenant(c, newer, { as: `newer-${randomUUID().slice(0, 8)}`, schemas }),
+      importTenant(c, newer, { as: `newer-${randomUUID().slice(0, 8)}`, schemas, keys, untrusted: true }),
     ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ImportError);
     expect((error as ImportError).code).toBe('SCHEMA_TOO_NEW');
@@ -336,17 +374,20 @@ describe('imports that are refused, leaving nothing behind', () => {
 
   test('as itself while it exists: refused, unless replace; a taken slug for a copy: refused', async () => {
     expect(
-      ((await withClient((c) => importTenant(c, file, { schemas })).catch((e: unknown) => e)) as ImportError)
-        .code,
+      (
+        (await withClient((c) => importTenant(c, file, { schemas, keys })).catch(
+          (e: unknown) => e,
+        )) as ImportError
+      ).code,
     ).toBe('TENANT_EXISTS');
     expect(
       (
-        (await withClient((c) => importTenant(c, file, { as: a.slug, schemas })).catch(
+        (await withClient((c) => importTenant(c, file, { as: a.slug, schemas, keys })).catch(
           (e: unknown) => e,
         )) as ImportError
       ).code,
     ).toBe('SLUG_TAKEN');
-    const replaced = await withClient((c) => importTenant(c, file, { replace: true, schemas }));
+    const replaced = await withClient((c) => importTenant(c, file, { replace: true, schemas, keys }));
     expect(replaced.rows['app_public.products']).toBe(102);
   });
 
@@ -354,8 +395,11 @@ describe('imports that are refused, leaving nothing behind', () => {
     const junk = path.join(dir, 'junk.tar.gz');
     await writeFile(junk, 'not a tarball');
     expect(
-      ((await withClient((c) => importTenant(c, junk, { schemas })).catch((e: unknown) => e)) as ArchiveError)
-        .code,
+      (
+        (await withClient((c) => importTenant(c, junk, { schemas, keys })).catch(
+          (e: unknown) => e,
+        )) as ArchiveError
+      ).code,
     ).toBe('ARCHIVE_INVALID');
   });
 });
@@ -379,7 +423,12 @@ describe('through the API', () => {
       pollInterval: 200,
       logger: workerLogger(logger),
       taskList: {
-        export_tenant: exportTenantTask({ exportDir, ttlHours: 1, logger }),
+        export_tenant: exportTenantTask({
+          exportDir,
+          ttlHours: 1,
+          signingKey: async () => keys.signing,
+          logger,
+        }),
         erase_tenant: eraseTenantTask({ exportDir, auditRetentionDays: 30, logger }),
       },
     });
@@ -526,4 +575,317 @@ describe('through the API', () => {
     expect(verdict.users).toBe(3); // the viewer had left already
     expect(await snapshot(other.id)).toEqual(otherBefore);
   }, 60_000);
+});
+
+// Issue 22, item 7: an archive edited by its own tenant, checksums recomputed. Each edit
+// is refused as untrusted; re-signed with this server's own key (as if the key leaked,
+// or a server bug wrote it) the catalogue still decides; with --untrusted only the
+// tenant's data comes in. The victim (another tenant, its owner, an address nobody
+// holds yet) is unchanged every time.
+describe('attacks: an archive edited by its tenant', () => {
+  let victim: TenantFixture;
+  let attacker: TenantFixture;
+  let genuine: string;
+  let victimBefore: Awaited<ReturnType<typeof snapshot>>;
+  const people = () =>
+    asOwner(async (db) => (await db.query('select * from app_public.users order by id')).rows);
+  let peopleBefore: unknown[];
+
+  beforeAll(async () => {
+    [victim, attacker] = await Promise.all([createTenant('victim'), bigTenant('attacker', 50)]);
+    genuine = path.join(dir, 'attacker.tar.gz');
+    await withClient((c) => exportTenant(c, attacker.id, genuine, { schemas, signingKey: keys.signing }));
+    victimBefore = await snapshot(victim.id);
+    peopleBefore = await people();
+  });
+
+  async function victimUnchanged() {
+    expect(await snapshot(victim.id)).toEqual(victimBefore);
+    // Nobody's account changed, and none was made.
+    expect(await people()).toEqual(peopleBefore);
+  }
+
+  const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+  const lines = (text: string) => text.split('\n').filter(Boolean).length;
+
+  /** The tenant's edit: rows appended to (or a file added to) the archive, its manifest's checksums and counts recomputed; re-signed with `resign` if given. */
+  async function edited(
+    edit: (manifest: Manifest, files: Map<string, string>) => void,
+    resign?: Buffer,
+  ): Promise<string> {
+    const folder = await mkdtemp(path.join(dir, 'attack-'));
+    await tar.x({ file: genuine, cwd: folder });
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
+    const files = new Map<string, string>();
+    for (const t of manifest.tables) files.set(t.table, await readFile(path.join(folder, t.file), 'utf8'));
+    edit(manifest, files);
+    for (const [table, text] of files) {
+      let entry = manifest.tables.find((t) => t.table === table);
+      if (!entry) {
+        entry = {
+          table,
+          file: `tables/${table}.ndjson`,
+          kind: 'tenant-table',
+          columns: [],
+          rows: 0,
+          sha256: '',
+        };
+        entry.columns = Object.keys(JSON.parse(text.split('\n')[0]!));
+        manifest.tables.push(entry);
+      }
+      await writeFile(path.join(folder, entry.file), text);
+      Object.assign(entry, { rows: lines(text), sha256: sha256(text) });
+    }
+    await writeManifest(folder, manifest, resign);
+    const out = `${folder}.tar.gz`;
+    await tar.c({ gzip: true, file: out, cwd: folder }, [
+      'manifest.json',
+      'signature.json', // the original signature when not re-signed: it no longer matches
+      ...manifest.tables.map((t) => t.file),
+    ]);
+    return out;
+  }
+
+  const importAs = (file: string, extra: { untrusted?: boolean; owner?: string } = {}) => {
+    const slug = `attack-${randomUUID().slice(0, 8)}`;
+    return withClient((c) => importTenant(c, file, { as: slug, schemas, keys, ...extra }));
+  };
+  const refusal = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+  const rowsOf = (table: string, tenantId: string) =>
+    asOwner(async (db) => (await db.query(`select * from ${table} where tenant_id = $1`, [tenantId])).rows);
+
+  test("a membership making another tenant's owner an owner of the copy: refused; with --untrusted the copy has no members at all", async () => {
+    const file = await edited((_m, files) => {
+      files.set(
+        'app_public.memberships',
+        `${files.get('app_public.memberships')}${JSON.stringify({ tenant_id: attacker.id, user_id: victim.users.owner, role: 'owner', created_at: new Date().toISOString() })}\n`,
+      );
+    });
+    const error = await refusal(importAs(file));
+    expect(error).toMatchObject({ code: 'ARCHIVE_UNTRUSTED' });
+    expect(error!.message).toMatch(/does not verify .* edited, or written by another server.*--untrusted/);
+    const copy = await importAs(file, { untrusted: true });
+    expect(copy.trusted).toBe(false);
+    expect(copy.skipped['app_public.memberships']).toMatch(/signed archive/);
+    expect(await rowsOf('app_public.memberships', copy.tenantId)).toEqual([]);
+    expect(
+      (
+        await asOwner((db) =>
+          db.query('select tenant_id from app_public.memberships where user_id = $1', [victim.users.owner]),
+        )
+      ).rows,
+    ).toEqual([{ tenant_id: victim.id }]);
+    await victimUnchanged();
+  });
+
+  test("planted api_key_secrets and invitation_secrets: refused, even when signed with this server's key", async () => {
+    const apiKey = `tgk_${randomBytes(30).toString('base64url')}`;
+    const invitationSecret = randomBytes(32).toString('hex');
+    const plant = (manifest: Manifest, files: Map<string, string>) => {
+      const keyId = JSON.parse(files.get('app_public.api_keys')!.split('\n')[0]!).id;
+      const invitationId = JSON.parse(files.get('app_public.invitations')!.split('\n')[0]!).id;
+      files.set(
+        'app_private.api_key_secrets',
+        `${JSON.stringify({ tenant_id: attacker.id, api_key_id: keyId, secret_hash: `\\x${sha256(apiKey)}` })}\n`,
+      );
+      files.set(
+        'app_private.invitation_secrets',
+        `${JSON.stringify({ tenant_id: attacker.id, invitation_id: invitationId, secret_hash: `\\x${sha256(invitationSecret)}` })}\n`,
+      );
+      manifest.omitted = [];
+    };
+    const unsigned = await edited(plant);
+    expect(await refusal(importAs(unsigned))).toMatchObject({ code: 'ARCHIVE_UNTRUSTED' });
+    for (const file of [unsigned, await edited(plant, keys.signing)]) {
+      const error = await refusal(importAs(file, { untrusted: true }));
+      expect(error).toMatchObject({ code: 'TABLE_REFUSED' });
+      expect(error!.message).toMatch(
+        /app_private\.(api_key_secrets|invitation_secrets), which is never exported/,
+      );
+    }
+    const planted = await asOwner(async (db) => ({
+      keys: (
+        await db.query(`select 1 from app_private.api_key_secrets where secret_hash = decode($1, 'hex')`, [
+          sha256(apiKey),
+        ])
+      ).rowCount,
+      invitations: (
+        await db.query(`select 1 from app_private.invitation_secrets where secret_hash = decode($1, 'hex')`, [
+          sha256(invitationSecret),
+        ])
+      ).rowCount,
+    }));
+    expect(planted).toEqual({ keys: 0, invitations: 0 });
+    // The known key does not work; the known invitation secret opens nothing.
+    const byKey = await api.post(
+      { query: '{ currentTenant { slug } }' },
+      { authorization: `Bearer ${apiKey}` },
+    );
+    expect(byKey.body.data?.currentTenant ?? null).toBeNull();
+    await victimUnchanged();
+  });
+
+  test('a users row squatting an address nobody holds yet: never gives the address to an account, signed or not', async () => {
+    const squatter = randomUUID();
+    const address = `unused-${randomUUID().slice(0, 8)}@victim.test`;
+    const squat = (_m: Manifest, files: Map<string, string>) =>
+      files.set(
+        'app_public.users',
+        `${files.get('app_public.users')}${JSON.stringify({ id: squatter, email: address, display_name: 'Squatter', created_at: new Date().toISOString() })}\n`,
+      );
+    expect(await refusal(importAs(await edited(squat)))).toMatchObject({ code: 'ARCHIVE_UNTRUSTED' });
+    const untrusted = await importAs(await edited(squat), { untrusted: true });
+    expect(untrusted.skipped['app_public.users']).toMatch(/signed archive/);
+    // Signed with this server's key: the person is linked by id alone, with no address.
+    await importAs(await edited(squat, keys.signing));
+    const rows = await asOwner(async (db) => ({
+      address: (await db.query('select id from app_public.users where email = $1', [address])).rows,
+      squatter: (await db.query('select email, display_name from app_public.users where id = $1', [squatter]))
+        .rows,
+    }));
+    expect(rows).toEqual({ address: [], squatter: [{ email: null, display_name: null }] });
+    // The address is free for the person who really holds it.
+    expect(await snapshot(victim.id)).toEqual(victimBefore);
+    await asOwner((db) => db.query('delete from app_public.users where id = $1', [squatter]));
+  });
+
+  test('the history tag removed to bring a forged audit event: the catalogue, not the manifest, says what the trail is', async () => {
+    const forge = (manifest: Manifest, files: Map<string, string>) => {
+      const trail = manifest.tables.find((t) => t.table === 'app_public.audit_events')!;
+      delete trail.tag;
+      files.set(
+        'app_public.audit_events',
+        `${files.get('app_public.audit_events')}${JSON.stringify({ tenant_id: attacker.id, id: 999_999_999, occurred_at: new Date().toISOString(), actor_kind: 'user', actor_user_id: victim.users.owner, actor_api_key_id: null, request_id: null, operation: 'FORGED', table_name: 'products', row_key: {}, changes: {} })}\n`,
+      );
+    };
+    expect(await refusal(importAs(await edited(forge)))).toMatchObject({ code: 'ARCHIVE_UNTRUSTED' });
+    const untrusted = await importAs(await edited(forge), { untrusted: true });
+    const resigned = await importAs(await edited(forge, keys.signing));
+    for (const copy of [untrusted, resigned]) {
+      expect(copy.skipped['app_public.audit_events']).toMatch(/audit trail/);
+      const trail = await rowsOf('app_public.audit_events', copy.tenantId);
+      expect(trail.filter((e) => e.operation === 'FORGED' || e.actor_user_id === victim.users.owner)).toEqual(
+        [],
+      );
+    }
+    expect(
+      (await asOwner((db) => db.query(`select 1 from app_public.audit_events where operation = 'FORGED'`)))
+        .rowCount,
+    ).toBe(0);
+    await victimUnchanged();
+  });
+
+  /** The genuine, signed archive's entries plus `extra`, as raw tar blocks (what a hostile tar tool writes). */
+  type RawEntry = { path: string; type: string; body?: string; linkpath?: string };
+  async function withEntry(extra: RawEntry[]): Promise<string> {
+    const folder = await mkdtemp(path.join(dir, 'tar-'));
+    await tar.x({ file: genuine, cwd: folder });
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as Manifest;
+    const own: RawEntry[] = await Promise.all(
+      ['manifest.json', 'signature.json', ...manifest.tables.map((t) => t.file)].map(async (name) => ({
+        path: name,
+        type: 'File',
+        body: await readFile(path.join(folder, name), 'utf8'),
+      })),
+    );
+    const blocks: Buffer[] = [];
+    for (const entry of [...extra, ...own]) {
+      const body = Buffer.from(entry.body ?? '');
+      const header = new tar.Header({
+        path: entry.path,
+        type: entry.type as 'File',
+        size: entry.type === 'File' ? body.length : 0,
+        mode: 0o644,
+        mtime: new Date(),
+        ...(entry.linkpath && { linkpath: entry.linkpath }),
+      });
+      const block = Buffer.alloc(512);
+      header.encode(block);
+      blocks.push(block);
+      if (entry.type === 'File') blocks.push(body, Buffer.alloc((512 - (body.length % 512)) % 512));
+    }
+    blocks.push(Buffer.alloc(1024));
+    const out = `${folder}.tar.gz`;
+    await writeFile(out, gzipSync(Buffer.concat(blocks)));
+    return out;
+  }
+
+  test("tar entries that are not the archive's own files (unknown names, .., absolute paths, links, duplicates) are refused, not skipped", async () => {
+    const outside = path.join(dir, `escaped-${randomUUID().slice(0, 8)}`);
+    const cases = {
+      unknown: [{ path: 'README.txt', type: 'File', body: 'hello' }],
+      traversal: [{ path: `../${path.basename(outside)}`, type: 'File', body: 'escaped' }],
+      absolute: [{ path: outside, type: 'File', body: 'escaped' }],
+      symlink: [{ path: 'tables/app_public.notes.ndjson', type: 'SymbolicLink', linkpath: '/etc/passwd' }],
+      hardlink: [{ path: 'tables/app_public.hard.ndjson', type: 'Link', linkpath: 'manifest.json' }],
+      duplicate: [{ path: 'manifest.json', type: 'File', body: '{}' }],
+    };
+    // The archive's own entries, written the same way, import (so each refusal below is the extra entry's doing).
+    expect((await importAs(await withEntry([]))).trusted).toBe(true);
+    for (const [name, extra] of Object.entries(cases)) {
+      const error = await refusal(importAs(await withEntry(extra), { untrusted: true }));
+      expect([name, error?.code]).toEqual([name, 'ARCHIVE_TAMPERED']);
+      expect(error!.message).toMatch(/not an export's files/);
+    }
+    expect(await stat(outside).catch(() => null)).toBeNull();
+    await victimUnchanged();
+  });
+
+  test('unsigned and foreign archives are refused; a key rotated away from still verifies; --untrusted never restores over an id', async () => {
+    const unsigned = path.join(dir, 'unsigned.tar.gz');
+    const foreign = path.join(dir, 'foreign.tar.gz');
+    const rotated = path.join(dir, 'rotated.tar.gz');
+    await withClient((c) => exportTenant(c, attacker.id, unsigned, { schemas }));
+    await withClient((c) => exportTenant(c, attacker.id, foreign, { schemas, signingKey: randomBytes(32) }));
+    await withClient((c) => exportTenant(c, attacker.id, rotated, { schemas, signingKey: retiredKey }));
+    expect((await refusal(importAs(unsigned)))!.message).toMatch(/it is not signed/);
+    expect((await refusal(importAs(foreign)))!.message).toMatch(/written by another server/);
+    expect(
+      await refusal(
+        withClient((c) => importTenant(c, unsigned, { schemas, keys, untrusted: true, replace: true })),
+      ),
+    ).toMatchObject({ code: 'UNTRUSTED_AS_ITSELF' });
+    const copy = await importAs(rotated);
+    expect(copy.trusted).toBe(true);
+    expect((await rowsOf('app_public.memberships', copy.tenantId)).length).toBe(4);
+    // An untrusted copy gets the owner the operator names, an account that exists; no other member, no person named in its rows.
+    const owned = await importAs(foreign, { untrusted: true, owner: victim.users.viewer });
+    expect((await rowsOf('app_public.memberships', owned.tenantId)).map((m) => [m.user_id, m.role])).toEqual([
+      [victim.users.viewer, 'owner'],
+    ]);
+    expect((await rowsOf('app_public.invitations', owned.tenantId)).map((i) => i.invited_by)).toEqual(
+      new Array(20).fill(null),
+    );
+    expect(await refusal(importAs(foreign, { untrusted: true, owner: randomUUID() }))).toMatchObject({
+      code: 'OWNER_UNKNOWN',
+    });
+    expect(await snapshot(victim.id)).toMatchObject({
+      products: victimBefore.products,
+      tenant: victimBefore.tenant,
+    });
+  });
+});
+
+describe('signing keys', () => {
+  test('a key shorter than 32 bytes is refused at start; production needs one; development makes one and keeps it', async () => {
+    const short = 'x'.repeat(31);
+    const long = 'k'.repeat(32);
+    expect(() => readEnv({ EXPORT_SIGNING_KEY: short })).toThrow(
+      /EXPORT_SIGNING_KEY, EXPORT_VERIFY_KEYS: each key must be at least 32 bytes/,
+    );
+    expect(() => readEnv({ EXPORT_SIGNING_KEY: long, EXPORT_VERIFY_KEYS: `${long},${short}` })).toThrow(
+      /at least 32 bytes/,
+    );
+    await expect(signingKeysFor({ NODE_ENV: 'production' })).rejects.toThrow(SigningKeyError);
+    const file = path.join(dir, 'dev-export-signing-key');
+    const first = await signingKeysFor({ NODE_ENV: 'development' }, file);
+    const again = await signingKeysFor({ NODE_ENV: 'development', EXPORT_VERIFY_KEYS: ` ${long} ` }, file);
+    expect(first.signing.length).toBeGreaterThanOrEqual(32);
+    expect(again.signing.equals(first.signing)).toBe(true);
+    expect(again.verifying.map((key) => key.toString())).toEqual([first.signing.toString(), long]);
+  });
 });

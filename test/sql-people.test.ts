@@ -1,28 +1,25 @@
 // People, at the SQL level, as the API's roles: nobody is enrolled without their own
 // action, invitations open only for the verified address they were sent to, once, and a
 // tenant never loses its last owner.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import pino from 'pino';
 import { beforeEach, describe, expect, test } from 'vitest';
+import { sendInvitationEmail } from '../src/jobs/send-invitation-email.ts';
 import { asOwner, asUser, pgError } from './support/db.ts';
 import { createTenant, snapshot, type Role, type TenantFixture } from './support/fixtures.ts';
+import {
+  keyedMailJobs,
+  mailedSecret,
+  queuedMailPayloads,
+  runInvitationMail,
+  TEST_APP_URL,
+} from './support/invitation-mail.ts';
 
 let t: TenantFixture;
 beforeEach(async () => {
   t = await createTenant('people');
 });
 const as = (role: Role) => ({ userId: t.users[role], tenantId: t.id });
-
-/** The secrets of the invitation mails queued for an invitation, oldest first (graphile-worker keeps payloads in its private table). */
-async function queuedSecrets(invitationId: string): Promise<string[]> {
-  const { rows } = await asOwner((db) =>
-    db.query(
-      `select j.payload->>'secret' as secret from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
-       where t.identifier = 'send_invitation_email' and j.payload->>'invitationId' = $1 order by j.id`,
-      [invitationId],
-    ),
-  );
-  return rows.map((row) => row.secret);
-}
 
 async function queuedMails(): Promise<number> {
   return asOwner(
@@ -35,15 +32,15 @@ async function queuedMails(): Promise<number> {
   );
 }
 
-/** Invites `email` as the tenant's `by`, committed; the invitation and the secret its mail job carries. */
+/** Invites `email` as the tenant's `by`, committed; the invitation, its queued mail jobs' payloads, and the secret of its mail, sent now. */
 async function invite(email: string, role = 'member', by: Role = 'owner') {
   const invitation = await asUser(
     as(by),
     async (db) => (await db.query('select * from app_public.invite_member($1, $2)', [email, role])).rows[0],
     { commit: true },
   );
-  const secrets = await queuedSecrets(invitation.id);
-  return { invitation, secret: secrets.at(-1)!, jobs: secrets.length };
+  const payloads = await queuedMailPayloads(invitation.id);
+  return { invitation, payloads, secret: await mailedSecret(t.id, invitation.id) };
 }
 
 /** A person with no account yet, signed in with a verified address. */
@@ -105,8 +102,8 @@ describe('no membership without the member', () => {
 });
 
 describe('invitations', () => {
-  test('an owner invites: a pending invitation, its secret stored only hashed, and its mail queued in the same transaction', async () => {
-    const { invitation, secret, jobs } = await invite('new.person@example.test', 'admin');
+  test('an owner invites: a pending invitation, its mail queued in the same transaction with no secret, which the mail job makes and stores only hashed', async () => {
+    const { invitation, secret, payloads } = await invite('new.person@example.test', 'admin');
     expect(invitation).toMatchObject({
       tenant_id: t.id,
       email: 'new.person@example.test',
@@ -115,7 +112,18 @@ describe('invitations', () => {
       invited_by: t.users.owner,
     });
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
-    expect(jobs).toBe(1);
+    // The queue holds the invitation's ids, nothing else: no secret rests there.
+    expect(payloads).toEqual([{ tenantId: t.id, invitationId: invitation.id }]);
+    const anywhere = await asOwner(
+      async (db) =>
+        (
+          await db.query(
+            `select count(*)::int as n from graphile_worker._private_jobs where payload::text like '%' || $1 || '%'`,
+            [secret],
+          )
+        ).rows[0].n,
+    );
+    expect(anywhere).toBe(0);
     const stored = await asOwner(
       async (db) =>
         (
@@ -125,7 +133,7 @@ describe('invitations', () => {
         ).rows,
     );
     expect(stored).toHaveLength(1);
-    expect(stored[0].secret_hash.toString('hex')).not.toContain(secret);
+    expect(stored[0].secret_hash.toString('hex')).toBe(createHash('sha256').update(secret).digest('hex'));
   });
 
   test('a failed invitation queues no mail', async () => {
@@ -205,7 +213,12 @@ describe('invitations', () => {
     const a = await invite(known);
     const b = await invite(`nobody-${randomUUID()}@example.test`);
     expect(Object.keys(a.invitation)).toEqual(Object.keys(b.invitation));
-    expect([a.invitation.status, b.invitation.status, a.jobs, b.jobs]).toEqual(['pending', 'pending', 1, 1]);
+    expect([a.invitation.status, b.invitation.status, a.payloads.length, b.payloads.length]).toEqual([
+      'pending',
+      'pending',
+      1,
+      1,
+    ]);
   });
 
   test('the invitee accepts with the secret and a verified address: their account and membership are made, once', async () => {
@@ -268,13 +281,13 @@ describe('invitations', () => {
       async (db) => (await db.query('select * from app_public.invite_member($1)', [person.email])).rows[0],
       { commit: true },
     );
-    const [revokedSecret] = await queuedSecrets(revoked.id);
+    const revokedSecret = await mailedSecret(other.id, revoked.id);
     await asUser(
       { userId: other.users.admin, tenantId: other.id },
       (db) => db.query('select app_public.revoke_invitation($1)', [revoked.id]),
       { commit: true },
     );
-    expect((await pgError(accept(person, revokedSecret!))).code).toBe('TGI02');
+    expect((await pgError(accept(person, revokedSecret))).code).toBe('TGI02');
 
     const third = await createTenant('people-declined');
     const declined = await asUser(
@@ -282,15 +295,15 @@ describe('invitations', () => {
       async (db) => (await db.query('select * from app_public.invite_member($1)', [person.email])).rows[0],
       { commit: true },
     );
-    const [declinedSecret] = await queuedSecrets(declined.id);
+    const declinedSecret = await mailedSecret(third.id, declined.id);
     const answer = await asUser(
       person,
       async (db) =>
-        (await db.query('select status from app_public.decline_invitation($1)', [declinedSecret!])).rows[0],
+        (await db.query('select status from app_public.decline_invitation($1)', [declinedSecret])).rows[0],
       { commit: true },
     );
     expect(answer.status).toBe('declined');
-    expect((await pgError(accept(person, declinedSecret!))).code).toBe('TGI03');
+    expect((await pgError(accept(person, declinedSecret))).code).toBe('TGI03');
 
     expect((await pgError(accept(person, 'f'.repeat(64)))).code).toBe('TGI01');
     expect(await membershipsOf(person.userId)).toEqual([]);
@@ -303,7 +316,7 @@ describe('invitations', () => {
     ).toBe(0);
   });
 
-  test('a resend replaces the secret: the old link stops working, a new mail is queued', async () => {
+  test('a resend withdraws the secret at once (the old link stops working before the new mail goes), one mail queued, whose link works', async () => {
     const person = newcomer(`resend-${randomUUID()}@example.test`);
     const first = await invite(person.email);
     await asUser(
@@ -311,10 +324,47 @@ describe('invitations', () => {
       (db) => db.query('select app_public.resend_invitation($1)', [first.invitation.id]),
       { commit: true },
     );
-    const secrets = await queuedSecrets(first.invitation.id);
-    expect(secrets).toHaveLength(2);
     expect((await pgError(accept(person, first.secret))).code).toBe('TGI01');
-    expect(await accept(person, secrets[1]!)).toMatchObject({ tenant_id: t.id, user_id: person.userId });
+    // The job the invitation queued (not run by a worker here) is replaced, not doubled.
+    expect(await keyedMailJobs(t.id, first.invitation.id)).toBe(1);
+    expect(await queuedMailPayloads(first.invitation.id)).toContainEqual({
+      tenantId: t.id,
+      invitationId: first.invitation.id,
+    });
+    const second = await mailedSecret(t.id, first.invitation.id);
+    expect(second).not.toBe(first.secret);
+    expect((await pgError(accept(person, first.secret))).code).toBe('TGI01');
+    expect(await accept(person, second)).toMatchObject({ tenant_id: t.id, user_id: person.userId });
+  });
+
+  test("a retried mail job makes a new secret: only the newest mail's link works", async () => {
+    const person = newcomer(`retry-${randomUUID()}@example.test`);
+    const first = await invite(person.email);
+    const again = await mailedSecret(t.id, first.invitation.id);
+    expect((await pgError(accept(person, first.secret))).code).toBe('TGI01');
+    expect(await accept(person, again)).toMatchObject({ tenant_id: t.id, user_id: person.userId });
+  });
+
+  test('a mail that fails to send stores no secret, and the job fails (graphile-worker retries it)', async () => {
+    const { invitation } = await invite(`fails-${randomUUID()}@example.test`);
+    await asOwner((db) =>
+      db.query('delete from app_private.invitation_secrets where invitation_id = $1', [invitation.id]),
+    );
+    const failing = sendInvitationEmail({
+      mailer: { send: () => Promise.reject(new Error('SMTP down')), close: () => {} },
+      appUrl: TEST_APP_URL,
+      logger: pino({ level: 'silent' }),
+    });
+    await expect(runInvitationMail(t.id, invitation.id, failing)).rejects.toThrow('SMTP down');
+    const stored = await asOwner(
+      async (db) =>
+        (
+          await db.query('select 1 from app_private.invitation_secrets where invitation_id = $1', [
+            invitation.id,
+          ])
+        ).rowCount,
+    );
+    expect(stored).toBe(0);
   });
 
   test('an admin cannot revoke or resend an invitation to owner; another tenant cannot touch ours', async () => {

@@ -12,7 +12,7 @@
 //            keys checked and the same audit trigger firing (the conditions of production)
 //
 // The section makes its own tenants in the bench database and erases them when done.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -105,7 +105,10 @@ export async function runPortability(options: {
       await other.connect();
       return other;
     };
+    // Signed, as the server signs (the HMAC over the manifest is microseconds); the import verifies it.
+    const signingKey = randomBytes(32);
     const manifest = await exportTenant(client, tenantId, archive, {
+      signingKey,
       connect: async () => {
         const other = await connect();
         return { client: other, release: () => other.end() };
@@ -147,7 +150,10 @@ export async function runPortability(options: {
     // tables under a fresh tenant (the same ids: the keys start with tenant_id), so every
     // foreign key is checked and the audit trigger fires, as they do for the import.
     started = performance.now();
-    const imported = await importTenant(client, archive, { as: `bench-copy-${randomUUID().slice(0, 8)}` });
+    const imported = await importTenant(client, archive, {
+      as: `bench-copy-${randomUUID().slice(0, 8)}`,
+      keys: { verifying: [signingKey] },
+    });
     const importSeconds = seconds(started);
     copyId = imported.tenantId;
     const importedRows = Object.values(imported.rows).reduce((sum, n) => sum + n, 0);

@@ -5,7 +5,7 @@
 // involved and gain nothing. docs/portability.md describes each.
 //
 //   export          --tenant <slug|id> --out <file.tar.gz>
-//   import          --in <file.tar.gz> [--as <new-slug>] [--replace]
+//   import          --in <file.tar.gz> [--as <new-slug>] [--replace] [--untrusted] [--owner <user id>]
 //   erase           --tenant <slug|id> --confirm <slug>          off-board now, as deleteTenant does
 //   verify-erased   --tenant <id> [--user <id>]… [--strict]       exit 1 unless nothing is left
 import { rm } from 'node:fs/promises';
@@ -20,6 +20,7 @@ import { ArchiveError } from '../portability/archive.ts';
 import { eraseTenant } from '../portability/erase.ts';
 import { exportTenant, findTenant, TenantNotFoundError } from '../portability/export.ts';
 import { ImportError, importTenant } from '../portability/import.ts';
+import { keyId, SigningKeyError, signingKeysFor } from '../portability/signing.ts';
 import { verifyErased } from '../portability/verify-erased.ts';
 
 const [command, ...rest] = process.argv.slice(2);
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     in: { type: 'string' },
     as: { type: 'string' },
     replace: { type: 'boolean' },
+    untrusted: { type: 'boolean' },
+    owner: { type: 'string' },
     confirm: { type: 'string' },
     user: { type: 'string', multiple: true },
     strict: { type: 'boolean' },
@@ -42,7 +45,8 @@ const { values } = parseArgs({
 
 const USAGE: Record<string, string> = {
   export: 'npm run tenant:export -- --tenant <slug|id> --out <file.tar.gz>',
-  import: 'npm run tenant:import -- --in <file.tar.gz> [--as <new-slug>] [--replace]',
+  import:
+    'npm run tenant:import -- --in <file.tar.gz> [--as <new-slug>] [--replace] [--untrusted] [--owner <user id>]',
   erase: 'npm run tenant:erase -- --tenant <slug|id> --confirm <slug>',
   'verify-erased': 'npm run tenant:verify-erased -- --tenant <id> [--user <id>]... [--strict]',
 };
@@ -67,7 +71,8 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
       await other.connect();
       return { client: other, release: () => other.end() };
     };
-    const manifest = await exportTenant(client, tenant.id, out, { connect });
+    const { signing } = await signingKeysFor(env);
+    const manifest = await exportTenant(client, tenant.id, out, { connect, signingKey: signing });
     const rows = manifest.tables.reduce((sum, t) => sum + t.rows, 0);
     process.stdout.write(
       `${out}: tenant ${tenant.slug} (${tenant.id}), schema version ${manifest.schemaVersion.migration}, ${rows} rows in ${manifest.tables.length} tables (${((performance.now() - started) / 1000).toFixed(1)} s)\n`,
@@ -76,16 +81,27 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
       process.stdout.write(`  ${t.table}: ${t.rows} rows, sha256 ${t.sha256}\n`);
     if (manifest.omitted.length)
       process.stdout.write(`  left out on purpose: ${manifest.omitted.join(', ')}\n`);
+    process.stdout.write(`  signed with the key ${keyId(signing)} (EXPORT_SIGNING_KEY)\n`);
     return 0;
   }
   if (command === 'import') {
+    if (values.owner !== undefined && !UUID.test(values.owner))
+      throw new UsageError(`--owner ${values.owner} is not a user id (a uuid): ${USAGE[command]}`);
     const result = await importTenant(client, path.resolve(required('in')), {
       as: values.as,
       replace: values.replace,
+      untrusted: values.untrusted,
+      owner: values.owner,
+      keys: await signingKeysFor(env),
     });
-    process.stdout.write(`imported as tenant ${result.slug} (${result.tenantId})\n`);
+    process.stdout.write(
+      `imported as tenant ${result.slug} (${result.tenantId}) from a ${result.trusted ? 'signed' : 'NOT trusted'} archive\n`,
+    );
     for (const [table, rows] of Object.entries(result.rows))
       process.stdout.write(`  ${table}: ${rows} rows\n`);
+    for (const [table, why] of Object.entries(result.skipped))
+      process.stdout.write(`  ${table}: left out (${why})\n`);
+    if (values.owner) process.stdout.write(`  owner: ${values.owner.toLowerCase()}\n`);
     return 0;
   }
   if (command === 'erase') {
@@ -150,6 +166,7 @@ try {
     error instanceof UsageError ||
     error instanceof ArchiveError ||
     error instanceof ImportError ||
+    error instanceof SigningKeyError ||
     error instanceof TenantNotFoundError;
   if (expected) process.stderr.write(`${(error as Error).message}\n`);
   else log.error({ err: error }, 'tenant command failed');

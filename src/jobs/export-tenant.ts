@@ -13,6 +13,8 @@ import { exportTenant, type Lease } from '../portability/export.ts';
 export interface ExportJobOptions {
   exportDir: string;
   ttlHours: number;
+  /** The key archives are signed with (EXPORT_SIGNING_KEY), read when a job runs: without one in production the export fails, saying so. */
+  signingKey: () => Promise<Buffer>;
   logger: Logger;
 }
 
@@ -35,7 +37,7 @@ function lease(helpers: JobHelpers): Promise<Lease> {
   });
 }
 
-export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptions): Task {
+export function exportTenantTask({ exportDir, ttlHours, signingKey, logger }: ExportJobOptions): Task {
   return async (payload, helpers) => {
     const { tenantId, exportId } = payload as ExportPayload;
     const started = await helpers.query(
@@ -50,8 +52,9 @@ export function exportTenantTask({ exportDir, ttlHours, logger }: ExportJobOptio
     const file = exportFile(exportDir, tenantId, exportId);
     try {
       await mkdir(path.dirname(file), { recursive: true });
+      const key = await signingKey();
       const manifest = await helpers.withPgClient((client) =>
-        exportTenant(client, tenantId, file, { connect: () => lease(helpers) }),
+        exportTenant(client, tenantId, file, { connect: () => lease(helpers), signingKey: key }),
       );
       const rowCounts = Object.fromEntries(manifest.tables.map((t) => [t.table, t.rows]));
       await helpers.query(

@@ -1,7 +1,14 @@
-// The job an invitation queues in its own transaction (app_private.issue_invitation_secret):
-// mail the secret link to the invited address. It runs as the owner, after the fact, so
-// it checks that the invitation is still pending and the secret still its newest (a
-// resend replaces it) before sending: a revoked or superseded invitation mails nothing.
+// The job an invitation queues in its own transaction (app_private.queue_invitation_mail):
+// mail the secret link to the invited address. The secret is made here, when the mail is
+// sent, and only its SHA-256 is stored, in the same transaction that checks the
+// invitation is still pending: no secret rests in the job queue or the database, and a
+// revoked or answered invitation mails nothing.
+//
+// If sending fails, the transaction rolls back (no hash stored) and graphile-worker
+// retries the job, which makes another secret. If the mail went out but the commit
+// failed, that mail's link never works; the retry sends one that does. Each send
+// replaces the invitation's secret, so only the newest mail's link works.
+import { randomBytes } from 'node:crypto';
 import type { Task } from 'graphile-worker';
 import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
@@ -9,7 +16,6 @@ import type { Mailer } from '../mail/mailer.ts';
 export interface InvitationPayload {
   tenantId: string;
   invitationId: string;
-  secret: string;
 }
 
 export interface InvitationMailOptions {
@@ -17,6 +23,17 @@ export interface InvitationMailOptions {
   /** The frontend's address; the mail links to `${appUrl}/invitations/accept?secret=…`. */
   appUrl: string;
   logger: Logger;
+  /**
+   * Log the accept link of a mail written as an .eml file (no SMTP server): for a person
+   * at the terminal in development only. The link is a live credential: never in a
+   * production log, whatever the mail transport.
+   */
+  logAcceptLinks?: boolean;
+}
+
+/** Whether the accept links of mails written as .eml files are logged: in development only. */
+export function logsAcceptLinks(env: { NODE_ENV: string }): boolean {
+  return env.NODE_ENV === 'development';
 }
 
 export function acceptLink(appUrl: string, secret: string): string {
@@ -25,47 +42,75 @@ export function acceptLink(appUrl: string, secret: string): string {
   return url.toString();
 }
 
-export function sendInvitationEmail({ mailer, appUrl, logger }: InvitationMailOptions): Task {
+/** 256 random bits, hex: as long as the secrets the database used to make. */
+export function newInvitationSecret(): string {
+  return randomBytes(32).toString('hex');
+}
+
+export function sendInvitationEmail({
+  mailer,
+  appUrl,
+  logger,
+  logAcceptLinks = false,
+}: InvitationMailOptions): Task {
   return async (payload, helpers) => {
-    const { tenantId, invitationId, secret } = payload as InvitationPayload;
-    const { rows } = await helpers.query<{
-      email: string;
-      role: string;
-      expires_at: Date;
-      tenant: string;
-      inviter: string | null;
-    }>(
-      `select i.email, i.role, i.expires_at, t.name as tenant, coalesce(u.display_name, u.email) as inviter
-       from app_public.invitations i
-       join app_public.tenants t on t.id = i.tenant_id
-       join app_private.invitation_secrets s on s.tenant_id = i.tenant_id and s.invitation_id = i.id
-       left join app_public.users u on u.id = i.invited_by
-       where i.tenant_id = $1 and i.id = $2 and i.status = 'pending'
-         and s.secret_hash = sha256(convert_to($3, 'UTF8'))`,
-      [tenantId, invitationId, secret],
-    );
-    const invitation = rows[0];
-    if (!invitation) {
-      logger.info({ tenantId, invitationId }, 'invitation no longer pending, or resent since: no mail');
-      return;
-    }
-    const link = acceptLink(appUrl, secret);
-    const { file } = await mailer.send({
-      to: invitation.email,
-      subject: `You are invited to join ${invitation.tenant}`,
-      text: [
-        `${invitation.inviter ?? 'Someone'} invited you to join ${invitation.tenant} as ${invitation.role}.`,
-        '',
-        `Accept: ${link}`,
-        '',
-        `Sign in with the address this mail was sent to (${invitation.email}). The link works until ${invitation.expires_at.toUTCString()}, once.`,
-        'If you did not expect this, ignore it: nothing happens unless you accept.',
-        '',
-        `(For API clients: the mutation acceptInvitation(input: { secret: "${secret}" }).)`,
-      ].join('\n'),
+    const { tenantId, invitationId } = payload as InvitationPayload;
+    await helpers.withPgClient(async (client) => {
+      await client.query('begin');
+      try {
+        // Locked: a concurrent revoke or resend waits for this mail's bookkeeping.
+        const { rows } = await client.query<{
+          email: string;
+          role: string;
+          expires_at: Date;
+          tenant: string;
+          inviter: string | null;
+        }>(
+          `select i.email, i.role, i.expires_at, t.name as tenant, coalesce(u.display_name, u.email) as inviter
+           from app_public.invitations i
+           join app_public.tenants t on t.id = i.tenant_id
+           left join app_public.users u on u.id = i.invited_by
+           where i.tenant_id = $1 and i.id = $2 and i.status = 'pending'
+           for update of i`,
+          [tenantId, invitationId],
+        );
+        const invitation = rows[0];
+        if (!invitation) {
+          await client.query('rollback');
+          logger.info({ tenantId, invitationId }, 'invitation no longer pending: no mail');
+          return;
+        }
+        const secret = newInvitationSecret();
+        await client.query(
+          `insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash)
+           values ($1, $2, sha256(convert_to($3, 'UTF8')))
+           on conflict on constraint invitation_secrets_pkey do update set secret_hash = excluded.secret_hash`,
+          [tenantId, invitationId, secret],
+        );
+        const link = acceptLink(appUrl, secret);
+        const { file } = await mailer.send({
+          to: invitation.email,
+          subject: `You are invited to join ${invitation.tenant}`,
+          text: [
+            `${invitation.inviter ?? 'Someone'} invited you to join ${invitation.tenant} as ${invitation.role}.`,
+            '',
+            `Accept: ${link}`,
+            '',
+            `Sign in with the address this mail was sent to (${invitation.email}). The link works until ${invitation.expires_at.toUTCString()}, once.`,
+            'If you did not expect this, ignore it: nothing happens unless you accept.',
+            '',
+            `(For API clients: the mutation acceptInvitation(input: { secret: "${secret}" }).)`,
+          ].join('\n'),
+        });
+        await client.query('commit');
+        if (file && logAcceptLinks)
+          logger.info({ to: invitation.email, file, acceptLink: link }, 'invitation mail written');
+        else if (file) logger.info({ tenantId, invitationId, file }, 'invitation mail written');
+        else logger.info({ tenantId, invitationId }, 'invitation mail sent');
+      } catch (error) {
+        await client.query('rollback').catch(() => {});
+        throw error;
+      }
     });
-    // The link is a credential: only where no mail server is set (development), for a person at the terminal.
-    if (file) logger.info({ to: invitation.email, file, acceptLink: link }, 'invitation mail written');
-    else logger.info({ tenantId, invitationId }, 'invitation mail sent');
   };
 }

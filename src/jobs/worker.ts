@@ -10,6 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { Mailer } from '../mail/mailer.ts';
 import { deleteOldAuditEvents } from './delete-old-audit-events.ts';
 import { eraseTenantTask } from './erase-tenant.ts';
+import { signingKeysFor } from '../portability/signing.ts';
 import { deleteExpiredExportsTask, exportTenantTask } from './export-tenant.ts';
 import { sendInvitationEmail } from './send-invitation-email.ts';
 
@@ -19,15 +20,23 @@ export interface WorkerOptions {
   concurrency: number;
   mailer: Mailer;
   appUrl: string;
+  /** Log the accept links of mails written as .eml files: development only (a link is a credential). */
+  logAcceptLinks?: boolean;
   /** Audit events older than this many days are deleted, daily. */
   auditRetentionDays: number;
   /** Tenant exports (EXPORT_DIR, EXPORT_TTL_HOURS) and off-boarding (OFFBOARDED_AUDIT_RETENTION_DAYS). */
-  portability: { exportDir: string; exportTtlHours: number; offboardedAuditRetentionDays: number };
+  portability: {
+    exportDir: string;
+    exportTtlHours: number;
+    offboardedAuditRetentionDays: number;
+    /** EXPORT_SIGNING_KEY (in development, the generated one), read when an export runs. */
+    signingKey: () => Promise<Buffer>;
+  };
   logger: Logger;
 }
 
-// graphile-worker logs whole jobs, payloads included, and an invitation job's payload
-// holds its secret: only the job's identity reaches our log.
+// graphile-worker logs whole jobs, payloads included: only the job's identity reaches our
+// log (payloads hold no secret, but a DBA's task might put personal data there).
 function withoutPayload(meta: Record<string, unknown> | undefined) {
   const job = meta?.job as { id?: string; task_identifier?: string; attempts?: number } | undefined;
   return job ? { ...meta, job: { id: job.id, task: job.task_identifier, attempts: job.attempts } } : meta;
@@ -69,12 +78,21 @@ export async function installJobQueue(connectionString: string, logger: Logger):
 
 /** The worker's portability settings, from the environment. */
 export function portabilityOptions(
-  env: Pick<Env, 'EXPORT_DIR' | 'EXPORT_TTL_HOURS' | 'OFFBOARDED_AUDIT_RETENTION_DAYS'>,
+  env: Pick<
+    Env,
+    | 'NODE_ENV'
+    | 'EXPORT_DIR'
+    | 'EXPORT_TTL_HOURS'
+    | 'OFFBOARDED_AUDIT_RETENTION_DAYS'
+    | 'EXPORT_SIGNING_KEY'
+    | 'EXPORT_VERIFY_KEYS'
+  >,
 ): WorkerOptions['portability'] {
   return {
     exportDir: env.EXPORT_DIR,
     exportTtlHours: env.EXPORT_TTL_HOURS,
     offboardedAuditRetentionDays: env.OFFBOARDED_AUDIT_RETENTION_DAYS,
+    signingKey: async () => (await signingKeysFor(env)).signing,
   };
 }
 
@@ -127,11 +145,13 @@ function startRunner(options: WorkerOptions, pgPool: pg.Pool): Promise<Runner> {
         mailer: options.mailer,
         appUrl: options.appUrl,
         logger: options.logger,
+        logAcceptLinks: options.logAcceptLinks ?? false,
       }),
       delete_old_audit_events: deleteOldAuditEvents(options.auditRetentionDays),
       export_tenant: exportTenantTask({
         exportDir: options.portability.exportDir,
         ttlHours: options.portability.exportTtlHours,
+        signingKey: options.portability.signingKey,
         logger: options.logger,
       }),
       delete_expired_exports: deleteExpiredExportsTask({

@@ -1,17 +1,19 @@
 // The export archive (docs/portability.md, "The format"): a gzipped tar with
 // manifest.json and one newline-delimited JSON file per table, each row one line as
 // PostgreSQL's row_to_json writes it. The manifest names the tenant, the schema version,
-// and for every file its table, columns, row count and SHA-256. Reading an archive
-// verifies all of that before anything touches a database.
+// and for every file its table, columns, row count and SHA-256; signature.json signs the
+// manifest (signing.ts). Reading an archive verifies all of that before anything touches
+// a database, and refuses any tar entry that is not one of those files.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import * as tar from 'tar';
+import { SIGNATURE_FILE, sign, verify, type SigningKeys } from './signing.ts';
 import type { SchemaVersion } from './tables.ts';
 
 export const FORMAT = 'tenantgraph-tenant-export';
@@ -45,8 +47,8 @@ export interface Manifest {
 
 export class ArchiveError extends Error {
   override name = 'ArchiveError';
-  readonly code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED';
-  constructor(code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED', message: string) {
+  readonly code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED' | 'ARCHIVE_UNTRUSTED';
+  constructor(code: 'ARCHIVE_INVALID' | 'ARCHIVE_TAMPERED' | 'ARCHIVE_UNTRUSTED', message: string) {
     super(message);
     this.code = code;
   }
@@ -95,10 +97,27 @@ function decompressionGuard(compressedBytes: number): Transform {
   });
 }
 
-/** Packs a folder holding manifest.json and its tables into `archive`. */
-export async function pack(folder: string, manifest: Manifest, archive: string): Promise<void> {
+/** Writes manifest.json into `folder` and, given a key, signature.json over its bytes. */
+export async function writeManifest(folder: string, manifest: Manifest, signingKey?: Buffer): Promise<void> {
+  const bytes = Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
+  await writeFile(path.join(folder, 'manifest.json'), bytes);
+  if (signingKey)
+    await writeFile(path.join(folder, SIGNATURE_FILE), `${JSON.stringify(sign(bytes, signingKey))}\n`);
+}
+
+/** Packs a folder holding manifest.json (signature.json if `signed`) and its tables into `archive`. */
+export async function pack(
+  folder: string,
+  manifest: Manifest,
+  archive: string,
+  signed = false,
+): Promise<void> {
   await pipeline(
-    tar.c({ cwd: folder, portable: true }, ['manifest.json', ...manifest.tables.map((t) => t.file)]),
+    tar.c({ cwd: folder, portable: true }, [
+      'manifest.json',
+      ...(signed ? [SIGNATURE_FILE] : []),
+      ...manifest.tables.map((t) => t.file),
+    ]),
     zlib.createGzip({ level: GZIP_LEVEL }),
     createWriteStream(archive),
   );
@@ -106,6 +125,10 @@ export async function pack(folder: string, manifest: Manifest, archive: string):
 
 export interface OpenedArchive {
   manifest: Manifest;
+  /** Signed by one of the keys given: the archive is as this server (or one sharing its key) wrote it. */
+  trusted: boolean;
+  /** Why not trusted, for the operator: unsigned, or signed by a key this server does not hold. */
+  distrust?: string;
   /** Where the files were extracted; `close()` removes it. */
   folder: string;
   close(): Promise<void>;
@@ -135,13 +158,36 @@ function validManifest(value: unknown): value is Manifest {
   );
 }
 
-/** Extracts and verifies an archive: a known format, every listed file present with its checksum and row count, nothing else. */
-export async function openArchive(archive: string): Promise<OpenedArchive> {
+// The names an export writes; a `tables/` folder entry is what tar adds when a folder is packed.
+const ENTRY = /^(manifest\.json|signature\.json|tables\/[a-z0-9_$.]+\.ndjson)$/;
+
+/** Why a tar entry is not one of the archive's own files, or undefined when it is. */
+function foreignEntry(name: string, type: string | undefined, seen: Set<string>): string | undefined {
+  if (name === 'tables/' && type === 'Directory') return undefined;
+  if (!ENTRY.test(name) || name.includes('..'))
+    return `${JSON.stringify(name)} is not a file an export writes`;
+  if (type !== 'File' && type !== 'OldFile')
+    return `${name} is a ${type ?? 'special entry'}, not a plain file`;
+  if (seen.has(name)) return `${name} appears twice`;
+  seen.add(name);
+  return undefined;
+}
+
+/**
+ * Extracts and verifies an archive: only the files an export writes (any other tar entry
+ * is refused, not skipped), a known format, every listed file present with its checksum
+ * and row count, nothing else; and whether one of `keys` signed its manifest.
+ */
+export async function openArchive(
+  archive: string,
+  keys: Pick<SigningKeys, 'verifying'> = { verifying: [] },
+): Promise<OpenedArchive> {
   const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-import-'));
   const close = () => rm(folder, { recursive: true, force: true });
   try {
+    const refused: string[] = [];
+    const seen = new Set<string>();
     try {
-      // Only plain files with the names an export writes; nothing outside the folder (tar's default).
       await pipeline(
         createReadStream(archive),
         zlib.createGunzip(),
@@ -149,9 +195,13 @@ export async function openArchive(archive: string): Promise<OpenedArchive> {
         tar.x({
           cwd: folder,
           strict: true,
-          filter: (entry, info) =>
-            ('type' in info ? info.type === 'File' : true) &&
-            /^(manifest\.json|tables\/[a-z0-9_$.]+\.ndjson)$/.test(entry),
+          // The filter sees each entry's name as written in the tar, before tar's own
+          // clean-up (which strips a leading / and skips .. with a mere warning).
+          filter: (entry, info) => {
+            const why = foreignEntry(entry, 'type' in info ? info.type : undefined, seen);
+            if (why) refused.push(why);
+            return !why;
+          },
         }),
       );
     } catch (error) {
@@ -160,9 +210,16 @@ export async function openArchive(archive: string): Promise<OpenedArchive> {
         `${archive} is not a tenant export (a .tar.gz): ${(error as Error).message}`,
       );
     }
+    if (refused.length)
+      throw new ArchiveError(
+        'ARCHIVE_TAMPERED',
+        `${archive} holds tar entries that are not an export's files: ${refused.join('; ')}. Nothing was imported.`,
+      );
     let manifest: unknown;
+    let manifestBytes: Buffer;
     try {
-      manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8'));
+      manifestBytes = await readFile(path.join(folder, 'manifest.json'));
+      manifest = JSON.parse(manifestBytes.toString('utf8'));
     } catch {
       throw new ArchiveError(
         'ARCHIVE_INVALID',
@@ -207,7 +264,16 @@ export async function openArchive(archive: string): Promise<OpenedArchive> {
           `${table.file} has ${lines} rows, its manifest says ${table.rows}`,
         );
     }
-    return { manifest, folder, close };
+    const signature: unknown = await readFile(path.join(folder, SIGNATURE_FILE), 'utf8')
+      .then((text) => JSON.parse(text) as unknown)
+      .catch(() => null);
+    const trusted = !!verify(manifestBytes, signature, keys.verifying);
+    const distrust = trusted
+      ? undefined
+      : signature
+        ? `its signature (key ${String((signature as { keyId?: unknown }).keyId)}) does not verify with this server's EXPORT_SIGNING_KEY or EXPORT_VERIFY_KEYS: it was edited, or written by another server`
+        : 'it is not signed';
+    return { manifest, trusted, ...(distrust && { distrust }), folder, close };
   } catch (error) {
     await close();
     throw error;

@@ -11,14 +11,22 @@
 // setting, never spliced into the SQL.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import { fileFor, FORMAT, FORMAT_VERSION, pack, type Manifest, type ManifestTable } from './archive.ts';
+import {
+  fileFor,
+  FORMAT,
+  FORMAT_VERSION,
+  pack,
+  writeManifest,
+  type Manifest,
+  type ManifestTable,
+} from './archive.ts';
 import {
   DEFAULT_SCHEMAS,
   ident,
@@ -87,6 +95,8 @@ export interface ExportOptions {
   connect?: () => Promise<Lease>;
   /** How many connections read tables at once, `client` included, when `connect` is given (default 2). */
   connections?: number;
+  /** Signs the manifest (signing.ts); without it the archive is unsigned, and imports trust it only with --untrusted. */
+  signingKey?: Buffer;
 }
 
 export const DEFAULT_EXPORT_CONNECTIONS = 2;
@@ -220,10 +230,10 @@ export async function exportTenant(
     };
     for (const lease of leases) await lease.client.query('commit');
     await client.query('commit');
-    await writeFile(path.join(folder, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeManifest(folder, manifest, options.signingKey);
     await mkdir(path.dirname(path.resolve(archive)), { recursive: true });
     const partial = `${archive}.partial`;
-    await pack(folder, manifest, partial);
+    await pack(folder, manifest, partial, !!options.signingKey);
     await rename(partial, archive);
     return manifest;
   } catch (error) {

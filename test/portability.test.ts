@@ -4,7 +4,8 @@
 // throughout. Then the attacks: another tenant's export, exports by non-owners, a
 // tampered archive, an archive from a newer schema, off-boarding by a non-owner.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { run, type Runner } from 'graphile-worker';
@@ -12,8 +13,9 @@ import pg from 'pg';
 import pino from 'pino';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { readEnv } from '../src/config.ts';
 import { eraseTenantTask } from '../src/jobs/erase-tenant.ts';
-import { exportTenantTask } from '../src/jobs/export-tenant.ts';
+import { exportFile, exportTenantTask } from '../src/jobs/export-tenant.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
 import { ArchiveError, openArchive, type Manifest } from '../src/portability/archive.ts';
 import { eraseTenant } from '../src/portability/erase.ts';
@@ -28,7 +30,10 @@ const database = inject('database');
 const dbaSchema = `portability_${randomBytes(4).toString('hex')}`;
 const schemas = ['app_public', 'app_private', dbaSchema];
 let dir: string;
-const exportDir = path.join(os.tmpdir(), `tenantgraph-exports-${randomBytes(4).toString('hex')}`);
+// EXPORT_DIR as a user runs it: the default, `.data/exports`, relative to the working
+// directory (here a scratch project folder's, reached relative to the test's own).
+const projectDir = mkdtempSync(path.join(os.tmpdir(), 'tenantgraph-project-'));
+const exportDir = path.relative(process.cwd(), path.join(projectDir, readEnv({}).EXPORT_DIR));
 const api = useApi({ exportDir });
 
 async function withClient<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
@@ -119,7 +124,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await asOwner((db) => db.query(`drop schema if exists ${dbaSchema} cascade`));
   await rm(dir, { recursive: true, force: true });
-  await rm(exportDir, { recursive: true, force: true });
+  await rm(projectDir, { recursive: true, force: true });
 });
 
 describe('round trip', () => {
@@ -398,7 +403,8 @@ describe('through the API', () => {
   const download = (id: string, headers: Record<string, string> = {}) =>
     fetch(`${api.url}/exports/${id}`, { headers });
 
-  test('an owner requests an export, polls it, and downloads it; nobody else can', async () => {
+  test('an owner requests an export, polls it, and downloads it from the default `.data/exports`; nobody else can', async () => {
+    expect(exportDir.split(path.sep)).toEqual(expect.arrayContaining(['..', '.data', 'exports']));
     const requested = await api.post(
       { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId status } } }' },
       as(t, 'owner'),
@@ -441,6 +447,17 @@ describe('through the API', () => {
     expect((await download('../../etc/passwd', as(t, 'owner'))).status).toBe(404);
     const listed = await api.post({ query: '{ tenantExports { totalCount } }' }, as(t, 'admin'));
     expect(listed.body.data.tenantExports.totalCount).toBe(0);
+
+    // An archive that cannot be sent (a folder where the file was) is an error in JSON,
+    // not a JSON body labelled application/gzip and offered as a download.
+    const archivePath = exportFile(exportDir, t.id, rowId);
+    await rm(archivePath);
+    await mkdir(archivePath);
+    const broken = await download(rowId, as(t, 'owner'));
+    expect(broken.status).toBe(500);
+    expect(broken.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(broken.headers.get('content-disposition')).toBeNull();
+    expect((await broken.json()).errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
   }, 60_000);
 
   test('admins, members and API keys may not request an export', async () => {

@@ -457,7 +457,8 @@ describe('through the API', () => {
     expect(broken.status).toBe(500);
     expect(broken.headers.get('content-type')).toMatch(/^application\/json/);
     expect(broken.headers.get('content-disposition')).toBeNull();
-    expect((await broken.json()).errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    const body = (await broken.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
   }, 60_000);
 
   test('admins, members and API keys may not request an export', async () => {

@@ -52,7 +52,14 @@ beforeAll(async () => {
   otherPort = await freePort();
 }, 120_000);
 
-afterAll(() => app?.remove());
+// Stopped as an operator stops it (SIGTERM: its PostgreSQL stops too), then removed: a
+// SIGKILL would leave PostgreSQL writing into the folder while it is deleted.
+afterAll(async () => {
+  if (!app) return;
+  app.child.kill('SIGTERM');
+  await app.exited;
+  await app.remove();
+}, 60_000);
 
 describe('npm start runs the embedded PostgreSQL on another port', () => {
   test('db:migrate and db:guard find it through the data folder', { timeout: 120_000 }, async () => {

@@ -74,15 +74,24 @@ describe('npm start runs the embedded PostgreSQL on another port', () => {
     expect(health.status).toBe(200);
   });
 
-  test('tenant:* finds it too', { timeout: 60_000 }, async () => {
+  test('tenant:* and token find it too', { timeout: 60_000 }, async () => {
     const exported = await runCli(
       ['src/cli/tenant.ts', 'export', '--tenant', 'nobody-here', '--out', '/dev/null'],
       toolEnv(),
     );
-    expect(exported.output).not.toMatch(/postmaster\.pid|lock file/);
-    expect(exported.output).not.toMatch(STACK_FRAME);
-    expect(exported.code).toBe(1);
-    expect(exported.output).toContain('nobody-here');
+    const token = await runCli(['src/cli/token.ts', '--user', 'nobody@example.test'], {
+      ...toolEnv(),
+      NODE_ENV: 'development',
+    });
+    // Each reached the database and answered about what is not there, in its own words.
+    for (const [outcome, answer] of [
+      [exported, 'nobody-here'],
+      [token, 'No user with email nobody@example.test'],
+    ] as const) {
+      expect(outcome.output).not.toMatch(/postmaster\.pid|lock file/);
+      expect(outcome.output).not.toMatch(STACK_FRAME);
+      expect([outcome.code, outcome.output]).toEqual([1, expect.stringContaining(answer)]);
+    }
   });
 });
 

@@ -8,6 +8,18 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { distFolder, distIsFresh, projectRoot } from './source-hash.js';
 
+// npm's own engine warnings are hidden (.npmrc: they are about the Node that runs npm, not
+// the one the scripts run on), so an older Node that does reach this point is said here,
+// in one line, instead of failing later on a missing API or a .ts file it cannot read.
+const NODE_MAJOR = 24;
+if (Number(process.versions.node.split('.')[0]) < NODE_MAJOR) {
+  process.stderr.write(
+    `tenantgraph needs Node ${NODE_MAJOR} or later; this is ${process.version}. Run it as \`npm start\` ` +
+      `(npm scripts use Node ${NODE_MAJOR} from the \`node\` devDependency), or install Node ${NODE_MAJOR}.\n`,
+  );
+  process.exit(1);
+}
+
 try {
   process.loadEnvFile(path.join(process.cwd(), '.env'));
 } catch (error) {

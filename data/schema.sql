@@ -237,6 +237,40 @@ end;
 $function$;
 comment on function app_private.tg__set_updated_at() is 'Trigger: sets updated_at to the transaction time. Attach as BEFORE UPDATE FOR EACH ROW.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_api_keys__revoke_when_creator_is_gone()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if new.created_by is null and new.revoked_at is null then
+    new.revoked_at := now();
+  end if;
+  return new;
+end;
+$function$;
+comment on function app_private.tg_api_keys__revoke_when_creator_is_gone() is 'Trigger: a key whose creator''s account is deleted (created_by set to null) is revoked.';
+
+CREATE OR REPLACE FUNCTION app_private.tg_memberships__api_keys_follow_their_creator()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if tg_op = 'DELETE' then
+    update app_public.api_keys set revoked_at = now()
+      where tenant_id = old.tenant_id and created_by = old.user_id and revoked_at is null;
+    return old;
+  end if;
+  -- Roles sort owner < admin < member < viewer: a key above its creator's new role comes down to it.
+  update app_public.api_keys set role = new.role
+    where tenant_id = new.tenant_id and created_by = new.user_id and role < new.role;
+  return new;
+end;
+$function$;
+comment on function app_private.tg_memberships__api_keys_follow_their_creator() is 'Trigger: when a member leaves a tenant their API keys there are revoked; when demoted, their keys act no higher than their new role.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_memberships__keep_an_owner()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -803,6 +837,7 @@ alter table app_public.api_keys add constraint api_keys_created_by_fkey FOREIGN 
 alter table app_public.api_keys add constraint api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 CREATE INDEX api_keys_created_by_idx ON app_public.api_keys USING btree (created_by);
 CREATE INDEX api_keys_tenant_id_created_at_idx ON app_public.api_keys USING btree (tenant_id, created_at);
+CREATE TRIGGER _100_revoke_when_creator_is_gone BEFORE UPDATE OF created_by ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg_api_keys__revoke_when_creator_is_gone();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE OF name, role, expires_at, revoked_at ON app_public.api_keys FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
 alter table app_public.api_keys enable row level security;
 alter table app_public.api_keys force row level security;
@@ -814,9 +849,9 @@ comment on column app_public.api_keys.tenant_id is '@behavior -insert -update
 The tenant the key acts in.';
 comment on column app_public.api_keys.id is 'The key''s id, unique within its tenant.';
 comment on column app_public.api_keys.name is 'What the key is for, e.g. "nightly export".';
-comment on column app_public.api_keys.role is 'The role the key acts with: at most `admin`, and no higher than its creator''s.';
+comment on column app_public.api_keys.role is 'The role the key acts with: at most `admin`, and no higher than its creator''s (a demotion brings it down).';
 comment on column app_public.api_keys.prefix is 'The first characters of the key, to tell keys apart; the rest is never stored.';
-comment on column app_public.api_keys.created_by is 'Who created the key.';
+comment on column app_public.api_keys.created_by is 'Who created the key (and was shown its secret). The key acts no higher than their role in the tenant, and is revoked when they leave it.';
 comment on column app_public.api_keys.created_at is 'When the key was created.';
 comment on column app_public.api_keys.expires_at is 'After this, the key no longer works; none: until revoked.';
 comment on column app_public.api_keys.revoked_at is 'When the key was revoked; a revoked key no longer works.';
@@ -951,6 +986,7 @@ alter table app_public.memberships add constraint memberships_tenant_id_fkey FOR
 alter table app_public.memberships add constraint memberships_user_id_fkey FOREIGN KEY (user_id) REFERENCES app_public.users(id) ON DELETE CASCADE;
 CREATE INDEX memberships_user_id_idx ON app_public.memberships USING btree (user_id);
 CREATE TRIGGER _200_keep_an_owner BEFORE DELETE OR UPDATE OF role ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_memberships__keep_an_owner();
+CREATE TRIGGER _300_api_keys_follow_their_creator AFTER DELETE OR UPDATE OF role ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg_memberships__api_keys_follow_their_creator();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.memberships FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
 CREATE TRIGGER _950_notify_delete AFTER DELETE ON app_public.memberships REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('user', 'user_id');
 CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.memberships REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('user', 'user_id');

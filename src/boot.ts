@@ -57,7 +57,7 @@ export async function prepareStartDatabase(
   );
   log.info(
     { node: process.version },
-    `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${env.EMBEDDED_POSTGRES_PORT}` : 'DATABASE_URL'})`,
+    `database ${outcome} (${location.embedded ? `embedded PostgreSQL on port ${new URL(location.ownerUrl).port}` : 'DATABASE_URL'})`,
   );
   const { invitationPending } = development
     ? await (await import('./dev/demo-data.ts')).seedDemoData(location.ownerUrl)

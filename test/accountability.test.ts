@@ -185,6 +185,133 @@ describe('API keys', () => {
     expect(answers[2]).toEqual(answers[0]);
   });
 
+  // Keys belong to the tenant but were seen by one person: they end when that person's
+  // place in the tenant does (README, "Accountability").
+  describe('a key ends with its creator: removed, leaving, demoted, or deleted', () => {
+    const membershipOf = async (t: TenantFixture, userId: string) => {
+      const { body } = await api.post({ query: '{ memberships { nodes { id userId } } }' }, as(t, 'owner'));
+      return body.data.memberships.nodes.find((m: { userId: string }) => m.userId === userId).id as string;
+    };
+    const keysAsOwner = async (t: TenantFixture) =>
+      (
+        await api.post(
+          { query: '{ apiKeys { nodes { apiKeyId: rowId createdBy role revokedAt } } }' },
+          as(t, 'owner'),
+        )
+      ).body.data.apiKeys.nodes as Array<{
+        apiKeyId: string;
+        createdBy: string | null;
+        role: string;
+        revokedAt: string | null;
+      }>;
+    const createProduct = (key: string) =>
+      api.post(
+        { query: 'mutation { createProduct(input: { name: "By key", price: "1" }) { product { id } } }' },
+        withKey(key),
+      );
+    const inviteAdmin = (key: string) =>
+      api.post(
+        {
+          query:
+            'mutation { inviteMember(input: { email: "accomplice@example.test", role: admin }) { invitation { rowId } } }',
+        },
+        withKey(key),
+      );
+    /** The key's answers once its creator is gone: nothing at once, 401 after the cache period; the tenant unchanged. */
+    async function expectDead(
+      t: TenantFixture,
+      secret: string,
+      before: Awaited<ReturnType<typeof snapshot>>,
+    ) {
+      // While the API still trusts its cached verdict, the database refuses the key...
+      expect((await createProduct(secret)).body.data?.createProduct ?? null).toBeNull();
+      expect((await inviteAdmin(secret)).body.data?.inviteMember ?? null).toBeNull();
+      // ...and once the cache period (1 s here) is over, the API does too.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const later = await api.post({ query: '{ currentTenant { slug } }' }, withKey(secret));
+      expect([later.status, later.body.errors?.[0]?.extensions?.code]).toEqual([401, 'INVALID_API_KEY']);
+      expect(await snapshot(t.id)).toEqual(before);
+    }
+
+    test('an admin removed from the tenant: their admin key stops, and the owner sees whose it was and when it ended', async () => {
+      const t = await createTenant('keys-removed');
+      const key = (await createKey(t, 'admin', 'admin')).data.createApiKey.apiKey;
+      expect((await createProduct(key.secret)).body.data.createProduct.product.id).toBeTruthy();
+      const removed = await api.post(
+        {
+          query: 'mutation ($id: ID!) { deleteMembershipById(input: { id: $id }) { membership { role } } }',
+          variables: { id: await membershipOf(t, t.users.admin) },
+        },
+        as(t, 'owner'),
+      );
+      expect(removed.body.data.deleteMembershipById.membership.role).toBe('admin');
+      await expectDead(t, key.secret, await snapshot(t.id));
+      expect((await keysAsOwner(t)).find((k) => k.apiKeyId === key.apiKeyId)).toEqual({
+        apiKeyId: key.apiKeyId,
+        createdBy: t.users.admin,
+        role: 'admin',
+        revokedAt: expect.any(String),
+      });
+      // The revocation is in the trail, done by the owner's request that removed the admin.
+      const revocations = (await eventsOf(t.id)).filter(
+        (e) => e.table_name === 'api_keys' && e.operation === 'update' && e.row_key.id === key.apiKeyId,
+      );
+      expect(revocations).toEqual([expect.objectContaining({ actor_user_id: t.users.owner })]);
+    });
+
+    test("an admin who leaves on their own: their key stops too; the owner's key is untouched", async () => {
+      const t = await createTenant('keys-left');
+      const ownerKey = (await createKey(t, 'admin', 'owner')).data.createApiKey.apiKey;
+      const key = (await createKey(t, 'viewer', 'admin')).data.createApiKey.apiKey;
+      const mine = await api.post({ query: '{ currentMemberships { nodes { id } } }' }, as(t, 'admin'));
+      const left = await api.post(
+        {
+          query: 'mutation ($id: ID!) { deleteMembershipById(input: { id: $id }) { membership { role } } }',
+          variables: { id: mine.body.data.currentMemberships.nodes[0].id },
+        },
+        as(t, 'admin'),
+      );
+      expect(left.body.errors).toBeUndefined();
+      await expectDead(t, key.secret, await snapshot(t.id));
+      expect((await createProduct(ownerKey.secret)).body.data.createProduct.product.id).toBeTruthy();
+    });
+
+    test('an admin demoted to member: their admin key acts as a member from then on', async () => {
+      const t = await createTenant('keys-demoted');
+      const key = (await createKey(t, 'admin', 'admin')).data.createApiKey.apiKey;
+      const demoted = await api.post(
+        {
+          query:
+            'mutation ($id: ID!) { updateMembershipById(input: { id: $id, patch: { role: member } }) { membership { role } } }',
+          variables: { id: await membershipOf(t, t.users.admin) },
+        },
+        as(t, 'owner'),
+      );
+      expect(demoted.body.data.updateMembershipById.membership.role).toBe('member');
+      expect((await inviteAdmin(key.secret)).body.errors[0].extensions.code).toBe('FORBIDDEN');
+      expect((await createProduct(key.secret)).body.data.createProduct.product.id).toBeTruthy();
+      expect((await keysAsOwner(t)).find((k) => k.apiKeyId === key.apiKeyId)).toMatchObject({
+        role: 'member',
+        revokedAt: null,
+      });
+    });
+
+    test("a creator's deleted account: their keys are revoked", async () => {
+      const t = await createTenant('keys-deleted');
+      const key = (await createKey(t, 'admin', 'admin')).data.createApiKey.apiKey;
+      const deleted = await api.post(
+        { query: 'mutation { deleteCurrentUser(input: {}) { deleted } }' },
+        as(t, 'admin'),
+      );
+      expect(deleted.body.data.deleteCurrentUser.deleted).toBe(true);
+      await expectDead(t, key.secret, await snapshot(t.id));
+      expect((await keysAsOwner(t)).find((k) => k.apiKeyId === key.apiKeyId)).toMatchObject({
+        createdBy: null,
+        revokedAt: expect.any(String),
+      });
+    });
+  });
+
   test('keys never appear in the logs', async () => {
     const key = (await createKey(a, 'viewer')).data.createApiKey.apiKey.secret;
     await api.post({ query: '{ currentTenant { slug } }' }, withKey(key));

@@ -2,11 +2,13 @@
 // code before anything touches the database, each key kind accepts only its own
 // algorithm, and a valid token for someone else's tenant sees and changes nothing there.
 import { createHmac, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { isVerified } from '../src/auth/claims.ts';
 import { TEST_SECRET, tokenFor, useApi, type TestApi, type TestApiOptions } from './support/api.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 
@@ -229,6 +231,49 @@ describe('an HS256 secret (the default)', () => {
       expect.objectContaining({ path: ['products', 'totalCount'], extensions: { code: 'FORBIDDEN' } }),
     ]);
     expect(body.data).toEqual({ products: null });
+  });
+});
+
+describe('email_verified as identity providers send it', () => {
+  const api = useAuthApi();
+  const signUp = async (value: unknown) => {
+    const userId = randomUUID();
+    const email = `verified-${userId.slice(0, 8)}@example.test`;
+    const claims = { sub: userId, email, exp: seconds() + 300 };
+    const token = signedByHand(value === undefined ? claims : { ...claims, email_verified: value });
+    const created = await api.post(
+      {
+        query:
+          'mutation ($slug: String!) { createTenant(input: { name: "Verified?", slug: $slug }) { tenant { slug } } }',
+        variables: { slug: `verified-${userId.slice(0, 8)}` },
+      },
+      bearer(token),
+    );
+    expect(created.body.errors).toBeUndefined();
+    const { body } = await api.post({ query: '{ currentUser { email } }' }, bearer(token));
+    return { email, stored: body.data.currentUser.email };
+  };
+
+  // OpenID Connect's boolean, and AWS Cognito's string "true" (it sends every attribute as
+  // a string); anything looser would be a guess in the attacker's favour.
+  test.each([[true], ['true']])('email_verified %j: the address is taken as verified', async (value) => {
+    const { email, stored } = await signUp(value);
+    expect(stored).toBe(email);
+  });
+
+  test.each([[false], ['false'], ['True'], ['TRUE'], [1], ['1'], ['yes'], [null], [{}], [undefined]])(
+    'email_verified %j: the address is not taken',
+    async (value) => {
+      expect((await signUp(value)).stored).toBeNull();
+    },
+  );
+
+  test('the README says what counts, as the code does', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const row = readme.split('\n').find((line) => line.startsWith('| `JWT_EMAIL_VERIFIED_CLAIM`'));
+    expect(row).toContain('`true`');
+    expect(row).toContain('`"true"`');
+    expect([true, 'true', 'True', 1].map(isVerified)).toEqual([true, true, false, false]);
   });
 });
 

@@ -4,7 +4,8 @@
 // throughout. Then the attacks: another tenant's export, exports by non-owners, a
 // tampered archive, an archive from a newer schema, off-boarding by a non-owner.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -15,7 +16,7 @@ import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { readEnv } from '../src/config.ts';
 import { eraseTenantTask } from '../src/jobs/erase-tenant.ts';
-import { exportTenantTask } from '../src/jobs/export-tenant.ts';
+import { exportFile, exportTenantTask } from '../src/jobs/export-tenant.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
 import { ArchiveError, openArchive, writeManifest, type Manifest } from '../src/portability/archive.ts';
 import { eraseTenant } from '../src/portability/erase.ts';
@@ -31,7 +32,10 @@ const database = inject('database');
 const dbaSchema = `portability_${randomBytes(4).toString('hex')}`;
 const schemas = ['app_public', 'app_private', dbaSchema];
 let dir: string;
-const exportDir = path.join(os.tmpdir(), `tenantgraph-exports-${randomBytes(4).toString('hex')}`);
+// EXPORT_DIR as a user runs it: the default, `.data/exports`, relative to the working
+// directory (here a scratch project folder's, reached relative to the test's own).
+const projectDir = mkdtempSync(path.join(os.tmpdir(), 'tenantgraph-project-'));
+const exportDir = path.relative(process.cwd(), path.join(projectDir, readEnv({}).EXPORT_DIR));
 const api = useApi({ exportDir });
 // This server's key, and one it rotated away from (EXPORT_VERIFY_KEYS).
 const retiredKey = randomBytes(32);
@@ -126,7 +130,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await asOwner((db) => db.query(`drop schema if exists ${dbaSchema} cascade`));
   await rm(dir, { recursive: true, force: true });
-  await rm(exportDir, { recursive: true, force: true });
+  await rm(projectDir, { recursive: true, force: true });
 });
 
 describe('round trip', () => {
@@ -447,7 +451,8 @@ describe('through the API', () => {
   const download = (id: string, headers: Record<string, string> = {}) =>
     fetch(`${api.url}/exports/${id}`, { headers });
 
-  test('an owner requests an export, polls it, and downloads it; nobody else can', async () => {
+  test('an owner requests an export, polls it, and downloads it from the default `.data/exports`; nobody else can', async () => {
+    expect(exportDir.split(path.sep)).toEqual(expect.arrayContaining(['..', '.data', 'exports']));
     const requested = await api.post(
       { query: 'mutation { requestTenantExport(input: {}) { tenantExport { rowId status } } }' },
       as(t, 'owner'),
@@ -490,6 +495,18 @@ describe('through the API', () => {
     expect((await download('../../etc/passwd', as(t, 'owner'))).status).toBe(404);
     const listed = await api.post({ query: '{ tenantExports { totalCount } }' }, as(t, 'admin'));
     expect(listed.body.data.tenantExports.totalCount).toBe(0);
+
+    // An archive that cannot be sent (a folder where the file was) is an error in JSON,
+    // not a JSON body labelled application/gzip and offered as a download.
+    const archivePath = exportFile(exportDir, t.id, rowId);
+    await rm(archivePath);
+    await mkdir(archivePath);
+    const broken = await download(rowId, as(t, 'owner'));
+    expect(broken.status).toBe(500);
+    expect(broken.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(broken.headers.get('content-disposition')).toBeNull();
+    const body = (await broken.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('INTERNAL_SERVER_ERROR');
   }, 60_000);
 
   test('admins, members and API keys may not request an export', async () => {

@@ -37,6 +37,17 @@ function claim(payload: jwt.JwtPayload, name: string): unknown {
     );
 }
 
+/**
+ * OpenID Connect says `email_verified` is a boolean, and most providers send `true`; AWS
+ * Cognito sends every attribute as a string (`"true"`), so the exact string `"true"` counts
+ * too. Nothing else does (`"True"`, `"1"`, `1`, `"yes"`): a provider that writes those is
+ * not one we have seen, and guessing in the direction of "verified" is what an attacker
+ * needs.
+ */
+export function isVerified(value: unknown): boolean {
+  return value === true || value === 'true';
+}
+
 export function identityFromClaims(
   payload: jwt.JwtPayload,
   names: ClaimNames,
@@ -56,8 +67,7 @@ export function identityFromClaims(
   // An unverified address is no address: whoever typed it into a sign-up form first
   // could otherwise claim it, and accept invitations sent to it.
   const email = claim(payload, names.email);
-  const verified = claim(payload, names.emailVerified);
-  if (typeof email === 'string' && EMAIL.test(email) && (verified === true || verified === 'true'))
+  if (typeof email === 'string' && EMAIL.test(email) && isVerified(claim(payload, names.emailVerified)))
     identity.email = email;
   return identity;
 }

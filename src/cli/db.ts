@@ -4,6 +4,7 @@
 //   migrate          apply the committed migrations (creating roles and database if missing)
 //   reset            drop and recreate the database from the committed migrations
 //   watch            re-run migrations/current.sql on every save, then print the guard's verdict
+//                    (--once: run it once, print the verdict, exit 1 if it failed or the guard objects)
 //   commit           turn current.sql into the next committed migration (-m "message")
 //   guard            the schema guard's verdict (exit 1 on any finding not waived)
 //   dump             rewrite data/schema.sql from the database (--check: exit 1 if it differs)
@@ -26,7 +27,7 @@ import {
   writeAccessReport,
 } from '../database/committed-outputs.ts';
 import { explainAccess } from '../database/explain-access.ts';
-import { locateDatabase, onDatabase, type DatabaseLocation } from '../database/location.ts';
+import { onDatabase, type DatabaseLocation } from '../database/location.ts';
 import {
   databaseNameOf,
   migrationEnvironment,
@@ -36,8 +37,9 @@ import {
 } from '../database/migrations.ts';
 import { newTableSql, TENANT_ROLES, type TenantRole } from '../database/new-table.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
-import { CURRENT_MIGRATION, watchCurrentMigration } from '../database/watch-current.ts';
+import { CURRENT_MIGRATION, runCurrentMigration, watchCurrentMigration } from '../database/watch-current.ts';
 import { loggerFor } from '../logger.ts';
+import { locateDatabaseOrExit } from './locate-database.ts';
 
 const [command = 'migrate', ...rest] = process.argv.slice(2);
 loadDotEnv();
@@ -149,7 +151,7 @@ if (command === 'new-table') {
   }
 }
 
-const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
+const location = await locateDatabaseOrExit(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
 let exitCode = 0;
 try {
   if (command === 'reset') {
@@ -160,22 +162,38 @@ try {
     log.info('database reset to the committed migrations');
     if (development) await rewriteDump(location);
   } else if (command === 'watch') {
+    // --once (graphile-migrate's own flag): one run and the guard's verdict, then exit, for
+    // scripts and CI. Any other flag is refused rather than ignored while watching forever.
+    const { values } = parseArgs({ args: rest, options: { once: { type: 'boolean' } } });
     await prepareDatabase(location);
-    // Ctrl-C stops watching; the embedded PostgreSQL is stopped on the way out.
-    const stop = watchCurrentMigration(location, {
-      log: (level, message) => (level === 'error' ? log.error(message) : log.info(message)),
-      afterRun: async (succeeded) => {
-        if (!succeeded) return void log.error('current.sql failed: nothing changed; fix it and save again');
-        try {
-          await printVerdict(location, { listWaived: false });
-          if (development) await rewriteDump(location);
-        } catch (error) {
-          log.error(`after current.sql: ${(error as Error).message}`);
-        }
-      },
-    });
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
-    stop();
+    const migrationLog = (level: string, message: string) =>
+      level === 'error' ? log.error(message) : log.info(message);
+    if (values.once) {
+      if (!(await runCurrentMigration(location, migrationLog))) {
+        log.error('current.sql failed: nothing changed');
+        exitCode = 1;
+      } else {
+        // Like db:guard: any finding not waived fails the run.
+        exitCode = (await printVerdict(location, { listWaived: false })) ? 0 : 1;
+        if (development) await rewriteDump(location);
+      }
+    } else {
+      // Ctrl-C stops watching; the embedded PostgreSQL is stopped on the way out.
+      const stop = watchCurrentMigration(location, {
+        log: migrationLog,
+        afterRun: async (succeeded) => {
+          if (!succeeded) return void log.error('current.sql failed: nothing changed; fix it and save again');
+          try {
+            await printVerdict(location, { listWaived: false });
+            if (development) await rewriteDump(location);
+          } catch (error) {
+            log.error(`after current.sql: ${(error as Error).message}`);
+          }
+        },
+      });
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      stop();
+    }
   } else {
     // The tools that only read (guard, dump, access, explain-access) migrate the embedded
     // database, which may not exist yet, but never a database at DATABASE_URL.

@@ -13,7 +13,6 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { locateDatabase } from '../database/location.ts';
 import { prepareDatabase } from '../database/migrations.ts';
 import { loggerFor } from '../logger.ts';
 import { ArchiveError } from '../portability/archive.ts';
@@ -22,6 +21,7 @@ import { exportTenant, findTenant, TenantNotFoundError } from '../portability/ex
 import { ImportError, importTenant } from '../portability/import.ts';
 import { keyId, SigningKeyError, signingKeysFor } from '../portability/signing.ts';
 import { verifyErased } from '../portability/verify-erased.ts';
+import { locateDatabaseOrExit } from './locate-database.ts';
 
 const [command, ...rest] = process.argv.slice(2);
 loadDotEnv();
@@ -149,7 +149,7 @@ async function run(client: pg.Client, ownerUrl: string): Promise<number> {
   );
 }
 
-const location = await locateDatabase(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
+const location = await locateDatabaseOrExit(env, (line) => log.debug({ postgres: line.trim() }, 'postgres'));
 let exitCode: number;
 try {
   // A database at DATABASE_URL is never migrated from here: an import must see its real schema version.

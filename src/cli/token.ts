@@ -5,8 +5,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { keySourceFor } from '../auth/key-source.ts';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { locateDatabase } from '../database/location.ts';
 import { mintDevToken } from '../dev/mint-token.ts';
+import { locateDatabaseOrExit } from './locate-database.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,7 +64,7 @@ let tenantId = values.tenant;
 let email = values.email;
 let emailVerified = values['email-verified'];
 if (!UUID.test(userId) || (tenantId && !UUID.test(tenantId))) {
-  const location = await locateDatabase(env);
+  const location = await locateDatabaseOrExit(env);
   const client = new pg.Client({ connectionString: location.ownerUrl });
   try {
     await client.connect();

@@ -4,15 +4,15 @@
 // `npm start`'s job part (boot.ts), closed the same way: within SHUTDOWN_TIMEOUT_MS.
 import { databaseResource, startJobs, startObservability } from '../boot.ts';
 import { loadDotEnv, readEnv } from '../config.ts';
-import { locateDatabase } from '../database/location.ts';
 import { prepareDatabase } from '../database/migrations.ts';
 import { loggerFor } from '../logger.ts';
 import { closeWithin, onStopSignals } from '../shutdown.ts';
+import { locateDatabaseOrExit } from './locate-database.ts';
 
 loadDotEnv();
 const env = readEnv();
 const log = loggerFor(env);
-const location = await locateDatabase(env);
+const location = await locateDatabaseOrExit(env);
 await prepareDatabase(location);
 const metrics = await startObservability(env, log);
 const jobs = await startJobs(env, log, location.ownerUrl, metrics?.observability);

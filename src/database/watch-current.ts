@@ -16,23 +16,28 @@ export interface WatchHandlers {
   afterRun: (succeeded: boolean) => Promise<void>;
 }
 
+/** Runs the committed migrations, then current.sql, once (`watch --once`); whether it succeeded. */
+export async function runCurrentMigration(
+  location: DatabaseLocation,
+  log: WatchHandlers['log'],
+): Promise<boolean> {
+  try {
+    await watch(await migrationSettings(location, log), true);
+    return true;
+  } catch (error) {
+    // graphile-migrate has logged the database error with its position in current.sql.
+    if (!(error as { _gmlogged?: boolean })._gmlogged) log('error', (error as Error).message);
+    return false;
+  } finally {
+    clearAllPools();
+  }
+}
+
 /** Runs current.sql now and after every save; returns a function that stops watching. */
 export function watchCurrentMigration(location: DatabaseLocation, handlers: WatchHandlers): () => void {
   let running: Promise<void> | null = null;
   let again = false;
-  const runOnce = async () => {
-    let succeeded = true;
-    try {
-      await watch(await migrationSettings(location, handlers.log), true);
-    } catch (error) {
-      succeeded = false;
-      // graphile-migrate has logged the database error with its position in current.sql.
-      if (!(error as { _gmlogged?: boolean })._gmlogged) handlers.log('error', (error as Error).message);
-    } finally {
-      clearAllPools();
-    }
-    await handlers.afterRun(succeeded);
-  };
+  const runOnce = async () => handlers.afterRun(await runCurrentMigration(location, handlers.log));
   const queue = () => {
     if (running) {
       again = true;

@@ -4,6 +4,7 @@
 // (tenant_exports.select_by_owner): another tenant's export, or one's own as a non-owner,
 // is simply not found. The file's path comes from the row, never from the URL.
 import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
@@ -78,6 +79,23 @@ export function downloadExport(options: {
     res.setHeader('Cache-Control', 'no-store');
     res.attachment(name);
     res.type('application/gzip');
-    res.sendFile(file);
+    // `send` refuses any path with a dot segment unless it is below `root`, and the
+    // default EXPORT_DIR is `.data/exports`: the export folder is the root, and only the
+    // part below it (a tenant id and an export id, both from the row) is checked.
+    const root = path.resolve(options.exportDir);
+    res.sendFile(path.relative(root, file), { root, dotfiles: 'deny' }, (error?: NodeJS.ErrnoException) => {
+      if (!error) return;
+      if (res.headersSent) {
+        // The client hung up mid-download (or the disk failed mid-file): nothing more can be said to it.
+        options.logger.info({ err: error, exportId: row.id }, 'tenant export download ended early');
+        return;
+      }
+      // The attachment headers were set for the archive; an error is JSON.
+      res.removeHeader('Content-Disposition');
+      res.removeHeader('Content-Type');
+      if (error.code === 'ENOENT') return sendError(res, 'EXPORT_GONE');
+      options.logger.error({ err: error, exportId: row.id }, 'tenant export could not be sent');
+      sendError(res, 'INTERNAL_SERVER_ERROR');
+    });
   };
 }

@@ -186,14 +186,26 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
     const closed = graphqlWs.opened(
       {
         protocol: socket.protocol,
+        // A client that hung up (the socket closing or closed) gets nothing more: what it
+        // asked for (a result, an error, `complete`) has nobody to go to, and that is not
+        // a server error. Sockets still open report write failures as before.
         send: (data) =>
-          new Promise((resolve, reject) => socket.send(data, (error) => (error ? reject(error) : resolve()))),
+          new Promise((resolve, reject) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            socket.send(data, (error) =>
+              error && socket.readyState === socket.OPEN ? reject(error) : resolve(),
+            );
+          }),
         close: (code, why) => socket.close(code, why),
         onMessage: (cb) =>
           socket.on('message', async (data) => {
             try {
               await cb(data.toString());
             } catch (error) {
+              if (socket.readyState !== socket.OPEN) {
+                logger.debug({ err: error }, 'websocket message ended by the client hanging up');
+                return;
+              }
               logger.error({ err: error }, 'websocket message failed');
               closeWith(socket, 4500, 'INTERNAL_SERVER_ERROR');
             }

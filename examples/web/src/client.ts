@@ -17,18 +17,22 @@ function documentId(document: object): string {
   return id;
 }
 
-/** A client acting as the token's user in `tenant` (a slug or id). */
-export function createApiClient(token: string, tenant: string): Client {
+/** A client acting as the token's user in `tenant` (a slug or id), or in no tenant yet. */
+export function createApiClient(token: string, tenant: string | undefined): Client {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    ...(tenant && { 'x-tenant': tenant }),
+  };
   // Lazy: the socket opens with the first subscription and closes after the last.
   const socket = createSocketClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
-    connectionParams: { authorization: `Bearer ${token}`, 'x-tenant': tenant },
+    connectionParams: headers,
   });
   return new Client({
     url: '/graphql',
     // The API takes POST only.
     preferGetMethod: false,
-    fetchOptions: { headers: { authorization: `Bearer ${token}`, 'x-tenant': tenant } },
+    fetchOptions: { headers },
     exchanges: [
       cacheExchange,
       persistedExchange({

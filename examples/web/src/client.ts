@@ -27,6 +27,9 @@ export function createApiClient(token: string, tenant: string | undefined): Clie
   const socket = createSocketClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     connectionParams: headers,
+    // graphql-ws's client checks for a query string before it sends; the placeholder
+    // below never leaves the browser: the API takes the id alone, as over HTTP.
+    jsonMessageReplacer: (key, value: unknown) => (key === 'query' && value === '' ? undefined : value),
   });
   return new Client({
     url: '/graphql',
@@ -45,7 +48,7 @@ export function createApiClient(token: string, tenant: string | undefined): Clie
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request, operation) => {
-          // graphql-ws wants a query string; the id in extensions is what the API runs.
+          // The id in extensions is what the API runs; the empty query is dropped on the wire (above).
           const payload = {
             query: '',
             variables: request.variables,

@@ -144,6 +144,17 @@ $function$;
 comment on function app_private.member_tenant_id_by_slug(uuid,text) is 'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
 grant execute on function app_private.member_tenant_id_by_slug(uuid,text) to :DATABASE_AUTHENTICATOR;
 
+CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
+ RETURNS TABLE(id uuid, slug text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids)
+$function$;
+comment on function app_private.tenant_slugs(uuid[]) is 'The slug of each of these tenants (those that still exist): how the operators'' admin endpoint (/admin/tenants/top) names the tenants it lists.';
+grant execute on function app_private.tenant_slugs(uuid[]) to :DATABASE_AUTHENTICATOR;
+
 CREATE OR REPLACE FUNCTION app_private.tg__audit()
  RETURNS trigger
  LANGUAGE plpgsql

@@ -109,12 +109,19 @@ export interface ApiServer {
 
 export { StartupError };
 
+/** The least connect timeout in watch mode: longer than a schema rebuild blocks the event loop. */
+const WATCH_CONNECT_TIMEOUT_MS = 15_000;
+
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { logger } = options;
   const pool = new pg.Pool({
     connectionString: options.authenticatorUrl,
     max: options.poolSize,
-    connectionTimeoutMillis: options.timeouts.connectMs,
+    // Watch mode rebuilds the schema in seconds of CPU that block the event loop: a connect
+    // timer shorter than that fires though the server answered (development only).
+    connectionTimeoutMillis: options.watch
+      ? Math.max(options.timeouts.connectMs, WATCH_CONNECT_TIMEOUT_MS)
+      : options.timeouts.connectMs,
     // Statements of one request go out together where they can (src/database/request-adaptor.ts).
     pipeline: true,
   });

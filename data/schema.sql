@@ -13,6 +13,9 @@ grant usage on schema app_private to :DATABASE_AUTHENTICATOR;
 create type app_public.deleted_tenant as (tenant_id uuid, slug text, requested_at timestamp with time zone);
 comment on type app_public.deleted_tenant is 'A tenant whose deletion was accepted: it is closed now, and erased by a job within moments.';
 
+create type app_public.invitation_preview as (tenant_name text, tenant_slug text, inviter text, role app_public.membership_role, email public.citext, expires_at timestamp with time zone);
+comment on type app_public.invitation_preview is 'An invitation as its invitee sees it before answering.';
+
 create type app_public.invitation_status as enum ('pending', 'accepted', 'declined', 'revoked');
 comment on type app_public.invitation_status is 'Where an invitation stands. A pending invitation past its `expiresAt` can no longer be accepted; resend it.';
 grant usage on type app_public.invitation_status to :DATABASE_VISITOR;
@@ -140,6 +143,17 @@ begin
 end;
 $function$;
 comment on function app_private.queue_invitation_mail(uuid,uuid) is 'Withdraws an invitation''s secret, if any, and queues the mail that will carry a new one (graphile-worker job send_invitation_email, keyed by the invitation). The secret itself is made by the job when it sends: it never rests in the queue.';
+
+CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
+ RETURNS TABLE(id uuid, slug text)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids)
+$function$;
+comment on function app_private.tenant_slugs(uuid[]) is 'The slug of each of these tenants (those that still exist): how the operators'' admin endpoint (/admin/tenants/top) names the tenants it lists.';
+grant execute on function app_private.tenant_slugs(uuid[]) to :DATABASE_AUTHENTICATOR;
 
 CREATE OR REPLACE FUNCTION app_private.tg__audit()
  RETURNS trigger
@@ -607,6 +621,54 @@ $function$;
 comment on function app_public.delete_tenant(text) is '@resultFieldName deletedTenant
 Deletes the current tenant (owners only; type its slug as `confirmSlug`): it closes at once, and a job erases every row of it, and every member who belongs to no other tenant. Its audit trail is kept, pseudonymised, for OFFBOARDED_AUDIT_RETENTION_DAYS. Export it first if you want a copy.';
 grant execute on function app_public.delete_tenant(text) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.invitation_preview(secret text)
+ RETURNS app_public.invitation_preview
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+declare
+  v_invitation app_public.invitations;
+  v_email text := nullif(current_setting('app.current_user_email', true), '');
+  v_preview app_public.invitation_preview;
+begin
+  if app_public.current_user_id() is null then
+    raise exception 'Sign in to see an invitation.' using errcode = 'TG401';
+  end if;
+  select i.* into v_invitation
+    from app_private.invitation_secrets s
+    join app_public.invitations i on i.tenant_id = s.tenant_id and i.id = s.invitation_id
+    where s.secret_hash = sha256(convert_to(coalesce(invitation_preview.secret, ''), 'UTF8'));
+  if not found then
+    raise exception 'No invitation has this secret; use the link from the newest invitation mail.' using errcode = 'TGI01';
+  end if;
+  -- Whose it is, before anything about it: someone else's link tells nothing more.
+  if v_email is null then
+    raise exception 'Your sign-in has no verified email address; verify it with your identity provider and sign in again.' using errcode = 'TGI05';
+  end if;
+  if lower(v_email) <> lower(v_invitation.email::text) then
+    raise exception 'This invitation was sent to another email address.' using errcode = 'TGI06';
+  end if;
+  if v_invitation.status = 'revoked' then
+    raise exception 'This invitation was revoked.' using errcode = 'TGI02';
+  end if;
+  if v_invitation.status <> 'pending' then
+    raise exception 'This invitation was already answered.' using errcode = 'TGI03';
+  end if;
+  if v_invitation.expires_at < now() then
+    raise exception 'This invitation has expired; ask for it to be sent again.' using errcode = 'TGI04';
+  end if;
+  select t.name, t.slug, coalesce(u.display_name, u.email::text), v_invitation.role, v_invitation.email, v_invitation.expires_at
+    into v_preview
+    from app_public.tenants t
+    left join app_public.users u on u.id = v_invitation.invited_by
+    where t.id = v_invitation.tenant_id;
+  return v_preview;
+end;
+$function$;
+comment on function app_public.invitation_preview(text) is 'The invitation whose secret you received by mail: tenant, inviter, role and expiry, so you can decide before `acceptInvitation` or `declineInvitation`; looking answers nothing. Only for the address invited (your token''s verified email). SECURITY DEFINER: the secrets and the tenant are out of your reach until you are a member.';
+grant execute on function app_public.invitation_preview(text) to :DATABASE_VISITOR;
 
 CREATE OR REPLACE FUNCTION app_public.invite_member(email public.citext, role app_public.membership_role DEFAULT 'member'::app_public.membership_role)
  RETURNS app_public.invitations

@@ -180,8 +180,8 @@ const specs = {
   MAIL_FROM: str({ default: 'tenantgraph <no-reply@localhost>' }),
   MAIL_DIR: str({ default: '.data/mail' }),
   APP_URL: url({
-    default: 'http://127.0.0.1:5678',
-    desc: 'Your frontend: invitation mails link to APP_URL/invitations/accept?secret=…',
+    default: undefined,
+    desc: "Your frontend: invitation mails link to APP_URL/invitations/accept?secret=… (default: the example app's page, http://127.0.0.1:PORT/app)",
   }),
 
   // Operators' listener (src/observability/): Prometheus metrics and per-tenant usage. Off unless METRICS_PORT is set.
@@ -218,7 +218,12 @@ const specs = {
   PG_POOL_MAX: num({ default: 10 }),
 } as const;
 
-export type Env = CleanedEnv<typeof specs>;
+export type Env = Omit<CleanedEnv<typeof specs>, 'APP_URL'> & { APP_URL: string };
+
+/** APP_URL's default: the example app (served at /app/ in development) on this server's own PORT. */
+export function defaultAppUrl(port: number): string {
+  return `http://127.0.0.1:${port}/app`;
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -310,5 +315,5 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
       `SUBSCRIPTION_READ_CONCURRENCY: must be at least 1 and below PG_POOL_MAX (${env.PG_POOL_MAX})`,
   ].filter(Boolean);
   if (limits.length > 0) throw new ConfigError(`Invalid configuration:\n  ${limits.join('\n  ')}`);
-  return env;
+  return { ...env, APP_URL: env.APP_URL ?? defaultAppUrl(env.PORT) };
 }

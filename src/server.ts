@@ -21,6 +21,7 @@ import type { VerifyToken } from './auth/verify-token.ts';
 import { createDatabaseGate, isDatabaseUnavailable } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
+import { INVITATION_LINK_PATH } from './jobs/send-invitation-email.ts';
 import { requestBody } from './http/request-body.ts';
 import { requestLog } from './http/request-log.ts';
 import { createBudget, type BudgetOptions } from './limits/budget.ts';
@@ -108,12 +109,19 @@ export interface ApiServer {
 
 export { StartupError };
 
+/** The least connect timeout in watch mode: longer than a schema rebuild blocks the event loop. */
+const WATCH_CONNECT_TIMEOUT_MS = 15_000;
+
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { logger } = options;
   const pool = new pg.Pool({
     connectionString: options.authenticatorUrl,
     max: options.poolSize,
-    connectionTimeoutMillis: options.timeouts.connectMs,
+    // Watch mode rebuilds the schema in seconds of CPU that block the event loop: a connect
+    // timer shorter than that fires though the server answered (development only).
+    connectionTimeoutMillis: options.watch
+      ? Math.max(options.timeouts.connectMs, WATCH_CONNECT_TIMEOUT_MS)
+      : options.timeouts.connectMs,
     // Statements of one request go out together where they can (src/database/request-adaptor.ts).
     pipeline: true,
   });
@@ -314,6 +322,15 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     idleMs: options.realtime.idleMs,
     apiKeyRecheckMs: options.apiKeyCacheSeconds * 1000,
   });
+  // An invitation link that reached the API rather than the app (APP_URL pointing here):
+  // say where it belongs. Development redirects it to the example app first (dev-tools.ts).
+  app.get(INVITATION_LINK_PATH, (_req: Request, res: Response) =>
+    sendError(
+      res,
+      'ROUTE_NOT_FOUND',
+      'This invitation link belongs to the web app, not the API: set APP_URL to your frontend, whose accept page answers it with invitationPreview, acceptInvitation or declineInvitation.',
+    ),
+  );
   app.use((_req: Request, res: Response) => sendError(res, 'ROUTE_NOT_FOUND'));
   app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
     logger.error({ err: error }, 'unhandled error in a request');

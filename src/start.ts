@@ -42,6 +42,7 @@ async function printWelcome(
   if (secret) {
     lines.push('', "Paste one of these into GraphiQL's headers to act as that user:");
     for (const user of demoUserEntries(secret, tenantClaim)) {
+      if (!user.tenant) continue;
       lines.push(
         `  ${user.email} (${user.role} of ${user.tenant}):`,
         `  {"Authorization": "Bearer ${user.token}"}`,
@@ -57,6 +58,9 @@ async function printWelcome(
         `  mutation { acceptInvitation(input: { secret: "${invitationSecret}" }) { membership { role } } }`,
         `  then add "X-Tenant": "${tenant}" to the headers to act in ${tenant}.`,
       );
+      const page = demoUserEntries(secret, tenantClaim).find((user) => user.invitation)?.invitation;
+      if (webAppPath && page)
+        lines.push(`  Or in the web app: ${api.url}${page} (sign in as ${demoInvitation.name}).`);
     }
     lines.push('', 'More: npm run token -- --help');
   }

@@ -43,8 +43,13 @@ test('the manifest maps the sha256 hex of each document to its text, and every d
   const schema = buildSchema((await read('schema.graphql'))!);
   const entries = Object.entries(manifest);
   expect(entries.map(([, text]) => /^(query|mutation|subscription) (\w+)/.exec(text)?.[2]).sort()).toEqual([
+    'AcceptInvitation',
     'Categories',
     'CreateProduct',
+    // Signing up: without it, a production trial could create no tenant.
+    'CreateTenant',
+    'DeclineInvitation',
+    'InvitationPreview',
     'ProductChanged',
     'ProductStats',
     'Products',

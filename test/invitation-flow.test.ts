@@ -12,7 +12,8 @@ import { run, type Runner, type Task } from 'graphile-worker';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { logsAcceptLinks, sendInvitationEmail } from '../src/jobs/send-invitation-email.ts';
+import { readEnv } from '../src/config.ts';
+import { acceptLink, logsAcceptLinks, sendInvitationEmail } from '../src/jobs/send-invitation-email.ts';
 import { workerLogger } from '../src/jobs/worker.ts';
 import { createMailer } from '../src/mail/mailer.ts';
 import { tokenFor, useApi } from './support/api.ts';
@@ -232,4 +233,122 @@ test('a revoked invitation mails nothing; a resend before the mail went queues o
     expect(payload).toEqual({ tenantId: other.id, invitationId: resent });
   await runTask(resent);
   expect(await mailsTo(/resent@/)).toHaveLength(1);
+});
+
+test("the invitee sees who invited them to what before answering; a stranger holding the link learns only that it is someone else's", async () => {
+  const tenant = await createTenant('flow-preview');
+  await asOwner((db) =>
+    db.query('update app_public.users set display_name = $2 where id = $1', [
+      tenant.users.owner,
+      'Olga Owner',
+    ]),
+  );
+  const invitee = { userId: randomUUID(), email: `preview-${randomUUID().slice(0, 8)}@example.test` };
+  // As invite_member stores it (this file's worker mails only its own tenant's invitations).
+  const secret = randomUUID().replaceAll('-', '');
+  await asOwner(async (db) => {
+    const { rows } = await db.query<{ id: string }>(
+      `insert into app_public.invitations (tenant_id, email, role, invited_by, expires_at)
+       values ($1, $2, 'viewer', $3, now() + interval '7 days') returning id`,
+      [tenant.id, invitee.email, tenant.users.owner],
+    );
+    await db.query(
+      `insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash) values ($1, $2, sha256(convert_to($3, 'UTF8')))`,
+      [tenant.id, rows[0]!.id, secret],
+    );
+  });
+  const preview = (headers: Record<string, string>) =>
+    api.post(
+      {
+        query:
+          'query ($secret: String!) { invitationPreview(secret: $secret) { tenantName tenantSlug inviter role email expiresAt } }',
+        variables: { secret },
+      },
+      headers,
+    );
+  const bearer = (claims: Parameters<typeof tokenFor>[0]) => ({
+    authorization: `Bearer ${tokenFor(claims)}`,
+  });
+
+  // Strangers: anonymous, another verified address (a member of another tenant even), an unverified claim of the right address.
+  const refusals = await Promise.all([
+    preview({}),
+    preview(bearer({ userId: randomUUID(), email: 'someone-else@example.test', emailVerified: true })),
+    preview(
+      bearer({ userId: tenant.users.admin, tenantId: tenant.id, email: 'admin@x.test', emailVerified: true }),
+    ),
+    preview(bearer({ userId: randomUUID(), email: invitee.email, emailVerified: false })),
+  ]);
+  expect(refusals.map(({ body }) => body.errors?.[0]?.extensions?.code)).toEqual([
+    // Anonymous requests may not run it at all (no grant to the anonymous role).
+    'FORBIDDEN',
+    'INVITATION_FOR_ANOTHER_EMAIL',
+    'INVITATION_FOR_ANOTHER_EMAIL',
+    'EMAIL_NOT_VERIFIED',
+  ]);
+  for (const { body } of refusals) {
+    expect(body.data?.invitationPreview ?? null).toBeNull();
+    expect(JSON.stringify(body)).not.toMatch(new RegExp(`${tenant.slug}|Olga|viewer`));
+  }
+
+  // The invitee, signed in with no tenant yet (the address in another case): all of it.
+  const invited = bearer({ userId: invitee.userId, email: invitee.email.toUpperCase(), emailVerified: true });
+  const seen = await preview(invited);
+  expect(seen.body.errors).toBeUndefined();
+  expect(seen.body.data.invitationPreview).toEqual({
+    tenantName: `flow-preview ${tenant.slug}`,
+    tenantSlug: tenant.slug,
+    inviter: 'Olga Owner',
+    role: 'viewer',
+    email: invitee.email,
+    expiresAt: expect.any(String),
+  });
+  // Looking answers nothing: still pending, and the invitee is in no tenant.
+  const state = await asOwner((db) =>
+    db.query(
+      `select i.status, (select count(*)::int from app_public.memberships m where m.user_id = $2) as memberships
+       from app_public.invitations i where i.tenant_id = $1 and i.email = $3`,
+      [tenant.id, invitee.userId, invitee.email],
+    ),
+  );
+  expect(state.rows).toEqual([{ status: 'pending', memberships: 0 }]);
+
+  // Once declined, the page says so rather than showing it again; a wrong secret is not found.
+  await api.post(
+    {
+      query:
+        'mutation ($secret: String!) { declineInvitation(input: { secret: $secret }) { invitation { status } } }',
+      variables: { secret },
+    },
+    invited,
+  );
+  expect((await preview(invited)).body.errors?.[0]?.extensions?.code).toBe('INVITATION_ALREADY_ANSWERED');
+  const wrong = await api.post({ query: '{ invitationPreview(secret: "0000") { tenantName } }' }, invited);
+  expect(wrong.body.errors?.[0]?.extensions?.code).toBe('INVITATION_NOT_FOUND');
+});
+
+test("APP_URL's default follows PORT to the example app's accept page; a path in APP_URL is kept", () => {
+  expect(readEnv({}).APP_URL).toBe('http://127.0.0.1:5678/app');
+  const moved = readEnv({ PORT: '6123' });
+  expect(acceptLink(moved.APP_URL, 'abc')).toBe('http://127.0.0.1:6123/app/invitations/accept?secret=abc');
+  expect(readEnv({ PORT: '6123', APP_URL: 'https://app.example.test' }).APP_URL).toBe(
+    'https://app.example.test',
+  );
+  expect(acceptLink('https://example.test/portal/', 's')).toBe(
+    'https://example.test/portal/invitations/accept?secret=s',
+  );
+  expect(acceptLink('https://app.example.test', 's')).toBe(
+    'https://app.example.test/invitations/accept?secret=s',
+  );
+});
+
+test('the API answers an invitation link that reached it with where the link belongs, not a bare 404', async () => {
+  const response = await fetch(`${api.url}/invitations/accept?secret=abc`);
+  expect(response.status).toBe(404);
+  const body = (await response.json()) as {
+    errors: Array<{ message: string; extensions: { code: string } }>;
+  };
+  expect(body.errors[0]!.extensions.code).toBe('ROUTE_NOT_FOUND');
+  expect(body.errors[0]!.message).toMatch(/APP_URL/);
+  expect(JSON.stringify(body)).not.toContain('abc');
 });

@@ -211,7 +211,8 @@ describe('per-tenant usage without per-tenant series', () => {
     expect(response.status).toBe(200);
     const top: any = await response.json();
     expect(top.by).toBe('requests');
-    expect(top.tenants[0]).toMatchObject({ tenantId: heavy.id, requests: 15, errors: 0 });
+    // Named for the operator by its slug too.
+    expect(top.tenants[0]).toMatchObject({ tenantId: heavy.id, slug: heavy.slug, requests: 15, errors: 0 });
     expect(top.tenants[0].databaseMs).toBeGreaterThan(0);
     expect(top.tenants[0].costPoints).toBeGreaterThan(15 * 10);
     const byCost = await fetch(`${api.observability.url}/admin/tenants/top?limit=1`, {
@@ -245,14 +246,14 @@ describe('per-tenant usage without per-tenant series', () => {
     expect(cli).toMatchObject({
       processes: 2,
       by: 'requests',
-      tenants: [{ tenantId: heavy.id, requests: 30 }],
+      tenants: [{ tenantId: heavy.id, slug: heavy.slug, requests: 30 }],
     });
     const table = await run(
       process.execPath,
       ['src/cli/tenants-top.ts', '--url', api.observability.url, '--by', 'requests', '--limit', '3'],
       { env: { PATH: process.env.PATH, ADMIN_TOKEN: api.adminToken } },
     );
-    expect(table.stdout.split('\n')[3]).toMatch(new RegExp(`^${heavy.id}\\s+15\\s`));
+    expect(table.stdout.split('\n')[3]).toMatch(new RegExp(`^${heavy.slug}\\s+${heavy.id}\\s+15\\s`));
     await expect(
       run(process.execPath, ['src/cli/tenants-top.ts', '--url', api.observability.url], {
         env: { PATH: process.env.PATH, ADMIN_TOKEN: 'x'.repeat(40) },

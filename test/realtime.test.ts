@@ -278,6 +278,60 @@ describe('limits over the socket', () => {
     expect(running.results[0]?.data?.productChanged.event).toBe('SUBSCRIBED');
   });
 
+  test('where only trusted documents run, a client that never ships query text subscribes by id alone (Apollo or Relay style)', async () => {
+    const manifest = JSON.parse(
+      await readFile(new URL('../trusted-documents.json', import.meta.url), 'utf8'),
+    ) as Record<string, string>;
+    const [id] = Object.entries(manifest).find(([, text]) => text.startsWith('subscription ProductChanged'))!;
+    // The protocol by hand: graphql-ws's own client always sends a query string.
+    const socket = new WebSocket(`${trusted.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const messages: Array<{ type: string; id?: string; payload?: any }> = [];
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+    await new Promise((resolve) => socket.once('open', resolve));
+    try {
+      const next = async (type: string, operation?: string) => {
+        await expect
+          .poll(
+            () => messages.find((m) => m.type === type && (operation === undefined || m.id === operation)),
+            {
+              timeout: 10_000,
+            },
+          )
+          .toBeDefined();
+        return messages.find((m) => m.type === type && (operation === undefined || m.id === operation))!;
+      };
+      const token = tokenFor({ userId: a.users.viewer, tenantId: a.id });
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${token}` } }));
+      await next('connection_ack');
+      socket.send(
+        JSON.stringify({
+          type: 'subscribe',
+          id: 'apollo',
+          payload: { extensions: { persistedQuery: { version: 1, sha256Hash: id } } },
+        }),
+      );
+      socket.send(JSON.stringify({ type: 'subscribe', id: 'relay', payload: { documentId: id } }));
+      socket.send(
+        JSON.stringify({ type: 'subscribe', id: 'unknown', payload: { documentId: '0'.repeat(64) } }),
+      );
+      expect((await next('next', 'apollo')).payload.data.productChanged.event).toBe('SUBSCRIBED');
+      expect((await next('next', 'relay')).payload.data.productChanged.event).toBe('SUBSCRIBED');
+      expect((await next('error', 'unknown')).payload[0].extensions.code).toBe('TRUSTED_DOCUMENT_NOT_FOUND');
+      // The subscription delivers, and the socket is still open.
+      await renameProduct(a, a.productIds[1]!, `By id ${Date.now()}`);
+      await expect
+        .poll(() =>
+          messages.filter((m) => m.type === 'next' && m.payload.data?.productChanged.event === 'UPDATED'),
+        )
+        .toHaveLength(2);
+      expect(socket.readyState).toBe(WebSocket.OPEN);
+    } finally {
+      socket.close(1000);
+      expect(await closed).toBe(1000);
+    }
+  });
+
   test('over HTTP, a subscription is refused, not held open', async () => {
     const { body } = await api.post(
       { query: PRODUCT_CHANGED },

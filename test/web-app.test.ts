@@ -12,9 +12,9 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import { demoTenants, demoUsers, seedDemoData } from '../src/dev/demo-data.ts';
+import { demoInvitation, demoTenants, demoUsers, seedDemoData } from '../src/dev/demo-data.ts';
 import { DEMO_USERS_PATH, WEB_APP_PATH } from '../src/dev/dev-tools.ts';
-import { useApi } from './support/api.ts';
+import { tokenFor, useApi } from './support/api.ts';
 import { startApiProcess } from './support/api-process.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { asOwner } from './support/db.ts';
@@ -26,6 +26,8 @@ const trustedDocuments = {
   enforce: false,
 };
 const api = useApi({ development: true, graphiql: true, devTools: true, trustedDocuments });
+// Production's rule: trusted documents only, by id.
+const enforcing = useApi({ trustedDocuments: { ...trustedDocuments, enforce: true } });
 // Budgets so small that the app's larger queries are refused (and at once: no hold-back).
 const frugal = useApi({
   development: true,
@@ -93,16 +95,20 @@ test('the demo users endpoint lists each demo user with a token that works', asy
   expect(response.headers.get('cache-control')).toBe('no-store');
   const users = (await response.json()) as Array<{
     email: string;
-    tenant: string;
-    role: string;
+    tenant: string | null;
+    role: string | null;
     token: string;
+    invitation?: string;
   }>;
+  // And the newcomer, in no tenant yet, with the app's page for their invitation.
   expect(users.map(({ email, tenant, role }) => `${email} ${role} ${tenant}`)).toEqual([
     'alice@acme.test owner acme',
     'bob@acme.test viewer acme',
     'carol@globex.test owner globex',
     'dave@globex.test member globex',
+    'erin@newcomer.test null null',
   ]);
+  expect(users[4]!.invitation).toBe(`${WEB_APP_PATH}invitations/accept?secret=${demoInvitation.secret}`);
   const carol = users.find((user) => user.email === 'carol@globex.test')!;
   const { body } = await api.post(
     { query: '{ currentTenant { rowId } currentUser { email } }' },
@@ -218,14 +224,9 @@ test.skipIf(skipWithoutChromium)(
 test.skipIf(skipWithoutChromium)(
   "a member of two tenants switches between them and sees each one's products",
   async () => {
-    // Dave is a member of globex; now also a viewer of acme.
+    // The demo data makes Dave a member of globex and a viewer of acme.
     const dave = demoUsers.find((user) => user.name === 'Dave')!;
-    await asOwner((db) =>
-      db.query(`insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'viewer')`, [
-        demoTenants.acme.id,
-        dave.id,
-      ]),
-    );
+    expect(dave).toMatchObject({ tenant: 'globex', alsoIn: { tenant: 'acme', role: 'viewer' } });
     const { context, page } = await signedIn('Dave');
     try {
       expect(await listedNames(page)).toEqual(GLOBEX);
@@ -296,10 +297,11 @@ test.skipIf(skipWithoutChromium)(
       await expect.poll(() => listedNames(bob.page), { timeout: 10_000 }).toEqual([name]);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(await listedNames(carol.page)).toEqual([]);
+      // The id only: no query text, not even an empty one.
       expect(subscribeFrames[0]).toMatchObject({
-        query: '',
         extensions: { persistedQuery: { sha256Hash: expect.any(String) } },
       });
+      expect(subscribeFrames[0]).not.toHaveProperty('query');
       expect(manifest[subscribeFrames[0].extensions.persistedQuery.sha256Hash]).toMatch(
         /^subscription ProductChanged/,
       );
@@ -337,6 +339,186 @@ test.skipIf(skipWithoutChromium)(
   },
   60_000,
 );
+
+test("in development an invitation link that reached the API is sent on to the app's accept page", async () => {
+  const response = await fetch(`${api.url}/invitations/accept?secret=abc123`, { redirect: 'manual' });
+  expect(response.status).toBe(302);
+  expect(response.headers.get('location')).toBe(`${WEB_APP_PATH}invitations/accept?secret=abc123`);
+});
+
+/** A fresh browser context on `path` of the app's server, signed out. */
+async function opened(path: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await watchRequests(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  await page.goto(`${api.url}${path}`);
+  return { context, page };
+}
+
+test.skipIf(skipWithoutChromium)(
+  'the newcomer opens the invitation link, signs in, sees who invited them to what, accepts and lands in that tenant',
+  async () => {
+    // The link as the mail has it when APP_URL is the API itself: development redirects it to the app.
+    const { context, page } = await opened(`/invitations/accept?secret=${demoInvitation.secret}`);
+    try {
+      expect(new URL(page.url()).pathname).toBe(`${WEB_APP_PATH}invitations/accept`);
+      await page.getByText('Sign in as the person invited').waitFor();
+      await page.getByRole('button', { name: 'Erin', exact: true }).click();
+      const invitation = page.getByRole('region', { name: 'Invitation' });
+      await expect
+        .poll(() => invitation.innerText())
+        .toContain('Alice invited you to join Acme Corporation as member.');
+      expect(await invitation.innerText()).toContain('Sent to erin@newcomer.test.');
+      if (process.env.UPDATE_SCREENSHOT === '1')
+        await page.screenshot({ path: 'docs/web-app-invitation.png' });
+      // Looking answered nothing.
+      const before = await asOwner((db) =>
+        db.query('select status from app_public.invitations where id = $1', [demoInvitation.id]),
+      );
+      expect(before.rows).toEqual([{ status: 'pending' }]);
+
+      await invitation.getByRole('button', { name: 'Accept and join Acme Corporation' }).click();
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
+      expect(await page.locator('header').innerText()).toContain('Erin, member');
+      // Acme's first page (other tests add products to acme too).
+      await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining([ACME[0]]));
+      expect(new URL(page.url()).pathname).toBe(WEB_APP_PATH);
+      const after = await asOwner((db) =>
+        db.query(
+          `select i.status, m.role from app_public.invitations i
+           left join app_public.memberships m on m.tenant_id = i.tenant_id and m.user_id = $2
+           where i.id = $1`,
+          [demoInvitation.id, demoInvitation.userId],
+        ),
+      );
+      expect(after.rows).toEqual([{ status: 'accepted', role: 'member' }]);
+    } finally {
+      await context.close();
+    }
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  'someone else signed in with the link is told it is not theirs and sees nothing of it; the invitee declines it',
+  async () => {
+    // Carol invites Erin to globex too.
+    const secret = `decline-${randomUUID()}`;
+    const invitationId = randomUUID();
+    await asOwner(async (db) => {
+      const carol = demoUsers.find((user) => user.name === 'Carol')!;
+      await db.query(
+        `insert into app_public.invitations (tenant_id, id, email, role, invited_by, expires_at)
+         values ($1, $2, $3, 'viewer', $4, now() + interval '1 day')`,
+        [demoTenants.globex.id, invitationId, demoInvitation.email, carol.id],
+      );
+      await db.query(
+        `insert into app_private.invitation_secrets (tenant_id, invitation_id, secret_hash) values ($1, $2, sha256(convert_to($3, 'UTF8')))`,
+        [demoTenants.globex.id, invitationId, secret],
+      );
+    });
+    const link = `${WEB_APP_PATH}invitations/accept?secret=${secret}`;
+
+    const bob = await opened(link);
+    try {
+      await bob.page.getByRole('button', { name: 'Bob', exact: true }).click();
+      const refusal = bob.page.getByRole('alert');
+      await expect.poll(() => refusal.innerText()).toContain('INVITATION_FOR_ANOTHER_EMAIL');
+      expect(await bob.page.locator('body').innerText()).not.toMatch(/Globex|Carol|viewer/);
+      await bob.page.getByRole('button', { name: 'Continue to the app' }).click();
+      await expect
+        .poll(() => bob.page.getByRole('heading', { level: 1 }).innerText())
+        .toBe('Acme Corporation');
+    } finally {
+      await bob.context.close();
+    }
+
+    const erin = await opened(link);
+    try {
+      await erin.page.getByRole('button', { name: 'Erin', exact: true }).click();
+      const invitation = erin.page.getByRole('region', { name: 'Invitation' });
+      await expect
+        .poll(() => invitation.innerText())
+        .toContain('Carol invited you to join Globex as viewer.');
+      await invitation.getByRole('button', { name: 'Decline' }).click();
+      await expect
+        .poll(() => erin.page.getByRole('status').innerText())
+        .toContain('You declined the invitation to Globex.');
+    } finally {
+      await erin.context.close();
+    }
+    const stored = await asOwner((db) =>
+      db.query(
+        `select i.status, (select count(*)::int from app_public.memberships m where m.tenant_id = $2 and m.user_id = $3) as memberships
+         from app_public.invitations i where i.tenant_id = $2 and i.id = $1`,
+        [invitationId, demoTenants.globex.id, demoInvitation.userId],
+      ),
+    );
+    expect(stored.rows).toEqual([{ status: 'declined', memberships: 0 }]);
+  },
+  60_000,
+);
+
+test.skipIf(skipWithoutChromium)(
+  'signing up: a user creates a tenant of their own from the tenant menu, owns it and is switched to it',
+  async () => {
+    const name = `Initech ${randomUUID().slice(0, 8)}`;
+    const slug = name.toLowerCase().replace(' ', '-');
+    const { context, page } = await signedIn('Carol');
+    try {
+      await page.getByLabel('Tenant').selectOption({ label: 'New tenant…' });
+      const form = page.getByRole('form', { name: 'New tenant' });
+      await form.getByLabel('Name').fill(name);
+      expect(await form.getByLabel('Slug').inputValue()).toBe(slug);
+      await form.getByRole('button', { name: 'Create' }).click();
+      await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe(name);
+      await expect.poll(() => page.locator('header').innerText()).toContain('Carol, owner');
+      expect(await listedNames(page)).toEqual([]);
+      // Globex is still one switch away.
+      expect(await page.getByLabel('Tenant').locator('option').allInnerTexts()).toEqual(
+        expect.arrayContaining(['Globex', name]),
+      );
+    } finally {
+      await context.close();
+    }
+    const carol = demoUsers.find((user) => user.name === 'Carol')!;
+    const stored = await asOwner((db) =>
+      db.query(
+        `select t.name, m.role from app_public.tenants t join app_public.memberships m on m.tenant_id = t.id
+         where t.slug = $1`,
+        [slug],
+      ),
+    );
+    expect(stored.rows).toEqual([{ name, role: 'owner' }]);
+    expect(
+      await asOwner((db) =>
+        db.query(
+          'select 1 from app_public.memberships m join app_public.tenants t on t.id = m.tenant_id where t.slug = $1 and m.user_id <> $2',
+          [slug, carol.id],
+        ),
+      ),
+    ).toMatchObject({ rowCount: 0 });
+  },
+  60_000,
+);
+
+test('a server that accepts only trusted documents lets a newcomer sign up by the document id alone', async () => {
+  const id = Object.keys(manifest).find((key) => manifest[key]!.startsWith('mutation CreateTenant'));
+  expect(id, 'trusted-documents.json has createTenant (npm run codegen)').toBeDefined();
+  const slug = `signup-${randomUUID().slice(0, 8)}`;
+  const newcomer = tokenFor({ userId: randomUUID(), email: `${slug}@example.test`, emailVerified: true });
+  const { body } = await enforcing.post(
+    {
+      operationName: 'CreateTenant',
+      variables: { name: 'Sign-up', slug },
+      extensions: { persistedQuery: { version: 1, sha256Hash: id } },
+    },
+    { authorization: `Bearer ${newcomer}` },
+  );
+  expect(body.errors).toBeUndefined();
+  expect(body.data.createTenant.tenant).toMatchObject({ slug, name: 'Sign-up' });
+});
 
 test(
   'a production server (npm start, NODE_ENV=production) has no demo users and no web app',

@@ -69,10 +69,13 @@ const totals: Usage & { tenants: number } = {
   tenants: 0,
 };
 const tenants = new Map<string, Usage>();
+// Operators read slugs; the id stays beside it (a tenant deleted since has no slug).
+const slugs = new Map<string, string>();
 for (const view of views) {
   for (const resource of RESOURCES) totals[resource] += view.totals[resource];
   totals.tenants = Math.max(totals.tenants, view.totals.tenants);
   for (const tenant of view.tenants) {
+    if (tenant.slug) slugs.set(tenant.tenantId, tenant.slug);
     const sum = tenants.get(tenant.tenantId) ?? { requests: 0, costPoints: 0, databaseMs: 0, errors: 0 };
     for (const resource of RESOURCES) sum[resource] += tenant[resource];
     tenants.set(tenant.tenantId, sum);
@@ -82,12 +85,13 @@ const ranked = [...tenants].sort(([, a], [, b]) => b[by] - a[by]).slice(0, Numbe
 
 if (args.json) {
   process.stdout.write(
-    `${JSON.stringify({ processes: urls.length, minutes: Number(args.minutes), by, totals, tenants: ranked.map(([tenantId, usage]) => ({ tenantId, ...usage })) }, null, 2)}\n`,
+    `${JSON.stringify({ processes: urls.length, minutes: Number(args.minutes), by, totals, tenants: ranked.map(([tenantId, usage]) => ({ tenantId, slug: slugs.get(tenantId) ?? null, ...usage })) }, null, 2)}\n`,
   );
 } else {
   const share = (value: number, total: number) =>
     total > 0 ? `${((value / total) * 100).toFixed(1)}%` : '-';
   const rows = ranked.map(([tenantId, u]) => [
+    slugs.get(tenantId) ?? '-',
     tenantId,
     String(u.requests),
     share(u.requests, totals.requests),
@@ -97,10 +101,10 @@ if (args.json) {
     share(u.databaseMs, totals.databaseMs),
     String(u.errors),
   ]);
-  const header = ['tenant', 'requests', '%', 'cost', '%', 'db ms', '%', 'errors'];
+  const header = ['tenant', 'id', 'requests', '%', 'cost', '%', 'db ms', '%', 'errors'];
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+    cells.map((cell, i) => (i <= 1 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   process.stdout.write(
     `Top ${ranked.length} tenants by ${by}, last ${args.minutes} min, ${urls.length} process(es); all requests: ${totals.requests}, cost ${totals.costPoints}, db ${Math.round(totals.databaseMs)} ms, errors ${totals.errors}, ${totals.tenants}+ tenants active\n\n${line(header)}\n${rows.map(line).join('\n')}\n`,
   );

@@ -1,6 +1,7 @@
-// The development data set: two tenants, users in different roles, categories and
-// products, so a newcomer sees isolation in GraphiQL within a minute. Fixed ids keep
-// printed tokens valid across restarts; inserting twice changes nothing.
+// The development data set: two tenants, users in different roles (one in both tenants),
+// a newcomer invited to one of them, categories and products, so a newcomer sees
+// isolation in GraphiQL within a minute. Fixed ids keep printed tokens valid across
+// restarts; inserting twice changes nothing.
 import pg from 'pg';
 
 export const demoTenants = {
@@ -36,6 +37,8 @@ export const demoUsers = [
     name: 'Dave',
     tenant: 'globex',
     role: 'member',
+    // A member of two tenants, so the app's tenant switcher has something to switch.
+    alsoIn: { tenant: 'acme', role: 'viewer' },
   },
 ] as const;
 
@@ -46,6 +49,7 @@ export const demoUsers = [
 export const demoInvitation = {
   id: '2a000000-0000-4000-8000-000000000001',
   tenant: 'acme',
+  name: 'Erin',
   email: 'erin@newcomer.test',
   role: 'member',
   inviter: demoUsers[0].id,
@@ -108,6 +112,11 @@ export async function seedDemoData(ownerUrl: string): Promise<{ invitationPendin
         'insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3) on conflict do nothing',
         [demoTenants[user.tenant].id, user.id, user.role],
       );
+      if ('alsoIn' in user)
+        await client.query(
+          'insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, $3) on conflict do nothing',
+          [demoTenants[user.alsoIn.tenant].id, user.id, user.alsoIn.role],
+        );
     }
     const invitation = await client.query(
       `insert into app_public.invitations (tenant_id, id, email, role, invited_by, expires_at)

@@ -6,7 +6,8 @@ import path from 'node:path';
 import express, { type Router } from 'express';
 import type { ViteDevServer } from 'vite';
 import { projectRoot } from '../database/migrations.ts';
-import { demoTenants, demoUsers } from './demo-data.ts';
+import { INVITATION_LINK_PATH } from '../jobs/send-invitation-email.ts';
+import { demoInvitation, demoTenants, demoUsers } from './demo-data.ts';
 import { mintDevToken } from './mint-token.ts';
 
 export const DEMO_USERS_PATH = '/dev/demo-users';
@@ -30,26 +31,49 @@ export interface DevTools {
 export interface DemoUserEntry {
   email: string;
   name: string;
-  /** The tenant's slug. */
-  tenant: string;
-  role: string;
-  /** A bearer token for this user in this tenant, with a verified email. */
+  /** The slug of the tenant the token names; null for the newcomer, who has none yet. */
+  tenant: string | null;
+  role: string | null;
+  /** A bearer token for this user (in this tenant), with a verified email. */
   token: string;
+  /** The newcomer's: the path of the app's page for their invitation (its link without the host). */
+  invitation?: string;
 }
 
-/** The demo users, each with a token minted now. */
+/** The demo users, each with a token minted now, and last the newcomer invited to a tenant. */
 export function demoUserEntries(tokenSecret: string, tenantClaim: string): DemoUserEntry[] {
-  return demoUsers.map((user) => ({
-    email: user.email,
-    name: user.name,
-    tenant: user.tenant,
-    role: user.role,
-    token: mintDevToken(
-      tokenSecret,
-      { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true },
-      { tenantClaim },
-    ),
-  }));
+  const invitee = demoInvitation;
+  return [
+    ...demoUsers.map((user) => ({
+      email: user.email,
+      name: user.name,
+      tenant: user.tenant,
+      role: user.role,
+      token: mintDevToken(
+        tokenSecret,
+        { userId: user.id, tenantId: demoTenants[user.tenant].id, email: user.email, emailVerified: true },
+        { tenantClaim },
+      ),
+    })),
+    {
+      email: invitee.email,
+      name: invitee.name,
+      tenant: null,
+      role: null,
+      token: mintDevToken(
+        tokenSecret,
+        { userId: invitee.userId, email: invitee.email, emailVerified: true },
+        { tenantClaim },
+      ),
+      invitation: `${WEB_APP_PATH}${INVITATION_LINK_PATH.slice(1)}?secret=${invitee.secret}`,
+    },
+  ];
+}
+
+/** The query string of a URL, with its `?`; empty when there is none. */
+function queryOf(url: string): string {
+  const at = url.indexOf('?');
+  return at === -1 ? '' : url.slice(at);
 }
 
 export async function startDevTools(options: DevToolsOptions): Promise<DevTools> {
@@ -75,6 +99,9 @@ export async function startDevTools(options: DevToolsOptions): Promise<DevTools>
     // Vite sees only its own paths (its base is /app/), so it never answers for the API.
     router.use((req, res, next) => {
       if (req.path === WEB_APP_PATH.slice(0, -1)) return res.redirect(WEB_APP_PATH);
+      // A link minted with APP_URL set to the API itself: the app's accept page answers it.
+      if (req.method === 'GET' && req.path === INVITATION_LINK_PATH)
+        return res.redirect(`${WEB_APP_PATH}${INVITATION_LINK_PATH.slice(1)}${queryOf(req.originalUrl)}`);
       return req.path.startsWith(WEB_APP_PATH) ? middlewares(req, res, next) : next();
     });
   }

@@ -36,8 +36,12 @@ export function logsAcceptLinks(env: { NODE_ENV: string }): boolean {
   return env.NODE_ENV === 'development';
 }
 
+/** Where an invitation link points, under APP_URL. */
+export const INVITATION_LINK_PATH = '/invitations/accept';
+
+/** The accept page under APP_URL, its path kept (APP_URL may be a path such as /app). */
 export function acceptLink(appUrl: string, secret: string): string {
-  const url = new URL('/invitations/accept', appUrl);
+  const url = new URL(INVITATION_LINK_PATH.slice(1), appUrl.endsWith('/') ? appUrl : `${appUrl}/`);
   url.searchParams.set('secret', secret);
   return url.toString();
 }

@@ -17,6 +17,8 @@ export interface MetricsServerOptions {
   port: number;
   registry: Registry;
   usageTop: UsageTop;
+  /** The slugs of these tenants (those that exist), so operators read names, not ids. */
+  tenantSlugs: (ids: string[]) => Promise<Map<string, string>>;
   /** Bearer token of the admin endpoint; unset: the endpoint is off (404). */
   adminToken?: string | undefined;
   logger: Logger;
@@ -40,10 +42,10 @@ function send(res: ServerResponse, status: number, body: unknown, contentType = 
   res.end(typeof body === 'string' ? body : JSON.stringify(body));
 }
 
-function topTenants(
+async function topTenants(
   req: IncomingMessage,
   res: ServerResponse,
-  { usageTop, adminToken }: MetricsServerOptions,
+  { usageTop, adminToken, tenantSlugs, logger }: MetricsServerOptions,
 ) {
   if (!adminToken) return send(res, 404, { error: 'The admin endpoint is off: set ADMIN_TOKEN.' });
   if (!tokenMatches(req.headers.authorization, adminToken)) {
@@ -67,7 +69,16 @@ function topTenants(
       error: `minutes: 1 to ${usageTop.minutes}; limit: 1 to 1000; by: one of ${RESOURCES.join(', ')}.`,
     });
   }
-  send(res, 200, usageTop.top({ minutes, limit, by }));
+  const view = usageTop.top({ minutes, limit, by });
+  // A slug that cannot be read (the database away) leaves the ids: the view still helps.
+  const slugs = await tenantSlugs(view.tenants.map((tenant) => tenant.tenantId)).catch((error: unknown) => {
+    logger.warn({ err: error }, 'tenant slugs could not be read for the top-N');
+    return new Map<string, string>();
+  });
+  send(res, 200, {
+    ...view,
+    tenants: view.tenants.map((tenant) => ({ ...tenant, slug: slugs.get(tenant.tenantId) ?? null })),
+  });
 }
 
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
@@ -85,7 +96,13 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       );
       return;
     }
-    if (path === TOP_TENANTS_PATH) return topTenants(req, res, options);
+    if (path === TOP_TENANTS_PATH) {
+      topTenants(req, res, options).catch((error: unknown) => {
+        logger.error({ err: error }, 'the top-N failed');
+        send(res, 500, { error: 'The top-N failed; see the log.' });
+      });
+      return;
+    }
     send(res, 404, { error: `No such route: ${METRICS_PATH} or ${TOP_TENANTS_PATH}.` });
   });
   server.requestTimeout = 10_000;

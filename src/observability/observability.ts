@@ -42,8 +42,12 @@ export interface Observability {
   close(): Promise<void>;
 }
 
+// The usage's keys are tenant ids, or labels such as NO_TENANT.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export async function startObservability(options: ObservabilityOptions): Promise<Observability> {
   const sources: MetricsSources = {};
+  let apiPool: pg.Pool | undefined;
   const metrics = createMetrics(() => sources);
   const usageTop = createUsageTop();
   sources.usageShares = () => usageTop.shares();
@@ -52,6 +56,16 @@ export async function startObservability(options: ObservabilityOptions): Promise
     port: options.port,
     registry: metrics.registry,
     usageTop,
+    tenantSlugs: async (ids) => {
+      // The API's pool once attached (the authenticator, app_private.tenant_slugs); none before.
+      if (!apiPool || ids.length === 0) return new Map();
+      const uuids = ids.filter((id) => UUID.test(id));
+      const { rows } = await apiPool.query<{ id: string; slug: string }>(
+        'select id, slug from app_private.tenant_slugs($1::uuid[])',
+        [uuids],
+      );
+      return new Map(rows.map((row) => [row.id, row.slug]));
+    },
     adminToken: options.adminToken,
     logger: options.logger,
   });
@@ -61,6 +75,7 @@ export async function startObservability(options: ObservabilityOptions): Promise
     usageTop,
     attach({ pool, databaseGateOpen, trustedDocuments }) {
       sources.pool = pool;
+      apiPool = pool;
       sources.databaseGateOpen = databaseGateOpen;
       const operationLabel = createOperationLabel([
         ...operationNamesOf(trustedDocuments ?? {}),

@@ -28,8 +28,8 @@ export interface TopView {
   since: string;
   /** The whole process over the window, every tenant and NO_TENANT included. */
   totals: Usage & { tenants: number };
-  /** The largest tenants by `by`, largest first, each with its share of the totals. */
-  tenants: Array<TenantUsage & { share: Usage }>;
+  /** The largest tenants by `by`, largest first, each with its share of the totals (and, from the admin endpoint, its slug: null for a tenant gone since, or a label). */
+  tenants: Array<TenantUsage & { share: Usage; slug?: string | null }>;
   by: Resource;
 }
 

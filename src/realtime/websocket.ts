@@ -11,6 +11,10 @@
 //   verified again every API_KEY_CACHE_SECONDS; a revoked one closes the socket with 4419.
 // - Sockets are pinged every WS_KEEPALIVE_SECONDS; one that misses a pong is dropped, and
 //   one without a subscription for WS_IDLE_SECONDS is closed with 1000 (`idle`).
+// - A `subscribe` may name a trusted document by id alone, as requests over HTTP do:
+//   graphql-ws insists on a `query` string (else it closes the socket with 4400), so one
+//   naming a document id and no query is given an empty one, which the trusted-documents
+//   plugin then replaces with the manifest's text (or refuses, as over HTTP).
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -82,6 +86,33 @@ function reason(code: string, message: string): string {
         .replace(/\uFFFD$/, '')}...`;
 }
 
+/** Whether a subscribe payload names a trusted document (the ids trusted-documents.ts reads). */
+function namesDocument(payload: Record<string, unknown>): boolean {
+  const extensions = payload.extensions as { persistedQuery?: { sha256Hash?: unknown } } | null | undefined;
+  return [extensions?.persistedQuery?.sha256Hash, payload.documentId, payload.id].some(
+    (id) => typeof id === 'string',
+  );
+}
+
+/**
+ * graphql-ws's JSON reviver, called last for the whole message: a subscribe by document
+ * id without query text gets `query: ''`, so that graphql-ws lets it through to grafserv.
+ */
+export function reviveMessage(key: string, value: unknown): unknown {
+  if (key !== '' || typeof value !== 'object' || value === null) return value;
+  const message = value as { type?: unknown; payload?: unknown };
+  const payload = message.payload as Record<string, unknown> | null | undefined;
+  if (
+    message.type === 'subscribe' &&
+    typeof payload === 'object' &&
+    payload !== null &&
+    payload.query === undefined &&
+    namesDocument(payload)
+  )
+    payload.query = '';
+  return value;
+}
+
 export function attachWebsockets(options: WebsocketOptions): { close(): void } {
   const { httpServer, serv, path, identify, newSubscriber, logger } = options;
   const grafservConfig = makeGraphQLWSConfig(serv) as ServerOptions<
@@ -97,6 +128,7 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
 
   const graphqlWs = makeServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>({
     ...grafservConfig,
+    jsonMessageReviver: reviveMessage,
     async onConnect(ctx) {
       const { socket, request } = ctx.extra;
       let verified;

@@ -17,18 +17,25 @@ function documentId(document: object): string {
   return id;
 }
 
-/** A client acting as the token's user in `tenant` (a slug or id). */
-export function createApiClient(token: string, tenant: string): Client {
+/** A client acting as the token's user in `tenant` (a slug or id), or in no tenant yet. */
+export function createApiClient(token: string, tenant: string | undefined): Client {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    ...(tenant && { 'x-tenant': tenant }),
+  };
   // Lazy: the socket opens with the first subscription and closes after the last.
   const socket = createSocketClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
-    connectionParams: { authorization: `Bearer ${token}`, 'x-tenant': tenant },
+    connectionParams: headers,
+    // graphql-ws's client checks for a query string before it sends; the placeholder
+    // below never leaves the browser: the API takes the id alone, as over HTTP.
+    jsonMessageReplacer: (key, value: unknown) => (key === 'query' && value === '' ? undefined : value),
   });
   return new Client({
     url: '/graphql',
     // The API takes POST only.
     preferGetMethod: false,
-    fetchOptions: { headers: { authorization: `Bearer ${token}`, 'x-tenant': tenant } },
+    fetchOptions: { headers },
     exchanges: [
       cacheExchange,
       persistedExchange({
@@ -41,7 +48,7 @@ export function createApiClient(token: string, tenant: string): Client {
       fetchExchange,
       subscriptionExchange({
         forwardSubscription: (request, operation) => {
-          // graphql-ws wants a query string; the id in extensions is what the API runs.
+          // The id in extensions is what the API runs; the empty query is dropped on the wire (above).
           const payload = {
             query: '',
             variables: request.variables,

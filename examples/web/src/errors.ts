@@ -26,6 +26,14 @@ const SUMMARIES: Record<string, string> = {
   QUERY_TIMEOUT: 'The database took too long to answer.',
   DATABASE_UNAVAILABLE: 'The database is unavailable right now.',
   NETWORK_ERROR: 'The API could not be reached.',
+  INVITATION_NOT_FOUND: 'This invitation link does not work: use the link of the newest invitation mail.',
+  INVITATION_FOR_ANOTHER_EMAIL:
+    'This invitation is for another address: sign in as the person it was sent to.',
+  EMAIL_NOT_VERIFIED: 'Your sign-in has no verified email address.',
+  INVITATION_REVOKED: 'This invitation was withdrawn.',
+  INVITATION_ALREADY_ANSWERED: 'This invitation was already answered.',
+  INVITATION_EXPIRED: 'This invitation has expired: ask for a new one.',
+  ALREADY_A_MEMBER: 'You are already a member of this tenant.',
 };
 
 export function problemsOf(error: CombinedError): Problem[] {

@@ -5,16 +5,18 @@
 export interface DemoUser {
   email: string;
   name: string;
-  /** The slug of the tenant the token names. */
-  tenant: string;
-  role: string;
+  /** The slug of the tenant the token names; null for a newcomer who has none yet. */
+  tenant: string | null;
+  role: string | null;
   token: string;
+  /** A newcomer's: the app's page for their pending invitation. */
+  invitation?: string;
 }
 
 export interface Session {
   user: DemoUser;
-  /** The slug of the tenant requests act in. */
-  tenant: string;
+  /** The slug of the tenant requests act in; none before the user has one. */
+  tenant?: string | undefined;
 }
 
 const KEY = 'tenantgraph.session';

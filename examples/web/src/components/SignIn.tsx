@@ -2,7 +2,14 @@ import { useEffect, useState } from 'react';
 import type { DemoUser } from '../session.ts';
 
 /** Sign-in for development: the demo users of `npm start`, each with a ready token. */
-export function SignIn({ onSignIn }: { onSignIn: (user: DemoUser) => void }) {
+export function SignIn({
+  onSignIn,
+  invited,
+}: {
+  onSignIn: (user: DemoUser) => void;
+  /** Opened from an invitation link: the invitee signs in first. */
+  invited: boolean;
+}) {
   const [users, setUsers] = useState<DemoUser[]>();
   const [failure, setFailure] = useState<string>();
   useEffect(() => {
@@ -19,7 +26,11 @@ export function SignIn({ onSignIn }: { onSignIn: (user: DemoUser) => void }) {
   return (
     <main className="sign-in">
       <h1>tenantgraph</h1>
-      <p>Sign in as one of the demo users. Each belongs to a tenant, in a role.</p>
+      {invited ? (
+        <p className="lead">Sign in as the person invited to see your invitation and answer it.</p>
+      ) : (
+        <p>Sign in as one of the demo users. Each belongs to a tenant, in a role, but the newcomer.</p>
+      )}
       {failure && (
         <p role="alert" className="error">
           {failure}
@@ -31,7 +42,8 @@ export function SignIn({ onSignIn }: { onSignIn: (user: DemoUser) => void }) {
             <button type="button" onClick={() => onSignIn(user)}>
               {user.name}
             </button>{' '}
-            {user.role} of {user.tenant} <small>{user.email}</small>
+            {user.tenant ? `${user.role} of ${user.tenant}` : 'no tenant yet, invited to one'}{' '}
+            <small>{user.email}</small>
           </li>
         ))}
       </ul>

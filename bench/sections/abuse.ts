@@ -103,13 +103,14 @@ const ATTACKS: Attack[] = [
   },
   {
     // Every name of the tenant in the list: no row passes, so every row is compared with
-    // every name.
+    // every name. A shorter list (a capped one) lets the first row through, so from there
+    // on the attacker asks for totalCount, which compares every row again.
     name: 'not-in-list',
-    title: `\`products(first: 1, filter: { name: { notInInsensitive: $names } })\`, N names in the variables`,
+    title:
+      "`products(first: 1, filter: { name: { notInInsensitive: $names } }) { nodes { id } }` with N names in the variables, all of the tenant's; fewer than all, `{ totalCount }` instead of the page",
     sizes: [ABUSE_NAMES, 1_000, 100, 10],
     request: (n) => ({
-      query:
-        'query AbuseNotIn($names: [String!]!) { products(first: 1, filter: { name: { notInInsensitive: $names } }) { nodes { id } } }',
+      query: `query AbuseNotIn($names: [String!]!) { products(${n < ABUSE_NAMES ? '' : 'first: 1, '}filter: { name: { notInInsensitive: $names } }) { ${n < ABUSE_NAMES ? 'totalCount' : 'nodes { id }'} } }`,
       variables: { names: Array.from({ length: n }, (_, i) => `item ${i}`) },
     }),
   },
@@ -166,12 +167,8 @@ interface AttackPlan {
 }
 
 export interface AttackerFigures {
-  seconds: number;
-  requests: number;
   /** Responses with `data`: the operation ran (whatever its errors). */
   ran: number;
-  /** 200 without errors. */
-  served: number;
   /** 429: refused on purpose, with Retry-After. */
   throttled: number;
   /** Refused before running, other than 429 (4xx without `data`). */
@@ -184,7 +181,7 @@ export interface AttackerFigures {
   points: number;
   /** Sum of `extensions.cost.databaseMs`; null when no response carried it. */
   reportedDbMs: number | null;
-  /** Seconds the loops slept, as Retry-After (or a 5xx without it) told them. */
+  /** Seconds the loops slept (summed over them), as Retry-After (or a 5xx without it) told them. */
   sleptSeconds: number;
   ranLatencyMs: LatencySummary;
   subscriptions?: { open: number; failed: number; events: number };
@@ -203,10 +200,7 @@ function retryAfterOf(header: string | null, body: any): number | undefined {
 
 async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigures> {
   const figures: AttackerFigures = {
-    seconds: plan.seconds,
-    requests: 0,
     ran: 0,
-    served: 0,
     throttled: 0,
     refused: 0,
     failed: 0,
@@ -283,12 +277,10 @@ async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigu
   }
   ready();
 
-  const started = performance.now();
-  const deadline = started + plan.seconds * 1000;
+  const deadline = performance.now() + plan.seconds * 1000;
   await Promise.all(
     Array.from({ length: plan.loops }, async () => {
       while (performance.now() < deadline) {
-        figures.requests++;
         const sent = performance.now();
         let status = 0;
         let retryAfter: number | undefined;
@@ -313,8 +305,7 @@ async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigu
           if (body && 'data' in body) {
             figures.ran++;
             latencies.push(performance.now() - sent);
-            if (status === 200 && !body.errors) figures.served++;
-            else sample(`${status} ran with errors: ${text}`);
+            if (body.errors) sample(`${status} ran with errors: ${text}`);
           } else if (status === 429) figures.throttled++;
           else if (status >= 400 && status < 500) {
             figures.refused++;
@@ -342,7 +333,6 @@ async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigu
       }
     }),
   );
-  figures.seconds = round((performance.now() - started) / 1000, 2);
   figures.ranLatencyMs = summarize(latencies);
   figures.sleptSeconds = round(figures.sleptSeconds, 1);
   if (figures.reportedDbMs !== null) figures.reportedDbMs = round(figures.reportedDbMs, 1);
@@ -534,6 +524,16 @@ const RAMP_SECONDS = 1;
 const DRAIN_LIMIT_SECONDS = 20;
 const QUIET_MS = 500;
 
+const NUMBERS = [
+  'abuse-victims',
+  'abuse-victim-connections',
+  'abuse-attacker-connections',
+  'abuse-products',
+  'abuse-subscribers',
+  'abuse-seconds',
+  'abuse-rounds',
+] as const;
+
 export const abuse: Section = {
   name: 'abuse',
   api: 'own',
@@ -548,15 +548,7 @@ export const abuse: Section = {
     'abuse-attacks': { default: 'all', help: `some of ${ATTACKS.map((a) => a.name).join(',')}` },
   },
   prepare(args) {
-    const settings = positiveIntegers(args, [
-      'abuse-victims',
-      'abuse-victim-connections',
-      'abuse-attacker-connections',
-      'abuse-products',
-      'abuse-subscribers',
-      'abuse-seconds',
-      'abuse-rounds',
-    ]);
+    const settings = positiveIntegers(args, [...NUMBERS]);
     const names =
       args['abuse-attacks'] === 'all' ? ATTACKS.map((a) => a.name) : args['abuse-attacks']!.split(',');
     const attacks = names.map((name) => {
@@ -586,16 +578,7 @@ export const abuse: Section = {
   },
 };
 
-type Settings = Record<
-  | 'abuse-victims'
-  | 'abuse-victim-connections'
-  | 'abuse-attacker-connections'
-  | 'abuse-products'
-  | 'abuse-subscribers'
-  | 'abuse-seconds'
-  | 'abuse-rounds',
-  number
->;
+type Settings = Record<(typeof NUMBERS)[number], number>;
 
 /** Tries the attack at each size until the API runs one; waits out 429s and 503s with Retry-After. */
 async function probe(api: ApiProcess, token: string, attack: Attack): Promise<AbuseAttackResult> {
@@ -665,22 +648,17 @@ async function runAbuse(
     victimSql,
   );
   await sampler.connect();
-  const api = await context.startApi();
+  const api = await context.startApi().catch(async (error: unknown) => {
+    await sampler.close();
+    throw error;
+  });
   try {
     log(
       `  API process ${api.pid}; ${count} victims on ${settings['abuse-victim-connections']} connections; attacker with ${tenant.products} products`,
     );
-    const probed: AbuseAttackResult[] = [];
-    for (const attack of attacks) {
-      const result = await probe(api, token, attack);
-      probed.push(result);
-      log(
-        `  probe ${attack.name.padEnd(16)} ${result.refused ? `refused before running: ${result.refused}` : `size ${result.size}, HTTP ${result.probe!.status}${result.probe!.code ? ` ${result.probe!.code}` : ''}, ${result.probe!.ms} ms, cost ${JSON.stringify(result.probe!.cost)}`}`,
-      );
-    }
-
-    // The victims are stopped by then: any statement still running is the attacker's
-    // (subscription re-reads may come in bursts, so it must stay quiet for a while).
+    // After the probes and after every attacked phase, the victims stopped: any statement
+    // still running is the attacker's (subscription re-reads come in bursts, hence the
+    // quiet while). The gate must be open again too.
     const drain = async (): Promise<number> => {
       const started = performance.now();
       let quietSince: number | undefined;
@@ -695,10 +673,21 @@ async function runAbuse(
         await sleep(50);
       }
       notes.push(
-        `A drain after an attacked phase gave up after ${DRAIN_LIMIT_SECONDS} s: the next alone phase started with the attacker's work still running.`,
+        `A drain after the attacker gave up after ${DRAIN_LIMIT_SECONDS} s: the next alone phase started with the attacker's work still running.`,
       );
       return DRAIN_LIMIT_SECONDS;
     };
+
+    const probed: AbuseAttackResult[] = [];
+    for (const attack of attacks) {
+      const result = await probe(api, token, attack);
+      probed.push(result);
+      const refused = result.refusedSizes.map((r) => `${r.size} ${r.code}`).join(', ');
+      log(
+        `  probe ${attack.name.padEnd(16)} ${result.refused ? `refused before running: ${result.refused}` : `size ${result.size}${refused ? ` (refused: ${refused})` : ''}, HTTP ${result.probe!.status}${result.probe!.code ? ` ${result.probe!.code}` : ''}, ${result.probe!.ms} ms, cost ${JSON.stringify(result.probe!.cost)}`}`,
+      );
+    }
+    await drain();
 
     const victimLoad = (tally: VictimTally) => {
       const checked: Scenario = {
@@ -775,8 +764,8 @@ async function runAbuse(
       return phase;
     };
 
-    // Warm-up, not recorded: the victims' path, and the attacker's with the control list.
-    await context.apiLoad(api, list, victims, settings['abuse-victim-connections'], 2);
+    // Warm-up of the victims' path, not recorded.
+    await context.apiLoad(api, list, victims, settings['abuse-victim-connections'], 3);
     let previous: AbusePhase | undefined;
     for (const result of probed.filter((r) => !r.refused)) {
       const attack = attacks.find((a) => a.name === result.name)!;
@@ -819,8 +808,8 @@ async function runAbuse(
       notes,
     };
   } finally {
-    await context.stopApi(api);
     await sampler.close();
+    await context.stopApi(api);
   }
 }
 

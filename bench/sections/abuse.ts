@@ -184,7 +184,8 @@ export interface AttackerFigures {
   /** Seconds the loops slept (summed over them), as Retry-After (or a 5xx without it) told them. */
   sleptSeconds: number;
   ranLatencyMs: LatencySummary;
-  subscriptions?: { open: number; failed: number; events: number };
+  /** Subscriptions: opened, refused, events received, and ended by the server once open. */
+  subscriptions?: { open: number; failed: number; events: number; ended: number };
   samples: string[];
 }
 
@@ -222,7 +223,7 @@ async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigu
 
   const clients: Client[] = [];
   if (plan.subscribers > 0) {
-    const subscriptions = { open: 0, failed: 0, events: 0 };
+    const subscriptions = { open: 0, failed: 0, events: 0, ended: 0 };
     figures.subscriptions = subscriptions;
     // As many on one socket as MAX_SUBSCRIPTIONS_PER_CONNECTION allows by default (20),
     // four subscribe operations at a time (TENANT_CONCURRENCY), as lib/realtime.ts does.
@@ -263,9 +264,12 @@ async function attack(plan: AttackPlan, ready: () => void): Promise<AttackerFigu
                 subscriptions.failed++;
                 sample(`subscribe: ${JSON.stringify(error).slice(0, 200)}`);
                 resolve();
+              } else {
+                subscriptions.ended++;
+                sample(`subscription ended: ${JSON.stringify(error).slice(0, 200)}`);
               }
             },
-            complete: () => {},
+            complete: () => void (first || subscriptions.ended++),
           },
         );
       });
@@ -825,7 +829,7 @@ function describePhase(phase: AbusePhase): string {
     .map(([code, n]) => `${code} ${n}`)
     .join(', ');
   const subs = a.subscriptions
-    ? `  subscriptions ${a.subscriptions.open} open, ${a.subscriptions.failed} failed, ${a.subscriptions.events} events`
+    ? `  subscriptions ${a.subscriptions.open} open, ${a.subscriptions.failed} failed, ${a.subscriptions.events} events, ${a.subscriptions.ended} ended`
     : '';
   return `${line}\n           attacker ran ${a.ran}, throttled ${a.throttled}, refused ${a.refused}, failed ${a.failed}${codes ? ` (${codes})` : ''}; ${a.points} points${a.reportedDbMs !== null ? `, db ${a.reportedDbMs} ms reported` : ''}; slept ${a.sleptSeconds} s, drained in ${a.drainSeconds} s${subs}`;
 }
@@ -847,6 +851,8 @@ interface AttackSummary {
   sampledPerPoint: number;
   reportedPerPoint: number | null;
   sampledRatio: number;
+  /** The target's: as the API reports it when it does for both, else sampled. */
+  dbRatio: number;
   reportedRatio: number | null;
 }
 
@@ -910,7 +916,7 @@ export function summarizeAttack(result: AbuseResult, attack: AbuseAttackResult):
   const perPoint = (ms: number) => (points > 0 ? ms / points : ms > 0 ? Number.POSITIVE_INFINITY : 0);
   const a = figures(alone);
   const b = figures(attacked);
-  return {
+  const summary: AttackSummary = {
     attack,
     alone: a,
     attacked: b,
@@ -923,11 +929,14 @@ export function summarizeAttack(result: AbuseResult, attack: AbuseAttackResult):
     sampledPerPoint: perPoint(sampledDbMs),
     reportedPerPoint: reportedDbMs === null ? null : perPoint(reportedDbMs),
     sampledRatio: round(perPoint(sampledDbMs) / ref.sampledPerPoint, 1),
+    dbRatio: 0,
     reportedRatio:
       reportedDbMs === null || ref.reportedPerPoint === null
         ? null
         : round(perPoint(reportedDbMs) / ref.reportedPerPoint, 1),
   };
+  summary.dbRatio = summary.reportedRatio ?? summary.sampledRatio;
+  return summary;
 }
 
 const codes = (errors: Record<string, number>) =>
@@ -967,8 +976,8 @@ export function abuseTargets(result: AbuseResult | { error: string }): Target[] 
     const errors = total(s.victimErrors);
     const reported =
       s.reportedRatio === null
-        ? 'not reported by the API'
-        : `${figure(s.reportedPerPoint!)} vs ${figure(ref.reportedPerPoint!)} reported = ${s.reportedRatio}x`;
+        ? ''
+        : `${figure(s.reportedPerPoint!)} vs ${figure(ref.reportedPerPoint!)} ms per point reported = ${s.reportedRatio}x; `;
     return [
       {
         name: name("victims' throughput attacked / alone"),
@@ -995,10 +1004,10 @@ export function abuseTargets(result: AbuseResult | { error: string }): Target[] 
         name: name("DB ms per point / the list's"),
         goal: '<= 10x',
         measured:
-          `${figure(s.sampledPerPoint)} vs ${figure(ref.sampledPerPoint)} ms per point sampled = ${s.sampledRatio}x ` +
-          `(${s.sampledDbMs} ms for ${s.points} points; ${reported})`,
-        ratio: s.sampledRatio,
-        met: s.sampledRatio <= 10,
+          `${reported}${figure(s.sampledPerPoint)} vs ${figure(ref.sampledPerPoint)} ms per point sampled = ${s.sampledRatio}x ` +
+          `(${s.sampledDbMs} ms for ${s.points} points${s.reportedRatio === null ? '; not reported by the API' : ''})`,
+        ratio: s.dbRatio,
+        met: s.dbRatio <= 10,
       },
     ];
   });
@@ -1013,8 +1022,8 @@ export function renderAbuse(result: AbuseResult | { error: string }): string[] {
     `One attacker tenant (\`${result.attacker.slug}\`, ${result.attacker.products.toLocaleString('en-US')} products) loops each operation below on ${result.attackerConnections} connections, obeying Retry-After, ` +
       `while ${result.victims} victim tenants run the \`list\` scenario on ${result.victimConnections}. Phases of ${result.secondsPerPhase} s, per attack A B B A (${result.rounds} attacked phases; ` +
       `one alone phase between two attacks serves both); medians over the phases, errors and points summed over the attacked ones. ` +
-      `Database time as the API reports it (\`extensions.cost.databaseMs\`, in brackets, when it does) and sampled from pg_stat_activity every ${result.sampleMs} ms: ` +
-      `in the alone phases every busy backend is the victims'; attacked, the victims' list statements are theirs, any other statement the attacker's (from its start until its work drained), ` +
+      `Database time as the API reports it (\`extensions.cost.databaseMs\`, in brackets, when it does; the target is on it when the API reports it for both the attacker and the victims) ` +
+      `and sampled from pg_stat_activity every ${result.sampleMs} ms: in the alone phases every busy backend is the victims'; attacked, the victims' list statements are theirs, any other statement the attacker's (from its start until its work drained), ` +
       `less the victims' own statements other than their list (begin, set_config, commit, membership look-ups) as measured alone, ${figure(ref.overheadMsPerRequest)} ms a request. ` +
       `Reference: the victims' list, ${figure(ref.sampledPerPoint)} DB ms per point${ref.reportedPerPoint !== null ? ` (${figure(ref.reportedPerPoint)})` : ''}, ${ref.points ?? '–'} points a request.`,
   );
@@ -1034,7 +1043,7 @@ export function renderAbuse(result: AbuseResult | { error: string }): string[] {
       `${errors ? codes(s.victimErrors) : 0} ${verdict(errors === 0)}`,
       String(s.points),
       `${s.sampledDbMs}${bracket(s.reportedDbMs)}`,
-      `${s.sampledRatio}x${bracket(s.reportedRatio, 'x')} ${verdict(s.sampledRatio <= 10)}`,
+      `${s.sampledRatio}x${bracket(s.reportedRatio, 'x')} ${verdict(s.dbRatio <= 10)}`,
     ];
   });
   const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;

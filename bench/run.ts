@@ -30,6 +30,7 @@ import { round } from './lib/stats.ts';
 import { evaluateTargets } from './lib/targets.ts';
 import { benchTenants } from './lib/tenants.ts';
 import { ab } from './sections/ab.ts';
+import { abuse } from './sections/abuse.ts';
 import { accountability } from './sections/accountability.ts';
 import { breakdown } from './sections/breakdown.ts';
 import { coldStart } from './sections/cold-start.ts';
@@ -58,6 +59,7 @@ const SECTIONS = [
   breakdown,
   profile,
   noisy,
+  abuse,
   accountability,
   realtime,
   portability,

@@ -9,6 +9,7 @@ import {
 } from './accountability.ts';
 import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
 import { renderRealtime } from './realtime.ts';
+import { renderAbuse } from '../sections/abuse.ts';
 import type { BenchResults, Measured, MemoryFigures } from './results.ts';
 
 const fmt = (value: number | null | undefined, digits = 1) =>
@@ -275,6 +276,7 @@ export function renderMarkdown(results: BenchResults, chartFile: string | undefi
   }
 
   if (results.noisy) out.push(...renderNoisy(results.noisy));
+  if (results.abuse) out.push(...renderAbuse(results.abuse));
   if (results.accountability) out.push(...renderAccountability(results.accountability));
   if (results.portability) out.push(...renderPortability(results.portability));
   if (results.realtime) out.push(...renderRealtime(results.realtime));

@@ -4,6 +4,7 @@ import type { PortabilityResult } from './portability.ts';
 import type { ObservabilityResult } from './observability.ts';
 import type { ScalingResult } from './scaling.ts';
 import type { AbResult } from './ab.ts';
+import type { AbuseResult } from '../sections/abuse.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
@@ -113,6 +114,8 @@ export interface BenchResults {
   profile?: ProfileSummary & { connections: number; throughput: number };
   /** The noisy-neighbour section, on an API process of its own. */
   noisy?: NoisyResult | { error: string };
+  /** The abuse section (an attacker looping dear operations), on an API process of its own. */
+  abuse?: AbuseResult | { error: string };
   /** The accountability section (audit trigger; API keys vs tokens), on an API process of its own. */
   accountability?: AccountabilityResult | { error: string };
   /** The portability section (export and import of one tenant vs COPY). */

@@ -7,6 +7,7 @@ import { portabilityTargets } from './portability.ts';
 import { realtimeTargets } from './realtime.ts';
 import { scalingTargets } from './scaling.ts';
 import { abTargets } from './ab.ts';
+import { abuseTargets } from '../sections/abuse.ts';
 import type { BenchResults, ScenarioPoint, Target } from './results.ts';
 import { ratio, round } from './stats.ts';
 
@@ -110,6 +111,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
     });
   }
   if (results.noisy) targets.push(...noisyTargets(results.noisy));
+  if (results.abuse) targets.push(...abuseTargets(results.abuse));
   if (results.accountability) targets.push(...accountabilityTargets(results.accountability));
   if (results.realtime) targets.push(...realtimeTargets(results.realtime));
   if (results.portability) targets.push(...portabilityTargets(results.portability));

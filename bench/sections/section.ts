@@ -41,6 +41,7 @@ export type SectionResults = Partial<
     | 'breakdown'
     | 'profile'
     | 'noisy'
+    | 'abuse'
     | 'accountability'
     | 'realtime'
     | 'portability'

@@ -17,7 +17,13 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import { pgSmartTags } from 'postgraphile/utils';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { requestedCost } from '../src/limits/cost.ts';
-import type { TableRows } from '../src/limits/table-rows.ts';
+import {
+  COUNT_TIMEOUT_MS,
+  createTableRowCounts,
+  MAX_COUNTED,
+  TTL_MS,
+  type TableRows,
+} from '../src/limits/table-rows.ts';
 import { MAX_FILTER_LIST, ROW_PRICES } from '../src/limits/work.ts';
 import { EXPOSED_SCHEMAS } from '../src/plugins/preset.ts';
 import { TenantScopedKeysPlugin } from '../src/plugins/tenant-scoped-keys.ts';
@@ -327,5 +333,59 @@ describe('a relation that opts in with `@behavior +filterBy`', () => {
       '{ categories(first: 10, filter: {products: {some: {name: {includesInsensitive: "x"}}}}) { nodes { name } } }',
     );
     expect(backward.cost).toBeGreaterThan((HEAVY_ROWS * HEAVY_ROWS * ROW_PRICES.operator) / 1000);
+  });
+});
+
+describe("a tenant's row counts", () => {
+  /** A request context whose connection answers `answer` to each count, and the counts asked. */
+  function contextAnswering(answer: () => Promise<number>) {
+    const asked: string[] = [];
+    const context = {
+      pgSettings: { role: 'visitor', statement_timeout: '5' },
+      withPgClient: async (
+        settings: Record<string, string>,
+        callback: (client: unknown) => Promise<unknown>,
+      ) =>
+        callback({
+          query: async ({ text }: { text: string }) => {
+            asked.push(`${settings.statement_timeout} ${text}`);
+            return { rows: [{ rows: await answer() }] };
+          },
+        }),
+    } as unknown as Grafast.Context;
+    return { context, asked };
+  }
+
+  test('are kept for TTL_MS per caller and table, counted with their own statement timeout', async () => {
+    let now = 0;
+    const counts = createTableRowCounts(() => now);
+    const { context, asked } = contextAnswering(async () => 42);
+    const first = counts.forRequest('tenant:a', context);
+    await first.load(['app_public.products', 'app_public.products']);
+    expect(first.get('app_public.products')).toBe(42);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatch(new RegExp(`^${COUNT_TIMEOUT_MS} select count\\(\\*\\)`));
+    await counts.forRequest('tenant:a', context).load(['app_public.products']);
+    expect(asked).toHaveLength(1);
+    // Another caller is counted as itself.
+    await counts.forRequest('tenant:b', context).load(['app_public.products']);
+    expect(asked).toHaveLength(2);
+    now += TTL_MS;
+    await counts.forRequest('tenant:a', context).load(['app_public.products']);
+    expect(asked).toHaveLength(3);
+  });
+
+  test('a count cancelled by its timeout prices the table at MAX_COUNTED, and is asked again next time', async () => {
+    const counts = createTableRowCounts();
+    const { context, asked } = contextAnswering(() =>
+      Promise.reject(
+        Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' }),
+      ),
+    );
+    const rows = counts.forRequest('tenant:a', context);
+    await rows.load(['app_public.products']);
+    expect(rows.get('app_public.products')).toBe(MAX_COUNTED);
+    await counts.forRequest('tenant:a', context).load(['app_public.products']);
+    expect(asked).toHaveLength(2);
   });
 });

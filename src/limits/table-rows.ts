@@ -17,6 +17,11 @@ import pg from 'pg';
 export const TTL_MS = 60_000;
 /** Where counting stops: a tenant this large is refused any whole-table read long before. */
 export const MAX_COUNTED = 1_000_000;
+/**
+ * The count's own statement timeout, whatever the request's: a count that cannot finish
+ * in this time means a tenant (or a database) too busy to read, priced as MAX_COUNTED.
+ */
+export const COUNT_TIMEOUT_MS = 1_000;
 /** Counts kept per process at most; the oldest go first. */
 const MAX_ENTRIES = 10_000;
 
@@ -27,6 +32,8 @@ export interface TableRows {
   /** A loaded table's rows; undefined if it was not loaded. */
   get(table: string): number | undefined;
 }
+
+class CountCancelled extends Error {}
 
 interface Entry {
   rows: Promise<number>;
@@ -52,7 +59,8 @@ export function createTableRowCounts(now = () => Date.now()): TableRowCounts {
       withPgClient: WithPgClient;
       pgSettings: Record<string, string | undefined> | null;
     };
-    return withPgClient(pgSettings ?? null, async (client) => {
+    const settings = { ...pgSettings, statement_timeout: String(COUNT_TIMEOUT_MS) };
+    return withPgClient(settings, async (client) => {
       const { rows } = await client.query<{ rows: number }>({
         text: `select count(*)::int as rows from (select from ${qualified(table)} limit ${MAX_COUNTED}) counted`,
       });
@@ -60,6 +68,9 @@ export function createTableRowCounts(now = () => Date.now()): TableRowCounts {
     }).catch((error: { code?: string }) => {
       // A table the caller may not read: the operation itself is refused the same way.
       if (error.code === '42501') return 0;
+      // Cancelled by COUNT_TIMEOUT_MS: as dear as the most rows counted, this time; not
+      // kept, so a moment of load does not price the tenant's next minute.
+      if (error.code === '57014') throw new CountCancelled();
       throw error;
     });
   }
@@ -81,7 +92,15 @@ export function createTableRowCounts(now = () => Date.now()): TableRowCounts {
               // A failed count is not kept: the next request asks again.
               entry.rows.catch(() => cache.delete(cacheKey));
             }
-            pending.push(entry.rows.then((rows) => void loaded.set(table, rows)));
+            pending.push(
+              entry.rows.then(
+                (rows) => void loaded.set(table, rows),
+                (error: unknown) => {
+                  if (!(error instanceof CountCancelled)) throw error;
+                  loaded.set(table, MAX_COUNTED);
+                },
+              ),
+            );
           }
           await Promise.all(pending);
         },

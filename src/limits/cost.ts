@@ -216,13 +216,19 @@ function selectionCost(
     ? [type]
     : walk.schema.getPossibleTypes(type);
   let dearest = 0;
+  // Only one of the candidates runs: its work too is the dearest one's, not their sum.
+  const workBefore = walk.work;
+  let dearestWork = 0;
   for (const objectType of candidates) {
+    walk.work = workBefore;
     let cost = 0;
     for (const [key, nodes] of fieldsOf(walk, selectionSet, objectType)) {
       cost += fieldCost(walk, objectType, key, nodes, value, items, runs);
     }
     dearest = Math.max(dearest, cost);
+    dearestWork = Math.max(dearestWork, walk.work - workBefore);
   }
+  walk.work = workBefore + dearestWork;
   return dearest;
 }
 

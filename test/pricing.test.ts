@@ -328,6 +328,17 @@ describe('a relation that opts in with `@behavior +filterBy`', () => {
     expect(Object.keys(categoryFilter)).toContain('products');
     // Only the relation that opted in: tenants' relations stay unfilterable.
     expect(Object.keys(productFilter)).not.toContain('tenant');
+    // Or the table a relation leads to opts in, for every relation that leads to it.
+    const byTable = await schemaWith([
+      pgSmartTags({
+        kind: 'class',
+        match: (table) => table.relname === 'categories',
+        tags: { behavior: '+filterBy' },
+      }),
+    ]);
+    const byTableFilter = (byTable.getType('ProductFilter') as GraphQLInputObjectType).getFields();
+    expect(Object.keys(byTableFilter)).toContain('category');
+    expect(Object.keys(byTableFilter)).not.toContain('tenant');
 
     const rows: TableRows = { load: async () => {}, get: () => HEAVY_ROWS };
     const pages = { defaultSize: 100, maxSize: 1000, maxOffset: 10_000, maxGroups: 1000 };

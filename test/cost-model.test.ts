@@ -94,15 +94,17 @@ describe('estimates against what came back', () => {
     expect((await costOf(full, '{ products { nodes { name category { name } } } }')).requestedQueryCost).toBe(
       10 + 1 + 3 * (1 + 1),
     );
-    // first wins over the default; scalars and totalCount are free.
+    // first wins over the default; scalars are free, totalCount costs the rows it counts
+    // (4 points per 1,000 of the tenant's 26 products, rounded up).
     expect(
       (await costOf(full, '{ products(first: 5) { totalCount nodes { name price } } }')).requestedQueryCost,
-    ).toBe(10 + 1 + 5);
+    ).toBe(10 + 1 + 5 + 1);
     // An offset costs the rows it skips: the database reads them too.
     expect(
       (await costOf(full, '{ products(first: 2, offset: 5) { nodes { name } } }')).requestedQueryCost,
     ).toBe(10 + 1 + 2 + 5);
-    // groupedAggregates at its maximum of groups, each with its sum object.
+    // groupedAggregates at its maximum of groups, each with its sum object, and the rows it
+    // groups (4 + 10 + 1 points per 1,000 products, rounded up).
     expect(
       (
         await costOf(
@@ -110,7 +112,7 @@ describe('estimates against what came back', () => {
           '{ products { groupedAggregates(groupBy: [CATEGORY_ID]) { keys sum { price } } } }',
         )
       ).requestedQueryCost,
-    ).toBe(10 + 1 + 2 * (1 + 1));
+    ).toBe(10 + 1 + 2 * (1 + 1) + 1);
     // A mutation adds 10 to the operation's 10, then its payload.
     const created = await costOf(
       full,

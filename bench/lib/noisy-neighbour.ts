@@ -7,6 +7,7 @@
 // its own, so its peak RSS is the section's and the run's other memory figures stay
 // comparable with runs that skip it. See bench/README.md, "Noisy neighbour".
 import pg from 'pg';
+import { ROW_PRICES, rowsPrice } from '../../src/limits/work.ts';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import { runNoisyLoad, type NoisyLoadResult } from './noisy-load.ts';
@@ -32,12 +33,18 @@ import { graphql, signToken } from './tenants.ts';
 // identical arguments into one SQL query (15 identical aliases ran 1 SELECT, checked
 // 2026-11-26), which would spare the database 14 of the 15 reads the budget pays for.
 // Not `offset`: skipped rows cost 1 point each, so distinct offsets would shrink the
-// pages to 41 rows. The filters need 331 rows at or above the highest price bound.
+// pages to 41 rows. The filters need a page of rows at or above the highest price bound.
+//
+// A price range is a filter no index serves (src/limits/work.ts): each alias also pays
+// for scanning the tenant's NOISY_PRODUCTS rows, (40 + 4) × 5 = 220 points, so the page
+// is 4,990 / 15 − 220 − 1 = 111 rows: 10 + 15 × (1 + 111 + 220) = 4,990 points.
 const OPERATION_COST = 10;
 const MAX_OPERATION_COST = 5_000;
 export const NOISY_ALIASES = 15;
-export const NOISY_PAGE_SIZE = Math.floor((MAX_OPERATION_COST - OPERATION_COST) / NOISY_ALIASES) - 1;
 const NOISY_PRODUCTS = 5_000;
+const SCAN_COST = rowsPrice(NOISY_PRODUCTS, ROW_PRICES.pageScan + ROW_PRICES.operator);
+export const NOISY_PAGE_SIZE =
+  Math.floor((MAX_OPERATION_COST - OPERATION_COST) / NOISY_ALIASES - SCAN_COST) - 1;
 /** Connections of the noisy tenant: the per-tenant limit of executing operations. */
 export const NOISY_CONNECTIONS = 4;
 const NOISY_SLUG = 'bench-noisy';
@@ -53,7 +60,7 @@ export function noisyQuery(pageSize = NOISY_PAGE_SIZE): string {
 
 /** What the request costs under the budget model above. */
 export function budgetCost(pageSize: number): number {
-  return OPERATION_COST + NOISY_ALIASES * (1 + pageSize);
+  return OPERATION_COST + NOISY_ALIASES * (1 + pageSize + SCAN_COST);
 }
 
 // ---------------------------------------------------------------------------------------

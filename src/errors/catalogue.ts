@@ -122,6 +122,11 @@ export const CATALOGUE = {
   },
   PAGE_SIZE_TOO_LARGE: { status: 400, origin: 'limit', message: 'A page is larger than MAX_PAGE_SIZE.' },
   OFFSET_TOO_LARGE: { status: 400, origin: 'limit', message: 'An offset is larger than MAX_OFFSET.' },
+  FILTER_LIST_TOO_LONG: {
+    status: 400,
+    origin: 'limit',
+    message: 'A filter list (in, notIn and their Insensitive forms) has more than 100 values.',
+  },
   TOO_MANY_GROUPS: {
     status: 400,
     origin: 'limit',

@@ -12,6 +12,13 @@
 //
 // Aliases, fragments, inline fragments and @skip/@include count as they execute. For an
 // abstract type (the Node interface) the estimate takes the dearest possible type.
+//
+// On top of the objects, the *work*: what the database reads that the response does not
+// show (work.ts): `totalCount`, aggregates, groupedAggregates and filters no index serves
+// are priced by the rows of the caller's tenant they read (table-rows.ts), each
+// connection as many times as it runs (nested in a list: once per parent row, at most the
+// parent table's rows). The work is priced before execution only, and the actual cost
+// keeps it: what came back does not change what was read.
 import {
   getArgumentValues,
   getDirectiveValues,
@@ -31,9 +38,20 @@ import {
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLField,
+  type GraphQLInputObjectType,
   type GraphQLSchema,
   type SelectionSetNode,
+  isInputObjectType,
 } from 'grafast/graphql';
+import type { TableRows } from './table-rows.ts';
+import {
+  aggregateValuesWork,
+  FilterListError,
+  filterWork,
+  ROW_PRICES,
+  rowsPrice,
+  type FilterWork,
+} from './work.ts';
 
 export interface PageLimits {
   /** Rows of a connection without first/last. */
@@ -51,9 +69,9 @@ export const OPERATION_COST = 10;
 /** What each mutation field adds: a write and its triggers. */
 export const MUTATION_COST = 10;
 
-/** A page size or offset over its maximum: the client's to fix, before anything runs. */
+/** A page size, offset or filter list over its maximum: the client's to fix, before anything runs. */
 export class PageLimitError extends Error {
-  readonly code: 'PAGE_SIZE_TOO_LARGE' | 'OFFSET_TOO_LARGE';
+  readonly code: 'PAGE_SIZE_TOO_LARGE' | 'OFFSET_TOO_LARGE' | 'FILTER_LIST_TOO_LONG';
   constructor(code: PageLimitError['code'], message: string) {
     super(message);
     this.code = code;
@@ -72,6 +90,19 @@ interface Walk {
   fields: Map<SelectionSetNode, Map<GraphQLObjectType, Map<string, FieldNode[]>>>;
   merged: Map<FieldNode[], SelectionSetNode>;
   pageSizes: Map<FieldNode, { size: number; offset: number }>;
+  /** The caller's rows of a table (0 until loaded); records the tables asked for. */
+  rows: (table: string) => number;
+  /** Work priced so far (estimate mode only). */
+  work: number;
+  /** Whether anything priced by rows was met: only then are the rows counted. */
+  readsRows: boolean;
+}
+
+/** How many items a list holds (the estimate's page) and how often each runs (work). */
+interface Items {
+  size: number;
+  /** Times the items' selections run: parents' runs × min(page, the table's rows). */
+  runs: number;
 }
 
 const isConnection = (type: GraphQLCompositeType) =>
@@ -177,20 +208,27 @@ function selectionCost(
   selectionSet: SelectionSetNode | undefined,
   type: GraphQLCompositeType,
   value: unknown,
-  pageSize: number,
+  items: Items,
+  runs: number,
 ): number {
   if (!selectionSet) return 0;
   const candidates: readonly GraphQLObjectType[] = isObjectType(type)
     ? [type]
     : walk.schema.getPossibleTypes(type);
   let dearest = 0;
+  // Only one of the candidates runs: its work too is the dearest one's, not their sum.
+  const workBefore = walk.work;
+  let dearestWork = 0;
   for (const objectType of candidates) {
+    walk.work = workBefore;
     let cost = 0;
     for (const [key, nodes] of fieldsOf(walk, selectionSet, objectType)) {
-      cost += fieldCost(walk, objectType, key, nodes, value, pageSize);
+      cost += fieldCost(walk, objectType, key, nodes, value, items, runs);
     }
     dearest = Math.max(dearest, cost);
+    dearestWork = Math.max(dearestWork, walk.work - workBefore);
   }
+  walk.work = workBefore + dearestWork;
   return dearest;
 }
 
@@ -200,7 +238,8 @@ function fieldCost(
   key: string,
   nodes: FieldNode[],
   parent: unknown,
-  pageSize: number,
+  items: Items,
+  runs: number,
 ): number {
   const field = owner.getFields()[nodes[0]!.name.value];
   if (!field) return 0; // __typename and the like
@@ -222,15 +261,114 @@ function fieldCost(
     }
   }
   const page = isConnection(named) ? pageOf(walk, owner, field, nodes[0]!) : undefined;
-  const itemCost = (item: unknown) =>
-    1 + selectionCost(walk, selectionSet, named, item, page?.size ?? pageSize);
+  let inner = items;
+  if (page) {
+    const table = (named as GraphQLObjectType).extensions.tenantgraph?.table;
+    if (!walk.actual)
+      walk.work +=
+        runs *
+        connectionWork(walk, owner, field, nodes[0]!, named as GraphQLObjectType, selectionSet!, table);
+    const rows = table ? walk.rows(table) : 0;
+    inner = { size: page.size, runs: table && rows > 0 ? Math.min(page.size, rows) : page.size };
+  }
+  const list = isListType(getNullableType(field.type));
+  const itemRuns = list && field.name !== 'groupedAggregates' ? runs * items.runs : runs;
+  const itemCost = (item: unknown) => 1 + selectionCost(walk, selectionSet, named, item, inner, itemRuns);
 
-  if (!isListType(getNullableType(field.type))) return itemCost(value) + (page?.offset ?? 0);
+  if (!list) return itemCost(value) + (page?.offset ?? 0);
   if (walk.actual)
     return (value as unknown[]).reduce<number>((sum, item) => sum + (item == null ? 0 : itemCost(item)), 0);
   // nodes and edges hold the enclosing connection's page; groupedAggregates its groups.
-  const length = field.name === 'groupedAggregates' ? walk.pages.maxGroups : pageSize;
+  const length = field.name === 'groupedAggregates' ? walk.pages.maxGroups : items.size;
   return length * itemCost(undefined);
+}
+
+/** The columns each aggregate of a selection computes: `sum { price } distinctCount { name price }` → sum 1, distinctCount 2. */
+function aggregateKinds(walk: Walk, type: GraphQLObjectType, nodes: FieldNode[]): Array<[string, number]> {
+  const kinds: Array<[string, number]> = [];
+  for (const node of nodes) {
+    if (!node.selectionSet) continue;
+    for (const [, kindNodes] of fieldsOf(walk, node.selectionSet, type)) {
+      const kind = type.getFields()[kindNodes[0]!.name.value];
+      const kindType = kind && getNamedType(kind.type);
+      if (!kindType || !isObjectType(kindType)) continue;
+      let columns = 0;
+      for (const kindNode of kindNodes) {
+        if (kindNode.selectionSet) columns += fieldsOf(walk, kindNode.selectionSet, kindType).size;
+      }
+      kinds.push([kind.name, columns]);
+    }
+  }
+  return kinds;
+}
+
+/**
+ * What one run of a connection reads beyond its page, in points: every `totalCount`,
+ * `aggregates` and `groupedAggregates` (each alias is its own statement) reads all the
+ * tenant's rows the filter lets through, testing the filter on each; a page whose filter
+ * no index serves scans them too. Refuses lists over MAX_FILTER_LIST.
+ */
+function connectionWork(
+  walk: Walk,
+  owner: GraphQLObjectType,
+  field: GraphQLField<unknown, unknown>,
+  node: FieldNode,
+  connection: GraphQLObjectType,
+  selectionSet: SelectionSetNode,
+  table: string | undefined,
+): number {
+  if (!table) return 0;
+  const args = argumentsOf(walk, field, node);
+  const filterArg = field.args.find((arg) => arg.name === 'filter');
+  const filterType = filterArg && getNamedType(filterArg.type);
+  let filter: FilterWork = { served: true, perRow: 0, flat: 0 };
+  if (filterType && isInputObjectType(filterType) && args.filter != null) {
+    try {
+      filter = filterWork(filterType as GraphQLInputObjectType, args.filter, {
+        rows: walk.rows,
+        path: `${owner.name}.${field.name}`,
+      });
+    } catch (error) {
+      if (error instanceof FilterListError) throw new PageLimitError(error.code, error.message);
+      throw error;
+    }
+  }
+  let perThousand = 0;
+  let statements = 0;
+  let pageRead = false;
+  for (const [, fieldNodes] of fieldsOf(walk, selectionSet, connection)) {
+    const name = fieldNodes[0]!.name.value;
+    const selected = connection.getFields()[name];
+    const selectedType = selected && getNamedType(selected.type);
+    if (name === 'totalCount') {
+      statements += 1;
+      perThousand += ROW_PRICES.count + filter.perRow;
+    } else if (name === 'aggregates' && isObjectType(selectedType)) {
+      statements += 1;
+      perThousand +=
+        ROW_PRICES.count +
+        filter.perRow +
+        aggregateValuesWork(aggregateKinds(walk, selectedType, fieldNodes));
+    } else if (name === 'groupedAggregates' && selected && isObjectType(selectedType)) {
+      for (const groupNode of fieldNodes) {
+        statements += 1;
+        const { groupBy } = argumentsOf(walk, selected, groupNode) as { groupBy?: unknown[] | null };
+        perThousand +=
+          ROW_PRICES.count +
+          filter.perRow +
+          ROW_PRICES.groupBy * (groupBy?.length ?? 1) +
+          aggregateValuesWork(aggregateKinds(walk, selectedType, [groupNode]));
+      }
+    } else if (!pageRead && (name === 'nodes' || name === 'edges' || name === 'pageInfo')) {
+      pageRead = true;
+      statements += 1;
+      if (!filter.served) perThousand += ROW_PRICES.pageScan + filter.perRow;
+    }
+  }
+  const flat = statements * filter.flat;
+  if (perThousand === 0) return flat;
+  walk.readsRows = true;
+  return flat + rowsPrice(walk.rows(table), perThousand);
 }
 
 export interface OperationInput {
@@ -246,11 +384,12 @@ function operationCost(
   pages: PageLimits,
   data: Record<string, unknown> | null | undefined,
   actual: boolean,
-): number {
+  rows: (table: string) => number,
+): { cost: number; walk: Walk | undefined } {
   const operation = getOperationAST(input.document, input.operationName);
-  if (!operation) return OPERATION_COST;
+  if (!operation) return { cost: OPERATION_COST, walk: undefined };
   const root = input.schema.getRootType(operation.operation);
-  if (!root) return OPERATION_COST;
+  if (!root) return { cost: OPERATION_COST, walk: undefined };
   const walk: Walk = {
     schema: input.schema,
     fragments: new Map(
@@ -264,25 +403,52 @@ function operationCost(
     fields: new Map(),
     merged: new Map(),
     pageSizes: new Map(),
+    rows,
+    work: 0,
+    readsRows: false,
   };
   let cost = OPERATION_COST;
+  const items: Items = { size: pages.defaultSize, runs: pages.defaultSize };
   for (const [key, nodes] of collectFields(walk, operation.selectionSet, root)) {
     if (operation.operation === 'mutation') cost += MUTATION_COST;
-    cost += fieldCost(walk, root, key, nodes, data, pages.defaultSize);
+    cost += fieldCost(walk, root, key, nodes, data, items, 1);
   }
-  return cost;
+  return { cost: cost + walk.work, walk };
 }
 
-/** The cost an operation may reach, before it runs. Throws PageLimitError. */
-export function requestedCost(input: OperationInput, pages: PageLimits): number {
-  return operationCost(input, pages, undefined, false);
+/** An operation's estimate: `cost` in all, of which `work` for the rows it reads (kept after execution). */
+export interface Estimate {
+  cost: number;
+  work: number;
 }
 
-/** The cost of what an operation returned. */
+/**
+ * The cost an operation may reach, before it runs. Throws PageLimitError. When it reads
+ * rows (totalCount, aggregates, a filter no index serves), the caller's rows of the
+ * tables it reads are counted first (`tableRows`); without `tableRows` they count as 0.
+ */
+export async function requestedCost(
+  input: OperationInput,
+  pages: PageLimits,
+  tableRows?: TableRows,
+): Promise<Estimate> {
+  const tables = new Set<string>();
+  const first = operationCost(input, pages, undefined, false, (table) => {
+    tables.add(table);
+    return 0;
+  });
+  if (!first.walk?.readsRows || !tableRows) return { cost: first.cost, work: first.walk?.work ?? 0 };
+  await tableRows.load(tables);
+  const priced = operationCost(input, pages, undefined, false, (table) => tableRows.get(table) ?? 0);
+  return { cost: priced.cost, work: priced.walk!.work };
+}
+
+/** The cost of what an operation returned, plus the work its estimate priced (`work`). */
 export function actualCost(
   input: OperationInput,
   pages: PageLimits,
   data: Record<string, unknown> | null | undefined,
+  work = 0,
 ): number {
-  return operationCost(input, pages, data, true);
+  return operationCost(input, pages, data, true, () => 0).cost + work;
 }

@@ -22,11 +22,13 @@ import {
   OPERATION_COST,
   PageLimitError,
   requestedCost,
+  type Estimate,
   type OperationInput,
   type PageLimits,
 } from './cost.ts';
 import { badIdVariable, invalidIdMessage } from './global-ids.ts';
 import { createHoldBack } from './hold-back.ts';
+import { createTableRowCounts } from './table-rows.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
@@ -113,6 +115,7 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
 export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
   const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs } = options;
   const holdBack = createHoldBack(throttleDelayMs);
+  const tableRowCounts = createTableRowCounts();
 
   const validators = new WeakMap<GraphQLSchema, ParseAndValidate>();
   const parseAndValidateFor = (schema: GraphQLSchema) => {
@@ -174,8 +177,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     );
     if (badId !== undefined) return refuse(key, 'INVALID_ID', invalidIdMessage(badId));
     let requested: number;
+    let estimate: Estimate;
     try {
-      requested = requestedCost(input, pages);
+      estimate = await requestedCost(input, pages, tableRowCounts.forRequest(key, context));
+      requested = estimate.cost;
     } catch (error) {
       if (error instanceof PageLimitError) return refuse(key, error.code, error.message);
       throw error;
@@ -220,7 +225,8 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     // Incremental delivery (not offered by this schema today) keeps its reservation.
     if (isAsyncIterable(result)) return result;
 
-    const actual = actualCost(input, pages, result.data);
+    // The rows read were read, whatever came back: the refund stops at the work's price.
+    const actual = actualCost(input, pages, result.data, estimate.work);
     if (context.usage) context.usage.actualCost = actual;
     if (budget && actual < requested) throttleStatus = await budget.refund(key, requested - actual);
     const cost: CostExtension = {

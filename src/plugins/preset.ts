@@ -19,6 +19,7 @@ import { createPageSizePlugin } from './page-sizes.ts';
 import { RefusedUpdatesPlugin } from './refused-updates.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 import { trustedDocumentsPreset, type TrustedDocuments } from './trusted-documents.ts';
+import { WorkTablesPlugin } from './work-tables.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
 export const GRAPHQL_PATH = '/graphql';
@@ -68,6 +69,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
       createPageSizePlugin(options.limits.pages),
       createLimitsPlugin(options.limits),
       RealtimeSchemaPlugin,
+      WorkTablesPlugin,
       ...(options.development ? [ExplainOnRequestPlugin] : []),
       ...(options.plugins ?? []),
     ],

@@ -4,45 +4,6 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
-/** A filter to be used against aggregates of `ApiKey` object types. */
-export type ApiKeyAggregatesFilter = {
-  /** Distinct count aggregate over matching `ApiKey` objects. */
-  distinctCount?: ApiKeyDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `ApiKey` object to be included within the aggregate. */
-  filter?: ApiKeyFilter | null | undefined;
-};
-
-export type ApiKeyDistinctCountAggregateFilter = {
-  createdAt?: BigIntFilter | null | undefined;
-  createdBy?: BigIntFilter | null | undefined;
-  rowId?: BigIntFilter | null | undefined;
-  tenantId?: BigIntFilter | null | undefined;
-};
-
-/** A filter to be used against `ApiKey` object types. All fields are combined with a logical ‘and.’ */
-export type ApiKeyFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<ApiKeyFilter> | null | undefined;
-  /** Filter by the object’s `createdAt` field. */
-  createdAt?: DatetimeFilter | null | undefined;
-  /** Filter by the object’s `createdBy` field. */
-  createdBy?: UuidFilter | null | undefined;
-  /** Negates the expression. */
-  not?: ApiKeyFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<ApiKeyFilter> | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
-  /** Filter by the object’s `tenantId` field. */
-  tenantId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `userByCreatedBy` relation. */
-  userByCreatedBy?: UserFilter | null | undefined;
-  /** A related `userByCreatedBy` exists. */
-  userByCreatedByExists?: boolean | null | undefined;
-};
-
 /** A filter to be used against BigFloat fields. All fields are combined with a logical ‘and.’ */
 export type BigFloatFilter = {
   /** Not equal to the specified value, treating null like an ordinary value. */
@@ -67,83 +28,6 @@ export type BigFloatFilter = {
   notEqualTo?: string | null | undefined;
   /** Not included in the specified list. */
   notIn?: Array<string> | null | undefined;
-};
-
-/** A filter to be used against BigInt fields. All fields are combined with a logical ‘and.’ */
-export type BigIntFilter = {
-  /** Not equal to the specified value, treating null like an ordinary value. */
-  distinctFrom?: string | null | undefined;
-  /** Equal to the specified value. */
-  equalTo?: string | null | undefined;
-  /** Greater than the specified value. */
-  greaterThan?: string | null | undefined;
-  /** Greater than or equal to the specified value. */
-  greaterThanOrEqualTo?: string | null | undefined;
-  /** Included in the specified list. */
-  in?: Array<string> | null | undefined;
-  /** Is null (if `true` is specified) or is not null (if `false` is specified). */
-  isNull?: boolean | null | undefined;
-  /** Less than the specified value. */
-  lessThan?: string | null | undefined;
-  /** Less than or equal to the specified value. */
-  lessThanOrEqualTo?: string | null | undefined;
-  /** Equal to the specified value, treating null like an ordinary value. */
-  notDistinctFrom?: string | null | undefined;
-  /** Not equal to the specified value. */
-  notEqualTo?: string | null | undefined;
-  /** Not included in the specified list. */
-  notIn?: Array<string> | null | undefined;
-};
-
-/** A filter to be used against aggregates of `Category` object types. */
-export type CategoryAggregatesFilter = {
-  /** Distinct count aggregate over matching `Category` objects. */
-  distinctCount?: CategoryDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `Category` object to be included within the aggregate. */
-  filter?: CategoryFilter | null | undefined;
-};
-
-export type CategoryDistinctCountAggregateFilter = {
-  createdAt?: BigIntFilter | null | undefined;
-  name?: BigIntFilter | null | undefined;
-  rowId?: BigIntFilter | null | undefined;
-  tenantId?: BigIntFilter | null | undefined;
-};
-
-/** A filter to be used against `Category` object types. All fields are combined with a logical ‘and.’ */
-export type CategoryFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<CategoryFilter> | null | undefined;
-  /** Filter by the object’s `createdAt` field. */
-  createdAt?: DatetimeFilter | null | undefined;
-  /** Filter by the object’s `name` field. */
-  name?: StringFilter | null | undefined;
-  /** Negates the expression. */
-  not?: CategoryFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<CategoryFilter> | null | undefined;
-  /** Filter by the object’s `products` relation. */
-  products?: CategoryToManyProductFilter | null | undefined;
-  /** Some related `products` exist. */
-  productsExist?: boolean | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
-  /** Filter by the object’s `tenantId` field. */
-  tenantId?: UuidFilter | null | undefined;
-};
-
-/** A filter to be used against many `Product` object types. All fields are combined with a logical ‘and.’ */
-export type CategoryToManyProductFilter = {
-  /** Aggregates across related `Product` match the filter criteria. */
-  aggregates?: ProductAggregatesFilter | null | undefined;
-  /** Every related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: ProductFilter | null | undefined;
-  /** No related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: ProductFilter | null | undefined;
-  /** Some related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: ProductFilter | null | undefined;
 };
 
 /** A filter to be used against Datetime fields. All fields are combined with a logical ‘and.’ */
@@ -172,82 +56,12 @@ export type DatetimeFilter = {
   notIn?: Array<string> | null | undefined;
 };
 
-/** A filter to be used against aggregates of `Invitation` object types. */
-export type InvitationAggregatesFilter = {
-  /** Distinct count aggregate over matching `Invitation` objects. */
-  distinctCount?: InvitationDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `Invitation` object to be included within the aggregate. */
-  filter?: InvitationFilter | null | undefined;
-};
-
-export type InvitationDistinctCountAggregateFilter = {
-  createdAt?: BigIntFilter | null | undefined;
-  invitedBy?: BigIntFilter | null | undefined;
-  rowId?: BigIntFilter | null | undefined;
-  tenantId?: BigIntFilter | null | undefined;
-};
-
-/** A filter to be used against `Invitation` object types. All fields are combined with a logical ‘and.’ */
-export type InvitationFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<InvitationFilter> | null | undefined;
-  /** Filter by the object’s `createdAt` field. */
-  createdAt?: DatetimeFilter | null | undefined;
-  /** Filter by the object’s `invitedBy` field. */
-  invitedBy?: UuidFilter | null | undefined;
-  /** Negates the expression. */
-  not?: InvitationFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<InvitationFilter> | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
-  /** Filter by the object’s `tenantId` field. */
-  tenantId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `userByInvitedBy` relation. */
-  userByInvitedBy?: UserFilter | null | undefined;
-  /** A related `userByInvitedBy` exists. */
-  userByInvitedByExists?: boolean | null | undefined;
-};
-
 /** Where an invitation stands. A pending invitation past its `expiresAt` can no longer be accepted; resend it. */
 export type InvitationStatus =
   | 'accepted'
   | 'declined'
   | 'pending'
   | 'revoked';
-
-/** A filter to be used against aggregates of `Membership` object types. */
-export type MembershipAggregatesFilter = {
-  /** Distinct count aggregate over matching `Membership` objects. */
-  distinctCount?: MembershipDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `Membership` object to be included within the aggregate. */
-  filter?: MembershipFilter | null | undefined;
-};
-
-export type MembershipDistinctCountAggregateFilter = {
-  tenantId?: BigIntFilter | null | undefined;
-  userId?: BigIntFilter | null | undefined;
-};
-
-/** A filter to be used against `Membership` object types. All fields are combined with a logical ‘and.’ */
-export type MembershipFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<MembershipFilter> | null | undefined;
-  /** Negates the expression. */
-  not?: MembershipFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<MembershipFilter> | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
-  /** Filter by the object’s `tenantId` field. */
-  tenantId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `user` relation. */
-  user?: UserFilter | null | undefined;
-  /** Filter by the object’s `userId` field. */
-  userId?: UuidFilter | null | undefined;
-};
 
 /**
  * What a member may do in a tenant: `viewer` reads; `member` also creates and
@@ -260,51 +74,10 @@ export type MembershipRole =
   | 'owner'
   | 'viewer';
 
-/** A filter to be used against aggregates of `Product` object types. */
-export type ProductAggregatesFilter = {
-  /** Mean average aggregate over matching `Product` objects. */
-  average?: ProductAverageAggregateFilter | null | undefined;
-  /** Distinct count aggregate over matching `Product` objects. */
-  distinctCount?: ProductDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `Product` object to be included within the aggregate. */
-  filter?: ProductFilter | null | undefined;
-  /** Maximum aggregate over matching `Product` objects. */
-  max?: ProductMaxAggregateFilter | null | undefined;
-  /** Minimum aggregate over matching `Product` objects. */
-  min?: ProductMinAggregateFilter | null | undefined;
-  /** Population standard deviation aggregate over matching `Product` objects. */
-  stddevPopulation?: ProductStddevPopulationAggregateFilter | null | undefined;
-  /** Sample standard deviation aggregate over matching `Product` objects. */
-  stddevSample?: ProductStddevSampleAggregateFilter | null | undefined;
-  /** Sum aggregate over matching `Product` objects. */
-  sum?: ProductSumAggregateFilter | null | undefined;
-  /** Population variance aggregate over matching `Product` objects. */
-  variancePopulation?: ProductVariancePopulationAggregateFilter | null | undefined;
-  /** Sample variance aggregate over matching `Product` objects. */
-  varianceSample?: ProductVarianceSampleAggregateFilter | null | undefined;
-};
-
-export type ProductAverageAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductDistinctCountAggregateFilter = {
-  categoryId?: BigIntFilter | null | undefined;
-  createdAt?: BigIntFilter | null | undefined;
-  name?: BigIntFilter | null | undefined;
-  price?: BigIntFilter | null | undefined;
-  rowId?: BigIntFilter | null | undefined;
-  tenantId?: BigIntFilter | null | undefined;
-};
-
 /** A filter to be used against `Product` object types. All fields are combined with a logical ‘and.’ */
 export type ProductFilter = {
   /** Checks for all expressions in this list. */
   and?: Array<ProductFilter> | null | undefined;
-  /** Filter by the object’s `category` relation. */
-  category?: CategoryFilter | null | undefined;
-  /** A related `category` exists. */
-  categoryExists?: boolean | null | undefined;
   /** Filter by the object’s `categoryId` field. */
   categoryId?: UuidFilter | null | undefined;
   /** Filter by the object’s `createdAt` field. */
@@ -319,18 +92,8 @@ export type ProductFilter = {
   price?: BigFloatFilter | null | undefined;
   /** Filter by the object’s `rowId` field. */
   rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
   /** Filter by the object’s `tenantId` field. */
   tenantId?: UuidFilter | null | undefined;
-};
-
-export type ProductMaxAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductMinAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
 };
 
 /** Represents an update to a `Product`. Fields that are set will be updated. */
@@ -341,26 +104,6 @@ export type ProductPatch = {
   name?: string | null | undefined;
   /** The price, at least 0 and below 100,000,000, with two decimal places. */
   price?: string | null | undefined;
-};
-
-export type ProductStddevPopulationAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductStddevSampleAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductSumAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductVariancePopulationAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
-};
-
-export type ProductVarianceSampleAggregateFilter = {
-  price?: BigFloatFilter | null | undefined;
 };
 
 /**
@@ -455,155 +198,6 @@ export type StringFilter = {
   startsWithInsensitive?: string | null | undefined;
 };
 
-/** A filter to be used against aggregates of `TenantExport` object types. */
-export type TenantExportAggregatesFilter = {
-  /** Distinct count aggregate over matching `TenantExport` objects. */
-  distinctCount?: TenantExportDistinctCountAggregateFilter | null | undefined;
-  /** A filter that must pass for the relevant `TenantExport` object to be included within the aggregate. */
-  filter?: TenantExportFilter | null | undefined;
-};
-
-export type TenantExportDistinctCountAggregateFilter = {
-  createdAt?: BigIntFilter | null | undefined;
-  requestedBy?: BigIntFilter | null | undefined;
-  rowId?: BigIntFilter | null | undefined;
-  tenantId?: BigIntFilter | null | undefined;
-};
-
-/** A filter to be used against `TenantExport` object types. All fields are combined with a logical ‘and.’ */
-export type TenantExportFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<TenantExportFilter> | null | undefined;
-  /** Filter by the object’s `createdAt` field. */
-  createdAt?: DatetimeFilter | null | undefined;
-  /** Negates the expression. */
-  not?: TenantExportFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<TenantExportFilter> | null | undefined;
-  /** Filter by the object’s `requestedBy` field. */
-  requestedBy?: UuidFilter | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenant` relation. */
-  tenant?: TenantFilter | null | undefined;
-  /** Filter by the object’s `tenantId` field. */
-  tenantId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `userByRequestedBy` relation. */
-  userByRequestedBy?: UserFilter | null | undefined;
-  /** A related `userByRequestedBy` exists. */
-  userByRequestedByExists?: boolean | null | undefined;
-};
-
-/** A filter to be used against `Tenant` object types. All fields are combined with a logical ‘and.’ */
-export type TenantFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<TenantFilter> | null | undefined;
-  /** Filter by the object’s `apiKeys` relation. */
-  apiKeys?: TenantToManyApiKeyFilter | null | undefined;
-  /** Some related `apiKeys` exist. */
-  apiKeysExist?: boolean | null | undefined;
-  /** Filter by the object’s `categories` relation. */
-  categories?: TenantToManyCategoryFilter | null | undefined;
-  /** Some related `categories` exist. */
-  categoriesExist?: boolean | null | undefined;
-  /** Filter by the object’s `invitations` relation. */
-  invitations?: TenantToManyInvitationFilter | null | undefined;
-  /** Some related `invitations` exist. */
-  invitationsExist?: boolean | null | undefined;
-  /** Filter by the object’s `memberships` relation. */
-  memberships?: TenantToManyMembershipFilter | null | undefined;
-  /** Some related `memberships` exist. */
-  membershipsExist?: boolean | null | undefined;
-  /** Negates the expression. */
-  not?: TenantFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<TenantFilter> | null | undefined;
-  /** Filter by the object’s `products` relation. */
-  products?: TenantToManyProductFilter | null | undefined;
-  /** Some related `products` exist. */
-  productsExist?: boolean | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `slug` field. */
-  slug?: StringFilter | null | undefined;
-  /** Filter by the object’s `tenantExports` relation. */
-  tenantExports?: TenantToManyTenantExportFilter | null | undefined;
-  /** Some related `tenantExports` exist. */
-  tenantExportsExist?: boolean | null | undefined;
-};
-
-/** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyApiKeyFilter = {
-  /** Aggregates across related `ApiKey` match the filter criteria. */
-  aggregates?: ApiKeyAggregatesFilter | null | undefined;
-  /** Every related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: ApiKeyFilter | null | undefined;
-  /** No related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: ApiKeyFilter | null | undefined;
-  /** Some related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: ApiKeyFilter | null | undefined;
-};
-
-/** A filter to be used against many `Category` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyCategoryFilter = {
-  /** Aggregates across related `Category` match the filter criteria. */
-  aggregates?: CategoryAggregatesFilter | null | undefined;
-  /** Every related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: CategoryFilter | null | undefined;
-  /** No related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: CategoryFilter | null | undefined;
-  /** Some related `Category` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: CategoryFilter | null | undefined;
-};
-
-/** A filter to be used against many `Invitation` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyInvitationFilter = {
-  /** Aggregates across related `Invitation` match the filter criteria. */
-  aggregates?: InvitationAggregatesFilter | null | undefined;
-  /** Every related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: InvitationFilter | null | undefined;
-  /** No related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: InvitationFilter | null | undefined;
-  /** Some related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: InvitationFilter | null | undefined;
-};
-
-/** A filter to be used against many `Membership` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyMembershipFilter = {
-  /** Aggregates across related `Membership` match the filter criteria. */
-  aggregates?: MembershipAggregatesFilter | null | undefined;
-  /** Every related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: MembershipFilter | null | undefined;
-  /** No related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: MembershipFilter | null | undefined;
-  /** Some related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: MembershipFilter | null | undefined;
-};
-
-/** A filter to be used against many `Product` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyProductFilter = {
-  /** Aggregates across related `Product` match the filter criteria. */
-  aggregates?: ProductAggregatesFilter | null | undefined;
-  /** Every related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: ProductFilter | null | undefined;
-  /** No related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: ProductFilter | null | undefined;
-  /** Some related `Product` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: ProductFilter | null | undefined;
-};
-
-/** A filter to be used against many `TenantExport` object types. All fields are combined with a logical ‘and.’ */
-export type TenantToManyTenantExportFilter = {
-  /** Aggregates across related `TenantExport` match the filter criteria. */
-  aggregates?: TenantExportAggregatesFilter | null | undefined;
-  /** Every related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: TenantExportFilter | null | undefined;
-  /** No related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: TenantExportFilter | null | undefined;
-  /** Some related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: TenantExportFilter | null | undefined;
-};
-
 /** A filter to be used against UUID fields. All fields are combined with a logical ‘and.’ */
 export type UuidFilter = {
   /** Not equal to the specified value, treating null like an ordinary value. */
@@ -628,84 +222,6 @@ export type UuidFilter = {
   notEqualTo?: string | null | undefined;
   /** Not included in the specified list. */
   notIn?: Array<string> | null | undefined;
-};
-
-/** A filter to be used against `User` object types. All fields are combined with a logical ‘and.’ */
-export type UserFilter = {
-  /** Checks for all expressions in this list. */
-  and?: Array<UserFilter> | null | undefined;
-  /** Filter by the object’s `apiKeysByCreatedBy` relation. */
-  apiKeysByCreatedBy?: UserToManyApiKeyFilter | null | undefined;
-  /** Some related `apiKeysByCreatedBy` exist. */
-  apiKeysByCreatedByExist?: boolean | null | undefined;
-  /** Filter by the object’s `email` field. */
-  email?: StringFilter | null | undefined;
-  /** Filter by the object’s `invitationsByInvitedBy` relation. */
-  invitationsByInvitedBy?: UserToManyInvitationFilter | null | undefined;
-  /** Some related `invitationsByInvitedBy` exist. */
-  invitationsByInvitedByExist?: boolean | null | undefined;
-  /** Filter by the object’s `memberships` relation. */
-  memberships?: UserToManyMembershipFilter | null | undefined;
-  /** Some related `memberships` exist. */
-  membershipsExist?: boolean | null | undefined;
-  /** Negates the expression. */
-  not?: UserFilter | null | undefined;
-  /** Checks for any expressions in this list. */
-  or?: Array<UserFilter> | null | undefined;
-  /** Filter by the object’s `rowId` field. */
-  rowId?: UuidFilter | null | undefined;
-  /** Filter by the object’s `tenantExportsByRequestedBy` relation. */
-  tenantExportsByRequestedBy?: UserToManyTenantExportFilter | null | undefined;
-  /** Some related `tenantExportsByRequestedBy` exist. */
-  tenantExportsByRequestedByExist?: boolean | null | undefined;
-};
-
-/** A filter to be used against many `ApiKey` object types. All fields are combined with a logical ‘and.’ */
-export type UserToManyApiKeyFilter = {
-  /** Aggregates across related `ApiKey` match the filter criteria. */
-  aggregates?: ApiKeyAggregatesFilter | null | undefined;
-  /** Every related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: ApiKeyFilter | null | undefined;
-  /** No related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: ApiKeyFilter | null | undefined;
-  /** Some related `ApiKey` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: ApiKeyFilter | null | undefined;
-};
-
-/** A filter to be used against many `Invitation` object types. All fields are combined with a logical ‘and.’ */
-export type UserToManyInvitationFilter = {
-  /** Aggregates across related `Invitation` match the filter criteria. */
-  aggregates?: InvitationAggregatesFilter | null | undefined;
-  /** Every related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: InvitationFilter | null | undefined;
-  /** No related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: InvitationFilter | null | undefined;
-  /** Some related `Invitation` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: InvitationFilter | null | undefined;
-};
-
-/** A filter to be used against many `Membership` object types. All fields are combined with a logical ‘and.’ */
-export type UserToManyMembershipFilter = {
-  /** Aggregates across related `Membership` match the filter criteria. */
-  aggregates?: MembershipAggregatesFilter | null | undefined;
-  /** Every related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: MembershipFilter | null | undefined;
-  /** No related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: MembershipFilter | null | undefined;
-  /** Some related `Membership` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: MembershipFilter | null | undefined;
-};
-
-/** A filter to be used against many `TenantExport` object types. All fields are combined with a logical ‘and.’ */
-export type UserToManyTenantExportFilter = {
-  /** Aggregates across related `TenantExport` match the filter criteria. */
-  aggregates?: TenantExportAggregatesFilter | null | undefined;
-  /** Every related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  every?: TenantExportFilter | null | undefined;
-  /** No related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  none?: TenantExportFilter | null | undefined;
-  /** Some related `TenantExport` matches the filter criteria. All fields are combined with a logical ‘and.’ */
-  some?: TenantExportFilter | null | undefined;
 };
 
 export type InvitationPreviewQueryVariables = Exact<{

@@ -3,8 +3,14 @@
 // later requests get 503 DATABASE_UNAVAILABLE at once instead of each waiting for a
 // connection timeout, and a probe checks every `probeIntervalMs` until the database
 // answers again, then the gate opens. No restart needed.
+//
+// A busy pool is not a dead database: "timeout exceeded when trying to connect" is
+// pg-pool saying every connection is taken, and one tenant can cause that. It fails the
+// one request that waited (503 DATABASE_BUSY, src/database/connection-shares.ts) and never
+// closes the gate, and the probe opens a connection of its own rather than waiting for a
+// pool connection, so a saturated pool cannot keep the gate shut either.
 import type { NextFunction, Request, Response } from 'express';
-import type pg from 'pg';
+import pg from 'pg';
 import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
 
@@ -29,9 +35,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (code && unavailableCodes.has(code)) return true;
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
-      message,
-    )
+    /Connection terminated|Client has encountered a connection error/.test(message)
   );
 }
 
@@ -43,22 +47,49 @@ export interface DatabaseGate {
   close(): void;
 }
 
-export function createDatabaseGate(pool: pg.Pool, logger: Logger, probeIntervalMs = 500): DatabaseGate {
+/** Whether PostgreSQL answers, on a connection of its own (never one of the pool's). */
+async function answers(connectionString: string, timeoutMs: number): Promise<void> {
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: 'tenantgraph gate probe',
+  });
+  // A connection lost mid-probe is a failed probe, not an uncaught error.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export function createDatabaseGate(
+  connectionString: string,
+  logger: Logger,
+  probeIntervalMs = 500,
+): DatabaseGate {
   let open = true;
   let probe: NodeJS.Timeout | undefined;
+  let probing = false;
 
   const startProbing = () => {
     probe = setInterval(() => {
-      pool.query('select 1').then(
-        () => {
-          if (open) return;
-          open = true;
-          clearInterval(probe);
-          probe = undefined;
-          logger.info('database is back; serving again');
-        },
-        () => {},
-      );
+      // One probe at a time: a database that accepts slowly must not collect connections.
+      if (probing) return;
+      probing = true;
+      answers(connectionString, Math.max(probeIntervalMs * 4, 2_000))
+        .finally(() => (probing = false))
+        .then(
+          () => {
+            if (open) return;
+            open = true;
+            clearInterval(probe);
+            probe = undefined;
+            logger.info('database is back; serving again');
+          },
+          () => {},
+        );
     }, probeIntervalMs);
     probe.unref();
   };

@@ -6,7 +6,9 @@
 // - grafast's execute and subscribe are wrapped: the operation's requested cost (cost.ts) is checked
 //   against MAX_QUERY_COST, taken from the caller's budget (budget.ts) before it runs,
 //   run inside the caller's bulkhead (bulkhead.ts), and the unspent part is given back
-//   after. Every result carries `extensions.cost`, as Shopify's Admin API does.
+//   after, down to the database time it measurably used (work-pricing.ts), which is
+//   charged even beyond the reservation. Every result carries `extensions.cost`, as
+//   Shopify's Admin API does, with `databaseMs` beside the points.
 //
 // The caller is the verified tenant (verified-tenant.ts), else the signed-in user, else
 // the client's IP: a token naming a tenant its user does not belong to is charged to
@@ -14,9 +16,11 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
+import { attachWork, isDatabaseBusy, type OperationWork } from '../database/work.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
+import { createChargedKey } from './charged-key.ts';
 import {
   actualCost,
   OPERATION_COST,
@@ -30,6 +34,13 @@ import { createHoldBack } from './hold-back.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
+import {
+  meterSubscription,
+  pointsForWork,
+  reportedMs,
+  statementTimeoutFor,
+  type WorkPricing,
+} from './work-pricing.ts';
 import { version } from '../version.ts';
 
 /** What one request used, for the request log. */
@@ -68,11 +79,15 @@ export interface LimitsPluginOptions {
   verifyTenant: VerifyTenant;
   /** How long a throttled answer (429) is held back, at most; 0: answered at once (hold-back.ts). */
   throttleDelayMs: number;
+  /** Database time in points, and statement timeouts by price (work-pricing.ts). */
+  pricing: WorkPricing;
 }
 
 interface CostExtension {
   requestedQueryCost?: number;
   actualQueryCost: number;
+  /** Milliseconds the operation's transactions held database connections, to 0.1 ms. */
+  databaseMs?: number;
   throttleStatus?: ThrottleStatus;
 }
 
@@ -111,7 +126,7 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
 }
 
 export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
-  const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs } = options;
+  const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs, pricing } = options;
   const holdBack = createHoldBack(throttleDelayMs);
 
   const validators = new WeakMap<GraphQLSchema, ParseAndValidate>();
@@ -122,13 +137,11 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     return parseAndValidate;
   };
 
+  const keyOf = createChargedKey(verifyTenant);
   async function chargedKey(context: Grafast.Context): Promise<string> {
-    const { identity } = context;
-    if (!identity) return `ip:${context.clientIp ?? 'unknown'}`;
-    const tenantId = await verifyTenant(identity);
-    if (!tenantId) return identity.userId ? `user:${identity.userId}` : `ip:${context.clientIp ?? 'unknown'}`;
-    if (context.usage) context.usage.tenantId = tenantId;
-    return `tenant:${tenantId}`;
+    const { key, tenantId } = await keyOf(context.identity, context.clientIp);
+    if (tenantId && context.usage) context.usage.tenantId = tenantId;
+    return key;
   }
 
   /**
@@ -160,6 +173,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     // Variables that do not fit their types: execution refuses them precisely, running nothing.
     if (!coerced || coerced.errors) return next();
     const key = await chargedKey(context);
+    // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
+    const work: OperationWork = { key, databaseMs: 0 };
+    const { pgSettings } = context as { pgSettings?: Record<string, string> };
+    if (pgSettings) attachWork(pgSettings, work);
     const input: OperationInput = {
       schema: args.schema,
       document: args.document,
@@ -195,6 +212,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       const { taken, status } = await budget.take(key, requested);
       if (!taken) return holdBack(...throttled(status, requested, requested));
       throttleStatus = status;
+      if (pgSettings)
+        pgSettings.statement_timeout = String(
+          statementTimeoutFor(pricing, requested, status.currentlyAvailable),
+        );
     }
 
     let leave: () => void;
@@ -217,17 +238,30 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     } finally {
       leave();
     }
-    // Incremental delivery (not offered by this schema today) keeps its reservation.
-    if (isAsyncIterable(result)) return result;
+    // A subscription keeps its reservation, and each event pays for its own re-read.
+    if (isAsyncIterable(result))
+      return meterSubscription(result as AsyncIterable<Result>, work, pricing, budget?.charge.bind(budget));
 
-    const actual = actualCost(input, pages, result.data);
+    const { databaseMs } = work;
+    const actual = Math.max(actualCost(input, pages, result.data), pointsForWork(databaseMs, pricing));
     if (context.usage) context.usage.actualCost = actual;
     if (budget && actual < requested) throttleStatus = await budget.refund(key, requested - actual);
+    if (budget && actual > requested) throttleStatus = await budget.charge(key, actual - requested);
     const cost: CostExtension = {
       requestedQueryCost: requested,
       actualQueryCost: actual,
+      databaseMs: reportedMs(databaseMs),
       ...(throttleStatus && { throttleStatus }),
     };
+    // A statement that found no free connection fails the whole request, as one refusal with Retry-After.
+    if (result.errors?.some((error) => isDatabaseBusy(error.originalError))) {
+      return refusal(
+        'DATABASE_BUSY',
+        'Every database connection this operation could use stayed busy; retry in 1 s.',
+        cost,
+        { retryAfter: 1 },
+      );
+    }
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(
         'RESPONSE_TOO_LARGE',

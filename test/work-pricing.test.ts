@@ -1,0 +1,375 @@
+// Isolation priced by work (src/database/work.ts, src/limits/work-pricing.ts), as a heavy
+// tenant would attack it: many parallel aliases of a statement that reads its whole table
+// (an aggregate over tens of thousands of its rows) must not take the pool, close the
+// gate, run for the whole statement timeout on a cheap budget, or cost less than the
+// database time it took; and subscriptions' re-reads are paid by their subscriber.
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { createDatabaseGate, isDatabaseUnavailable } from '../src/http/database-gate.ts';
+import { statementTimeoutFor } from '../src/limits/work-pricing.ts';
+import { tokenFor, useApi, type TestApi } from './support/api.ts';
+import { asOwner } from './support/db.ts';
+import { createTenant, type TenantFixture } from './support/fixtures.ts';
+import { capturedLogger } from './support/log-capture.ts';
+import { connectSocket, PRODUCT_CHANGED, type SocketClient } from './support/realtime.ts';
+
+const database = inject('database');
+const ROWS = 300_000;
+// Each fixture tenant has two products of its own besides.
+const NAMES = String(ROWS + 2);
+
+// Reads (and sorts) every one of the tenant's rows, for a few points of estimate. The
+// aliases differ in `first` (which aggregates ignore), else grafast would run one
+// statement for all of them.
+const heavy = (first: number) =>
+  `products(first: ${first}) { aggregates { distinctCount { name createdAt updatedAt price rowId categoryId tenantId } } }`;
+const HEAVY_ONE = heavy(1);
+const HEAVY = `{ ${Array.from({ length: 15 }, (_, i) => `a${i}: ${heavy(i + 1)}`).join(' ')} }`;
+const LIST = '{ products(first: 2) { nodes { name } } }';
+
+/** The test server's own connections are told apart in pg_stat_activity by their application_name. */
+function authenticatorAs(applicationName: string): string {
+  const url = new URL(database.authenticatorUrl);
+  url.searchParams.set('application_name', applicationName);
+  return url.toString();
+}
+
+const bearer = (tenant: TenantFixture) => ({
+  authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}`,
+});
+
+let big: TenantFixture;
+let victim: TenantFixture;
+beforeAll(async () => {
+  [big, victim] = await Promise.all([createTenant('work-big'), createTenant('work-victim')]);
+  // As a superuser with triggers off (no audit rows, no notifications): 300,000 rows in seconds.
+  const url = new URL(database.rootUrl);
+  url.pathname = new URL(database.ownerUrl).pathname;
+  const root = new pg.Client({ connectionString: url.toString() });
+  await root.connect();
+  try {
+    await root.query('set session_replication_role = replica');
+    await root.query(
+      `insert into app_public.products (tenant_id, name, price) select $1, 'bulk ' || n, n % 1000 from generate_series(1, $2) n`,
+      [big.id, ROWS],
+    );
+    await root.query('analyze app_public.products');
+  } finally {
+    await root.end();
+  }
+}, 120_000);
+
+/** Samples, every few ms until stopped, how many connections named `applicationName` are in a transaction. */
+function sampleConnections(applicationName: string) {
+  const client = new pg.Client({ connectionString: database.rootUrl });
+  const counts: number[] = [];
+  let running = true;
+  const done = (async () => {
+    await client.connect();
+    while (running) {
+      const { rows } = await client.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where application_name = $1 and state <> 'idle'`,
+        [applicationName],
+      );
+      counts.push(rows[0]!.n);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await client.end();
+  })();
+  return {
+    async stop() {
+      running = false;
+      await done;
+      return counts;
+    },
+  };
+}
+
+describe('connections are the bulkhead', () => {
+  const name = `work-pricing-${randomUUID().slice(0, 8)}`;
+  const api = useApi({
+    authenticatorUrl: authenticatorAs(name),
+    poolSize: 10,
+    budget: { maxPoints: 10_000_000, restoreRate: 1_000_000 },
+    work: { connectionsPerKey: 3 },
+  });
+
+  test('a 15-alias operation of one tenant holds at most TENANT_CONNECTIONS (3) of the 10 pool connections at once', async () => {
+    const sampler = sampleConnections(name);
+    const started = performance.now();
+    const { status, body } = await api.post({ query: HEAVY }, bearer(big));
+    const elapsed = performance.now() - started;
+    const counts = await sampler.stop();
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.a14.aggregates.distinctCount.name).toBe(NAMES);
+    // It did run in parallel, within its share: never more than 3, and 3 at some point.
+    expect(Math.max(...counts), `${counts.length} samples over ${Math.round(elapsed)} ms`).toBe(3);
+    // Its statements' time was counted, 15 of them in 3 lanes: more than a third of the time the operation took.
+    expect(body.extensions.cost.databaseMs).toBeGreaterThan(elapsed / 3);
+  });
+});
+
+describe('a busy pool is not a dead database', () => {
+  test('a pool-acquire timeout does not mean the database is unreachable; a refused connection does', () => {
+    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'))).toBe(false);
+    expect(
+      isDatabaseUnavailable(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBe(true);
+  });
+
+  test("the gate's probe reopens it on a connection of its own, without the pool", async () => {
+    const { logger } = capturedLogger();
+    const gate = createDatabaseGate(database.authenticatorUrl, logger, 50);
+    try {
+      gate.report(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+      expect(gate.isOpen()).toBe(false);
+      await expect.poll(() => gate.isOpen(), { timeout: 5_000 }).toBe(true);
+    } finally {
+      gate.close();
+    }
+  });
+
+  describe('one tenant hogging a pool of 2 within its share of 1', () => {
+    const api = useApi({
+      poolSize: 2,
+      budget: { maxPoints: 10_000_000, restoreRate: 1_000_000 },
+      work: { connectionsPerKey: 1 },
+      timeouts: { statementMs: 5_000, requestMs: 30_000, connectMs: 500 },
+    });
+
+    test('another tenant keeps being answered while it runs', async () => {
+      const attack = hog(api, 3);
+      const answers = await victimRequests(api, attack.running);
+      await attack.done;
+      expect(answers.length).toBeGreaterThan(3);
+      expect(answers.filter((status) => status !== 200)).toEqual([]);
+    });
+  });
+
+  describe('one tenant allowed the whole pool of 2', () => {
+    const api = useApi({
+      poolSize: 2,
+      budget: { maxPoints: 10_000_000, restoreRate: 1_000_000 },
+      work: { connectionsPerKey: 2 },
+      // Shorter than one of the hog's statements: a victim waiting behind them gives up.
+      timeouts: { statementMs: 5_000, requestMs: 30_000, connectMs: 100 },
+    });
+
+    test('another tenant gets 503 DATABASE_BUSY with Retry-After at worst, never DATABASE_UNAVAILABLE, and the gate stays open', async () => {
+      // Both connections opened first: opening one is not what this test waits for.
+      await Promise.all([api.post({ query: LIST }, bearer(victim)), api.post({ query: LIST }, bearer(big))]);
+      const attack = hog(api, 3);
+      const answers: Array<{ status: number; code?: string; retryAfter: string | null }> = [];
+      while (attack.running()) {
+        const { status, body, headers } = await api.post({ query: LIST }, bearer(victim));
+        answers.push({
+          status,
+          code: body.errors?.[0]?.extensions?.code,
+          retryAfter: headers.get('retry-after'),
+        });
+      }
+      const outcomes = await attack.done;
+      const codes = new Set([...answers.map((a) => a.code), ...outcomes]);
+      expect(codes.has('DATABASE_UNAVAILABLE')).toBe(false);
+      // The pool was really saturated: someone waited past DATABASE_CONNECT_TIMEOUT_MS.
+      expect(codes.has('DATABASE_BUSY')).toBe(true);
+      for (const answer of answers.filter((a) => a.code === 'DATABASE_BUSY')) {
+        expect(answer.status).toBe(503);
+        expect(answer.retryAfter).toBe('1');
+      }
+      // The gate never closed: once the hog is done, the victim is served at once.
+      const after = await api.post({ query: LIST }, bearer(victim));
+      expect(after.status).toBe(200);
+      expect(after.body.data.products.nodes).toHaveLength(2);
+    });
+  });
+});
+
+/** The big tenant sending `parallel` heavy operations at a time, `rounds` times over; resolves with the error codes it got. */
+function hog(api: TestApi, parallel: number, rounds = 2) {
+  let running = true;
+  const done = (async () => {
+    const codes: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const answers = await Promise.all(
+        Array.from({ length: parallel }, () => api.post({ query: HEAVY }, bearer(big))),
+      );
+      for (const { body } of answers)
+        for (const error of body.errors ?? []) codes.push(error.extensions?.code);
+    }
+    running = false;
+    return codes;
+  })();
+  return { done, running: () => running };
+}
+
+async function victimRequests(api: TestApi, running: () => boolean): Promise<number[]> {
+  const statuses: number[] = [];
+  while (running()) {
+    const { status } = await api.post({ query: LIST }, bearer(victim));
+    statuses.push(status);
+  }
+  return statuses;
+}
+
+describe('charged for the work done', () => {
+  // 20,000 points, regained at one every 100 s: what an operation is charged shows in the bucket.
+  const api = useApi({
+    budget: { maxPoints: 20_000, restoreRate: 0.01 },
+    throttleDelayMs: 0,
+    timeouts: { statementMs: 60, requestMs: 30_000, connectMs: 2_000 },
+    work: { minStatementMs: 60 },
+  });
+
+  test('a statement cancelled by the statement timeout is charged the whole timeout', async () => {
+    const { body } = await api.post({ query: `{ ${HEAVY_ONE} }` }, bearer(big));
+    expect(body.errors?.[0].extensions.code, JSON.stringify(body)).toBe('QUERY_TIMEOUT');
+    const { cost } = body.extensions;
+    expect(cost.databaseMs).toBeGreaterThanOrEqual(60);
+    // 60 ms at 10 points per ms, at least; never refunded down to the estimate.
+    expect(cost.actualQueryCost).toBeGreaterThanOrEqual(600);
+    expect(cost.actualQueryCost).toBeGreaterThan(cost.requestedQueryCost);
+    expect(cost.throttleStatus.currentlyAvailable).toBe(20_000 - cost.actualQueryCost);
+  });
+});
+
+describe('charged for the work done, beyond the estimate', () => {
+  // 1,000 points, 100 ms of database time, while 15 reads of 300,000 rows take far more; the
+  // statement timeout kept at 5 s (the floor), so that every read runs to its end.
+  const api = useApi({
+    budget: { maxPoints: 1_000, restoreRate: 0.01 },
+    throttleDelayMs: 0,
+    work: { minStatementMs: 5_000 },
+  });
+
+  test('an operation whose database time exceeds its estimate is charged the time, into debt, and the next one waits', async () => {
+    const { body } = await api.post({ query: HEAVY }, bearer(big));
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    const { cost } = body.extensions;
+    expect(cost.requestedQueryCost).toBeLessThan(1_000);
+    expect(Math.abs(cost.actualQueryCost - cost.databaseMs * 10)).toBeLessThanOrEqual(1);
+    expect(cost.actualQueryCost).toBeGreaterThan(1_000);
+    // In debt, at most one bucket deep: even the cheapest operation is throttled now.
+    expect(cost.throttleStatus.currentlyAvailable).toBe(Math.max(-1_000, 1_000 - cost.actualQueryCost));
+    const next = await api.post({ query: LIST }, bearer(big));
+    expect(next.status).toBe(429);
+    expect(next.body.errors[0].extensions.code).toBe('RATE_LIMITED');
+    // Another tenant's bucket is its own.
+    const other = await api.post({ query: LIST }, bearer(victim));
+    expect(other.status).toBe(200);
+  });
+});
+
+describe('statement time follows the price', () => {
+  test('the timeout is what the caller could pay for, between the floor and STATEMENT_TIMEOUT_MS', () => {
+    const pricing = { pointsPerDatabaseMs: 10, maxStatementMs: 5_000, minStatementMs: 250 };
+    expect(statementTimeoutFor(pricing, 13, 10_000)).toBe(1_001);
+    expect(statementTimeoutFor(pricing, 13, 100_000)).toBe(5_000);
+    expect(statementTimeoutFor(pricing, 13, 0)).toBe(250);
+    expect(statementTimeoutFor(pricing, 13, -500)).toBe(250);
+  });
+
+  describe('a caller with little budget left', () => {
+    // 100 points: 10 ms of database time at most, so the floor (20 ms here) applies.
+    const api = useApi({
+      budget: { maxPoints: 100, restoreRate: 0.01 },
+      throttleDelayMs: 0,
+      work: { minStatementMs: 20 },
+    });
+
+    test('has its heavy statement cancelled long before STATEMENT_TIMEOUT_MS (5 s); a rich caller runs it', async () => {
+      const started = performance.now();
+      const { body } = await api.post({ query: `{ ${HEAVY_ONE} }` }, bearer(big));
+      const elapsed = performance.now() - started;
+      expect(body.errors?.[0]?.extensions.code).toBe('QUERY_TIMEOUT');
+      expect(elapsed).toBeLessThan(2_500);
+      expect(body.extensions.cost.databaseMs).toBeGreaterThanOrEqual(20);
+    });
+  });
+
+  describe('a caller with a large budget', () => {
+    const api = useApi({ budget: { maxPoints: 100_000, restoreRate: 0.01 }, work: { minStatementMs: 20 } });
+
+    test('runs the same statement to the end', async () => {
+      const { body } = await api.post({ query: `{ ${HEAVY_ONE} }` }, bearer(big));
+      expect(body.errors).toBeUndefined();
+      expect(body.data.products.aggregates.distinctCount.name).toBe(NAMES);
+    });
+  });
+});
+
+describe('realtime pays', () => {
+  const sockets: SocketClient[] = [];
+  afterAll(async () => {
+    await Promise.all(sockets.map((socket) => socket.dispose()));
+  });
+  const socketOf = (api: TestApi, tenant: TenantFixture) => {
+    const socket = connectSocket(api.url, {
+      connectionParams: {
+        Authorization: `Bearer ${tokenFor({ userId: tenant.users.viewer, tenantId: tenant.id })}`,
+      },
+    });
+    sockets.push(socket);
+    return socket;
+  };
+  const rename = (tenant: TenantFixture, name: string) =>
+    asOwner((db) =>
+      db.query('update app_public.products set name = $3 where tenant_id = $1 and id = $2', [
+        tenant.id,
+        tenant.productIds[0],
+        name,
+      ]),
+    );
+
+  describe('with budgets', () => {
+    const api = useApi({ budget: { maxPoints: 10_000, restoreRate: 0.01 } });
+
+    test("each event's re-read is charged to the subscriber's tenant, in its extensions.cost", async () => {
+      const tenant = await createTenant('work-rt');
+      const subscription = await socketOf(api, tenant).subscribe(PRODUCT_CHANGED);
+      await rename(tenant, 'first');
+      await rename(tenant, 'second');
+      const [, first, second] = await subscription.waitFor(3);
+      for (const event of [first!, second!]) {
+        expect(event.data?.productChanged.product.name).toMatch(/first|second/);
+        expect(event.extensions?.cost.databaseMs).toBeGreaterThan(0);
+        // 10 points per ms (databaseMs is rounded to 0.1 ms, the points are not).
+        const { actualQueryCost, databaseMs } = event.extensions?.cost;
+        expect(Math.abs(actualQueryCost - databaseMs * 10)).toBeLessThanOrEqual(1);
+      }
+      // The tenant's bucket went down by what the second read cost.
+      expect(
+        first!.extensions?.cost.throttleStatus.currentlyAvailable -
+          second!.extensions?.cost.throttleStatus.currentlyAvailable,
+      ).toBeGreaterThanOrEqual(second!.extensions?.cost.actualQueryCost - 1);
+      // And it is that tenant's bucket: another tenant's has paid only for its own request.
+      const other = await api.post({ query: LIST }, bearer(victim));
+      expect(other.body.extensions.cost.throttleStatus.currentlyAvailable).toBe(
+        10_000 - other.body.extensions.cost.actualQueryCost,
+      );
+    });
+  });
+
+  describe('a subscriber whose budget is spent', () => {
+    // 100 points, and database time priced so dear that one re-read spends them all.
+    const api = useApi({
+      budget: { maxPoints: 100, restoreRate: 0.01 },
+      work: { pointsPerDatabaseMs: 100_000 },
+    });
+
+    test('has its subscription ended with SUBSCRIPTION_INTERRUPTED instead of reading for free', async () => {
+      const tenant = await createTenant('work-rt-broke');
+      const subscription = await socketOf(api, tenant).subscribe(PRODUCT_CHANGED);
+      await rename(tenant, 'paid for');
+      const [, paid] = await subscription.waitFor(2);
+      expect(paid!.data?.productChanged.product.name).toBe('paid for');
+      expect(paid!.extensions?.cost.throttleStatus.currentlyAvailable).toBeLessThan(0);
+      await rename(tenant, 'not read');
+      const ended = (await subscription.ended) as Array<{ extensions?: { code?: string } }>;
+      expect(ended[0]?.extensions?.code).toBe('SUBSCRIPTION_INTERRUPTED');
+      expect(subscription.results).toHaveLength(2);
+    });
+  });
+});

@@ -104,8 +104,10 @@ describe('connections are the bulkhead', () => {
     expect(status).toBe(200);
     expect(body.errors).toBeUndefined();
     expect(body.data.a14.aggregates.distinctCount.name).toBe(NAMES);
-    // It did run in parallel, within its share: never more than 3, and 3 at some point.
-    expect(Math.max(...counts), `${counts.length} samples over ${Math.round(elapsed)} ms`).toBe(3);
+    // It did run in parallel (more than one at once was seen), within its share: never more than 3.
+    const peak = Math.max(...counts);
+    expect(peak, `${counts.length} samples over ${Math.round(elapsed)} ms`).toBeLessThanOrEqual(3);
+    expect(peak, `${counts.length} samples over ${Math.round(elapsed)} ms`).toBeGreaterThanOrEqual(2);
     // Its statements' time was counted, 15 of them in 3 lanes: more than a third of the time the operation took.
     expect(body.extensions.cost.databaseMs).toBeGreaterThan(elapsed / 3);
   });

@@ -99,7 +99,9 @@ export function createConnectionShares(options: ConnectionSharesOptions): Connec
         leave = await lanes.enter(key);
       } catch (error) {
         if (error instanceof BulkheadFull)
-          throw new DatabaseBusy(`This tenant's ${options.perKey} database connections stayed busy.`);
+          throw new DatabaseBusy(
+            `This tenant's ${options.perKey} database connections (TENANT_CONNECTIONS) stayed busy with its other statements.`,
+          );
         throw error;
       }
       count(key, 1);
@@ -109,7 +111,8 @@ export function createConnectionShares(options: ConnectionSharesOptions): Connec
       } catch (error) {
         count(key, -1);
         leave();
-        if (isDatabaseBusy(error)) throw new DatabaseBusy('Every database connection stayed busy.');
+        if (isDatabaseBusy(error))
+          throw new DatabaseBusy('Every database connection of this API process stayed busy.');
         throw error;
       }
       const release = client.release.bind(client);

@@ -16,7 +16,7 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
-import { attachWork, isDatabaseBusy, type OperationWork } from '../database/work.ts';
+import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../database/work.ts';
 import type { ErrorCode } from '../errors/catalogue.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
@@ -254,13 +254,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       ...(throttleStatus && { throttleStatus }),
     };
     // A statement that found no free connection fails the whole request, as one refusal with Retry-After.
-    if (result.errors?.some((error) => isDatabaseBusy(error.originalError))) {
-      return refusal(
-        'DATABASE_BUSY',
-        'Every database connection this operation could use stayed busy; retry in 1 s.',
-        cost,
-        { retryAfter: 1 },
-      );
+    const busy = result.errors?.find((error) => isDatabaseBusy(error.originalError))?.originalError;
+    if (busy) {
+      const why = busy instanceof DatabaseBusy ? busy.message : 'Every database connection stayed busy.';
+      return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
     }
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(

@@ -67,6 +67,8 @@ export function meterSubscription<T extends { extensions?: Record<string, unknow
       if (step.done) return step;
       const databaseMs = work.databaseMs - paidMs;
       paidMs = work.databaseMs;
+      // An event that read nothing (SUBSCRIBED, a deleted row's id) costs nothing and says nothing.
+      if (databaseMs === 0) return step;
       const points = pointsForWork(databaseMs, pricing);
       const throttleStatus = points > 0 ? await charge?.(work.key, points) : undefined;
       const cost = {

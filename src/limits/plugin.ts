@@ -109,6 +109,12 @@ function refusal(
   };
 }
 
+/** 503 DATABASE_BUSY: no connection was free in time (src/database/work.ts); the request fails whole. */
+function busyRefusal(error: unknown, cost: CostExtension): Result {
+  const why = error instanceof DatabaseBusy ? error.message : 'Every database connection stayed busy.';
+  return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
+}
+
 /** 429: the caller's bucket does not hold `needed` points yet. */
 function throttled(status: ThrottleStatus, needed: number, requested?: number): [Result, number] {
   const retryAfter = Math.max(1, Math.ceil((needed - status.currentlyAvailable) / status.restoreRate));
@@ -172,7 +178,14 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       );
     // Variables that do not fit their types: execution refuses them precisely, running nothing.
     if (!coerced || coerced.errors) return next();
-    const key = await chargedKey(context);
+    let key: string;
+    try {
+      key = await chargedKey(context);
+    } catch (error) {
+      // The membership look-up found the pool busy: nobody to charge yet, and nothing ran.
+      if (!isDatabaseBusy(error)) throw error;
+      return busyRefusal(error, { actualQueryCost: 0 });
+    }
     // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
     const work: OperationWork = { key, databaseMs: 0 };
     const { pgSettings } = context as { pgSettings?: Record<string, string> };
@@ -254,11 +267,8 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       ...(throttleStatus && { throttleStatus }),
     };
     // A statement that found no free connection fails the whole request, as one refusal with Retry-After.
-    const busy = result.errors?.find((error) => isDatabaseBusy(error.originalError))?.originalError;
-    if (busy) {
-      const why = busy instanceof DatabaseBusy ? busy.message : 'Every database connection stayed busy.';
-      return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
-    }
+    const busy = result.errors?.find((error) => isDatabaseBusy(error.originalError));
+    if (busy) return busyRefusal(busy.originalError, cost);
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(
         'RESPONSE_TOO_LARGE',

@@ -161,6 +161,8 @@ describe('a busy pool is not a dead database', () => {
 
     test('another tenant gets 503 DATABASE_BUSY with Retry-After, never DATABASE_UNAVAILABLE, and the gate stays open', async () => {
       const hog = await createTenant('work-hog-2');
+      // The victim's membership verified (and cached) first: what waits below is its operation's statement.
+      expect((await api.post({ query: LIST }, bearer(victim))).status).toBe(200);
       const { during, hogs } = await whileHolding(api, hog, 2, 2_000, () =>
         api.post({ query: LIST }, bearer(victim)),
       );

@@ -21,27 +21,15 @@ import {
   type NodePostgresPgClient,
 } from 'postgraphile/adaptors/pg';
 import { beginAsRequest } from './as-request.ts';
-import { DatabaseBusy, heldMs, isDatabaseBusy, workOf, type ConnectionShares } from './work.ts';
+import { heldMs, workOf, type ConnectionShares } from './work.ts';
 
 type Service = ReturnType<typeof makePgService>;
 
-/** A pool connection, within the share of whoever pays for `pgSettings`' operation. */
-export async function connectFor(
-  pool: pg.Pool,
-  shares: ConnectionShares,
-  pgSettings: object | null | undefined,
-): Promise<pg.PoolClient> {
-  const work = workOf(pgSettings);
-  if (work) return shares.connect(pool, work.key);
-  return pool.connect().catch((error: unknown) => {
-    throw isDatabaseBusy(error) ? new DatabaseBusy('Every database connection stayed busy.') : error;
-  });
-}
-
 function pipelinedWithPgClient(pool: pg.Pool, shares: ConnectionShares): WithPgClient<NodePostgresPgClient> {
   const withPgClient: WithPgClient<NodePostgresPgClient> = async (pgSettings, callback) => {
-    const client = await connectFor(pool, shares, pgSettings);
+    // Within the share of whoever pays for the operation these settings belong to.
     const work = workOf(pgSettings);
+    const client = await shares.connect(pool, work?.key);
     let broken: Error | undefined;
     try {
       const settings = Object.fromEntries(

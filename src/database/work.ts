@@ -65,8 +65,9 @@ export interface ConnectionShares {
   /**
    * A connection of `pool` within `key`'s share: waits in the key's line, then for the
    * pool. Rejects with DatabaseBusy when either wait runs out. Release it with `release`.
+   * Without a key (no operation to charge: the schema's introspection), the pool's alone.
    */
-  connect(pool: pg.Pool, key: string): Promise<pg.PoolClient>;
+  connect(pool: pg.Pool, key: string | undefined): Promise<pg.PoolClient>;
   /** Connections held or awaited per key, for tests and metrics. */
   holding(key: string): number;
 }
@@ -76,6 +77,15 @@ export interface ConnectionSharesOptions {
   perKey: number;
   /** Longest a statement waits in its key's line before DATABASE_BUSY. */
   queueTimeoutMs: number;
+}
+
+/** A connection of the pool, its acquire timeout a DatabaseBusy. */
+function connectPool(pool: pg.Pool): Promise<pg.PoolClient> {
+  return pool.connect().catch((error: unknown) => {
+    throw isDatabaseBusy(error)
+      ? new DatabaseBusy('Every database connection of this API process stayed busy.')
+      : error;
+  });
 }
 
 export function createConnectionShares(options: ConnectionSharesOptions): ConnectionShares {
@@ -94,6 +104,7 @@ export function createConnectionShares(options: ConnectionSharesOptions): Connec
   };
   return {
     async connect(pool, key) {
+      if (key === undefined) return connectPool(pool);
       let leave: () => void;
       try {
         leave = await lanes.enter(key);
@@ -107,12 +118,10 @@ export function createConnectionShares(options: ConnectionSharesOptions): Connec
       count(key, 1);
       let client: pg.PoolClient;
       try {
-        client = await pool.connect();
+        client = await connectPool(pool);
       } catch (error) {
         count(key, -1);
         leave();
-        if (isDatabaseBusy(error))
-          throw new DatabaseBusy('Every database connection of this API process stayed busy.');
         throw error;
       }
       const release = client.release.bind(client);

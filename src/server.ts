@@ -37,6 +37,7 @@ import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './pl
 import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
 import type { Observability } from './observability/observability.ts';
 import { ListenHub } from './realtime/hub.ts';
+import { createReadSlots } from './realtime/read-slots.ts';
 import { ConnectionSubscriber, SubscriptionCounts, type SubscriptionLimits } from './realtime/subscriber.ts';
 import { attachWebsockets } from './realtime/websocket.ts';
 
@@ -321,25 +322,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await serv.addTo(app, httpServer, false);
   const subscriptions = new SubscriptionCounts();
   options.observability?.countSubscriptions(() => subscriptions.total);
-  // As many slots as reads may run at once, and one key's events take at most its share of
-  // them (its TENANT_CONNECTIONS), so another tenant's event waits behind that many at most.
-  // Events wait for a slot as long as it takes; a key in debt reads no more (subscriber.ts).
-  const { readConcurrency } = options.realtime.limits;
-  const forever = { queue: Infinity, queueTimeoutMs: 2 ** 31 - 1 };
-  const readSlots = createBulkhead({ perKey: readConcurrency, ...forever });
-  const keyReadSlots = createBulkhead({
-    perKey: Math.max(1, Math.min(readConcurrency, options.work.connectionsPerKey)),
-    ...forever,
+  // One key's events hold at most its TENANT_CONNECTIONS of the read slots (src/realtime/read-slots.ts).
+  const readSlot = createReadSlots({
+    readConcurrency: options.realtime.limits.readConcurrency,
+    perKey: options.work.connectionsPerKey,
+    budget,
   });
-  const readSlot = async (key: string) => {
-    if (budget && !(await budget.take(key, 0)).taken) return undefined;
-    const leaveKey = await keyReadSlots.enter(key);
-    const leaveAll = await readSlots.enter('subscription events');
-    return () => {
-      leaveAll();
-      leaveKey();
-    };
-  };
   const hub = new ListenHub(options.realtime.listenUrl ?? options.authenticatorUrl, logger);
   const websockets = attachWebsockets({
     httpServer,

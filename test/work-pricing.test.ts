@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createDatabaseGate, isDatabaseUnavailable } from '../src/http/database-gate.ts';
 import { statementTimeoutFor } from '../src/limits/work-pricing.ts';
+import { createReadSlots } from '../src/realtime/read-slots.ts';
 import { tokenFor, useApi, type TestApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
@@ -388,5 +389,30 @@ describe('realtime pays', () => {
       expect(ended[0]?.extensions?.code).toBe('SUBSCRIPTION_INTERRUPTED');
       expect(subscription.results).toHaveLength(2);
     });
+  });
+
+  test("one tenant's burst of events holds at most its share of the read slots; another tenant's event is read next", async () => {
+    const readSlot = createReadSlots({ readConcurrency: 5, perKey: 3, budget: null });
+    const held: Array<() => void> = [];
+    let granted = 0;
+    // 100 events of tenant A (a write seen by 100 of its subscribers), waiting for slots.
+    const burst = Array.from({ length: 100 }, () =>
+      readSlot('tenant:a').then((release) => {
+        granted++;
+        held.push(release!);
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(granted).toBe(3);
+    // B's event is not queued behind A's 97: a slot is free for it at once.
+    const forB = await readSlot('tenant:b');
+    expect(forB).toBeDefined();
+    forB!();
+    while (granted < 100) {
+      held.shift()!();
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    for (const release of held) release();
+    await Promise.all(burst);
   });
 });

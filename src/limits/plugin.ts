@@ -17,7 +17,8 @@ import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
 import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../database/work.ts';
-import type { ErrorCode } from '../errors/catalogue.ts';
+import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
+import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
 import { createChargedKey } from './charged-key.ts';
@@ -182,9 +183,18 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     try {
       key = await chargedKey(context);
     } catch (error) {
-      // The membership look-up found the pool busy: nobody to charge yet, and nothing ran.
-      if (!isDatabaseBusy(error)) throw error;
-      return busyRefusal(error, { actualQueryCost: 0 });
+      // The membership look-up found no connection: nobody to charge yet, and nothing ran.
+      if (isDatabaseBusy(error)) return busyRefusal(error, { actualQueryCost: 0 });
+      if (isDatabaseUnavailable(error))
+        return refusal(
+          'DATABASE_UNAVAILABLE',
+          CATALOGUE.DATABASE_UNAVAILABLE.message,
+          { actualQueryCost: 0 },
+          {
+            retryAfter: 1,
+          },
+        );
+      throw error;
     }
     // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
     const work: OperationWork = { key, databaseMs: 0 };

@@ -110,10 +110,19 @@ function refusal(
   };
 }
 
-/** 503 DATABASE_BUSY: no connection was free in time (src/database/work.ts); the request fails whole. */
-function busyRefusal(error: unknown, cost: CostExtension): Result {
-  const why = error instanceof DatabaseBusy ? error.message : 'Every database connection stayed busy.';
-  return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
+/**
+ * 503 for a request that got no database connection: none free in time (DATABASE_BUSY,
+ * src/database/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
+ * other error.
+ */
+function noConnection(error: unknown, cost: CostExtension): Result | undefined {
+  if (isDatabaseBusy(error)) {
+    const why = error instanceof DatabaseBusy ? error.message : 'Every database connection stayed busy.';
+    return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
+  }
+  if (isDatabaseUnavailable(error))
+    return refusal('DATABASE_UNAVAILABLE', CATALOGUE.DATABASE_UNAVAILABLE.message, cost, { retryAfter: 1 });
+  return undefined;
 }
 
 /** 429: the caller's bucket does not hold `needed` points yet. */
@@ -184,16 +193,8 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       key = await chargedKey(context);
     } catch (error) {
       // The membership look-up found no connection: nobody to charge yet, and nothing ran.
-      if (isDatabaseBusy(error)) return busyRefusal(error, { actualQueryCost: 0 });
-      if (isDatabaseUnavailable(error))
-        return refusal(
-          'DATABASE_UNAVAILABLE',
-          CATALOGUE.DATABASE_UNAVAILABLE.message,
-          { actualQueryCost: 0 },
-          {
-            retryAfter: 1,
-          },
-        );
+      const refused = noConnection(error, { actualQueryCost: 0 });
+      if (refused) return refused;
       throw error;
     }
     // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
@@ -278,7 +279,7 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     };
     // A statement that found no free connection fails the whole request, as one refusal with Retry-After.
     const busy = result.errors?.find((error) => isDatabaseBusy(error.originalError));
-    if (busy) return busyRefusal(busy.originalError, cost);
+    if (busy) return noConnection(busy.originalError, cost)!;
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(
         'RESPONSE_TOO_LARGE',

@@ -135,6 +135,18 @@ const specs = {
     default: 4,
     desc: 'Operations of one tenant (user, IP) executing at once in this process',
   }),
+  TENANT_CONNECTIONS: num({
+    default: 3,
+    desc: "Pool connections one tenant's (user's, IP's) statements hold at once in this process; at most half of PG_POOL_MAX",
+  }),
+  DB_POINTS_PER_MS: num({
+    default: 10,
+    desc: 'Cost points charged per millisecond an operation holds database connections, when more than its estimate',
+  }),
+  MIN_STATEMENT_TIMEOUT_MS: num({
+    default: 250,
+    desc: 'The shortest statement timeout an operation gets, however few points its caller has left',
+  }),
   TENANT_QUEUE: num({ default: 16, desc: 'Operations of one tenant that may wait for a slot' }),
   TENANT_QUEUE_TIMEOUT_MS: num({ default: 2_000, desc: 'Longest an operation waits for a slot' }),
   MAX_RESPONSE_BYTES: num({ default: 5_000_000, desc: 'Largest response body' }),
@@ -310,6 +322,11 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
     // A tenant may hold at most half the pool: the other half always serves everyone else.
     (env.TENANT_CONCURRENCY < 1 || env.TENANT_CONCURRENCY > env.PG_POOL_MAX / 2) &&
       `TENANT_CONCURRENCY: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
+    (env.TENANT_CONNECTIONS < 1 || env.TENANT_CONNECTIONS > env.PG_POOL_MAX / 2) &&
+      `TENANT_CONNECTIONS: must be between 1 and half of PG_POOL_MAX (${env.PG_POOL_MAX / 2})`,
+    env.DB_POINTS_PER_MS <= 0 && 'DB_POINTS_PER_MS: must be positive',
+    (env.MIN_STATEMENT_TIMEOUT_MS < 1 || env.MIN_STATEMENT_TIMEOUT_MS > env.STATEMENT_TIMEOUT_MS) &&
+      `MIN_STATEMENT_TIMEOUT_MS: must be between 1 and STATEMENT_TIMEOUT_MS (${env.STATEMENT_TIMEOUT_MS})`,
     env.SUBSCRIPTION_READ_CONCURRENCY !== undefined &&
       (env.SUBSCRIPTION_READ_CONCURRENCY < 1 || env.SUBSCRIPTION_READ_CONCURRENCY >= env.PG_POOL_MAX) &&
       `SUBSCRIPTION_READ_CONCURRENCY: must be at least 1 and below PG_POOL_MAX (${env.PG_POOL_MAX})`,

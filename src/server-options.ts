@@ -49,6 +49,11 @@ export function serverOptionsFromEnv(env: Env): EnvServerOptions {
       queue: env.TENANT_QUEUE,
       queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS,
     },
+    work: {
+      connectionsPerKey: env.TENANT_CONNECTIONS,
+      pointsPerDatabaseMs: env.DB_POINTS_PER_MS,
+      minStatementMs: env.MIN_STATEMENT_TIMEOUT_MS,
+    },
     membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
     exportDir: env.EXPORT_DIR,
     apiKeyCacheSeconds: env.API_KEY_CACHE_SECONDS,

@@ -18,6 +18,7 @@ import { createIdentify } from './auth/identify.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import { pgSettingsFor, type ClaimNames, type RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
+import { createConnectionShares, isDatabaseBusy } from './database/work.ts';
 import { createDatabaseGate, isDatabaseUnavailable } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
@@ -26,6 +27,7 @@ import { requestBody } from './http/request-body.ts';
 import { requestLog } from './http/request-log.ts';
 import { createBudget, type BudgetOptions } from './limits/budget.ts';
 import { createBulkhead, type ConcurrencyOptions } from './limits/bulkhead.ts';
+import { createChargedKey } from './limits/charged-key.ts';
 import type { PageLimits } from './limits/cost.ts';
 import type { OperationLimits } from './limits/plugin.ts';
 import { createTenantVerifier } from './limits/verified-tenant.ts';
@@ -36,6 +38,7 @@ import { createPreset, EXPOSED_SCHEMAS, GRAPHIQL_PATH, GRAPHQL_PATH } from './pl
 import { loadTrustedDocuments, type TrustedDocuments } from './plugins/trusted-documents.ts';
 import type { Observability } from './observability/observability.ts';
 import { ListenHub } from './realtime/hub.ts';
+import { createReadSlots } from './realtime/read-slots.ts';
 import { ConnectionSubscriber, SubscriptionCounts, type SubscriptionLimits } from './realtime/subscriber.ts';
 import { attachWebsockets } from './realtime/websocket.ts';
 
@@ -58,6 +61,15 @@ export interface ApiServerOptions {
   budget: BudgetOptions | null;
   /** Operations per tenant (user, IP) executing at once in this process. */
   concurrency: ConcurrencyOptions;
+  /** What database work costs: connections per caller, points per millisecond, statement timeouts by price (src/database/work.ts, src/limits/work-pricing.ts). */
+  work: {
+    /** Pool connections one tenant (user, IP) holds at once in this process (TENANT_CONNECTIONS). */
+    connectionsPerKey: number;
+    /** Points per millisecond of database connection time (DB_POINTS_PER_MS). */
+    pointsPerDatabaseMs: number;
+    /** The shortest statement timeout an operation gets (MIN_STATEMENT_TIMEOUT_MS). */
+    minStatementMs: number;
+  };
   /** How long a verified membership is trusted for budgets and logs. */
   membershipCacheSeconds: number;
   /** How long a verified API key is trusted: a revocation takes effect within it. */
@@ -125,7 +137,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     // Statements of one request go out together where they can (src/database/request-adaptor.ts).
     pipeline: true,
   });
-  const gate = createDatabaseGate(pool, logger);
+  const gate = createDatabaseGate(options.authenticatorUrl, logger);
+  // A tenant's statements queue in its share for as long as one statement of its own may run, and a connect.
+  const shares = createConnectionShares({
+    perKey: options.work.connectionsPerKey,
+    queueTimeoutMs: options.timeouts.statementMs + options.timeouts.connectMs,
+  });
   // pg-pool only listens for errors on idle clients. A connection lost while a request
   // holds it (between two of its queries) would otherwise be an uncaught exception that
   // ends the process; the request itself fails on its next query.
@@ -173,8 +190,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     trustedDocuments: trustedDocuments?.manifest,
   });
   const budget = options.budget && createBudget(options.budget, logger);
+  const verifyTenant = createTenantVerifier(pool, options.membershipCacheSeconds);
+  const chargedKey = createChargedKey(verifyTenant);
   const preset = createPreset({
     pool,
+    shares,
     roles: options.roles,
     trustedDocuments,
     limits: {
@@ -182,8 +202,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       pages: options.pages,
       budget,
       bulkhead: createBulkhead(options.concurrency),
-      verifyTenant: createTenantVerifier(pool, options.membershipCacheSeconds),
+      verifyTenant,
       throttleDelayMs: options.throttleDelayMs,
+      pricing: {
+        pointsPerDatabaseMs: options.work.pointsPerDatabaseMs,
+        maxStatementMs: options.timeouts.statementMs,
+        minStatementMs: Math.min(options.work.minStatementMs, options.timeouts.statementMs),
+      },
     },
     development: options.development,
     graphiql: options.graphiql,
@@ -272,12 +297,23 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     verifyApiKey: createApiKeyVerifier(pool, options.apiKeyCacheSeconds),
   });
   app.use([GRAPHQL_PATH, EXPORTS_PATH], authenticate(identify));
-  const download = downloadExport({ pool, roles: options.roles, exportDir: options.exportDir, logger });
+  const download = downloadExport({
+    pool,
+    roles: options.roles,
+    exportDir: options.exportDir,
+    logger,
+    shares,
+    chargedKey,
+  });
   // Behind the database gate like GraphQL: a database that is away is a 503, not a 500.
   app.get(`${EXPORTS_PATH}/:id`, gate.middleware, async (req: Request<{ id: string }>, res: Response) => {
     try {
       await download(req, res);
     } catch (error) {
+      if (isDatabaseBusy(error)) {
+        if (!res.headersSent) sendError(res, 'DATABASE_BUSY');
+        return;
+      }
       if (!isDatabaseUnavailable(error)) throw error;
       gate.report(error);
       if (!res.headersSent) sendError(res, 'DATABASE_UNAVAILABLE');
@@ -294,13 +330,12 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   await serv.addTo(app, httpServer, false);
   const subscriptions = new SubscriptionCounts();
   options.observability?.countSubscriptions(() => subscriptions.total);
-  // One lane, as many slots as reads may run at once; events wait for one as long as it takes.
-  const readSlots = createBulkhead({
-    perKey: options.realtime.limits.readConcurrency,
-    queue: Infinity,
-    queueTimeoutMs: 2 ** 31 - 1,
+  // One key's events hold at most its TENANT_CONNECTIONS of the read slots (src/realtime/read-slots.ts).
+  const readSlot = createReadSlots({
+    readConcurrency: options.realtime.limits.readConcurrency,
+    perKey: options.work.connectionsPerKey,
+    budget,
   });
-  const readSlot = () => readSlots.enter('subscription events');
   const hub = new ListenHub(options.realtime.listenUrl ?? options.authenticatorUrl, logger);
   const websockets = attachWebsockets({
     httpServer,
@@ -312,6 +347,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
         identity,
         pgSettings: pgSettingsFor(identity, options.roles),
         pool,
+        shares,
+        chargedKey,
         hub,
         counts: subscriptions,
         limits: options.realtime.limits,

@@ -3,12 +3,17 @@
 // switching into someone else's, and budgets follow only the verified tenant.
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { tokenFor, useApi } from './support/api.ts';
+import { PRICED_BY_ESTIMATE, tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 import { mailedSecret } from './support/invitation-mail.ts';
 
-const api = useApi({ budget: { maxPoints: 200, restoreRate: 0.01 }, throttleDelayMs: 0 });
+// Budgets in the estimate's exact points (database time is priced in test/work-pricing.test.ts).
+const api = useApi({
+  budget: { maxPoints: 200, restoreRate: 0.01 },
+  throttleDelayMs: 0,
+  work: PRICED_BY_ESTIMATE,
+});
 let a: TenantFixture;
 let b: TenantFixture;
 beforeAll(async () => {

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { createBulkhead, BulkheadFull } from '../src/limits/bulkhead.ts';
-import { tokenFor, useApi, type TestApi } from './support/api.ts';
+import { PRICED_BY_ESTIMATE, tokenFor, useApi, type TestApi } from './support/api.ts';
 import { capturedLogger } from './support/log-capture.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 import { listening, missing } from './support/system-tools.ts';
@@ -35,7 +35,12 @@ describe('a bucket of cost points per tenant, in memory', () => {
   // 100 points, restored at one point every 100 s: a test's worth of requests cannot refill it.
   const { logger, lines } = capturedLogger();
   // 429s answered at once here; holding them back has its own test below.
-  const api = useApi({ budget: { maxPoints: 100, restoreRate: 0.01 }, throttleDelayMs: 0, logger });
+  const api = useApi({
+    budget: { maxPoints: 100, restoreRate: 0.01 },
+    throttleDelayMs: 0,
+    logger,
+    work: PRICED_BY_ESTIMATE,
+  });
 
   test('a tenant that spends its bucket gets 429 RATE_LIMITED with Retry-After and its throttle status; another tenant is unaffected', async () => {
     const statuses = await spendUntilThrottled(api, bearer(a.users.viewer, a.id));
@@ -117,7 +122,11 @@ describe('a bucket of cost points per tenant, in memory', () => {
 });
 
 describe('the bucket refills at a steady rate', () => {
-  const api = useApi({ budget: { maxPoints: 30, restoreRate: 20 }, throttleDelayMs: 0 });
+  const api = useApi({
+    budget: { maxPoints: 30, restoreRate: 20 },
+    throttleDelayMs: 0,
+    work: PRICED_BY_ESTIMATE,
+  });
 
   test('after the Retry-After it announced, a throttled tenant is served again', async () => {
     const c = await createTenant('budget-refill');
@@ -130,7 +139,11 @@ describe('the bucket refills at a steady rate', () => {
 });
 
 describe('a client that ignores Retry-After', () => {
-  const api = useApi({ budget: { maxPoints: 30, restoreRate: 0.01 }, throttleDelayMs: 400 });
+  const api = useApi({
+    budget: { maxPoints: 30, restoreRate: 0.01 },
+    throttleDelayMs: 400,
+    work: PRICED_BY_ESTIMATE,
+  });
 
   test('gets its 429s held back, so it cannot spin on cheap refusals; other tenants are answered at once', async () => {
     const c = await createTenant('budget-spin');
@@ -165,10 +178,12 @@ describe.skipIf(noRedis)('budgets in Redis: API processes share one bucket per t
   const first = useApi({
     budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix },
     throttleDelayMs: 0,
+    work: PRICED_BY_ESTIMATE,
   });
   const second = useApi({
     budget: { maxPoints: 60, restoreRate: 0.01, redisUrl, keyPrefix },
     throttleDelayMs: 0,
+    work: PRICED_BY_ESTIMATE,
   });
 
   test('two requests on each of two servers spend the bucket; the fifth, on either, is refused', async () => {

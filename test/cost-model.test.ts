@@ -5,13 +5,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { tokenFor, useApi } from './support/api.ts';
+import { PRICED_BY_ESTIMATE, tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 // Small pages, so that a tenant of a few rows fills every one of them.
 const PAGES = { defaultSize: 3, maxSize: 20, maxOffset: 20, maxGroups: 2 };
-const api = useApi({ pages: PAGES, limits: { maxQueryCost: 400 } });
+// The estimate's figures; database time is priced by test/work-pricing.test.ts.
+const api = useApi({ pages: PAGES, limits: { maxQueryCost: 400 }, work: PRICED_BY_ESTIMATE });
 
 let full: TenantFixture;
 let sparse: TenantFixture;

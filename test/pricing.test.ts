@@ -24,12 +24,12 @@ import {
   TTL_MS,
   type TableRows,
 } from '../src/limits/table-rows.ts';
-import { MAX_FILTER_LIST, ROW_PRICES } from '../src/limits/work.ts';
+import { MAX_FILTER_LIST, ROW_PRICES } from '../src/limits/row-prices.ts';
 import { EXPOSED_SCHEMAS } from '../src/plugins/preset.ts';
 import { TenantScopedKeysPlugin } from '../src/plugins/tenant-scoped-keys.ts';
 import { WorkTablesPlugin } from '../src/plugins/work-tables.ts';
 import { tokenFor, useApi } from './support/api.ts';
-import { asOwner } from './support/db.ts';
+import { asOwner, withoutRowTriggers } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 const HEAVY_ROWS = 200_000;
@@ -74,7 +74,7 @@ let heavy: TenantFixture;
 let light: TenantFixture;
 beforeAll(async () => {
   [heavy, light] = await Promise.all([createTenant('pricing-heavy'), createTenant('pricing-light')]);
-  await asOwner(async (db) => {
+  await withoutRowTriggers(async (db) => {
     for (const [tenant, rows] of [
       [heavy, HEAVY_ROWS],
       [light, LIGHT_ROWS],

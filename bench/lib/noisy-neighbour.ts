@@ -7,7 +7,7 @@
 // its own, so its peak RSS is the section's and the run's other memory figures stay
 // comparable with runs that skip it. See bench/README.md, "Noisy neighbour".
 import pg from 'pg';
-import { ROW_PRICES, rowsPrice } from '../../src/limits/work.ts';
+import { ROW_PRICES, rowsPrice } from '../../src/limits/row-prices.ts';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import { runNoisyLoad, type NoisyLoadResult } from './noisy-load.ts';
@@ -35,7 +35,7 @@ import { graphql, signToken } from './tenants.ts';
 // Not `offset`: skipped rows cost 1 point each, so distinct offsets would shrink the
 // pages to 41 rows. The filters need a page of rows at or above the highest price bound.
 //
-// A price range is a filter no index serves (src/limits/work.ts): each alias also pays
+// A price range is a filter no index serves (src/limits/row-prices.ts): each alias also pays
 // for scanning the tenant's NOISY_PRODUCTS rows, (40 + 4) × 5 = 220 points, so the page
 // is 4,990 / 15 − 220 − 1 = 111 rows: 10 + 15 × (1 + 111 + 220) = 4,990 points.
 const OPERATION_COST = 10;

@@ -3,6 +3,7 @@
 // theirs through request-adaptor.ts; the export download and the subscriber's look-ups
 // use asRequest.
 import type pg from 'pg';
+import { heldMs, type ConnectionShares, type OperationWork } from './work.ts';
 
 const SET_CONFIG = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
 
@@ -39,22 +40,39 @@ export async function beginAsRequest(
   }
 }
 
-/** Runs `fn` in a transaction on a pooled connection as the settings say; nothing outlives it. */
+/** Who pays for an asRequest transaction: its connection is taken in `work.key`'s share, its time added to `work`. */
+export interface PaidBy {
+  shares: ConnectionShares;
+  work: OperationWork;
+}
+
+/**
+ * Runs `fn` in a transaction on a pooled connection as the settings say; nothing outlives
+ * it. With `paidBy`, the connection counts against the payer's share and its time is
+ * added to the payer's work, as for a GraphQL operation's (request-adaptor.ts).
+ */
 export async function asRequest<T>(
   pool: pg.Pool,
   settings: Record<string, string>,
   fn: (client: pg.PoolClient) => Promise<T>,
+  paidBy?: PaidBy,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = paidBy ? await paidBy.shares.connect(pool, paidBy.work.key) : await pool.connect();
+  let started: number | undefined;
+  let failure: unknown;
   try {
     await beginAsRequest(client, settings);
+    started = performance.now();
     const result = await fn(client);
     await client.query('commit');
     return result;
   } catch (error) {
+    failure = error;
     await client.query('rollback').catch(() => {});
     throw error;
   } finally {
+    if (paidBy && started !== undefined)
+      paidBy.work.databaseMs += heldMs(started, failure, Number(settings.statement_timeout) || undefined);
     client.release();
   }
 }

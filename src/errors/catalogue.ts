@@ -285,6 +285,12 @@ export const CATALOGUE = {
     origin: 'server',
     message: 'The database is unavailable; retry shortly.',
   },
+  DATABASE_BUSY: {
+    status: 503,
+    origin: 'server',
+    message:
+      "Every database connection this request could use was busy (the tenant's TENANT_CONNECTIONS, or the pool); retry after Retry-After.",
+  },
   INTERNAL_SERVER_ERROR: { status: 500, origin: 'server', message: 'An unexpected error occurred.' },
   SCHEMA_REFUSED: {
     status: 503,

@@ -4,11 +4,16 @@
 // connection timeout, and a probe checks every `probeIntervalMs` until the database
 // answers again, then the gate opens. No restart needed.
 //
-// A connection attempt that merely took too long proves nothing by itself: the pool may be
-// exhausted (one busy tenant), or the event loop blocked for longer than the connect
-// timeout (watch mode rebuilding the schema takes seconds of CPU), and the timer fires
-// though the server answered. Such a failure closes the gate only once a connection of
-// its own, outside the pool, fails to reach the server too.
+// A busy pool is not a dead database: "timeout exceeded when trying to connect" is
+// pg-pool saying every connection is taken, and one tenant can cause that. It fails the
+// one request that waited (503 DATABASE_BUSY, src/database/connection-shares.ts) and never
+// closes the gate, and the probe opens a connection of its own rather than waiting for a
+// pool connection, so a saturated pool cannot keep the gate shut either.
+//
+// A new connection that merely took too long to open proves nothing by itself either: the
+// event loop may have been blocked for longer than the connect timeout (watch mode
+// rebuilding the schema takes seconds of CPU), and the timer fired though the server
+// answered. Such a failure closes the gate only once a connection of its own fails too.
 import type { NextFunction, Request, Response } from 'express';
 import pg from 'pg';
 import { sendError } from '../errors/catalogue.ts';
@@ -35,38 +40,17 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   if (code && unavailableCodes.has(code)) return true;
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(
-      message,
-    )
+    /Connection terminated|Client has encountered a connection error/.test(message)
   );
 }
 
-/** A failure that says only that connecting took too long, not that the server is away. */
+/** A failure that says only that opening a connection took too long, not that the server is away. */
 function isConnectTimeout(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   return (
     code === 'ETIMEDOUT' ||
-    (typeof message === 'string' &&
-      /timeout exceeded when trying to connect|Connection terminated due to connection timeout/.test(message))
+    (typeof message === 'string' && /Connection terminated due to connection timeout/.test(message))
   );
-}
-
-/** Whether the server answers a connection of its own (not the pool's) within the connect timeout. */
-async function serverAnswers(pool: pg.Pool): Promise<boolean> {
-  const client = new pg.Client({
-    ...pool.options,
-    connectionTimeoutMillis: pool.options.connectionTimeoutMillis,
-  });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
 }
 
 export interface DatabaseGate {
@@ -77,27 +61,34 @@ export interface DatabaseGate {
   close(): void;
 }
 
-export function createDatabaseGate(pool: pg.Pool, logger: Logger, probeIntervalMs = 500): DatabaseGate {
+/** Whether PostgreSQL answers, on a connection of its own (never one of the pool's). */
+async function answers(connectionString: string, timeoutMs: number): Promise<void> {
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: timeoutMs,
+    application_name: 'tenantgraph gate probe',
+  });
+  // A connection lost mid-probe is a failed probe, not an uncaught error.
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export function createDatabaseGate(
+  connectionString: string,
+  logger: Logger,
+  probeIntervalMs = 500,
+): DatabaseGate {
   let open = true;
   let probe: NodeJS.Timeout | undefined;
-
-  const startProbing = () => {
-    probe = setInterval(() => {
-      pool.query('select 1').then(
-        () => {
-          if (open) return;
-          open = true;
-          clearInterval(probe);
-          probe = undefined;
-          logger.info('database is back; serving again');
-        },
-        () => {},
-      );
-    }, probeIntervalMs);
-    probe.unref();
-  };
-
+  let probing = false;
   let confirming = false;
+  const probeTimeoutMs = Math.max(probeIntervalMs * 4, 2_000);
+
   const close = (error: unknown) => {
     if (!open) return;
     open = false;
@@ -105,23 +96,47 @@ export function createDatabaseGate(pool: pg.Pool, logger: Logger, probeIntervalM
     startProbing();
   };
 
+  const startProbing = () => {
+    probe = setInterval(() => {
+      // One probe at a time: a database that accepts slowly must not collect connections.
+      if (probing) return;
+      probing = true;
+      answers(connectionString, probeTimeoutMs)
+        .finally(() => (probing = false))
+        .then(
+          () => {
+            if (open) return;
+            open = true;
+            clearInterval(probe);
+            probe = undefined;
+            logger.info('database is back; serving again');
+          },
+          () => {},
+        );
+    }, probeIntervalMs);
+    probe.unref();
+  };
+
   return {
     isOpen: () => open,
     report(error) {
       if (!open || !isDatabaseUnavailable(error)) return;
-      if (!isConnectTimeout(error)) return close(error);
-      if (confirming) return;
-      confirming = true;
-      void serverAnswers(pool)
-        .then((answers) => {
-          if (answers)
-            logger.warn(
-              { err: error },
-              'a database connection timed out, but the server answers; gate stays open',
-            );
-          else close(error);
-        })
-        .finally(() => (confirming = false));
+      if (isConnectTimeout(error)) {
+        if (confirming) return;
+        confirming = true;
+        answers(connectionString, probeTimeoutMs)
+          .then(
+            () =>
+              logger.warn(
+                { err: error },
+                'a database connection timed out, but the server answers; gate stays open',
+              ),
+            () => close(error),
+          )
+          .finally(() => (confirming = false));
+        return;
+      }
+      close(error);
     },
     middleware(_req, res, next) {
       if (open) return next();

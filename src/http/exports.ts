@@ -8,9 +8,11 @@ import path from 'node:path';
 import type { Request, Response } from 'express';
 import type pg from 'pg';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
-import { asRequest } from '../database/as-request.ts';
+import { asRequest, type PaidBy } from '../database/as-request.ts';
+import type { ConnectionShares } from '../database/work.ts';
 import { sendError } from '../errors/catalogue.ts';
 import { exportFile } from '../jobs/export-tenant.ts';
+import type { ChargedKey } from '../limits/charged-key.ts';
 import type { Logger } from '../logger.ts';
 
 export const EXPORTS_PATH = '/exports';
@@ -30,13 +32,18 @@ async function exportAs(
   pool: pg.Pool,
   settings: Record<string, string>,
   id: string,
+  paidBy: PaidBy,
 ): Promise<ExportRow | undefined> {
-  const { rows } = await asRequest(pool, settings, (client) =>
-    client.query<ExportRow>(
-      `select e.tenant_id, e.id, e.status, e.expires_at, e.created_at, t.slug
-       from app_public.tenant_exports e join app_public.tenants t on t.id = e.tenant_id where e.id = $1`,
-      [id],
-    ),
+  const { rows } = await asRequest(
+    pool,
+    settings,
+    (client) =>
+      client.query<ExportRow>(
+        `select e.tenant_id, e.id, e.status, e.expires_at, e.created_at, t.slug
+         from app_public.tenant_exports e join app_public.tenants t on t.id = e.tenant_id where e.id = $1`,
+        [id],
+      ),
+    paidBy,
   );
   return rows[0];
 }
@@ -46,6 +53,9 @@ export function downloadExport(options: {
   roles: RequestRoles;
   exportDir: string;
   logger: Logger;
+  /** The look-up takes a connection within the caller's share, as GraphQL operations do. */
+  shares: ConnectionShares;
+  chargedKey: ChargedKey;
 }) {
   return async (req: Request<{ id: string }>, res: Response) => {
     const identity = res.locals.identity;
@@ -60,10 +70,15 @@ export function downloadExport(options: {
     const notFound = () =>
       sendError(res, 'NOT_FOUND', 'No export of your tenant you may download has this id (owners only).');
     if (!UUID.test(req.params.id)) return notFound();
+    const { key } = await options.chargedKey(identity, req.ip);
     const row = await exportAs(
       options.pool,
       pgSettingsFor(identity, options.roles),
       req.params.id.toLowerCase(),
+      {
+        shares: options.shares,
+        work: { key, databaseMs: 0 },
+      },
     );
     if (!row) return notFound();
     if (row.status === 'pending' || row.status === 'running') return sendError(res, 'EXPORT_NOT_READY');

@@ -1,7 +1,9 @@
 // Cost budgets: a token bucket per key (a verified tenant, else a user, else an IP) that
 // holds up to `maxPoints` and regains `restoreRate` points every second, continuously.
 // An operation takes its requested cost before it runs and gets back what it did not
-// spend after (Shopify's leaky bucket, seen from the other side).
+// spend after (Shopify's leaky bucket, seen from the other side). Work measured after the
+// fact beyond what was taken (database time, src/database/work.ts) is charged anyway: the
+// bucket goes into debt, at most one bucket deep, and the next operations wait for it.
 //
 // Not rate-limiter-flexible, which the request-count limit used: it counts in fixed
 // windows, so a bucket refills all at once at a window's end and a client can spend two
@@ -35,13 +37,15 @@ export interface Budget {
   take(key: string, points: number): Promise<{ taken: boolean; status: ThrottleStatus }>;
   /** Gives back points taken but not spent. */
   refund(key: string, points: number): Promise<ThrottleStatus>;
+  /** Takes `points` whatever the bucket holds, down to -maxPoints at most: work already done. */
+  charge(key: string, points: number): Promise<ThrottleStatus>;
   close(): Promise<void>;
 }
 
-// Positive points take (only if there are enough), negative points give back; the bucket
-// never holds more than it can.
+// Positive points take (only if there are enough, unless forced: then down to -max),
+// negative points give back; the bucket never holds more than it can.
 const BUCKET_SCRIPT = `
-local max, rate, points = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local max, rate, points, force = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local time = redis.call('TIME')
 local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'p', 't')
@@ -49,12 +53,15 @@ local available = tonumber(state[1]) or max
 local at = tonumber(state[2]) or now
 available = math.min(max, available + math.max(0, now - at) * rate)
 local taken = 0
-if points <= available then
+if force then
+  available = math.max(-max, math.min(max, available - points))
+  taken = 1
+elseif points <= available then
   available = math.min(max, available - points)
   taken = 1
 end
 redis.call('HSET', KEYS[1], 'p', tostring(available), 't', tostring(now))
-redis.call('EXPIRE', KEYS[1], math.ceil(max / rate) + 1)
+redis.call('EXPIRE', KEYS[1], math.ceil(2 * max / rate) + 1)
 return {taken, tostring(available)}
 `;
 
@@ -65,15 +72,16 @@ interface Bucket {
 
 function memoryBuckets(options: BudgetOptions) {
   const { maxPoints: max, restoreRate: rate } = options;
-  // A bucket left alone until it is full again is the same as no bucket: forget it then.
-  const buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: Math.ceil((max / rate) * 1000) });
-  return (key: string, points: number): [boolean, number] => {
+  // A bucket left alone until it is full again is the same as no bucket: forget it then
+  // (from a debt of a whole bucket, that takes twice as long).
+  const buckets = new LRUCache<string, Bucket>({ max: 100_000, ttl: Math.ceil(((2 * max) / rate) * 1000) });
+  return (key: string, points: number, force = false): [boolean, number] => {
     const now = performance.now() / 1000;
     const bucket = buckets.get(key) ?? { available: max, at: now };
     bucket.available = Math.min(max, bucket.available + Math.max(0, now - bucket.at) * rate);
     bucket.at = now;
-    const taken = points <= bucket.available;
-    if (taken) bucket.available = Math.min(max, bucket.available - points);
+    const taken = force || points <= bucket.available;
+    if (taken) bucket.available = Math.max(-max, Math.min(max, bucket.available - points));
     buckets.set(key, bucket);
     return [taken, bucket.available];
   };
@@ -82,8 +90,11 @@ function memoryBuckets(options: BudgetOptions) {
 export function createBudget(options: BudgetOptions, logger: Logger): Budget {
   const { maxPoints, restoreRate } = options;
   const inMemory = memoryBuckets(options);
-  let apply: (key: string, points: number) => Promise<[boolean, number]> = async (key, points) =>
-    inMemory(key, points);
+  let apply: (key: string, points: number, force?: boolean) => Promise<[boolean, number]> = async (
+    key,
+    points,
+    force,
+  ) => inMemory(key, points, force);
   let redis: Promise<Redis> | undefined;
 
   if (options.redisUrl) {
@@ -103,16 +114,24 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
       return client;
     });
     const shared = redis as Promise<
-      Redis & { bucket(key: string, max: number, rate: number, points: number): Promise<[number, string]> }
+      Redis & {
+        bucket(
+          key: string,
+          max: number,
+          rate: number,
+          points: number,
+          force: 0 | 1,
+        ): Promise<[number, string]>;
+      }
     >;
-    apply = async (key, points) => {
+    apply = async (key, points, force = false) => {
       try {
         const [taken, available] = await (
           await shared
-        ).bucket(`${prefix}:${key}`, maxPoints, restoreRate, points);
+        ).bucket(`${prefix}:${key}`, maxPoints, restoreRate, points, force ? 1 : 0);
         return [taken === 1, Number(available)];
       } catch {
-        return inMemory(key, points);
+        return inMemory(key, points, force);
       }
     };
   }
@@ -129,6 +148,10 @@ export function createBudget(options: BudgetOptions, logger: Logger): Budget {
     },
     async refund(key, points) {
       const [, available] = await apply(key, -points);
+      return status(available);
+    },
+    async charge(key, points) {
+      const [, available] = await apply(key, points, true);
       return status(available);
     },
     async close() {

@@ -1,7 +1,9 @@
 // A bulkhead per key (tenant, user or IP): at most `perKey` of its operations execute at
-// once in this process, so one tenant never holds more than that many of the pool's
-// connections however many requests it sends. A few more may wait in line, briefly;
-// beyond that, or after waiting too long, the operation is refused at once.
+// once in this process, however many requests it sends. A few more may wait in line,
+// briefly; beyond that, or after waiting too long, the operation is refused at once.
+// (The connections its statements hold are bounded apart, per statement, by
+// src/database/work.ts: one operation's aliases run in parallel. The same lanes serve
+// there, and for subscriptions' read slots.)
 
 export interface ConcurrencyOptions {
   /** Operations of one key executing at once. */

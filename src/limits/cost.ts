@@ -14,7 +14,7 @@
 // abstract type (the Node interface) the estimate takes the dearest possible type.
 //
 // On top of the objects, the *work*: what the database reads that the response does not
-// show (work.ts): `totalCount`, aggregates, groupedAggregates and filters no index serves
+// show (row-prices.ts): `totalCount`, aggregates, groupedAggregates and filters no index serves
 // are priced by the rows of the caller's tenant they read (table-rows.ts), each
 // connection as many times as it runs (nested in a list: once per parent row, at most the
 // parent table's rows). The work is priced before execution only, and the actual cost
@@ -51,7 +51,7 @@ import {
   ROW_PRICES,
   rowsPrice,
   type FilterWork,
-} from './work.ts';
+} from './row-prices.ts';
 
 export interface PageLimits {
   /** Rows of a connection without first/last. */

@@ -6,7 +6,9 @@
 // - grafast's execute and subscribe are wrapped: the operation's requested cost (cost.ts) is checked
 //   against MAX_QUERY_COST, taken from the caller's budget (budget.ts) before it runs,
 //   run inside the caller's bulkhead (bulkhead.ts), and the unspent part is given back
-//   after. Every result carries `extensions.cost`, as Shopify's Admin API does.
+//   after, down to the database time it measurably used (work-pricing.ts), which is
+//   charged even beyond the reservation. Every result carries `extensions.cost`, as
+//   Shopify's Admin API does, with `databaseMs` beside the points.
 //
 // The caller is the verified tenant (verified-tenant.ts), else the signed-in user, else
 // the client's IP: a token naming a tenant its user does not belong to is charged to
@@ -14,9 +16,12 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
-import type { ErrorCode } from '../errors/catalogue.ts';
+import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../database/work.ts';
+import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
+import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
+import { createChargedKey } from './charged-key.ts';
 import {
   actualCost,
   OPERATION_COST,
@@ -32,6 +37,13 @@ import { createTableRowCounts } from './table-rows.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
+import {
+  meterSubscription,
+  pointsForWork,
+  reportedMs,
+  statementTimeoutFor,
+  type WorkPricing,
+} from './work-pricing.ts';
 import { version } from '../version.ts';
 
 /** What one request used, for the request log. */
@@ -70,11 +82,15 @@ export interface LimitsPluginOptions {
   verifyTenant: VerifyTenant;
   /** How long a throttled answer (429) is held back, at most; 0: answered at once (hold-back.ts). */
   throttleDelayMs: number;
+  /** Database time in points, and statement timeouts by price (work-pricing.ts). */
+  pricing: WorkPricing;
 }
 
 interface CostExtension {
   requestedQueryCost?: number;
   actualQueryCost: number;
+  /** Milliseconds the operation's transactions held database connections, to 0.1 ms. */
+  databaseMs?: number;
   throttleStatus?: ThrottleStatus;
 }
 
@@ -96,6 +112,21 @@ function refusal(
   };
 }
 
+/**
+ * 503 for a request that got no database connection: none free in time (DATABASE_BUSY,
+ * src/database/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
+ * other error.
+ */
+function noConnection(error: unknown, cost: CostExtension): Result | undefined {
+  if (isDatabaseBusy(error)) {
+    const why = error instanceof DatabaseBusy ? error.message : 'Every database connection stayed busy.';
+    return refusal('DATABASE_BUSY', `${why} Retry in 1 s.`, cost, { retryAfter: 1 });
+  }
+  if (isDatabaseUnavailable(error))
+    return refusal('DATABASE_UNAVAILABLE', CATALOGUE.DATABASE_UNAVAILABLE.message, cost, { retryAfter: 1 });
+  return undefined;
+}
+
 /** 429: the caller's bucket does not hold `needed` points yet. */
 function throttled(status: ThrottleStatus, needed: number, requested?: number): [Result, number] {
   const retryAfter = Math.max(1, Math.ceil((needed - status.currentlyAvailable) / status.restoreRate));
@@ -113,7 +144,7 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
 }
 
 export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
-  const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs } = options;
+  const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs, pricing } = options;
   const holdBack = createHoldBack(throttleDelayMs);
   const tableRowCounts = createTableRowCounts();
 
@@ -125,13 +156,11 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     return parseAndValidate;
   };
 
+  const keyOf = createChargedKey(verifyTenant);
   async function chargedKey(context: Grafast.Context): Promise<string> {
-    const { identity } = context;
-    if (!identity) return `ip:${context.clientIp ?? 'unknown'}`;
-    const tenantId = await verifyTenant(identity);
-    if (!tenantId) return identity.userId ? `user:${identity.userId}` : `ip:${context.clientIp ?? 'unknown'}`;
-    if (context.usage) context.usage.tenantId = tenantId;
-    return `tenant:${tenantId}`;
+    const { key, tenantId } = await keyOf(context.identity, context.clientIp);
+    if (tenantId && context.usage) context.usage.tenantId = tenantId;
+    return key;
   }
 
   /**
@@ -162,7 +191,19 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       );
     // Variables that do not fit their types: execution refuses them precisely, running nothing.
     if (!coerced || coerced.errors) return next();
-    const key = await chargedKey(context);
+    let key: string;
+    try {
+      key = await chargedKey(context);
+    } catch (error) {
+      // The membership look-up found no connection: nobody to charge yet, and nothing ran.
+      const refused = noConnection(error, { actualQueryCost: 0 });
+      if (refused) return refused;
+      throw error;
+    }
+    // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
+    const work: OperationWork = { key, databaseMs: 0 };
+    const { pgSettings } = context as { pgSettings?: Record<string, string> };
+    if (pgSettings) attachWork(pgSettings, work);
     const input: OperationInput = {
       schema: args.schema,
       document: args.document,
@@ -200,6 +241,10 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
       const { taken, status } = await budget.take(key, requested);
       if (!taken) return holdBack(...throttled(status, requested, requested));
       throttleStatus = status;
+      if (pgSettings)
+        pgSettings.statement_timeout = String(
+          statementTimeoutFor(pricing, requested, status.currentlyAvailable),
+        );
     }
 
     let leave: () => void;
@@ -222,18 +267,29 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     } finally {
       leave();
     }
-    // Incremental delivery (not offered by this schema today) keeps its reservation.
-    if (isAsyncIterable(result)) return result;
+    // A subscription keeps its reservation, and each event pays for its own re-read.
+    if (isAsyncIterable(result))
+      return meterSubscription(result as AsyncIterable<Result>, work, pricing, budget?.charge.bind(budget));
 
-    // The rows read were read, whatever came back: the refund stops at the work's price.
-    const actual = actualCost(input, pages, result.data, estimate.work);
+    // The rows read were read, whatever came back: the refund stops at the work's price,
+    // and at the database time the operation measurably used.
+    const { databaseMs } = work;
+    const actual = Math.max(
+      actualCost(input, pages, result.data, estimate.work),
+      pointsForWork(databaseMs, pricing),
+    );
     if (context.usage) context.usage.actualCost = actual;
     if (budget && actual < requested) throttleStatus = await budget.refund(key, requested - actual);
+    if (budget && actual > requested) throttleStatus = await budget.charge(key, actual - requested);
     const cost: CostExtension = {
       requestedQueryCost: requested,
       actualQueryCost: actual,
+      databaseMs: reportedMs(databaseMs),
       ...(throttleStatus && { throttleStatus }),
     };
+    // A statement that found no free connection fails the whole request, as one refusal with Retry-After.
+    const busy = result.errors?.find((error) => isDatabaseBusy(error.originalError));
+    if (busy) return noConnection(busy.originalError, cost)!;
     if (approximateJsonBytes(result.data) > limits.maxResponseBytes) {
       return refusal(
         'RESPONSE_TOO_LARGE',

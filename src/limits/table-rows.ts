@@ -1,5 +1,5 @@
 // How many rows of a table the caller's tenant holds, for pricing what reads them all
-// (work.ts): `totalCount`, aggregates, filters that no index serves.
+// (row-prices.ts): `totalCount`, aggregates, filters that no index serves.
 //
 // Counted as the request itself, through the request's own connection and settings, so
 // RLS restricts the count to the caller's tenant (nothing here names a tenant), and

@@ -8,6 +8,7 @@ import { isSafeError } from 'grafast';
 import { GraphQLError } from 'grafast/graphql';
 import type pg from 'pg';
 import { CATALOGUE, codeForSqlstate, type ErrorCode } from '../errors/catalogue.ts';
+import { isDatabaseBusy } from '../database/work.ts';
 import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
 import { withoutHints } from '../limits/hints.ts';
 import type { Logger } from '../logger.ts';
@@ -92,6 +93,9 @@ export function createMaskError(
     // Grafast's "safe" errors are about the request itself (say, a cursor that is not one).
     if (isSafeError(original))
       return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
+    // No connection free in time: this request fails, the gate stays open (database-gate.ts).
+    if (isDatabaseBusy(original))
+      return rebuild(CATALOGUE.DATABASE_BUSY.message, { code: 'DATABASE_BUSY', retryAfter: 1 });
     if (isDatabaseUnavailable(original)) {
       gate.report(original);
       return rebuild(CATALOGUE.DATABASE_UNAVAILABLE.message, { code: 'DATABASE_UNAVAILABLE' });

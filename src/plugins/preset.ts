@@ -8,6 +8,7 @@ import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connecti
 import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
 import { makeRequestPgService } from '../database/request-adaptor.ts';
+import type { ConnectionShares } from '../database/work.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { RealtimeSchemaPlugin } from '../realtime/schema.ts';
 import type { ConnectionSubscriber } from '../realtime/subscriber.ts';
@@ -37,6 +38,8 @@ declare global {
 export interface PresetOptions {
   /** A pool of the authenticator role; every request switches role inside its transaction. */
   pool: pg.Pool;
+  /** Each caller's share of the pool's connections (src/database/work.ts). */
+  shares: ConnectionShares;
   roles: RequestRoles;
   development: boolean;
   graphiql: boolean;
@@ -76,6 +79,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
     pgServices: [
       makeRequestPgService({
         pool: options.pool,
+        shares: options.shares,
         schemas: EXPOSED_SCHEMAS,
         ...(options.watch && { superuserConnectionString: options.watch.superuserUrl }),
       }),
@@ -112,6 +116,7 @@ export function createPreset(options: PresetOptions): GraphileConfig.Preset {
         const requestId = socket ? socket.id : http?.req.id;
         return {
           // Transaction-local like the claims, so it also holds behind a transaction pooler.
+          // The limits plugin lowers statement_timeout to what the caller can pay for (src/limits/work-pricing.ts).
           pgSettings: {
             ...pgSettingsFor(identity, options.roles),
             statement_timeout: String(options.statementTimeoutMs),

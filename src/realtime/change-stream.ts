@@ -7,7 +7,8 @@
 // the following one, so an event is handed over only with one of the process's read
 // slots, given back at the next call: however many subscribers one write reaches, at
 // most SUBSCRIPTION_READ_CONCURRENCY of their reads hold a pool connection at once, and
-// the rest of the pool keeps serving requests. Waiting events stay in the buffer.
+// the rest of the pool keeps serving requests. Waiting events stay in the buffer. A slot
+// refused (the subscriber's budget is spent) ends the subscription with that refusal.
 import { SafeError } from 'grafast';
 import type { ErrorCode } from '../errors/catalogue.ts';
 
@@ -54,7 +55,14 @@ export class ChangeStream<T> implements AsyncIterableIterator<T> {
     this.#giveBackSlot();
     const result = await this.#take();
     if (result.done) return result;
-    const release = await this.#readSlot();
+    let release: () => void;
+    try {
+      release = await this.#readSlot();
+    } catch (error) {
+      // Refused a slot (the subscriber's budget is spent): the subscription ends with the refusal.
+      this.#end(error as Error);
+      throw error;
+    }
     // Returned by the client while waiting: the slot goes straight back.
     if (this.#returned) {
       release();

@@ -17,7 +17,9 @@
 import type pg from 'pg';
 import { SafeError } from 'grafast';
 import { type Identity } from '../auth/claims.ts';
-import { asRequest } from '../database/as-request.ts';
+import { asRequest, type PaidBy } from '../database/as-request.ts';
+import type { ConnectionShares } from '../database/work.ts';
+import type { ChargedKey } from '../limits/charged-key.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { ChangeStream } from './change-stream.ts';
 import { tenantChannel, userChannel, type Change, type ListenHub } from './hub.ts';
@@ -80,11 +82,18 @@ export interface SubscriberOptions {
   pgSettings: Record<string, string>;
   /** The API's pool: asks PostgreSQL which tenant the subscriber acts in. */
   pool: pg.Pool;
+  /** Callers' shares of the pool's connections: the subscriber's look-ups take its own. */
+  shares: ConnectionShares;
+  /** Who the subscriber's reads are charged to, as the limits plugin charges its operations. */
+  chargedKey: ChargedKey;
   hub: ListenHub;
   counts: SubscriptionCounts;
   limits: SubscriptionLimits;
-  /** The process's read slots (readConcurrency of them), shared by every subscription. */
-  readSlot: () => Promise<() => void>;
+  /**
+   * One of the process's read slots (readConcurrency of them, a key's share at most), for
+   * an event of `key`'s; undefined when the key's budget is spent (in debt): no more reads.
+   */
+  readSlot: (key: string) => Promise<(() => void) | undefined>;
 }
 
 function refuse(code: ErrorCode, message: string = CATALOGUE[code].message): never {
@@ -95,9 +104,13 @@ function refuse(code: ErrorCode, message: string = CATALOGUE[code].message): nev
 async function currentTenantOf(
   pool: pg.Pool,
   pgSettings: Record<string, string>,
+  paidBy: PaidBy,
 ): Promise<string | undefined> {
-  const { rows } = await asRequest(pool, pgSettings, (client) =>
-    client.query<{ id: string | null }>('select app_public.current_tenant_id() as id'),
+  const { rows } = await asRequest(
+    pool,
+    pgSettings,
+    (client) => client.query<{ id: string | null }>('select app_public.current_tenant_id() as id'),
+    paidBy,
   );
   return rows[0]?.id ?? undefined;
 }
@@ -117,7 +130,7 @@ export class ConnectionSubscriber {
 
   /** grafast's GrafastSubscriber: the `listen` step calls this once per subscription. */
   async subscribe(topic: Topic): Promise<AsyncIterableIterator<ChangeEvent>> {
-    const { identity, pgSettings, pool, hub, counts, limits, readSlot } = this.#options;
+    const { identity, pgSettings, pool, shares, chargedKey, hub, counts, limits, readSlot } = this.#options;
     if (this.#closed) refuse('SUBSCRIPTION_INTERRUPTED', 'This connection is closing.');
     const overConnectionLimit = () => {
       if (this.#streams.size >= limits.perConnection) {
@@ -128,6 +141,8 @@ export class ConnectionSubscriber {
       }
     };
     overConnectionLimit();
+    // The websocket's handshake address is not kept; a socket always has an identity.
+    const { key } = await chargedKey(identity, undefined);
     let tenantId: string | undefined;
     const channels: string[] = [];
     if (topic === 'memberships') {
@@ -135,7 +150,7 @@ export class ConnectionSubscriber {
         refuse('FORBIDDEN', 'Memberships belong to people: an API key has none to subscribe to.');
       channels.push(userChannel(identity.userId));
     } else {
-      tenantId = await currentTenantOf(pool, pgSettings);
+      tenantId = await currentTenantOf(pool, pgSettings, { shares, work: { key, databaseMs: 0 } });
       if (!tenantId) refuse('TENANT_REQUIRED');
       if ((counts.perTenant.get(tenantId) ?? 0) >= limits.perTenant) {
         refuse(
@@ -149,7 +164,16 @@ export class ConnectionSubscriber {
     // Again: another subscribe of this socket may have been counted while we asked PostgreSQL.
     overConnectionLimit();
 
-    const stream = new ChangeStream<ChangeEvent>(limits.maxBuffered, readSlot);
+    const stream = new ChangeStream<ChangeEvent>(limits.maxBuffered, async () => {
+      const release = await readSlot(key);
+      if (!release) {
+        refuse(
+          'SUBSCRIPTION_INTERRUPTED',
+          "This tenant's budget of cost points is spent, so its subscriptions' reads stopped; refetch, then subscribe again once it has refilled.",
+        );
+      }
+      return release;
+    });
     const uncount = counts.add(tenantId);
     this.#streams.add(stream);
     let stopListening: (() => void) | undefined;

@@ -30,7 +30,7 @@ export interface TestApi {
 }
 
 export type TestApiOptions = Partial<
-  Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'devTools'>
+  Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'work' | 'devTools'>
 > & {
   /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
   devTools?: boolean;
@@ -38,11 +38,18 @@ export type TestApiOptions = Partial<
   limits?: Partial<ApiServerOptions['limits']>;
   pages?: Partial<ApiServerOptions['pages']>;
   concurrency?: Partial<ApiServerOptions['concurrency']>;
+  work?: Partial<ApiServerOptions['work']>;
 };
+
+/**
+ * For tests of the estimate's own figures (cost.ts): database time priced so low that it
+ * never outweighs an estimate, however loaded the machine running the tests is.
+ */
+export const PRICED_BY_ESTIMATE = { pointsPerDatabaseMs: 0.001 } as const;
 
 /** A test server's options: the production defaults over the run's database, with `options` applied. */
 export function testServerOptions(options: Omit<TestApiOptions, 'devTools'> = {}): ApiServerOptions {
-  const { verifier, limits, pages, concurrency, ...serverOptions } = options;
+  const { verifier, limits, pages, concurrency, work, ...serverOptions } = options;
   // The defaults a production deployment gets, on a random loopback port; but any
   // operation runs (tests send their own), unless a test configures trusted documents.
   const defaults = {
@@ -65,6 +72,7 @@ export function testServerOptions(options: Omit<TestApiOptions, 'devTools'> = {}
     limits: { ...defaults.limits, ...limits },
     pages: { ...defaults.pages, ...pages },
     concurrency: { ...defaults.concurrency, ...concurrency },
+    work: { ...defaults.work, ...work },
   };
 }
 

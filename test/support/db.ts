@@ -87,27 +87,36 @@ export function asOwner<T>(fn: (db: pg.PoolClient) => Promise<T>): Promise<T> {
 }
 
 /**
- * Bulk load for tests that need a big tenant, as the superuser on the test database with
- * `session_replication_role = replica`: the row triggers (audit trail, realtime notify,
- * updated_at) then skip these rows, which are load, not history. With them, 60,000 products
- * took 6-7 s on an idle 2-core machine and 28 s on a busy one; without, under 1 s. Only the
- * superuser may set it, and only this session's statements are affected.
+ * Bulk loads for tests that need a big tenant: `fn` runs in one transaction as the
+ * superuser on the test database, with `session_replication_role = replica`, so the row
+ * triggers (audit trail, realtime notify, updated_at) skip these rows, which are load, not
+ * history. With them, 60,000 products took 6-7 s on an idle 2-core machine and 28 s on a
+ * busy one; without, under 1 s. Only a superuser may set it, and it holds for this
+ * transaction only.
  */
-export async function bulkProducts(tenantId: string, count: number, namePrefix = 'bulk '): Promise<void> {
+export async function withoutRowTriggers<T>(fn: (db: pg.ClientBase) => Promise<T>): Promise<T> {
   const client = new pg.Client(onDatabase(database.rootUrl, databaseNameOf(database.ownerUrl)));
   await client.connect();
   try {
     await client.query('begin');
     await client.query('set local session_replication_role = replica');
-    await client.query(
-      `insert into app_public.products (tenant_id, name, price)
-       select $1, $2 || n, n % 1000 from generate_series(1, $3::int) n`,
-      [tenantId, namePrefix, count],
-    );
+    const result = await fn(client);
     await client.query('commit');
+    return result;
   } finally {
     await client.end();
   }
+}
+
+/** `count` products named `namePrefix` and a number, in one statement without row triggers. */
+export function bulkProducts(tenantId: string, count: number, namePrefix = 'bulk '): Promise<unknown> {
+  return withoutRowTriggers((db) =>
+    db.query(
+      `insert into app_public.products (tenant_id, name, price)
+       select $1, $2 || n, n % 1000 from generate_series(1, $3::int) n`,
+      [tenantId, namePrefix, count],
+    ),
+  );
 }
 
 /** The PostgreSQL error a promise rejects with (fails the test if it resolves). */

@@ -25,6 +25,7 @@ const SUMMARIES: Record<string, string> = {
   CONCURRENCY_LIMITED: 'Too many requests of this tenant are running at once.',
   QUERY_TIMEOUT: 'The database took too long to answer.',
   DATABASE_UNAVAILABLE: 'The database is unavailable right now.',
+  DATABASE_BUSY: 'The database is busy right now; try again in a moment.',
   NETWORK_ERROR: 'The API could not be reached.',
   INVITATION_NOT_FOUND: 'This invitation link does not work: use the link of the newest invitation mail.',
   INVITATION_FOR_ANOTHER_EMAIL:

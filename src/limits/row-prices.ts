@@ -4,7 +4,7 @@
 // through, a filter no index serves makes even a page of 50 scan the tenant's rows, and
 // some operators cost per row *and* per list element.
 //
-// The rate: DB_POINTS_PER_MS points buy one millisecond of database time (a tenant that
+// The rate: DB_POINTS_PER_MS (10) points buy one millisecond of database time (a tenant that
 // spends its whole restore rate of 500 points/s holds at most 50 ms of database time per
 // second). Each price below is per 1,000 rows of the caller's tenant (table-rows.ts),
 // set from the operations of issue 21 timed on a tenant of 200,000 products
@@ -35,9 +35,6 @@ import {
   type GraphQLInputObjectType,
   type GraphQLInputType,
 } from 'grafast/graphql';
-
-/** Points that buy one millisecond of database time. */
-export const DB_POINTS_PER_MS = 10;
 
 /** Points per 1,000 rows (of the caller's tenant) read, by what reads them. */
 export const ROW_PRICES = {

@@ -29,7 +29,7 @@ import { EXPOSED_SCHEMAS } from '../src/plugins/preset.ts';
 import { TenantScopedKeysPlugin } from '../src/plugins/tenant-scoped-keys.ts';
 import { WorkTablesPlugin } from '../src/plugins/work-tables.ts';
 import { tokenFor, useApi } from './support/api.ts';
-import { asOwner, withoutRowTriggers } from './support/db.ts';
+import { withoutRowTriggers } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 
 const HEAVY_ROWS = 200_000;

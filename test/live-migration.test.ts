@@ -7,14 +7,13 @@
 //
 // Runs on a database of its own in the shared test server, created and dropped here.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { run } from 'graphile-migrate';
-import { clearAllPools } from 'graphile-migrate/dist/pg.js';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { readEnv } from '../src/config.ts';
 import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
+import { graphileMigrate } from '../src/database/graphile-migrate.ts';
 import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
 import { serverOptionsFromEnv } from '../src/server-options.ts';
@@ -231,11 +230,10 @@ describe('a migration applied while the API serves', () => {
         const requestsBefore = counts.requests;
 
         const migrationBegan = performance.now();
-        try {
-          await run(settings, migration, 'add-live-migration-note.sql');
-        } finally {
-          clearAllPools();
-        }
+        await graphileMigrate(
+          { command: 'run', sql: migration, filename: 'add-live-migration-note.sql' },
+          settings,
+        );
         const migrationMs = performance.now() - migrationBegan;
 
         // Watch mode notices the DDL and rebuilds; poll with the new field until it is there.

@@ -9,14 +9,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { run } from 'graphile-migrate';
-import { clearAllPools } from 'graphile-migrate/dist/pg.js';
 import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { readEnv } from '../src/config.ts';
 import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
+import { graphileMigrate } from '../src/database/graphile-migrate.ts';
 import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
 import { newTableSql } from '../src/database/new-table.ts';
@@ -114,11 +113,7 @@ test(
     const settings = await migrationSettings(location);
     // current.sql as db:watch runs it on each save (graphile-migrate's watch --once runs it the same way).
     const runCurrent = async (sql: string) => {
-      try {
-        await run(settings, sql, 'current.sql');
-      } finally {
-        clearAllPools();
-      }
+      await graphileMigrate({ command: 'run', sql, filename: 'current.sql' }, settings);
     };
     const table = `drop table if exists app_public.watch_probes cascade;\n${newTableSql({ name: 'watch_probes', columns: ['label:text'] })}`;
 

@@ -4,26 +4,22 @@
 // both the CLI (`npm run db:*`) and this programmatic path used by `npm start` and the
 // tests; only the connection strings and the role names come from the location.
 import { readFile } from 'node:fs/promises';
-import { Logger, migrate, reset, type Settings } from 'graphile-migrate';
-// graphile-migrate keeps its pools alive briefly after use and exits the process if one
-// of them sees an error (say, the database restarting later); close them when done.
-import { clearAllPools } from 'graphile-migrate/dist/pg.js';
 import JSON5 from 'json5';
 import pino from 'pino';
 import { installJobQueue } from '../jobs/worker.ts';
 import { databaseExists, ensureRoles } from './bootstrap.ts';
+import { graphileMigrate, type MigrateSettings, type MigrationLog } from './graphile-migrate.ts';
 import type { DatabaseLocation } from './location.ts';
 import { projectRoot } from '../project-root.ts';
 
 export { projectRoot };
 
-type MigrationLog = (level: string, message: string) => void;
-
 // graphile-worker narrates its migrations at info level; only its problems matter here.
 const quietLogger = pino({ level: 'warn' });
 
-export async function migrationSettings(location: DatabaseLocation, log?: MigrationLog): Promise<Settings> {
-  const gmrc = JSON5.parse(await readFile(`${projectRoot}.gmrc`, 'utf8')) as Settings;
+/** The settings graphile-migrate's commands take (graphileMigrate runs them). */
+export async function migrationSettings(location: DatabaseLocation): Promise<MigrateSettings> {
+  const gmrc = JSON5.parse(await readFile(`${projectRoot}.gmrc`, 'utf8')) as MigrateSettings;
   const roleNames: Record<string, string> = {
     ':DATABASE_AUTHENTICATOR': location.roles.authenticator.name,
     ':DATABASE_VISITOR': location.roles.visitor,
@@ -42,7 +38,6 @@ export async function migrationSettings(location: DatabaseLocation, log?: Migrat
     shadowConnectionString: location.shadowUrl,
     rootConnectionString: location.rootUrl,
     migrationsFolder: `${projectRoot}migrations`,
-    ...(log && { logger: new Logger(() => (level, message) => log(level, message)) }),
   };
 }
 
@@ -73,20 +68,16 @@ export async function prepareDatabase(
   location: DatabaseLocation,
   log?: MigrationLog,
 ): Promise<'created' | 'migrated'> {
-  const settings = await migrationSettings(location, log);
+  const settings = await migrationSettings(location);
   let outcome: 'created' | 'migrated' = 'migrated';
-  try {
-    if (location.rootUrl) {
-      await ensureRoles(location.rootUrl, location.roles);
-      if (!(await databaseExists(location.rootUrl, databaseNameOf(location.ownerUrl)))) {
-        await reset(settings);
-        outcome = 'created';
-      }
+  if (location.rootUrl) {
+    await ensureRoles(location.rootUrl, location.roles);
+    if (!(await databaseExists(location.rootUrl, databaseNameOf(location.ownerUrl)))) {
+      await graphileMigrate({ command: 'reset' }, settings, log);
+      outcome = 'created';
     }
-    if (outcome === 'migrated') await migrate(settings);
-  } finally {
-    clearAllPools();
   }
+  if (outcome === 'migrated') await graphileMigrate({ command: 'migrate' }, settings, log);
   await installJobQueue(location.ownerUrl, quietLogger);
   return outcome;
 }
@@ -94,10 +85,6 @@ export async function prepareDatabase(
 export async function resetDatabase(location: DatabaseLocation, log?: MigrationLog): Promise<void> {
   if (!location.rootUrl) throw new Error('Resetting the database needs ROOT_DATABASE_URL (a superuser).');
   await ensureRoles(location.rootUrl, location.roles);
-  try {
-    await reset(await migrationSettings(location, log));
-  } finally {
-    clearAllPools();
-  }
+  await graphileMigrate({ command: 'reset' }, await migrationSettings(location), log);
   await installJobQueue(location.ownerUrl, quietLogger);
 }

@@ -3,8 +3,7 @@
 // graphile-migrate's own `watch --once` (committed migrations, then current.sql), one run
 // at a time; a save during a run queues one more.
 import { watchFile, unwatchFile } from 'node:fs';
-import { watch } from 'graphile-migrate';
-import { clearAllPools } from 'graphile-migrate/dist/pg.js';
+import { graphileMigrate } from './graphile-migrate.ts';
 import type { DatabaseLocation } from './location.ts';
 import { migrationSettings, projectRoot } from './migrations.ts';
 
@@ -22,14 +21,12 @@ export async function runCurrentMigration(
   log: WatchHandlers['log'],
 ): Promise<boolean> {
   try {
-    await watch(await migrationSettings(location, log), true);
+    await graphileMigrate({ command: 'watch' }, await migrationSettings(location), log);
     return true;
   } catch (error) {
     // graphile-migrate has logged the database error with its position in current.sql.
     if (!(error as { _gmlogged?: boolean })._gmlogged) log('error', (error as Error).message);
     return false;
-  } finally {
-    clearAllPools();
   }
 }
 

@@ -1,23 +1,14 @@
 // Which key verifies tokens, from the configuration. In development with nothing
 // configured, a random HS256 secret is generated once and kept in .data/, so
 // `npm start` and `npm run token` agree without anyone choosing a secret.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Env } from '../config.ts';
+import { developmentKey } from '../development-key.ts';
 import type { KeySource } from './verify-token.ts';
 
 export const DEV_SECRET_FILE = '.data/dev-jwt-secret';
 
-export async function developmentSecret(file = DEV_SECRET_FILE): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const secret = randomBytes(48).toString('base64url');
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${secret}\n`, { mode: 0o600 });
-    return secret;
-  }
+export function developmentSecret(file = DEV_SECRET_FILE): Promise<string> {
+  return developmentKey(file);
 }
 
 export async function keySourceFor(env: Env): Promise<KeySource> {

@@ -8,9 +8,8 @@
 // In development with no key configured, a random one is generated once and kept in
 // .data/, as the development JWT secret is, so `npm start`'s exports and `npm run
 // tenant:import` agree without anyone choosing a key.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { developmentKey } from '../development-key.ts';
 
 export const SIGNATURE_FILE = 'signature.json';
 export const SIGNATURE_ALGORITHM = 'HMAC-SHA256';
@@ -66,15 +65,8 @@ function parseKey(name: string, value: string): Buffer {
   return key;
 }
 
-export async function developmentSigningKey(file = DEV_SIGNING_KEY_FILE): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const key = randomBytes(48).toString('base64url');
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, `${key}\n`, { mode: 0o600 });
-    return key;
-  }
+export function developmentSigningKey(file = DEV_SIGNING_KEY_FILE): Promise<string> {
+  return developmentKey(file);
 }
 
 export interface SigningEnv {

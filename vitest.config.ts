@@ -10,5 +10,9 @@ export default defineConfig({
     env: { GRAPHILE_ENV: 'production', NODE_ENV: 'test' },
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    // expect.poll waits until its condition holds; 1 s (vitest's default) was a guess that a
+    // busy machine broke (a headless browser re-rendering a filtered list). A condition that
+    // never holds still fails, later.
+    expect: { poll: { timeout: 15_000 } },
   },
 });

@@ -4,8 +4,10 @@
 // gate, run for the whole statement timeout on a cheap budget, or cost less than the
 // database time it took; and subscriptions' re-reads are paid by their subscriber.
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { createConnectionShares, DatabaseBusy } from '../src/database/work.ts';
 import { createDatabaseGate, isDatabaseUnavailable } from '../src/http/database-gate.ts';
 import { statementTimeoutFor } from '../src/limits/work-pricing.ts';
 import { createReadSlots } from '../src/realtime/read-slots.ts';
@@ -417,5 +419,31 @@ describe('realtime pays', () => {
     }
     for (const release of held) release();
     await Promise.all(burst);
+  });
+});
+
+describe('a connection slow to open', () => {
+  test('fails its request as DATABASE_BUSY, keeping the timeout as its cause for the gate to confirm', async () => {
+    // A server that accepts connections and never answers: PostgreSQL too loaded to start a backend in time.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'nobody', connectionTimeoutMillis: 200 });
+    const shares = createConnectionShares({ perKey: 1, queueTimeoutMs: 1_000 });
+    try {
+      const error = await shares.connect(pool, 'tenant:slow').then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(DatabaseBusy);
+      expect(((error as Error).cause as Error).message).toMatch(/connection timeout/);
+      // The share was given back: the next statement of the key is not stuck behind it.
+      expect(shares.holding('tenant:slow')).toBe(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await pool.end();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });

@@ -79,12 +79,31 @@ export interface ConnectionSharesOptions {
   queueTimeoutMs: number;
 }
 
-/** A connection of the pool, its acquire timeout a DatabaseBusy. */
+/**
+ * Opening a new connection took longer than DATABASE_CONNECT_TIMEOUT_MS: on a loaded
+ * machine PostgreSQL can take that long to start a backend, so it says the server is
+ * slow, not that it is away (the gate confirms that on a connection of its own).
+ */
+export function isConnectTimeout(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return (
+    code === 'ETIMEDOUT' ||
+    (typeof message === 'string' && /Connection terminated due to connection timeout/.test(message))
+  );
+}
+
+/**
+ * A connection of the pool. Its acquire timeout, or a new connection's connect timeout, is
+ * a DatabaseBusy for this request; the latter keeps its cause, which the error masking
+ * reports to the database gate.
+ */
 function connectPool(pool: pg.Pool): Promise<pg.PoolClient> {
   return pool.connect().catch((error: unknown) => {
-    throw isDatabaseBusy(error)
-      ? new DatabaseBusy('Every database connection of this API process stayed busy.')
-      : error;
+    if (isDatabaseBusy(error))
+      throw new DatabaseBusy('Every database connection of this API process stayed busy.');
+    if (isConnectTimeout(error))
+      throw new DatabaseBusy('Opening a database connection took too long.', { cause: error });
+    throw error;
   });
 }
 

@@ -16,6 +16,7 @@
 // answered. Such a failure closes the gate only once a connection of its own fails too.
 import type { NextFunction, Request, Response } from 'express';
 import pg from 'pg';
+import { isConnectTimeout } from '../database/work.ts';
 import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
 
@@ -41,15 +42,6 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   return (
     typeof message === 'string' &&
     /Connection terminated|Client has encountered a connection error/.test(message)
-  );
-}
-
-/** A failure that says only that opening a connection took too long, not that the server is away. */
-function isConnectTimeout(error: unknown): boolean {
-  const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  return (
-    code === 'ETIMEDOUT' ||
-    (typeof message === 'string' && /Connection terminated due to connection timeout/.test(message))
   );
 }
 

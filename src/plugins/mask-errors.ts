@@ -93,9 +93,12 @@ export function createMaskError(
     // Grafast's "safe" errors are about the request itself (say, a cursor that is not one).
     if (isSafeError(original))
       return rebuild(original.message, { code: 'INVALID_INPUT', ...original.extensions });
-    // No connection free in time: this request fails, the gate stays open (database-gate.ts).
-    if (isDatabaseBusy(original))
+    // No connection free in time: this request fails, the gate stays open (database-gate.ts),
+    // unless a connection of the gate's own cannot reach the server either.
+    if (isDatabaseBusy(original)) {
+      if (original instanceof Error && original.cause) gate.report(original.cause);
       return rebuild(CATALOGUE.DATABASE_BUSY.message, { code: 'DATABASE_BUSY', retryAfter: 1 });
+    }
     if (isDatabaseUnavailable(original)) {
       gate.report(original);
       return rebuild(CATALOGUE.DATABASE_UNAVAILABLE.message, { code: 'DATABASE_UNAVAILABLE' });

@@ -68,9 +68,9 @@ describe('schema guard', () => {
     const verdict = await asOwner((db) => runGuard(db, guard(undefined, waivers)));
     expect(verdict.problems).toEqual([]);
     expect(keys(verdict.waived).sort()).toEqual(waivers.map((w) => `${w.rule} ${w.object}`).sort());
-    // What the README's worked example says db:watch prints.
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-    expect(/`schema guard: no problems, (\d+) waived`/.exec(readme)?.[1]).toBe(String(verdict.waived.length));
+    // What the DBA loop's worked example says db:watch prints.
+    const loop = await readFile(new URL('../docs/dba-loop.md', import.meta.url), 'utf8');
+    expect(/`schema guard: no problems, (\d+) waived`/.exec(loop)?.[1]).toBe(String(verdict.waived.length));
   });
 
   test('runs as the authenticator too, as the development server runs it', async () => {

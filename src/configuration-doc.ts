@@ -97,9 +97,10 @@ Checked at start-up with the rest (\`readEnv\` in \`src/config.ts\`):
   half always serves everyone else); \`MIN_STATEMENT_TIMEOUT_MS\` between 1 and
   \`STATEMENT_TIMEOUT_MS\`; \`SUBSCRIPTION_READ_CONCURRENCY\` at least 1 and below \`PG_POOL_MAX\`.`;
 
-const ELSEWHERE = `## Read by the libraries
+const ELSEWHERE = `## Standard variables of the libraries
 
-Not declared in \`src/config.ts\`, read by the packages that use them:
+Not declared in \`src/config.ts\`: OpenTelemetry's own (read by \`src/observability/tracing.ts\`
+and the SDK it starts) and one of PostGraphile's:
 
 | variable | default | meaning |
 | --- | --- | --- |

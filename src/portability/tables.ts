@@ -8,7 +8,7 @@
 //   @tenantExport history  restored with its own tenant, never copied into a new one
 //                          (the audit trail: its row keys name the original ids)
 import pg from 'pg';
-import { TENANT_TABLES } from '../database/schema-guard.ts';
+import { TENANT_TABLES } from '../dba/schema-guard.ts';
 
 export const TENANTS_TABLE = 'app_public.tenants';
 export const USERS_TABLE = 'app_public.users';

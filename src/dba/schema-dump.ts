@@ -22,7 +22,7 @@ export interface RoleNames {
 }
 
 export const SCHEMA_DUMP_HEADER = `-- The schemas app_public and app_private as the migrations leave them: written from the
--- catalogue by \`npm run db:dump\` (src/database/schema-dump.ts), checked by
+-- catalogue by \`npm run db:dump\` (src/dba/schema-dump.ts), checked by
 -- test/schema-dump.test.ts. Do not edit; role names are the migrations' placeholders.`;
 
 const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import JSON5 from 'json5';
 import type pg from 'pg';
-import type { RolePlan } from './bootstrap.ts';
+import type { RolePlan } from '../database/bootstrap.ts';
 import { tiesToCurrentTenant, unwrappedHelperCalls } from './policy-expressions.ts';
 
 export type Level = 'error' | 'warn';

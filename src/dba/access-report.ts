@@ -14,7 +14,7 @@ import { placeholderFor, type RoleNames } from './schema-dump.ts';
 
 export const ACCESS_REPORT_HEADER = `# Who may do what
 
-Written from the catalogue by \`npm run db:access -- --write\` (src/database/access-report.ts);
+Written from the catalogue by \`npm run db:access -- --write\` (src/dba/access-report.ts);
 \`test/access-report.test.ts\` fails when it is stale. Do not edit.`;
 
 const TENANT_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;

@@ -12,6 +12,7 @@
 // roles written as the migrations' placeholders: the same bytes on PostgreSQL 15 and 17,
 // with test or production role names. Meant for review, not for restoring.
 import type pg from 'pg';
+import { POLICY_COMMANDS, readPolicies } from './catalogue.ts';
 
 /** The deployment's role names, written as graphile-migrate placeholders. */
 export interface RoleNames {
@@ -246,24 +247,12 @@ export async function dumpSchemas(
              obj_description(t.oid, 'pg_trigger') as comment
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
       where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
-    const policies = await query<{
-      relation: number;
-      name: string;
-      command: string;
-      permissive: boolean;
-      roles: string[];
-      using: string | null;
-      check: string | null;
-      comment: string | null;
-    }>(`
-      select p.polrelid::int as relation, quote_ident(p.polname) as name,
-             case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end as command,
-             p.polpermissive as permissive,
-             array(select case r when 0 then '-' else r::regrole::text end from unnest(p.polroles) r) as roles,
-             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
-             obj_description(p.oid, 'pg_policy') as comment
-      from pg_policy p join pg_class c on c.oid = p.polrelid
-      where c.relnamespace = any($1::regnamespace[])`);
+    // Policies by their SQL names, commands as words; PUBLIC is `public`, as placeholderFor writes it.
+    const policies = (await readPolicies(client, { schemas })).map((policy) => ({
+      ...policy,
+      name: policy.ident,
+      command: POLICY_COMMANDS[policy.command] ?? 'all',
+    }));
     const of = <T extends { relation: number; name: string }>(rows: T[], relation: number) =>
       rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
 

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import {
   isGranted,
+  POLICY_COMMANDS,
   readPolicies,
   readPrivileges,
   readRelations,
@@ -259,7 +260,7 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       if (own.length) {
         lines.push('', 'Policies:', '');
         for (const p of own) {
-          const command = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' }[p.command];
+          const command = POLICY_COMMANDS[p.command];
           const to = p.roles.map(role).sort(bytewise).join(', ');
           const parts = [
             p.using !== null ? `using \`${p.using.replace(/\s+/g, ' ')}\`` : '',

@@ -12,7 +12,7 @@
 // roles written as the migrations' placeholders: the same bytes on PostgreSQL 15 and 17,
 // with test or production role names. Meant for review, not for restoring.
 import type pg from 'pg';
-import { POLICY_COMMANDS, readPolicies } from './catalogue.ts';
+import { POLICY_COMMANDS, readPolicies, readRelations } from './catalogue.ts';
 
 /** The deployment's role names, written as graphile-migrate placeholders. */
 export interface RoleNames {
@@ -178,8 +178,6 @@ export async function dumpSchemas(
       oid: number;
       name: string;
       kind: string;
-      rls: boolean;
-      force: boolean;
       options: string[] | null;
       view: string | null;
       comment: string | null;
@@ -196,7 +194,7 @@ export async function dumpSchemas(
       grants: Grant[];
       column_grants: Grant[];
     }>(`
-      select c.oid, c.oid::regclass::text as name, c.relkind::text as kind, c.relrowsecurity as rls, c.relforcerowsecurity as force,
+      select c.oid, c.oid::regclass::text as name, c.relkind::text as kind,
              c.reloptions as options, case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid, true) end as view,
              obj_description(c.oid, 'pg_class') as comment,
              (select coalesce(json_agg(json_build_object(
@@ -247,7 +245,9 @@ export async function dumpSchemas(
              obj_description(t.oid, 'pg_trigger') as comment
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
       where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
-    // Policies by their SQL names, commands as words; PUBLIC is `public`, as placeholderFor writes it.
+    // Row level security flags (sequences have none) and policies, as catalogue.ts reads them;
+    // policies by their SQL names, commands as words; PUBLIC is `public`, as placeholderFor writes it.
+    const rowSecurity = new Map((await readRelations(client, { schemas })).map((r) => [r.oid, r]));
     const policies = (await readPolicies(client, { schemas })).map((policy) => ({
       ...policy,
       name: policy.ident,
@@ -300,8 +300,10 @@ export async function dumpSchemas(
       }
       for (const index of of(indexes, relation.oid)) lines.push(`${index.definition};`);
       for (const trigger of of(triggers, relation.oid)) lines.push(`${trigger.definition};`);
-      if (relation.rls) lines.push(`alter table ${relation.name} enable row level security;`);
-      if (relation.force) lines.push(`alter table ${relation.name} force row level security;`);
+      if (rowSecurity.get(relation.oid)?.rls)
+        lines.push(`alter table ${relation.name} enable row level security;`);
+      if (rowSecurity.get(relation.oid)?.force)
+        lines.push(`alter table ${relation.name} force row level security;`);
       for (const policy of of(policies, relation.oid)) {
         const roles = policy.roles.map(role).sort(bytewise).join(', ');
         lines.push(

@@ -18,7 +18,7 @@ import { createIdentify } from './auth/identify.ts';
 import { createTenantChoice, TENANT_HEADER } from './auth/tenant-choice.ts';
 import { pgSettingsFor, type ClaimNames, type RequestRoles } from './auth/claims.ts';
 import type { VerifyToken } from './auth/verify-token.ts';
-import { createConnectionShares, isDatabaseBusy } from './database/work.ts';
+import { createConnectionShares, isDatabaseBusy } from './request/work.ts';
 import { createDatabaseGate, isDatabaseUnavailable } from './http/database-gate.ts';
 import { downloadExport, EXPORTS_PATH } from './http/exports.ts';
 import { sendError } from './errors/catalogue.ts';
@@ -61,7 +61,7 @@ export interface ApiServerOptions {
   budget: BudgetOptions | null;
   /** Operations per tenant (user, IP) executing at once in this process. */
   concurrency: ConcurrencyOptions;
-  /** What database work costs: connections per caller, points per millisecond, statement timeouts by price (src/database/work.ts, src/limits/work-pricing.ts). */
+  /** What database work costs: connections per caller, points per millisecond, statement timeouts by price (src/request/work.ts, src/limits/work-pricing.ts). */
   work: {
     /** Pool connections one tenant (user, IP) holds at once in this process (TENANT_CONNECTIONS). */
     connectionsPerKey: number;
@@ -134,7 +134,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     connectionTimeoutMillis: options.watch
       ? Math.max(options.timeouts.connectMs, WATCH_CONNECT_TIMEOUT_MS)
       : options.timeouts.connectMs,
-    // Statements of one request go out together where they can (src/database/request-adaptor.ts).
+    // Statements of one request go out together where they can (src/request/request-adaptor.ts).
     pipeline: true,
   });
   const gate = createDatabaseGate(options.authenticatorUrl, logger);
@@ -237,11 +237,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     );
   }
   const serv = pgl.createServ(grafserv);
-  // Watch mode serves no rebuilt schema the schema guard refuses (src/database/guarded-watch.ts).
+  // Watch mode serves no rebuilt schema the schema guard refuses (src/dba/guarded-watch.ts).
   // Loaded only in watch mode (development): production never needs the schema guard.
   const watchGuard =
     options.watch &&
-    (await import('./database/guarded-watch.ts')).guardWatchMode(serv, {
+    (await import('./dba/guarded-watch.ts')).guardWatchMode(serv, {
       pool,
       authenticatorUrl: options.authenticatorUrl,
       roles: options.roles,

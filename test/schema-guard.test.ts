@@ -11,8 +11,8 @@ import {
   runGuard,
   type Finding,
   type Waiver,
-} from '../src/database/schema-guard.ts';
-import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/database/policy-expressions.ts';
+} from '../src/dba/schema-guard.ts';
+import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/dba/policy-expressions.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
 import { asOwner, asUser, withAuthenticator } from './support/db.ts';

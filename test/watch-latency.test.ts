@@ -18,7 +18,7 @@ import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
 import { graphileMigrate } from '../src/database/graphile-migrate.ts';
 import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
-import { newTableSql } from '../src/database/new-table.ts';
+import { newTableSql } from '../src/dba/new-table.ts';
 import { createDatabaseGate } from '../src/http/database-gate.ts';
 import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, type ApiServer } from '../src/server.ts';

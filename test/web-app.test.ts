@@ -76,6 +76,14 @@ async function signedIn(name: string, server = api): Promise<{ context: BrowserC
   return { context, page };
 }
 
+/** The page's heading, with any error the app shows: a wait that fails then says why. */
+async function headingAndAlerts(page: Page): Promise<{ heading: string; alerts: string[] }> {
+  return {
+    heading: await page.getByRole('heading', { level: 1 }).innerText(),
+    alerts: await page.getByRole('alert').allInnerTexts(),
+  };
+}
+
 /** The product names in the page's list, once it has loaded. */
 async function listedNames(page: Page): Promise<string[]> {
   const products = page.getByRole('region', { name: 'Products' });
@@ -379,7 +387,7 @@ test.skipIf(skipWithoutChromium)(
       expect(before.rows).toEqual([{ status: 'pending' }]);
 
       await invitation.getByRole('button', { name: 'Accept and join Acme Corporation' }).click();
-      await expect.poll(() => page.getByRole('heading', { level: 1 }).innerText()).toBe('Acme Corporation');
+      await expect.poll(() => headingAndAlerts(page)).toEqual({ heading: 'Acme Corporation', alerts: [] });
       expect(await page.locator('header').innerText()).toContain('Erin, member');
       // Acme's first page (other tests add products to acme too).
       await expect.poll(() => listedNames(page)).toEqual(expect.arrayContaining([ACME[0]]));
@@ -428,8 +436,8 @@ test.skipIf(skipWithoutChromium)(
       expect(await bob.page.locator('body').innerText()).not.toMatch(/Globex|Carol|viewer/);
       await bob.page.getByRole('button', { name: 'Continue to the app' }).click();
       await expect
-        .poll(() => bob.page.getByRole('heading', { level: 1 }).innerText())
-        .toBe('Acme Corporation');
+        .poll(() => headingAndAlerts(bob.page))
+        .toEqual({ heading: 'Acme Corporation', alerts: [] });
     } finally {
       await bob.context.close();
     }

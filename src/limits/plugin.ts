@@ -16,7 +16,7 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
-import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../database/work.ts';
+import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../request/work.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
@@ -114,7 +114,7 @@ function refusal(
 
 /**
  * 503 for a request that got no database connection: none free in time (DATABASE_BUSY,
- * src/database/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
+ * src/request/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
  * other error.
  */
 function noConnection(error: unknown, cost: CostExtension): Result | undefined {

@@ -7,8 +7,8 @@ import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
 import type { GraphQLError } from 'grafast/graphql';
 import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
-import { makeRequestPgService } from '../database/request-adaptor.ts';
-import type { ConnectionShares } from '../database/work.ts';
+import { makeRequestPgService } from '../request/request-adaptor.ts';
+import type { ConnectionShares } from '../request/work.ts';
 import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
 import { RealtimeSchemaPlugin } from '../realtime/schema.ts';
 import type { ConnectionSubscriber } from '../realtime/subscriber.ts';
@@ -38,7 +38,7 @@ declare global {
 export interface PresetOptions {
   /** A pool of the authenticator role; every request switches role inside its transaction. */
   pool: pg.Pool;
-  /** Each caller's share of the pool's connections (src/database/work.ts). */
+  /** Each caller's share of the pool's connections (src/request/work.ts). */
   shares: ConnectionShares;
   roles: RequestRoles;
   development: boolean;

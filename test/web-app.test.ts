@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { demoInvitation, demoTenants, demoUsers, seedDemoData } from '../src/dev/demo-data.ts';
 import { DEMO_USERS_PATH, WEB_APP_PATH } from '../src/dev/dev-tools.ts';
-import { tokenFor, useApi } from './support/api.ts';
+import { PRICED_BY_ESTIMATE, tokenFor, useApi } from './support/api.ts';
 import { startApiProcess } from './support/api-process.ts';
 import { launchChromium, skipWithoutChromium } from './support/chromium.ts';
 import { asOwner } from './support/db.ts';
@@ -25,9 +25,21 @@ const trustedDocuments = {
   file: fileURLToPath(new URL('../trusted-documents.json', import.meta.url)),
   enforce: false,
 };
-const api = useApi({ development: true, graphiql: true, devTools: true, trustedDocuments });
+// Priced by the estimate: these tests are about the app, and every test here works in the
+// same demo tenants, whose buckets a loaded machine's measured database time once emptied
+// (lists that never loaded). `frugal` below shows the app's answer to a spent budget.
+const api = useApi({
+  development: true,
+  graphiql: true,
+  devTools: true,
+  trustedDocuments,
+  work: PRICED_BY_ESTIMATE,
+});
 // Production's rule: trusted documents only, by id.
-const enforcing = useApi({ trustedDocuments: { ...trustedDocuments, enforce: true } });
+const enforcing = useApi({
+  trustedDocuments: { ...trustedDocuments, enforce: true },
+  work: PRICED_BY_ESTIMATE,
+});
 // Budgets so small that the app's larger queries are refused (and at once: no hold-back).
 const frugal = useApi({
   development: true,

@@ -35,7 +35,7 @@ import { badIdVariable, invalidIdMessage } from './global-ids.ts';
 import { createHoldBack } from './hold-back.ts';
 import { createTableRowCounts } from './table-rows.ts';
 import { approximateJsonBytes } from './response-size.ts';
-import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
+import { createParseAndValidate, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
 import {
   meterSubscription,
@@ -45,6 +45,7 @@ import {
   type WorkPricing,
 } from './work-pricing.ts';
 import { version } from '../version.ts';
+import { tenantgraphOptions, type OperationLimits, type TenantgraphOptions } from '../options.ts';
 
 /** What one request used, for the request log. */
 export interface Usage {
@@ -68,12 +69,8 @@ declare global {
   }
 }
 
-export interface OperationLimits extends DocumentLimits {
-  maxQueryCost: number;
-  maxResponseBytes: number;
-}
-
-export interface LimitsPluginOptions {
+/** What the limits act on, from the preset's options and the server's services. */
+interface LimitsOptions {
   limits: OperationLimits;
   pages: PageLimits;
   /** null: no budgets. */
@@ -143,7 +140,46 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
   return [result, retryAfter];
 }
 
-export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
+/** The preset's limits, pages, pricing and services as the plugin uses them. */
+function limitsOptionsOf(preset: GraphileConfig.ResolvedPreset): LimitsOptions {
+  const options = tenantgraphOptions(preset);
+  const pages = preset.schema?.tenantgraphPages;
+  if (!options.services || !pages)
+    throw new Error(
+      'LimitsPlugin: the preset has no services or page sizes (src/server/install-graphql.ts adds them)',
+    );
+  const { budget, bulkhead, verifyTenant } = options.services;
+  return {
+    limits: options.limits,
+    pages,
+    budget,
+    bulkhead,
+    verifyTenant,
+    throttleDelayMs: options.throttleDelayMs,
+    pricing: {
+      pointsPerDatabaseMs: options.work.pointsPerDatabaseMs,
+      maxStatementMs: options.timeouts.statementMs,
+      minStatementMs: Math.min(options.work.minStatementMs, options.timeouts.statementMs),
+    },
+  };
+}
+
+/** One limiter per server: its hold-back queue, row counts and validators are its own. */
+const limiters = new WeakMap<TenantgraphOptions, Limiter>();
+
+function limiterFor(preset: GraphileConfig.ResolvedPreset): Limiter {
+  const key = tenantgraphOptions(preset);
+  let limiter = limiters.get(key);
+  if (!limiter) limiters.set(key, (limiter = createLimiter(limitsOptionsOf(preset))));
+  return limiter;
+}
+
+interface Limiter {
+  parseAndValidateFor(schema: GraphQLSchema): ParseAndValidate;
+  limitedExecute(next: () => unknown, args: Grafast.ExecutionArgs): Promise<unknown>;
+}
+
+function createLimiter(options: LimitsOptions): Limiter {
   const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs, pricing } = options;
   const holdBack = createHoldBack(throttleDelayMs);
   const tableRowCounts = createTableRowCounts();
@@ -300,34 +336,43 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     return { ...result, extensions: { ...result.extensions, cost } };
   }
 
-  return {
-    name: 'LimitsPlugin',
-    version,
-    grafserv: {
-      middleware: {
-        setPreset(next, event) {
-          const inner = event.getExecutionConfig;
-          event.getExecutionConfig = function (this: unknown, requestContext) {
-            const config = inner.call(this as never, requestContext);
-            const ours = (value: Awaited<typeof config>) => ({
-              ...value,
-              parseAndValidate: parseAndValidateFor(value.schema),
-            });
-            return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
-          };
-          return next();
-        },
-      },
-    },
-    grafast: {
-      middleware: {
-        execute(next, { args }) {
-          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
-        },
-        subscribe(next, { args }) {
-          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
-        },
-      },
-    },
-  };
+  return { parseAndValidateFor, limitedExecute };
 }
+
+export const LimitsPlugin: GraphileConfig.Plugin = {
+  name: 'LimitsPlugin',
+  version,
+  grafserv: {
+    middleware: {
+      setPreset(next, event) {
+        const { parseAndValidateFor } = limiterFor(event.resolvedPreset);
+        const inner = event.getExecutionConfig;
+        event.getExecutionConfig = function (this: unknown, requestContext) {
+          const config = inner.call(this as never, requestContext);
+          const ours = (value: Awaited<typeof config>) => ({
+            ...value,
+            parseAndValidate: parseAndValidateFor(value.schema),
+          });
+          return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
+        };
+        return next();
+      },
+    },
+  },
+  grafast: {
+    middleware: {
+      execute(next, { args }) {
+        return limiterFor(args.resolvedPreset!).limitedExecute(
+          next,
+          args as Grafast.ExecutionArgs,
+        ) as ReturnType<typeof next>;
+      },
+      subscribe(next, { args }) {
+        return limiterFor(args.resolvedPreset!).limitedExecute(
+          next,
+          args as Grafast.ExecutionArgs,
+        ) as ReturnType<typeof next>;
+      },
+    },
+  },
+};

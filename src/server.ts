@@ -53,67 +53,27 @@ export interface ApiServer {
 export { StartupError };
 
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
-  const { authenticatorUrl, logger, watch, observability } = options;
   const resolved = resolvePreset({ extends: [TenantgraphPreset, options.preset] });
-  const settings = tenantgraphOptions(resolved);
-  // What closing the server closes, in that order: each step puts its own in front.
+  const tenantgraph = tenantgraphOptions(resolved);
+  const server = { ...options, tenantgraph };
+  // What closing the server closes, in that order: each step that opens something puts it in front.
   const opened: Closable[] = [];
+  const opens = <Step extends { resource: Closable }>(step: Step): Step => {
+    opened.unshift(step.resource);
+    return step;
+  };
   try {
-    const database = await installPool(authenticatorUrl, settings, { watch: Boolean(watch), logger });
-    opened.unshift(database.resource);
-    const { pool, gate, shares } = database;
-    const graphql = await installGraphQL({
-      ...database,
-      preset: options.preset,
-      options: settings,
-      authenticatorUrl,
-      watch,
-      observability,
-      logger,
-    });
-    opened.unshift(graphql.resource);
-
+    const database = opens(await installPool(server));
+    const graphql = opens(await installGraphQL({ ...server, ...database }));
     const app = express();
-    const { httpServer, resource } = createHttpServer(app, settings.timeouts);
-    opened.unshift(resource);
-    installMiddleware(app, {
-      devTools: options.devTools,
-      observe: graphql.observe,
-      logger,
-      corsOrigins: settings.corsOrigins,
-    });
-    const identify = installIdentity(app, { pool, verifyToken: options.verifyToken, options: settings });
-    await installRoutes(app, httpServer, {
-      pool,
-      gate,
-      shares,
-      roles: settings.roles,
-      chargedKey: graphql.chargedKey,
-      serv: graphql.serv,
-      watchGuard: graphql.watchGuard,
-      exportDir: settings.exportDir,
-      maxBodyBytes: settings.limits.maxBodyBytes,
-      logger,
-    });
-    const realtime = installRealtime(httpServer, {
-      authenticatorUrl,
-      options: settings,
-      pool,
-      shares,
-      serv: graphql.serv,
-      identify,
-      budget: graphql.budget,
-      chargedKey: graphql.chargedKey,
-      observability,
-      logger,
-    });
-    opened.unshift(realtime.resource);
+    const { httpServer } = opens(createHttpServer(app, tenantgraph));
+    installMiddleware(app, { ...server, observe: graphql.observe });
+    const identify = installIdentity(app, { ...server, ...database });
+    await installRoutes(app, httpServer, { ...server, ...database, ...graphql });
+    const realtime = opens(installRealtime(httpServer, { ...server, ...database, ...graphql, identify }));
+    const { host = '127.0.0.1', port = 0 } = resolved.grafserv ?? {};
+    const url = await listen(httpServer, host, port);
 
-    const url = await listen(
-      httpServer,
-      resolved.grafserv?.host ?? '127.0.0.1',
-      resolved.grafserv?.port ?? 0,
-    );
     let closing: Promise<void> | undefined;
     return {
       url,
@@ -123,7 +83,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       close: () => (closing ??= closeInOrder(opened)),
     };
   } catch (error) {
-    // A step that failed has released its own; the ones before it are released here.
+    // A step that failed has released what it opened; the steps before it are released here.
     await closeInOrder(opened);
     throw error;
   }

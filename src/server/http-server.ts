@@ -8,7 +8,7 @@ import type { Closable } from '../shutdown.ts';
 
 export function createHttpServer(
   app: express.Express,
-  timeouts: TenantgraphOptions['timeouts'],
+  { timeouts }: Pick<TenantgraphOptions, 'timeouts'>,
 ): { httpServer: Server; resource: Closable } {
   const httpServer = createServer(app);
   httpServer.requestTimeout = timeouts.requestMs;

@@ -47,7 +47,7 @@ export interface GraphQLStep {
 export async function installGraphQL(context: {
   /** The configured preset (presetFromEnv, graphile.config.ts). */
   preset: GraphileConfig.Preset;
-  options: TenantgraphOptions;
+  tenantgraph: TenantgraphOptions;
   authenticatorUrl: string;
   pool: pg.Pool;
   gate: DatabaseGate;
@@ -57,7 +57,7 @@ export async function installGraphQL(context: {
   observability?: Observability | undefined;
   logger: Logger;
 }): Promise<GraphQLStep> {
-  const { options, pool, gate, logger, watch } = context;
+  const { tenantgraph: options, pool, gate, logger, watch } = context;
   const trustedDocuments = options.trustedDocuments && (await loadManifest(options.trustedDocuments));
   const observed = context.observability?.attach({
     pool,

@@ -13,7 +13,11 @@ import { GRAPHQL_PATH } from '../plugins/preset.ts';
 
 export function installIdentity(
   app: express.Express,
-  { pool, verifyToken, options }: { pool: pg.Pool; verifyToken: VerifyToken; options: TenantgraphOptions },
+  {
+    pool,
+    verifyToken,
+    tenantgraph: options,
+  }: { pool: pg.Pool; verifyToken: VerifyToken; tenantgraph: TenantgraphOptions },
 ): Identify {
   const identify = createIdentify({
     verifyToken,

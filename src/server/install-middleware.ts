@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { TENANT_HEADER } from '../auth/tenant-choice.ts';
 import { requestLog } from '../http/request-log.ts';
 import type { Logger } from '../logger.ts';
+import type { TenantgraphOptions } from '../options.ts';
 import { GRAPHIQL_PATH } from '../plugins/preset.ts';
 
 export function installMiddleware(
@@ -16,8 +17,7 @@ export function installMiddleware(
     /** The metrics' request middleware (src/observability/), when on. */
     observe?: express.RequestHandler | undefined;
     logger: Logger;
-    /** Browser origins allowed by CORS; empty: none. */
-    corsOrigins: string[];
+    tenantgraph: Pick<TenantgraphOptions, 'corsOrigins'>;
   },
 ): void {
   app.disable('x-powered-by');
@@ -38,7 +38,7 @@ export function installMiddleware(
   );
   app.use(
     cors({
-      origin: options.corsOrigins,
+      origin: options.tenantgraph.corsOrigins,
       methods: ['GET', 'POST'],
       allowedHeaders: ['authorization', 'content-type', 'x-request-id', TENANT_HEADER],
       exposedHeaders: ['retry-after', 'x-request-id'],

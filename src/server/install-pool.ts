@@ -24,11 +24,17 @@ export interface DatabasePool {
   resource: Closable;
 }
 
-export async function installPool(
-  authenticatorUrl: string,
-  options: TenantgraphOptions,
-  { watch, logger }: { watch: boolean; logger: Logger },
-): Promise<DatabasePool> {
+export async function installPool({
+  authenticatorUrl,
+  tenantgraph: options,
+  watch,
+  logger,
+}: {
+  authenticatorUrl: string;
+  tenantgraph: TenantgraphOptions;
+  watch?: { superuserUrl: string } | undefined;
+  logger: Logger;
+}): Promise<DatabasePool> {
   const { timeouts } = options;
   const pool = new pg.Pool({
     connectionString: authenticatorUrl,

@@ -22,7 +22,7 @@ export function installRealtime(
   httpServer: Server,
   context: {
     authenticatorUrl: string;
-    options: TenantgraphOptions;
+    tenantgraph: TenantgraphOptions;
     pool: pg.Pool;
     shares: ConnectionShares;
     serv: GraphQLStep['serv'];
@@ -33,7 +33,7 @@ export function installRealtime(
     logger: Logger;
   },
 ): { subscriptions: SubscriptionCounts; resource: Closable } {
-  const { options, logger } = context;
+  const { tenantgraph: options, logger } = context;
   const { realtime } = options;
   const subscriptions = new SubscriptionCounts();
   context.observability?.countSubscriptions(() => subscriptions.total);

@@ -5,7 +5,6 @@ import type { Server } from 'node:http';
 import type express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type pg from 'pg';
-import type { RequestRoles } from '../auth/claims.ts';
 import type { GuardedWatch } from '../dba/guarded-watch.ts';
 import { isDatabaseBusy, type ConnectionShares } from '../request/work.ts';
 import { sendError } from '../errors/catalogue.ts';
@@ -15,6 +14,7 @@ import { requestBody } from '../http/request-body.ts';
 import { INVITATION_LINK_PATH } from '../jobs/send-invitation-email.ts';
 import type { ChargedKey } from '../limits/charged-key.ts';
 import type { Logger } from '../logger.ts';
+import type { TenantgraphOptions } from '../options.ts';
 import { GRAPHQL_PATH } from '../plugins/preset.ts';
 import type { GraphQLStep } from './install-graphql.ts';
 
@@ -25,16 +25,14 @@ export async function installRoutes(
     pool: pg.Pool;
     gate: DatabaseGate;
     shares: ConnectionShares;
-    roles: RequestRoles;
     chargedKey: ChargedKey;
     serv: GraphQLStep['serv'];
     watchGuard?: GuardedWatch | undefined;
-    exportDir: string;
-    maxBodyBytes: number;
+    tenantgraph: Pick<TenantgraphOptions, 'roles' | 'exportDir' | 'limits'>;
     logger: Logger;
   },
 ): Promise<void> {
-  const { pool, gate, logger } = context;
+  const { pool, gate, logger, tenantgraph } = context;
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -49,8 +47,8 @@ export async function installRoutes(
 
   const download = downloadExport({
     pool,
-    roles: context.roles,
-    exportDir: context.exportDir,
+    roles: tenantgraph.roles,
+    exportDir: tenantgraph.exportDir,
     logger,
     shares: context.shares,
     chargedKey: context.chargedKey,
@@ -70,7 +68,7 @@ export async function installRoutes(
     }
   });
 
-  app.use(GRAPHQL_PATH, requestBody(context.maxBodyBytes));
+  app.use(GRAPHQL_PATH, requestBody(tenantgraph.limits.maxBodyBytes));
   app.use(GRAPHQL_PATH, gate.middleware);
   if (context.watchGuard) app.use(GRAPHQL_PATH, context.watchGuard.middleware);
   // false: no websocket handler of grafserv's; ours verifies each connection first (realtime).

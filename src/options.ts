@@ -7,7 +7,6 @@ import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { Budget, BudgetOptions } from './limits/budget.ts';
 import type { Bulkhead, ConcurrencyOptions } from './limits/bulkhead.ts';
 import type { PageLimits } from './limits/cost.ts';
-import type { DocumentLimits } from './limits/validation.ts';
 import type { VerifyTenant } from './limits/verified-tenant.ts';
 import type { SubscriptionLimits } from './realtime/subscriber.ts';
 
@@ -35,14 +34,6 @@ declare global {
   }
 }
 
-/** What one operation may be: its document's size and shape, its cost and its response. */
-export interface OperationLimits extends DocumentLimits {
-  /** Largest cost one operation may request (MAX_QUERY_COST). */
-  maxQueryCost: number;
-  /** Largest response body (MAX_RESPONSE_BYTES). */
-  maxResponseBytes: number;
-}
-
 export interface TenantgraphOptions {
   /** The roles a request switches to (DATABASE_VISITOR, DATABASE_ANONYMOUS); never taken from a token. */
   roles: RequestRoles;
@@ -50,8 +41,8 @@ export interface TenantgraphOptions {
   claimNames: ClaimNames;
   /** Connections of the authenticator's pool (PG_POOL_MAX). */
   poolSize: number;
-  /** One operation's document limits, cost and response size, and a request body's size (MAX_*, INTROSPECTION). */
-  limits: OperationLimits & { maxBodyBytes: number };
+  /** One operation's document, cost and response (declared beside their checks: src/limits/plugin.ts), and a request body's size (MAX_BODY_BYTES). */
+  limits: Tenantgraph.OperationLimits & { maxBodyBytes: number };
   /** Cost budgets per tenant (user, IP) (BUDGET_POINTS, BUDGET_RESTORE_RATE, REDIS_URL); null: none. */
   budget: BudgetOptions | null;
   /** Operations per tenant (user, IP) executing at once in this process (TENANT_CONCURRENCY, TENANT_QUEUE*). */

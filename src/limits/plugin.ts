@@ -35,7 +35,7 @@ import { badIdVariable, invalidIdMessage } from './global-ids.ts';
 import { createHoldBack } from './hold-back.ts';
 import { createTableRowCounts } from './table-rows.ts';
 import { approximateJsonBytes } from './response-size.ts';
-import { createParseAndValidate, type ParseAndValidate } from './validation.ts';
+import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
 import type { VerifyTenant } from './verified-tenant.ts';
 import {
   meterSubscription,
@@ -45,7 +45,7 @@ import {
   type WorkPricing,
 } from './work-pricing.ts';
 import { version } from '../version.ts';
-import { tenantgraphOptions, type OperationLimits, type TenantgraphOptions } from '../options.ts';
+import { tenantgraphOptions, type TenantgraphOptions } from '../options.ts';
 
 /** What one request used, for the request log. */
 export interface Usage {
@@ -57,6 +57,19 @@ export interface Usage {
 }
 
 declare global {
+  namespace Tenantgraph {
+    /**
+     * What one operation may be, checked here: the `limits` of the tenantgraph options
+     * (src/options.ts), from MAX_QUERY_* and INTROSPECTION (src/config.ts). A new limit is
+     * declared here and set there.
+     */
+    interface OperationLimits extends DocumentLimits {
+      /** Largest cost one operation may request (MAX_QUERY_COST). */
+      maxQueryCost: number;
+      /** Largest response body (MAX_RESPONSE_BYTES). */
+      maxResponseBytes: number;
+    }
+  }
   namespace Grafast {
     interface Context {
       /** The verified token's identity; null for an anonymous request. */
@@ -71,7 +84,7 @@ declare global {
 
 /** What the limits act on, from the preset's options and the server's services. */
 interface LimitsOptions {
-  limits: OperationLimits;
+  limits: Tenantgraph.OperationLimits;
   pages: PageLimits;
   /** null: no budgets. */
   budget: Budget | null;

@@ -1,6 +1,8 @@
 // graphile.config.ts is a preset graphile's tooling can load, and its `tenantgraph`
 // scope is the environment's configuration, as the server reads it.
 import { resolvePreset } from 'graphile-config';
+import { loadConfig } from 'graphile-config/load';
+import { projectRoot } from '../src/project-root.ts';
 import { afterEach, expect, test, vi } from 'vitest';
 
 afterEach(() => {
@@ -37,4 +39,12 @@ test('a preset extending it overrides one option and keeps the rest of the scope
   expect(resolved.tenantgraph?.throttleDelayMs).toBe(0);
   expect(resolved.tenantgraph?.limits).toEqual(base.tenantgraph?.limits);
   expect(resolved.tenantgraph?.roles).toEqual(base.tenantgraph?.roles);
+});
+
+test("graphile-config's own loader finds it at the root, as graphile's tooling does", async () => {
+  const preset = await loadConfig(`${projectRoot}graphile.config.ts`);
+  expect(preset).not.toBeNull();
+  const resolved = resolvePreset(preset!);
+  expect(resolved.tenantgraph?.limits?.maxQueryCost).toBeGreaterThan(0);
+  expect(resolved.plugins!.map((plugin) => plugin.name)).toContain('LimitsPlugin');
 });

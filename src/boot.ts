@@ -85,16 +85,16 @@ export async function startConfiguredApi(
   log: Logger,
   options: StartApiOptions,
 ): Promise<ApiServer> {
-  const [{ createTokenVerifier }, { keySourceFor }, { serverOptionsFromEnv }, { startApiServer }] =
+  const [{ createTokenVerifier }, { keySourceFor }, { presetFromEnv }, { startApiServer }] =
     await Promise.all([
       import('./auth/verify-token.ts'),
       import('./auth/key-source.ts'),
-      import('./server-options.ts'),
+      import('./config.ts'),
       import('./server.ts'),
     ]);
   const key = await keySourceFor(env);
   return startApiServer({
-    ...serverOptionsFromEnv(env),
+    preset: presetFromEnv(env),
     authenticatorUrl: options.authenticatorUrl,
     verifyToken: createTokenVerifier({
       key,

@@ -1,7 +1,10 @@
 // Configuration comes from environment variables only, validated once at start-up.
 // Every bad value is reported together, by name, so an operator fixes them in one go.
+// presetFromEnv turns them into the graphile preset the API runs (graphile.config.ts).
 import { availableParallelism } from 'node:os';
 import { bool, cleanEnv, makeValidator, num, port, str, url, type CleanedEnv } from 'envalid';
+import type { TenantgraphOptions } from './options.ts';
+import { developmentPreset } from './plugins/development.ts';
 
 const roleName = makeValidator<string>((value) => {
   // Role names end up as SQL identifiers in migrations (graphile-migrate placeholders
@@ -510,4 +513,89 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
   ].filter(Boolean);
   if (limits.length > 0) throw new ConfigError(`Invalid configuration:\n  ${limits.join('\n  ')}`);
   return { ...env, APP_URL: env.APP_URL ?? defaultAppUrl(env.PORT) };
+}
+
+/**
+ * The environment as a graphile preset: grafserv's host, port and GraphiQL, what
+ * development adds, the schema's page sizes, and the `tenantgraph` scope (src/options.ts)
+ * that the server's steps and the plugins read. graphile.config.ts and the server extend
+ * the API's own preset (src/plugins/preset.ts) with it.
+ */
+export function presetFromEnv(env: Env): GraphileConfig.Preset {
+  const development = env.NODE_ENV === 'development';
+  const graphiql = env.GRAPHIQL ?? development;
+  const tenantgraph: TenantgraphOptions = {
+    roles: { visitor: env.DATABASE_VISITOR, anonymous: env.DATABASE_ANONYMOUS },
+    claimNames: {
+      tenant: env.JWT_TENANT_CLAIM,
+      email: env.JWT_EMAIL_CLAIM,
+      emailVerified: env.JWT_EMAIL_VERIFIED_CLAIM,
+    },
+    poolSize: env.PG_POOL_MAX,
+    limits: {
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxTokens: env.MAX_QUERY_TOKENS,
+      maxDepth: env.MAX_QUERY_DEPTH,
+      maxAliases: env.MAX_QUERY_ALIASES,
+      maxDirectives: env.MAX_QUERY_DIRECTIVES,
+      maxQueryCost: env.MAX_QUERY_COST,
+      maxResponseBytes: env.MAX_RESPONSE_BYTES,
+      // GraphiQL needs introspection to offer completion and docs.
+      introspection: env.INTROSPECTION ?? (development || graphiql),
+    },
+    budget:
+      env.BUDGET_POINTS > 0
+        ? { maxPoints: env.BUDGET_POINTS, restoreRate: env.BUDGET_RESTORE_RATE, redisUrl: env.REDIS_URL }
+        : null,
+    concurrency: {
+      perKey: env.TENANT_CONCURRENCY,
+      queue: env.TENANT_QUEUE,
+      queueTimeoutMs: env.TENANT_QUEUE_TIMEOUT_MS,
+    },
+    work: {
+      connectionsPerKey: env.TENANT_CONNECTIONS,
+      pointsPerDatabaseMs: env.DB_POINTS_PER_MS,
+      minStatementMs: env.MIN_STATEMENT_TIMEOUT_MS,
+    },
+    membershipCacheSeconds: env.MEMBERSHIP_CACHE_SECONDS,
+    exportDir: env.EXPORT_DIR,
+    apiKeyCacheSeconds: env.API_KEY_CACHE_SECONDS,
+    throttleDelayMs: env.THROTTLE_DELAY_MS,
+    // Production runs only the manifest's operations; development runs any (GraphiQL).
+    trustedDocuments:
+      env.TRUSTED_DOCUMENTS === 'off' ? null : { file: env.TRUSTED_DOCUMENTS, enforce: !development },
+    corsOrigins: env.CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter(Boolean),
+    realtime: {
+      listenUrl: env.DATABASE_LISTEN_URL,
+      limits: {
+        perConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        perTenant: env.MAX_SUBSCRIPTIONS_PER_TENANT,
+        maxBuffered: env.SUBSCRIPTION_BUFFER,
+        // Half the pool, as for a tenant's operations: the other half always serves requests.
+        readConcurrency: env.SUBSCRIPTION_READ_CONCURRENCY ?? Math.max(1, Math.floor(env.PG_POOL_MAX / 2)),
+      },
+      keepaliveMs: env.WS_KEEPALIVE_SECONDS * 1000,
+      idleMs: env.WS_IDLE_SECONDS * 1000,
+    },
+    timeouts: {
+      statementMs: env.STATEMENT_TIMEOUT_MS,
+      requestMs: env.REQUEST_TIMEOUT_MS,
+      connectMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    },
+  };
+  return {
+    extends: [developmentPreset(development)],
+    grafserv: { host: env.HOST, port: env.PORT, graphiql },
+    schema: {
+      tenantgraphPages: {
+        defaultSize: env.DEFAULT_PAGE_SIZE,
+        maxSize: env.MAX_PAGE_SIZE,
+        maxOffset: env.MAX_OFFSET,
+        maxGroups: env.MAX_GROUPS,
+      },
+    },
+    tenantgraph,
+  };
 }

@@ -11,12 +11,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
-import { readEnv } from '../src/config.ts';
+import { presetFromEnv, readEnv } from '../src/config.ts';
 import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
 import { graphileMigrate } from '../src/database/graphile-migrate.ts';
 import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
-import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, type ApiServer } from '../src/server.ts';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
 
@@ -164,9 +163,11 @@ beforeAll(async () => {
   owner.on('error', () => {});
   const began = performance.now();
   api = await startApiServer({
-    ...serverOptionsFromEnv(env),
-    port: 0,
-    roles: { visitor: shared.visitor, anonymous: shared.anonymous },
+    preset: {
+      extends: [presetFromEnv(env)],
+      grafserv: { port: 0 },
+      tenantgraph: { roles: { visitor: shared.visitor, anonymous: shared.anonymous } },
+    },
     authenticatorUrl,
     verifyToken: createTokenVerifier({
       key: { kind: 'secret', secret: TEST_SECRET },

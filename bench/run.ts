@@ -22,7 +22,8 @@ import { BENCH_DATABASE, benchDatabaseExists, openBenchServer, queryOne } from '
 import { loadedShape } from './lib/load-data.ts';
 import { pgbenchAvailable, runHttp, runSql } from './lib/load.ts';
 import { writeReportFiles } from './lib/report-files.ts';
-import type { BenchResults, Measured } from './lib/results.ts';
+import type { BenchResults } from './lib/results.ts';
+import type { Measured } from './lib/measured.ts';
 import { peakRssOfTree, postmasterPid, UsageSampler } from './lib/sampler.ts';
 import { requestValues, SCENARIOS, scenarioNamed, type BenchTenant, type Scenario } from './lib/scenarios.ts';
 import { transaction, type SqlTemplate } from './lib/sql-templates.ts';

@@ -6,7 +6,7 @@
 // phases beside them, the steadier one being the API's CPU per request.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './results.ts';
+import type { Measured, Target } from './measured.ts';
 import { median, ratio, round } from './stats.ts';
 
 export interface AbResult {

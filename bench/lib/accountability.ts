@@ -12,7 +12,7 @@
 import pg from 'pg';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './results.ts';
+import type { Measured, Target } from './measured.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, ratio, round } from './stats.ts';
 import { graphql, signToken } from './tenants.ts';

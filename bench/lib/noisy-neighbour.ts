@@ -11,7 +11,7 @@ import { ROW_PRICES, rowsPrice } from '../../src/limits/row-prices.ts';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import { runNoisyLoad, type NoisyLoadResult } from './noisy-load.ts';
-import type { Measured, Target } from './results.ts';
+import type { Measured, Target } from './measured.ts';
 import { peakRssOfTree, resetPeakRss } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, ratio, round } from './stats.ts';

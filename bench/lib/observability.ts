@@ -13,7 +13,7 @@
 // is each process's process.memoryUsage() after start-up and a full GC.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './results.ts';
+import type { Measured, Target } from './measured.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, round } from './stats.ts';
 

@@ -25,7 +25,7 @@ import { eraseTenant } from '../../src/portability/erase.ts';
 import { DEFAULT_EXPORT_CONNECTIONS, exportTenant } from '../../src/portability/export.ts';
 import { importTenant } from '../../src/portability/import.ts';
 import { qualified, tenantTables } from '../../src/portability/tables.ts';
-import type { Target } from './results.ts';
+import type { Target } from './measured.ts';
 import { ratio, round } from './stats.ts';
 
 export interface PortabilityResult {

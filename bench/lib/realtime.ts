@@ -18,7 +18,7 @@ import pg from 'pg';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { ApiProcess } from './api.ts';
-import type { Target } from './results.ts';
+import type { Target } from './measured.ts';
 import { UsageSampler, type UsageReport } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { round, summarize, type LatencySummary } from './stats.ts';

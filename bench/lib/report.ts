@@ -9,8 +9,9 @@ import {
 } from './accountability.ts';
 import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
 import { renderRealtime } from './realtime.ts';
-import { renderAbuse } from '../sections/abuse.ts';
-import type { BenchResults, Measured, MemoryFigures } from './results.ts';
+import { renderAbuse } from './abuse.ts';
+import type { BenchResults, MemoryFigures } from './results.ts';
+import type { Measured } from './measured.ts';
 
 const fmt = (value: number | null | undefined, digits = 1) =>
   value === null || value === undefined || Number.isNaN(value)

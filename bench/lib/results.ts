@@ -4,21 +4,14 @@ import type { PortabilityResult } from './portability.ts';
 import type { ObservabilityResult } from './observability.ts';
 import type { ScalingResult } from './scaling.ts';
 import type { AbResult } from './ab.ts';
-import type { AbuseResult } from '../sections/abuse.ts';
+import type { AbuseResult } from './abuse.ts';
 import type { ColdStart } from './cold-start.ts';
 import type { ExplainSummary } from './explain.ts';
 import type { LoadedShape } from './load-data.ts';
-import type { LoadResult } from './load.ts';
 import type { NoisyResult } from './noisy-neighbour.ts';
 import type { RealtimeResult } from './realtime.ts';
 import type { ProfileSummary } from './profile.ts';
-import type { UsageReport } from './sampler.ts';
-
-export type Measured = LoadResult & {
-  usage: UsageReport;
-  apiCpuMsPerRequest?: number | null;
-  dbCpuMsPerRequest?: number | null;
-};
+import type { Measured, Target } from './measured.ts';
 
 export interface MemoryFigures {
   rss: number;
@@ -48,14 +41,6 @@ export interface ScenarioResult {
   sql: string[];
   pgbenchScript?: string;
   points: ScenarioPoint[];
-}
-
-export interface Target {
-  name: string;
-  goal: string;
-  measured: string;
-  ratio: number | null;
-  met: boolean | null;
 }
 
 export interface BenchResults {

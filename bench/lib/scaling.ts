@@ -6,7 +6,7 @@
 // each part was.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './results.ts';
+import type { Measured, Target } from './measured.ts';
 import { ratio, round } from './stats.ts';
 
 export interface ScalingResult {

@@ -7,8 +7,9 @@ import { portabilityTargets } from './portability.ts';
 import { realtimeTargets } from './realtime.ts';
 import { scalingTargets } from './scaling.ts';
 import { abTargets } from './ab.ts';
-import { abuseTargets } from '../sections/abuse.ts';
-import type { BenchResults, ScenarioPoint, Target } from './results.ts';
+import { abuseTargets } from './abuse.ts';
+import type { BenchResults, ScenarioPoint } from './results.ts';
+import type { Target } from './measured.ts';
 import { ratio, round } from './stats.ts';
 
 /** The API's throughput against the better of its two ceilings (node-postgres, pgbench). */

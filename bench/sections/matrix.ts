@@ -1,7 +1,8 @@
 // Every scenario at every concurrency: the API, its transaction over raw pg (the
 // ceiling) and, when installed, the same transaction from pgbench.
 import { runPgbench } from '../lib/load.ts';
-import type { Measured, ScenarioResult } from '../lib/results.ts';
+import type { ScenarioResult } from '../lib/results.ts';
+import type { Measured } from '../lib/measured.ts';
 import { pgbenchScript } from '../lib/sql-templates.ts';
 import type { Section, SectionContext } from './section.ts';
 

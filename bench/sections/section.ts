@@ -9,7 +9,8 @@ import type { ApiProcess, ApiProcessSource } from '../lib/api.ts';
 import type { BenchServer } from '../lib/database.ts';
 import type { LoadedShape } from '../lib/load-data.ts';
 import type { LoadResult } from '../lib/load.ts';
-import type { BenchResults, Measured } from '../lib/results.ts';
+import type { BenchResults } from '../lib/results.ts';
+import type { Measured } from '../lib/measured.ts';
 import type { BenchTenant, Scenario } from '../lib/scenarios.ts';
 import type { SqlTemplate } from '../lib/sql-templates.ts';
 

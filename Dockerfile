@@ -17,7 +17,6 @@ RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-COPY bench/api-process.ts ./bench/
 RUN npm run build
 
 FROM node:24-bookworm-slim

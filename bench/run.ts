@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot, prepareDatabase } from '../src/database/migrations.ts';
 import type { DatabaseLocation } from '../src/database/location.ts';
 import { ensureAuditTriggerEnabled } from './lib/accountability.ts';
-import { startApiProcess, type ApiProcess } from './lib/api.ts';
+import { buildThisCheckout, startApiProcess, type ApiProcess } from './lib/api.ts';
 import { captureTemplates } from './lib/capture.ts';
 import { BENCH_DATABASE, benchDatabaseExists, openBenchServer, queryOne } from './lib/database.ts';
 import { loadedShape } from './lib/load-data.ts';
@@ -257,22 +257,28 @@ try {
   );
   log(`${pointCount} measured points of ${seconds} s: about ${minutes} minutes.`);
 
+  log('Building this checkout (npm run build): the API runs compiled, as production runs it...');
+  const thisCheckout = buildThisCheckout();
   log('Capturing the SQL the API sends for each scenario...');
   const apiOptions = { secret, poolSize, processes: apiProcesses, capture: false, env: apiEnv };
-  const capture = { authenticatorUrl: database.authenticatorUrl, secret, env: apiEnv };
-  const { templates, encode } = await captureTemplates(capture, database.ownerUrl);
+  const { templates, encode } = await captureTemplates(
+    { ownerUrl: database.ownerUrl, authenticatorUrl: database.authenticatorUrl, secret, env: apiEnv },
+    thisCheckout,
+  );
   const tenants = await benchTenants(database.ownerUrl, secret, encode);
 
   const startApi = async (location: DatabaseLocation = database, variant: ApiVariant = {}) => {
     const api = await startApiProcess(
       {
         ...apiOptions,
+        ownerUrl: location.ownerUrl,
         authenticatorUrl: location.authenticatorUrl,
+        processes: variant.processes ?? apiOptions.processes,
         env: { ...apiOptions.env, ...variant.env },
         tracing: variant.tracing ?? false,
       },
+      variant.source ?? thisCheckout,
       apiNodeOptions,
-      variant.source,
     );
     apis.push(api);
     return api;
@@ -283,7 +289,7 @@ try {
     `API process ${api.pid} at ${api.url} (pool ${poolSize}, ${apiProcesses} process${plural}), ` +
       `started in ${Math.round(api.startMs)} ms`,
   );
-  // The cluster primary answers only 'stop'; memory and profiles are for a single process.
+  // Memory and profiles are for a single process (lib/api-hooks.js).
   const single = apiProcesses === 1;
   const memoryAfterStart = single ? await api.memory() : undefined;
   // Warm-up of every scenario, not recorded: V8 optimises the hot paths over the first

@@ -1,12 +1,13 @@
-// `npm start`. In production (NODE_ENV=production, in the environment or .env) it runs
-// the compiled JavaScript in dist/, compiling it first when the sources changed since
-// the last build; in development it runs the TypeScript sources directly, as the tests
-// do. Why: Node's type stripping costs every process about 26 MB (docs/production.md, "Memory").
-// Without TypeScript installed (npm install --omit=dev) and no fresh dist/, it runs the
-// sources and says so.
+// `npm start`. In development it runs the TypeScript sources directly (Node's type
+// stripping), as the tests and the CLIs do. In production (NODE_ENV=production, in the
+// environment or .env) it runs the JavaScript `npm run build` wrote into dist/, as the
+// Docker image does: type stripping costs every process about 26 MB (docs/production.md, "Memory").
+// Nothing is compiled here: a production start without a build says so and stops.
+// Plain JavaScript, like everything in bin/: loading a single .ts file makes Node load its
+// TypeScript stripper.
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { distFolder, distIsFresh, projectRoot } from './source-hash.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // npm's own engine warnings are hidden (.npmrc: they are about the Node that runs npm, not
 // the one the scripts run on), so an older Node that does reach this point is said here,
@@ -26,19 +27,13 @@ try {
   if (error.code !== 'ENOENT') throw error;
 }
 
-let entry = path.join(projectRoot, 'src/main.ts');
-if (process.env.NODE_ENV === 'production') {
-  // Cluster workers run this file too, after their primary has made dist/ fresh.
-  let fresh = distIsFresh();
-  if (!fresh) {
-    process.stderr.write('Compiling src/ into dist/ for production (npm run build)...\n');
-    const { build } = await import('./build.js');
-    fresh = build();
-    if (!fresh)
-      process.stderr.write(
-        'Could not compile (is typescript installed?): running the TypeScript sources, about 26 MB more per process.\n',
-      );
-  }
-  if (fresh) entry = path.join(distFolder, 'src/main.js');
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+const production = process.env.NODE_ENV === 'production';
+const entry = path.join(projectRoot, production ? 'dist/src/main.js' : 'src/main.ts');
+if (production && !existsSync(entry)) {
+  process.stderr.write(
+    `NODE_ENV=production runs the build in dist/, and there is none: run \`npm run build\` first.\n`,
+  );
+  process.exit(1);
 }
 await import(pathToFileURL(entry).href);

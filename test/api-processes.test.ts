@@ -8,7 +8,7 @@ import { request } from 'node:http';
 import path from 'node:path';
 import { expect, test } from 'vitest';
 import { startWithOwnDatabase } from './support/api-process.ts';
-import { freePort } from './support/free-port.ts';
+import { freePort } from '../support/free-port.ts';
 
 // A new connection per request (no keep-alive), so the primary hands each to the next worker.
 function post(port: number): Promise<{ status: number; code: string | undefined }> {

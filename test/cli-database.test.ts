@@ -13,7 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TEST_SECRET } from './support/api.ts';
 import { startWithOwnDatabase, type OwnDatabaseProcess } from './support/api-process.ts';
-import { freePort } from './support/free-port.ts';
+import { freePort } from '../support/free-port.ts';
 
 interface Outcome {
   code: number | null;

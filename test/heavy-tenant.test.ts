@@ -5,7 +5,7 @@
 // tenants, answering each with data, a clean refusal or a throttle, never a crash.
 import { readFile } from 'node:fs/promises';
 import { expect, test } from 'vitest';
-import { productionNodeFlags } from '../bench/lib/api.ts';
+import { productionNodeFlags } from '../support/api-process.ts';
 import { tokenFor } from './support/api.ts';
 import { startApiProcess } from './support/api-process.ts';
 import { bulkProducts } from './support/db.ts';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiProcess, type ApiProcess } from './support/api-process.ts';
 import { tokenFor } from './support/api.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
-import { freePort } from './support/free-port.ts';
+import { freePort } from '../support/free-port.ts';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts';
 import { withoutLiterals } from '../src/observability/tracing.ts';
 

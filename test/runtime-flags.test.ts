@@ -2,7 +2,7 @@
 // image runs with the same ones, and the benchmark measures with them.
 import { readFile } from 'node:fs/promises';
 import { expect, test } from 'vitest';
-import { productionNodeFlags } from '../bench/lib/api.ts';
+import { productionNodeFlags } from '../support/api-process.ts';
 
 test("the Docker image runs node with npm start's flags", async () => {
   const flags = productionNodeFlags();

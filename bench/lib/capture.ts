@@ -1,8 +1,7 @@
 // The SQL the API sends for one request of each scenario, captured by an API process
 // that records every statement, with the request's own ids turned into placeholders:
 // the database ceiling replays it for any tenant.
-import type { ApiProcessOptions } from '../api-process.ts';
-import { startApiProcess } from './api.ts';
+import { startApiProcess, type ApiProcessOptions, type ApiProcessSource } from './api.ts';
 import { requestValues, SCENARIOS, type BenchTenant } from './scenarios.ts';
 import { templateFrom, type SqlTemplate } from './sql-templates.ts';
 import { graphql, nodeIdEncoder, readTenants, signToken } from './tenants.ts';
@@ -12,12 +11,12 @@ const PROBE = `query Probe($id: UUID!) {
 }`;
 
 export async function captureTemplates(
-  options: Pick<ApiProcessOptions, 'authenticatorUrl' | 'secret' | 'env'>,
-  ownerUrl: string,
+  options: Pick<ApiProcessOptions, 'ownerUrl' | 'authenticatorUrl' | 'secret' | 'env'>,
+  source: ApiProcessSource,
 ): Promise<{ templates: Map<string, SqlTemplate>; encode: (tenantId: string, rowId: string) => string }> {
-  const api = await startApiProcess({ ...options, poolSize: 1, processes: 1, capture: true });
+  const api = await startApiProcess({ ...options, poolSize: 1, processes: 1, capture: true }, source);
   try {
-    const [first] = await readTenants(ownerUrl);
+    const [first] = await readTenants(options.ownerUrl);
     if (!first) throw new Error('The bench database has no tenants');
     const token = signToken(options.secret, first, 600);
     const probe = await graphql(api.url, token, PROBE, { id: first.productId });

@@ -8,7 +8,7 @@ import { chmod, cp, mkdtemp, rm, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { projectRoot } from '../../src/database/migrations.ts';
-import { freePort } from '../../test/support/free-port.ts';
+import { freePort } from '../../support/free-port.ts';
 
 /** Tracked folders a start does not read: tests, benchmarks, docs, the example app (its dependencies are not copied). */
 const NOT_NEEDED = new Set(['bench', 'test', 'docs', 'examples', '.ci']);

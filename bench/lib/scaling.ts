@@ -1,5 +1,5 @@
 // The scaling section: the list scenario through `npm start` with one API process and
-// with API_PROCESSES=N (lib/production-cluster.ts), phases alternating, the same
+// with API_PROCESSES=N (lib/api.ts), phases alternating, the same
 // connections and tenants, so the gain of running one process per core is measured in
 // one run on one machine. On a machine where PostgreSQL and the load generator share the
 // cores with the API, the gain is bounded by what they leave: the report says how busy

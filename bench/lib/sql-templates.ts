@@ -1,9 +1,9 @@
 // The database ceiling replays the SQL the API itself sends. The harness captures it
-// (bench/api-process.ts records every statement) for one request per scenario, then
+// (lib/api-hooks.js records every statement) for one request per scenario, then
 // turns the request's own values (tenant, user, product, ...) into placeholders, so the
 // same transaction can be replayed for any tenant: over the raw pg driver, with
 // pgbench, or under EXPLAIN ANALYZE.
-import type { CapturedStatement } from '../api-process.ts';
+import type { CapturedStatement } from './api.ts';
 import type { RequestValues } from './scenarios.ts';
 import type { Statement } from './load.ts';
 

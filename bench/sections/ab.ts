@@ -3,25 +3,11 @@
 //
 //   npm run bench -- --only ab --baseline main
 import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { projectRoot } from '../../src/database/migrations.ts';
+import { projectRoot } from '../../support/api-process.ts';
 import { runAb } from '../lib/ab.ts';
-import { apiProcessScript, productionNodeFlags } from '../lib/api.ts';
 import { checkOutBaseline } from '../lib/baseline.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
 import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
-
-/** This checkout compiled, as production runs it (bin/build.js) and as the baseline is. */
-async function compiledCandidate(): Promise<{ script: string; nodeFlags: string[] }> {
-  if (!(await apiProcessScript()).compiled) {
-    const { build } = (await import(pathToFileURL(path.join(projectRoot, 'bin/build.js')).href)) as {
-      build(): boolean;
-    };
-    if (!build()) throw new Error('npm run build failed: the candidate runs compiled, as production does');
-  }
-  return { script: (await apiProcessScript()).script, nodeFlags: productionNodeFlags() };
-}
 
 export const ab: Section = {
   name: 'ab',
@@ -57,7 +43,6 @@ export const ab: Section = {
         });
         if (!baseline) return;
         try {
-          const candidate = await compiledCandidate();
           const git = (...words: string[]) =>
             execFileSync('git', words, { cwd: projectRoot, encoding: 'utf8' }).trim();
           const phases = await runAb({
@@ -65,7 +50,8 @@ export const ab: Section = {
             rounds: settings['ab-rounds'],
             seconds: context.seconds,
             start: (side) =>
-              context.startApi(undefined, { source: side === 'baseline' ? baseline : candidate }),
+              // The candidate is this checkout, compiled at the start of the run.
+              context.startApi(undefined, side === 'baseline' ? { source: baseline } : {}),
             load: (api, connections, seconds) =>
               context.apiLoad(api, scenario, context.tenants, connections, seconds),
             measure: (apiPid, run) => context.measure(apiPid, run),

@@ -1,7 +1,7 @@
 // Observability: the list scenario on three API processes, with metrics (scraped every
 // second), with tracing to an in-memory exporter, and with neither; memory after start-up.
 // The measuring is in lib/observability.ts.
-import { freePort } from '../../test/support/free-port.ts';
+import { freePort } from '../../support/free-port.ts';
 import { runObservability } from '../lib/observability.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
 import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';

@@ -1,6 +1,5 @@
 // Scaling: the list scenario through `npm start` with one API process and with
 // API_PROCESSES=N, alternating. The measuring is in lib/scaling.ts.
-import { startProductionCluster } from '../lib/production-cluster.ts';
 import { runScaling } from '../lib/scaling.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
 import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
@@ -28,15 +27,7 @@ export const scaling: Section = {
             connections: settings['scaling-connections'],
             rounds: settings['scaling-rounds'],
             seconds: context.seconds,
-            start: (count) =>
-              startProductionCluster({
-                ownerUrl: context.database.ownerUrl,
-                authenticatorUrl: context.database.authenticatorUrl,
-                secret: context.secret,
-                poolSize: context.poolSize,
-                processes: count,
-                env: context.apiEnv,
-              }),
+            start: (count) => context.startApi(undefined, { processes: count }),
             load: (api, connections, seconds) =>
               context.apiLoad(api, list, context.tenants, connections, seconds),
             measure: (apiPid, run) => context.measure(apiPid, run),

@@ -56,10 +56,12 @@ export type SectionResults = Partial<
 export interface ApiVariant {
   /** Environment on top of --api-env, e.g. METRICS_PORT. */
   env?: Record<string, string>;
-  /** OpenTelemetry tracing to an in-memory exporter (bench/lib/counting-span-exporter.ts). */
+  /** OpenTelemetry tracing to an exporter that counts the spans (lib/api-hooks.js). */
   tracing?: boolean;
-  /** Another checkout's compiled API process (the A/B baseline) instead of this one's. */
+  /** Another checkout's API (the A/B baseline) instead of this one's. */
   source?: ApiProcessSource;
+  /** API processes (npm start's API_PROCESSES) instead of --api-processes. */
+  processes?: number;
 }
 
 export interface SectionContext {

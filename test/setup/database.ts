@@ -13,7 +13,7 @@ import { dropDatabase } from '../../src/database/bootstrap.ts';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
 import { databaseOn, newLogins, newPassword } from '../../src/database/location.ts';
 import { prepareDatabase } from '../../src/database/migrations.ts';
-import { freePort } from '../support/free-port.ts';
+import { freePort } from '../../support/free-port.ts';
 
 export interface TestDatabase {
   ownerUrl: string;

@@ -1,14 +1,15 @@
-// `npm start`'s own entry point (src/main.ts) as a child process in production mode,
-// for tests about the process itself: over the run's test database (startApiProcess: its
-// heap, what production serves), or booting an embedded PostgreSQL of its own
-// (startWithOwnDatabase: start-up, processes, shutdown).
-import { spawn, type ChildProcess } from 'node:child_process';
+// `npm start`'s own entry point (src/main.ts) as a child process in production mode
+// (support/api-process.ts starts it), for tests about the process itself: over the run's
+// test database (startApiProcess: its heap, what production serves), or booting an
+// embedded PostgreSQL of its own (startWithOwnDatabase: start-up, processes, shutdown).
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
 import { TEST_SECRET } from './api.ts';
-import { freePort } from './free-port.ts';
+import { spawnApi } from '../../support/api-process.ts';
+import { freePort } from '../../support/free-port.ts';
 
 const database = inject('database');
 
@@ -25,7 +26,9 @@ export async function startApiProcess({
   nodeFlags = [],
 }: { env?: Record<string, string>; nodeFlags?: string[] } = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...nodeFlags, 'src/main.ts'], {
+  const url = `http://127.0.0.1:${port}`;
+  const { child, output } = await spawnApi({
+    nodeFlags,
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -39,26 +42,9 @@ export async function startApiProcess({
       LOG_LEVEL: 'warn',
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: { url },
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const url = `http://127.0.0.1:${port}`;
-  const started = Date.now();
-  while (
-    !(await fetch(`${url}/readyz`).then(
-      (response) => response.ok,
-      () => false,
-    ))
-  ) {
-    if (child.exitCode !== null || Date.now() - started > 60_000) {
-      child.kill('SIGKILL');
-      throw new Error(`did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  return { url, child, output: () => output, kill: () => child.kill('SIGKILL') };
+  return { url, child, output, kill: () => child.kill('SIGKILL') };
 }
 
 export interface OwnDatabaseProcess {
@@ -87,7 +73,8 @@ export async function startWithOwnDatabase(
   const folder = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-own-database-'));
   const [port, pgPort] = [await freePort(), await freePort()];
   const dataDir = path.join(folder, 'postgres');
-  const child = spawn(process.execPath, [entry], {
+  const started = await spawnApi({
+    entry: path.resolve(entry),
     env: {
       PATH: process.env.PATH,
       NODE_ENV: 'production',
@@ -98,23 +85,15 @@ export async function startWithOwnDatabase(
       EMBEDDED_POSTGRES_PORT: String(pgPort),
       ...env,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: { line: ready },
+  }).catch(async (error: unknown) => {
+    await rm(folder, { recursive: true, force: true });
+    throw error;
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const { child, output, exited } = started;
   const remove = async () => {
     child.kill('SIGKILL');
     await rm(folder, { recursive: true, force: true });
   };
-  const started = Date.now();
-  while (!output.includes(ready)) {
-    if (child.exitCode !== null || Date.now() - started > 60_000) {
-      await remove();
-      throw new Error(`did not start:\n${output}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { port, pgPort, dataDir, child, output: () => output, exited, remove };
+  return { port, pgPort, dataDir, child, output, exited, remove };
 }

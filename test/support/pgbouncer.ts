@@ -9,7 +9,7 @@ import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { freePort } from './free-port.ts';
+import { freePort } from '../../support/free-port.ts';
 
 export interface PgBouncerOptions {
   /** Server connections per (database, user) pair: PgBouncer's `default_pool_size`. */

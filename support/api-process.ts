@@ -4,7 +4,9 @@
 // cluster primary, src/cluster.ts, forks the entry it was itself started with.) It
 // imports nothing from src/, test/ or bench/, so that both may use it.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,8 +37,11 @@ export interface SpawnApiOptions {
   cwd?: string;
   /** Ready when GET `${url}/readyz` answers 2xx (url: http://127.0.0.1:PORT), or when the output holds `line`. */
   ready: { url: string } | { line: string };
-  /** Kept in output() (the default), or not read at all: a load run's request logs cost the harness CPU. */
-  output?: 'keep' | 'ignore';
+  /**
+   * Kept in output() (the default), or written to a temporary file that only a failed
+   * start reads: a load run's request logs would cost the harness CPU.
+   */
+  output?: 'keep' | 'file';
   /** An IPC channel to the process (child.send), for the benchmark's hooks. */
   ipc?: boolean;
   timeoutMs?: number;
@@ -44,7 +49,7 @@ export interface SpawnApiOptions {
 
 export interface SpawnedApi {
   child: ChildProcess;
-  /** Everything the process printed so far (empty with output: 'ignore'). */
+  /** Everything the process printed so far (empty with output: 'file'). */
   output(): string;
   /** Its exit code, once it exits. */
   exited: Promise<number | null>;
@@ -54,23 +59,32 @@ export interface SpawnedApi {
 
 export async function spawnApi(options: SpawnApiOptions): Promise<SpawnedApi> {
   const keep = (options.output ?? 'keep') === 'keep';
-  const streams = keep ? 'pipe' : 'ignore';
-  const stdio: StdioOptions = ['ignore', streams, streams, ...(options.ipc ? ['ipc' as const] : [])];
+  const logFile = path.join(os.tmpdir(), `tenantgraph-api-${process.pid}-${randomUUID()}.log`);
+  const log = keep ? 'pipe' : openSync(logFile, 'w');
+  const stdio: StdioOptions = ['ignore', log, log, ...(options.ipc ? ['ipc' as const] : [])];
   const started = performance.now();
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.entry ?? apiEntry()], {
     cwd: options.cwd ?? projectRoot,
     env: options.env,
     stdio,
   });
+  if (typeof log === 'number') closeSync(log);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const { ready } = options;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      // After a failed start, once read below.
+      if (!keep && ready) rmSync(logFile, { force: true });
+      resolve(code);
+    }),
+  );
+  const { ready: when } = options;
+  let ready = false;
   const isReady = async () =>
-    'line' in ready
-      ? output.includes(ready.line)
-      : await fetch(`${ready.url}/readyz`).then(
+    'line' in when
+      ? output.includes(when.line)
+      : await fetch(`${when.url}/readyz`).then(
           (response) => response.ok,
           () => false,
         );
@@ -78,13 +92,18 @@ export async function spawnApi(options: SpawnApiOptions): Promise<SpawnedApi> {
   while (!(await isReady())) {
     if (child.exitCode !== null || child.signalCode !== null || performance.now() - started > timeoutMs) {
       child.kill('SIGKILL');
+      if (!keep) {
+        output = readFileSync(logFile, 'utf8');
+        rmSync(logFile, { force: true });
+      }
       throw new Error(
         `The API process (${path.relative(projectRoot, options.entry ?? apiEntry())}) did not start` +
           `${child.exitCode !== null ? `: it exited with code ${child.exitCode}` : ` within ${timeoutMs / 1000} s`}` +
-          `${keep ? `:\n${output.slice(-3000)}` : ''}`,
+          `:\n${output.slice(-3000)}`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 'line' in ready ? 100 : 50));
+    await new Promise((resolve) => setTimeout(resolve, 'line' in when ? 100 : 50));
   }
+  ready = true;
   return { child, output: () => output, exited, startMs: performance.now() - started };
 }

@@ -15,17 +15,19 @@
 // nothing (the observability section): the API pays for creating, redacting and batching
 // them, and a long phase does not grow the heap.
 //
-// With API_PROCESSES > 1 the primary (the harness's child) answers nothing but signals:
-// memory and profiles are for a single process; the spans are counted in every API process.
+// With API_PROCESSES > 1 the primary (the harness's child) answers nothing: memory and
+// profiles are for a single process; the spans are counted in every API process.
 import cluster from 'node:cluster';
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 
 const reply = (message) => process.send?.(message);
 const clustered = Number(process.env.API_PROCESSES ?? 1) > 1;
-const serving = !(clustered && cluster.isPrimary);
+// Not in worker threads (graphile-migrate runs in one at start-up): --import loads this there too.
+const serving = isMainThread && !(clustered && cluster.isPrimary);
 
 // Before http, express and pg load, as main.ts starts tracing.
 if (process.env.BENCH_COUNT_SPANS === '1' && serving) {
@@ -61,7 +63,7 @@ if (process.env.BENCH_CAPTURE === '1' && serving) {
   takeCaptured = () => statements.splice(0);
 }
 
-if (process.send && cluster.isPrimary) {
+if (process.send && isMainThread && cluster.isPrimary) {
   // The harness is gone: stop as a deployment's orchestrator would stop it.
   process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }

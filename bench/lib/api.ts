@@ -116,7 +116,7 @@ export async function startApiProcess(
     // --expose-gc changes nothing by itself; it lets the memory report tell live data from garbage.
     nodeFlags: ['--expose-gc', ...productionNodeFlags(source.root), ...nodeOptions, `--import=${hooks}`],
     ready: { url },
-    output: 'ignore',
+    output: 'file',
     ipc: true,
     timeoutMs: READY_TIMEOUT_MS,
   });

@@ -14,7 +14,18 @@ export async function captureTemplates(
   options: Pick<ApiProcessOptions, 'ownerUrl' | 'authenticatorUrl' | 'secret' | 'env'>,
   source: ApiProcessSource,
 ): Promise<{ templates: Map<string, SqlTemplate>; encode: (tenantId: string, rowId: string) => string }> {
-  const api = await startApiProcess({ ...options, poolSize: 1, processes: 1, capture: true }, source);
+  // One connection for the request's statements, so they are recorded in the order one
+  // transaction runs them (the configuration wants a pool of at least twice that).
+  const api = await startApiProcess(
+    {
+      ...options,
+      env: { ...options.env, TENANT_CONNECTIONS: '1', TENANT_CONCURRENCY: '1' },
+      poolSize: 2,
+      processes: 1,
+      capture: true,
+    },
+    source,
+  );
   try {
     const [first] = await readTenants(options.ownerUrl);
     if (!first) throw new Error('The bench database has no tenants');

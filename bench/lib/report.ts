@@ -47,6 +47,20 @@ function scaleRow(label: string, point: { large: Measured; small: Measured }): s
   ];
 }
 
+/** The columns of one measured phase, after the phase's own: the headers and the cells. */
+const PHASE_HEADERS = ['req/s', 'p50', 'p99', 'errors', 'API CPU ms/req', 'PG CPU ms/req', 'CPU % of a core'];
+function phaseCells(m: Measured): Array<string | number> {
+  return [
+    fmt(m.throughput, 0),
+    fmt(m.latencyMs.p50, 2),
+    fmt(m.latencyMs.p99, 2),
+    m.errors,
+    fmt(m.apiCpuMsPerRequest, 2),
+    fmt(m.dbCpuMsPerRequest, 2),
+    cpu(m),
+  ];
+}
+
 function cpu(m: Measured): string {
   return [
     m.usage.apiCpuPercent !== null ? `API ${fmt(m.usage.apiCpuPercent, 0)}` : '',
@@ -454,29 +468,11 @@ function renderAccountability(result: AccountabilityResult | { error: string }):
     );
     out.push(
       table(
-        [
-          'phase',
-          'audit trigger',
-          'req/s',
-          'p50',
-          'p99',
-          'errors',
-          'API CPU ms/req',
-          'PG CPU ms/req',
-          'CPU % of a core',
-          'products added',
-          'audit events added',
-        ],
+        ['phase', 'audit trigger', ...PHASE_HEADERS, 'products added', 'audit events added'],
         audit.phases.map((phase, i) => [
           i + 1,
           phase.kind === 'with' ? 'enabled' : 'disabled',
-          fmt(phase.measured.throughput, 0),
-          fmt(phase.measured.latencyMs.p50, 2),
-          fmt(phase.measured.latencyMs.p99, 2),
-          phase.measured.errors,
-          fmt(phase.measured.apiCpuMsPerRequest, 2),
-          fmt(phase.measured.dbCpuMsPerRequest, 2),
-          cpu(phase.measured),
+          ...phaseCells(phase.measured),
           fmt(phase.productsAdded, 0),
           fmt(phase.eventsAdded, 0),
         ]),
@@ -513,27 +509,11 @@ function renderAccountability(result: AccountabilityResult | { error: string }):
     );
     out.push(
       table(
-        [
-          'phase',
-          'credential',
-          'req/s',
-          'p50',
-          'p99',
-          'errors',
-          'API CPU ms/req',
-          'PG CPU ms/req',
-          'CPU % of a core',
-        ],
+        ['phase', 'credential', ...PHASE_HEADERS],
         keys.phases.map((phase, i) => [
           i + 1,
           phase.kind === 'key' ? 'API key' : 'token (JWT)',
-          fmt(phase.measured.throughput, 0),
-          fmt(phase.measured.latencyMs.p50, 2),
-          fmt(phase.measured.latencyMs.p99, 2),
-          phase.measured.errors,
-          fmt(phase.measured.apiCpuMsPerRequest, 2),
-          fmt(phase.measured.dbCpuMsPerRequest, 2),
-          cpu(phase.measured),
+          ...phaseCells(phase.measured),
         ]),
       ),
     );

@@ -39,7 +39,7 @@ import type { Measured } from '../lib/measured.ts';
 import { scenarioNamed, type Scenario } from '../lib/scenarios.ts';
 import { round, summarize } from '../lib/stats.ts';
 import { graphql, signToken } from '../lib/tenants.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 // ---------------------------------------------------------------------------------------
 // The attacks. Each is tried at its sizes in order (aliases, list length, page size);
@@ -501,12 +501,7 @@ export const abuse: Section = {
         context.log(
           `\nAbuse: ${attacks.length} attacks by one tenant, each while the list runs for ${settings['abuse-victims']} others`,
         );
-        try {
-          context.results.abuse = await runAbuse(context, attacks, settings);
-        } catch (error) {
-          context.results.abuse = failure(error);
-          context.log(`  failed: ${context.results.abuse.error}`);
-        }
+        await record(context, 'abuse', () => runAbuse(context, attacks, settings));
       },
     };
   },

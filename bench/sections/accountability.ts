@@ -3,7 +3,7 @@
 import { readEnv } from '../../src/config.ts';
 import { runAccountability } from '../lib/accountability.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 export const accountability: Section = {
   name: 'accountability',
@@ -31,8 +31,8 @@ export const accountability: Section = {
           '\nAccountability: createProduct with and without the audit trigger; ' +
             'list with API keys and with tokens',
         );
-        try {
-          context.results.accountability = await runAccountability({
+        await record(context, 'accountability', () =>
+          runAccountability({
             ownerUrl: context.database.ownerUrl,
             secret: context.secret,
             tenants: context.tenants,
@@ -46,11 +46,8 @@ export const accountability: Section = {
               context.apiLoad(api, scenarioNamed(name), tenants, connections, duration),
             measure: (apiPid, run) => context.measure(apiPid, run),
             log,
-          });
-        } catch (error) {
-          context.results.accountability = failure(error);
-          log(`  failed: ${context.results.accountability.error}`);
-        }
+          }),
+        );
       },
     };
   },

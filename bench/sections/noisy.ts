@@ -2,7 +2,7 @@
 // with the heaviest request its budget allows. The measuring is in lib/noisy-neighbour.ts.
 import { runNoisyNeighbour } from '../lib/noisy-neighbour.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 export const noisy: Section = {
   name: 'noisy',
@@ -21,8 +21,8 @@ export const noisy: Section = {
         const count = Math.min(settings.victims, context.tenants.length);
         log(`\nNoisy neighbour: list for ${count} tenants, alone and while one other tenant floods`);
         const list = scenarioNamed('list');
-        try {
-          context.results.noisy = await runNoisyNeighbour({
+        await record(context, 'noisy', () =>
+          runNoisyNeighbour({
             ownerUrl: context.database.ownerUrl,
             secret: context.secret,
             tenants: context.tenants,
@@ -37,11 +37,8 @@ export const noisy: Section = {
               context.apiLoad(api, list, victims, connections, duration),
             measure: (apiPid, run) => context.measure(apiPid, run),
             log,
-          });
-        } catch (error) {
-          context.results.noisy = failure(error);
-          log(`  failed: ${context.results.noisy.error}`);
-        }
+          }),
+        );
       },
     };
   },

@@ -4,7 +4,7 @@
 import { freePort } from '../../support/free-port.ts';
 import { runObservability } from '../lib/observability.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 export const observability: Section = {
   name: 'observability',
@@ -21,8 +21,8 @@ export const observability: Section = {
         const { log } = context;
         log('\nObservability: list with metrics and with tracing (in-memory exporter), against neither');
         const list = scenarioNamed('list');
-        try {
-          context.results.observability = await runObservability({
+        await record(context, 'observability', () =>
+          runObservability({
             tenants: context.tenants,
             connections: settings['observability-connections'],
             rounds: settings['observability-rounds'],
@@ -39,11 +39,8 @@ export const observability: Section = {
               context.apiLoad(api, list, tenants, connections, duration),
             measure: (apiPid, run) => context.measure(apiPid, run),
             log,
-          });
-        } catch (error) {
-          context.results.observability = failure(error);
-          log(`  failed: ${context.results.observability.error}`);
-        }
+          }),
+        );
       },
     };
   },

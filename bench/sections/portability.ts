@@ -2,7 +2,7 @@
 // (docs/portability.md, "Throughput"). The measuring is in lib/portability.ts; it makes
 // its own tenants in the bench database and erases them when done.
 import { runPortability } from '../lib/portability.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 export const portability: Section = {
   name: 'portability',
@@ -18,16 +18,13 @@ export const portability: Section = {
       run: async (context: SectionContext) => {
         const { log } = context;
         log('\nPortability: export and import of one tenant beside COPY of the same rows');
-        try {
-          context.results.portability = await runPortability({
+        await record(context, 'portability', () =>
+          runPortability({
             ownerUrl: context.database.ownerUrl,
             rows: settings['portability-rows'],
             log,
-          });
-        } catch (error) {
-          context.results.portability = failure(error);
-          log(`  failed: ${context.results.portability.error}`);
-        }
+          }),
+        );
       },
     };
   },

@@ -2,7 +2,7 @@
 // commit to client, events lost, cross-tenant deliveries, memory per open subscription.
 // The measuring is in lib/realtime.ts.
 import { runRealtime } from '../lib/realtime.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, record, type Section, type SectionContext } from './section.ts';
 
 export const realtime: Section = {
   name: 'realtime',
@@ -25,7 +25,7 @@ export const realtime: Section = {
           `\nRealtime: ${tenantCount * subscribersPerTenant} subscribers on ${tenantCount} tenants, ` +
             `${writesPerSecond} writes/s`,
         );
-        try {
+        await record(context, 'realtime', async () => {
           const result = await runRealtime({
             ownerUrl: context.database.ownerUrl,
             tenants: context.tenants,
@@ -38,15 +38,12 @@ export const realtime: Section = {
             startApi: () => context.startApi(),
             log,
           });
-          context.results.realtime = result;
           const { p50, p99 } = result.latencyMs;
           log(
             `  lost ${result.lost} of ${result.expected}, cross-tenant ${result.crossTenant}, p50 ${p50} p99 ${p99} ms`,
           );
-        } catch (error) {
-          context.results.realtime = failure(error);
-          log(`  failed: ${context.results.realtime.error}`);
-        }
+          return result;
+        });
       },
     };
   },

@@ -2,7 +2,7 @@
 // API_PROCESSES=N, alternating. The measuring is in lib/scaling.ts.
 import { runScaling } from '../lib/scaling.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, type Section, record, type SectionContext } from './section.ts';
 
 export const scaling: Section = {
   name: 'scaling',
@@ -21,8 +21,8 @@ export const scaling: Section = {
         const processes = settings['scaling-processes'];
         log(`\nScaling: list through npm start with 1 and with ${processes} API processes`);
         const list = scenarioNamed('list');
-        try {
-          context.results.scaling = await runScaling({
+        await record(context, 'scaling', () =>
+          runScaling({
             processes,
             connections: settings['scaling-connections'],
             rounds: settings['scaling-rounds'],
@@ -32,11 +32,8 @@ export const scaling: Section = {
               context.apiLoad(api, list, context.tenants, connections, seconds),
             measure: (apiPid, run) => context.measure(apiPid, run),
             log,
-          });
-        } catch (error) {
-          context.results.scaling = failure(error);
-          log(`  failed: ${context.results.scaling.error}`);
-        }
+          }),
+        );
       },
     };
   },

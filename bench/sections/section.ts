@@ -156,4 +156,24 @@ export function failure(error: unknown): { error: string } {
   return { error: (error as Error).message.slice(0, 2000) };
 }
 
+/** The results' keys that hold a section's figures or its failure. */
+type Failable = {
+  [K in keyof SectionResults]-?: { error: string } extends NonNullable<SectionResults[K]> ? K : never;
+}[keyof SectionResults];
+
+/** Measures a section into its key of the results; a failure is recorded there instead, and logged. */
+export async function record<K extends Failable>(
+  context: SectionContext,
+  key: K,
+  measure: () => Promise<NonNullable<SectionResults[K]>>,
+): Promise<void> {
+  try {
+    context.results[key] = await measure();
+  } catch (error) {
+    const failed = failure(error);
+    context.results[key] = failed as SectionResults[K];
+    context.log(`  failed: ${failed.error}`);
+  }
+}
+
 export const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)]!;

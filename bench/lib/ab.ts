@@ -6,7 +6,7 @@
 // phases beside them, the steadier one being the API's CPU per request.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './measured.ts';
+import type { Measured, Measuring, Target } from './measured.ts';
 import { median, ratio, round } from './stats.ts';
 
 export interface AbResult {
@@ -23,14 +23,12 @@ export interface AbResult {
   candidatePhases: Measured[];
 }
 
-export interface AbOptions {
+export interface AbOptions extends Measuring {
   connections: number;
   rounds: number;
   seconds: number;
   start(side: 'baseline' | 'candidate'): Promise<ApiProcess>;
   load(api: ApiProcess, connections: number, seconds: number): Promise<LoadResult>;
-  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
-  log(line: string): void;
 }
 
 type Side = 'baseline' | 'candidate';

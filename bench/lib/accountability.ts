@@ -12,7 +12,7 @@
 import pg from 'pg';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './measured.ts';
+import type { Measured, Measuring, Target } from './measured.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, ratio, round } from './stats.ts';
 import { graphql, signToken } from './tenants.ts';
@@ -421,7 +421,7 @@ async function checkKeys(api: ApiProcess, tenants: BenchTenant[], keyed: BenchTe
 // ---------------------------------------------------------------------------------------
 // The section
 
-export interface AccountabilityOptions {
+export interface AccountabilityOptions extends Measuring {
   ownerUrl: string;
   /** HS256 secret of the run: the owners' tokens are signed with it. */
   secret: string;
@@ -443,9 +443,6 @@ export interface AccountabilityOptions {
     connections: number,
     seconds: number,
   ): Promise<LoadResult>;
-  /** A load run with the API's and PostgreSQL's resource usage around it. */
-  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
-  log(line: string): void;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -17,3 +17,10 @@ export interface Target {
   ratio: number | null;
   met: boolean | null;
 }
+
+/** What the run lends a section's measuring: the resource usage around a load run, and its log. */
+export interface Measuring {
+  /** A load run with the API's and PostgreSQL's resource usage around it. */
+  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
+  log(line: string): void;
+}

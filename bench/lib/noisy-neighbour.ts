@@ -11,7 +11,7 @@ import { ROW_PRICES, rowsPrice } from '../../src/limits/row-prices.ts';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import { runNoisyLoad, type NoisyLoadResult } from './noisy-load.ts';
-import type { Measured, Target } from './measured.ts';
+import type { Measured, Measuring, Target } from './measured.ts';
 import { peakRssOfTree, resetPeakRss } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, ratio, round } from './stats.ts';
@@ -326,7 +326,7 @@ async function largestAccepted(
 // ---------------------------------------------------------------------------------------
 // The section
 
-export interface NoisyOptions {
+export interface NoisyOptions extends Measuring {
   ownerUrl: string;
   /** HS256 secret of the run: the noisy tenant's token is signed with it. */
   secret: string;
@@ -348,9 +348,6 @@ export interface NoisyOptions {
     connections: number,
     seconds: number,
   ): Promise<LoadResult>;
-  /** A load run with the API's and PostgreSQL's resource usage around it. */
-  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
-  log(line: string): void;
 }
 
 /** The noisy tenant starts this long before the victims are measured, and stops after them. */

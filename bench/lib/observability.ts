@@ -13,7 +13,7 @@
 // is each process's process.memoryUsage() after start-up and a full GC.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './measured.ts';
+import type { Measured, Measuring, Target } from './measured.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, round } from './stats.ts';
 
@@ -23,7 +23,7 @@ export type Variant = (typeof VARIANTS)[number];
 export const OBSERVABILITY_GOALS = { metrics: 0.97, tracing: 0.85 } as const;
 const SCRAPE_INTERVAL_MS = 1000;
 
-export interface ObservabilitySectionOptions {
+export interface ObservabilitySectionOptions extends Measuring {
   tenants: BenchTenant[];
   connections: number;
   seconds: number;
@@ -31,8 +31,6 @@ export interface ObservabilitySectionOptions {
   /** Starts the API process of a variant; `metricsUrl` is set for `metrics`. */
   startApi(variant: Variant): Promise<{ api: ApiProcess; metricsUrl?: string }>;
   load(api: ApiProcess, tenants: BenchTenant[], connections: number, seconds: number): Promise<LoadResult>;
-  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
-  log(line: string): void;
 }
 
 export interface VariantResult {

@@ -6,7 +6,7 @@
 // each part was.
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
-import type { Measured, Target } from './measured.ts';
+import type { Measured, Measuring, Target } from './measured.ts';
 import { ratio, round } from './stats.ts';
 
 export interface ScalingResult {
@@ -18,15 +18,13 @@ export interface ScalingResult {
   many: Measured[];
 }
 
-export interface ScalingOptions {
+export interface ScalingOptions extends Measuring {
   processes: number;
   connections: number;
   rounds: number;
   seconds: number;
   start(processes: number): Promise<ApiProcess>;
   load(api: ApiProcess, connections: number, seconds: number): Promise<LoadResult>;
-  measure(apiPid: number, run: () => Promise<LoadResult>): Promise<Measured>;
-  log(line: string): void;
 }
 
 export async function runScaling(options: ScalingOptions): Promise<ScalingResult> {

@@ -7,7 +7,7 @@ import { projectRoot } from '../../support/api-process.ts';
 import { runAb } from '../lib/ab.ts';
 import { checkOutBaseline } from '../lib/baseline.ts';
 import { scenarioNamed } from '../lib/scenarios.ts';
-import { failure, positiveIntegers, type Section, type SectionContext } from './section.ts';
+import { positiveIntegers, record, type Section, type SectionContext } from './section.ts';
 
 export const ab: Section = {
   name: 'ab',
@@ -37,55 +37,41 @@ export const ab: Section = {
         const { log } = context;
         if (!ref) return;
         log(`\nA/B: ${scenario.name} through this checkout and through ${ref}`);
-        const baseline = await checkOutBaseline(ref).catch((error: unknown) => {
-          context.results.ab = failure(error);
-          log(`  failed: ${context.results.ab.error}`);
+        await record(context, 'ab', async () => {
+          const baseline = await checkOutBaseline(ref);
+          try {
+            const phases = await runAb({
+              connections: settings['ab-connections'],
+              rounds: settings['ab-rounds'],
+              seconds: context.seconds,
+              start: (side) =>
+                // The candidate is this checkout, compiled at the start of the run.
+                context.startApi(undefined, side === 'baseline' ? { source: baseline } : {}),
+              load: (api, connections, seconds) =>
+                context.apiLoad(api, scenario, context.tenants, connections, seconds),
+              measure: (apiPid, run) => context.measure(apiPid, run),
+              log,
+            });
+            const git = (...words: string[]) =>
+              execFileSync('git', words, { cwd: projectRoot, encoding: 'utf8' }).trim();
+            const watched = ['src', 'bench', 'bin', 'support', 'package.json', ':!bench/results'];
+            return {
+              baseline: { ref, commit: baseline.commit, compiled: baseline.compiled },
+              candidate: {
+                commit: git('rev-parse', 'HEAD'),
+                dirty: git('status', '--porcelain', '--', ...watched) !== '',
+              },
+              scenario: scenario.name,
+              connections: settings['ab-connections'],
+              secondsPerPhase: context.seconds,
+              rounds: settings['ab-rounds'],
+              cpuGoal,
+              ...phases,
+            };
+          } finally {
+            await baseline.remove();
+          }
         });
-        if (!baseline) return;
-        try {
-          const git = (...words: string[]) =>
-            execFileSync('git', words, { cwd: projectRoot, encoding: 'utf8' }).trim();
-          const phases = await runAb({
-            connections: settings['ab-connections'],
-            rounds: settings['ab-rounds'],
-            seconds: context.seconds,
-            start: (side) =>
-              // The candidate is this checkout, compiled at the start of the run.
-              context.startApi(undefined, side === 'baseline' ? { source: baseline } : {}),
-            load: (api, connections, seconds) =>
-              context.apiLoad(api, scenario, context.tenants, connections, seconds),
-            measure: (apiPid, run) => context.measure(apiPid, run),
-            log,
-          });
-          context.results.ab = {
-            baseline: { ref, commit: baseline.commit, compiled: baseline.compiled },
-            candidate: {
-              commit: git('rev-parse', 'HEAD'),
-              dirty:
-                git(
-                  'status',
-                  '--porcelain',
-                  '--',
-                  'src',
-                  'bench',
-                  'bin',
-                  'package.json',
-                  ':!bench/results',
-                ) !== '',
-            },
-            scenario: scenario.name,
-            connections: settings['ab-connections'],
-            secondsPerPhase: context.seconds,
-            rounds: settings['ab-rounds'],
-            cpuGoal,
-            ...phases,
-          };
-        } catch (error) {
-          context.results.ab = failure(error);
-          log(`  failed: ${context.results.ab.error}`);
-        } finally {
-          await baseline.remove();
-        }
       },
     };
   },

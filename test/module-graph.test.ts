@@ -9,8 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { cyclesOf, moduleGraph } from './support/module-graph.ts';
 
-// bench/ joins these once its type cycle around bench/lib/results.ts is gone.
-const ROOTS = ['src', 'test', 'bin', 'examples/web/src'];
+const ROOTS = ['src', 'test', 'bench', 'support', 'bin', 'examples/web/src'];
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 const relative = (files: string[]) => files.map((file) => path.relative(projectRoot, file)).join(' -> ');
@@ -21,6 +20,26 @@ describe('the module graph', () => {
     // The walk saw the repository, not an empty folder.
     expect(graph.size).toBeGreaterThan(100);
     expect(cyclesOf(graph).map(relative)).toEqual([]);
+  });
+
+  test('bench and the tests share helpers through support/ only: neither imports the other', () => {
+    const graph = moduleGraph(ROOTS.map((root) => path.join(projectRoot, root)));
+    const room = (file: string) => path.relative(projectRoot, file).split(path.sep)[0];
+    // The tests of the bench itself (its README's figures, its profile's grouping) read what they test.
+    const testsOfTheBench = /^test\/bench-[\w-]+\.test\.ts$/;
+    const crossings = [...graph].flatMap(([file, targets]) =>
+      targets
+        .filter((target) => {
+          const [from, to] = [room(file), room(target)];
+          if (from === 'bench') return to === 'test';
+          if (from === 'test')
+            return to === 'bench' && !testsOfTheBench.test(path.relative(projectRoot, file));
+          if (from === 'support') return to !== 'support';
+          return false;
+        })
+        .map((target) => relative([file, target])),
+    );
+    expect(crossings).toEqual([]);
   });
 
   const planted = mkdtempSync(path.join(tmpdir(), 'module-graph-'));

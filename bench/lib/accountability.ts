@@ -14,7 +14,7 @@ import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
 import type { Measured, Measuring, Target } from './measured.ts';
 import type { BenchTenant } from './scenarios.ts';
-import { median, ratio, round } from './stats.ts';
+import { ratio, round, spread, spreadRange, type Spread } from './stats.ts';
 import { graphql, signToken } from './tenants.ts';
 
 export const AUDIT_TRIGGER = '_900_audit';
@@ -75,20 +75,6 @@ export interface AccountabilityResult {
   audit: AuditResult | { error: string };
   apiKeys: KeysResult | { error: string };
   notes: string[];
-}
-
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function spread(values: Array<number | null | undefined>): Spread {
-  const known = values.filter(
-    (value): value is number => typeof value === 'number' && Number.isFinite(value),
-  );
-  if (known.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
-  return { median: round(median(known), 2), min: Math.min(...known), max: Math.max(...known) };
 }
 
 export interface VariantFigures {
@@ -173,8 +159,6 @@ export function keysSummary(keys: KeysResult): KeysSummary {
   return { token, key, throughputRatio: ratio(key.throughput.median, token.throughput.median) };
 }
 
-const range = (x: Spread, unit = '') => `${x.min}–${x.max}${unit}`;
-
 export function accountabilityTargets(result: AccountabilityResult | { error: string }): Target[] {
   const auditName = (c: number | string) =>
     `audit trail: createProduct throughput with / without the audit trigger, ${c} connections`;
@@ -208,7 +192,7 @@ export function accountabilityTargets(result: AccountabilityResult | { error: st
       goal: '>= 75%',
       measured:
         `${s.with.throughput.median}/s vs ${s.without.throughput.median}/s = ${Math.round(s.throughputRatio * 100)}% ` +
-        `(phases: with ${range(s.with.throughput, '/s')}, without ${range(s.without.throughput, '/s')}; ` +
+        `(phases: with ${spreadRange(s.with.throughput, '/s')}, without ${spreadRange(s.without.throughput, '/s')}; ` +
         `p99 ${s.with.p99.median} vs ${s.without.p99.median} ms; API CPU ${s.with.apiCpuMsPerRequest.median} vs ${s.without.apiCpuMsPerRequest.median} ms/req; ` +
         `PostgreSQL CPU ${s.with.dbCpuMsPerRequest.median} vs ${s.without.dbCpuMsPerRequest.median} ms/req; ${events})` +
         `${errors > 0 ? `; errors ${errors}` : ''}${result.audit.restored ? '' : '; **the trigger was not re-enabled**'}`,
@@ -232,7 +216,7 @@ export function accountabilityTargets(result: AccountabilityResult | { error: st
       goal: '>= 95%',
       measured:
         `${s.key.throughput.median}/s vs ${s.token.throughput.median}/s = ${Math.round(s.throughputRatio * 100)}% ` +
-        `(phases: key ${range(s.key.throughput, '/s')}, token ${range(s.token.throughput, '/s')}; ` +
+        `(phases: key ${spreadRange(s.key.throughput, '/s')}, token ${spreadRange(s.token.throughput, '/s')}; ` +
         `p99 ${s.key.p99.median} vs ${s.token.p99.median} ms; API CPU ${s.key.apiCpuMsPerRequest.median} vs ${s.token.apiCpuMsPerRequest.median} ms/req; ` +
         `${result.apiKeys.keys} tenants, each with its own key)${errors > 0 ? `; errors ${errors}` : ''}`,
       ratio: s.throughputRatio,

@@ -14,7 +14,7 @@ import { runNoisyLoad, type NoisyLoadResult } from './noisy-load.ts';
 import type { Measured, Measuring, Target } from './measured.ts';
 import { peakRssOfTree, resetPeakRss } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
-import { median, ratio, round } from './stats.ts';
+import { median, ratio, round, spread, spreadRange, type Spread } from './stats.ts';
 import { graphql, signToken } from './tenants.ts';
 
 // ---------------------------------------------------------------------------------------
@@ -103,12 +103,6 @@ export interface NoisyResult {
   notes: string[];
 }
 
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
 export interface NoisySummary {
   alone: { throughput: Spread; p99: Spread };
   noisy: { throughput: Spread; p99: Spread };
@@ -121,10 +115,6 @@ export interface NoisySummary {
   served: number;
   throttled: number;
   other: number;
-}
-
-function spread(values: number[]): Spread {
-  return { median: round(median(values), 2), min: Math.min(...values), max: Math.max(...values) };
 }
 
 export function noisySummary(result: NoisyResult): NoisySummary {
@@ -163,7 +153,6 @@ export function noisyTargets(result: NoisyResult | { error: string }): Target[] 
       },
     ];
   const s = noisySummary(result);
-  const range = (x: Spread, unit = '') => `${x.min}–${x.max}${unit}`;
   const reduced =
     result.request.pageSize !== result.request.intendedPageSize
       ? `; noisy pages of ${result.request.pageSize} rows, not ${result.request.intendedPageSize}: the API refused those`
@@ -175,14 +164,14 @@ export function noisyTargets(result: NoisyResult | { error: string }): Target[] 
     {
       name: `${TARGET_NAME}: victims' throughput with / without one tenant flooding`,
       goal: '>= 80%',
-      measured: `${s.noisy.throughput.median}/s vs ${s.alone.throughput.median}/s alone = ${Math.round(s.throughputRatio * 100)}% (phases: alone ${range(s.alone.throughput, '/s')}, flooded ${range(s.noisy.throughput, '/s')}; ${context})${errors}`,
+      measured: `${s.noisy.throughput.median}/s vs ${s.alone.throughput.median}/s alone = ${Math.round(s.throughputRatio * 100)}% (phases: alone ${spreadRange(s.alone.throughput, '/s')}, flooded ${spreadRange(s.noisy.throughput, '/s')}; ${context})${errors}`,
       ratio: s.throughputRatio,
       met: s.throughputRatio >= 0.8 && s.victimErrors === 0,
     },
     {
       name: `${TARGET_NAME}: victims' p99 with / without one tenant flooding`,
       goal: '<= 1.5x',
-      measured: `${s.noisy.p99.median} ms vs ${s.alone.p99.median} ms alone = ${s.p99Ratio}x (phases: alone ${range(s.alone.p99, ' ms')}, flooded ${range(s.noisy.p99, ' ms')})${errors}`,
+      measured: `${s.noisy.p99.median} ms vs ${s.alone.p99.median} ms alone = ${s.p99Ratio}x (phases: alone ${spreadRange(s.alone.p99, ' ms')}, flooded ${spreadRange(s.noisy.p99, ' ms')})${errors}`,
       ratio: s.p99Ratio,
       met: s.p99Ratio <= 1.5 && s.victimErrors === 0,
     },

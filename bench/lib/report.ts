@@ -4,7 +4,6 @@ import {
   auditSummary,
   keysSummary,
   type AccountabilityResult,
-  type Spread,
   type VariantFigures,
 } from './accountability.ts';
 import { noisySummary, type NoisyResult } from './noisy-neighbour.ts';
@@ -12,6 +11,7 @@ import { renderRealtime } from './realtime.ts';
 import { renderAbuse } from './abuse.ts';
 import type { BenchResults, MemoryFigures } from './results.ts';
 import type { Measured } from './measured.ts';
+import type { Spread } from './stats.ts';
 
 const fmt = (value: number | null | undefined, digits = 1) =>
   value === null || value === undefined || Number.isNaN(value)

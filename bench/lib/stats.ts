@@ -41,3 +41,22 @@ export function median(values: number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
+
+/** The median of the phases' figures, and their lowest and highest. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Over the values that are numbers (a phase without a figure has none). */
+export function spread(values: Array<number | null | undefined>): Spread {
+  const known = values.filter(
+    (value): value is number => typeof value === 'number' && Number.isFinite(value),
+  );
+  if (known.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
+  return { median: round(median(known), 2), min: Math.min(...known), max: Math.max(...known) };
+}
+
+/** A spread's range for a target's text: `min–max` and a unit. */
+export const spreadRange = (x: Spread, unit = '') => `${x.min}–${x.max}${unit}`;

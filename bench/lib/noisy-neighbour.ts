@@ -6,7 +6,6 @@
 // alone by default) so drift between phases shows. The section runs an API process of
 // its own, so its peak RSS is the section's and the run's other memory figures stay
 // comparable with runs that skip it. See bench/README.md, "Noisy neighbour".
-import pg from 'pg';
 import { ROW_PRICES, rowsPrice } from '../../src/limits/row-prices.ts';
 import type { ApiProcess } from './api.ts';
 import type { LoadResult } from './load.ts';
@@ -15,7 +14,7 @@ import type { Measured, Measuring, Target } from './measured.ts';
 import { peakRssOfTree, resetPeakRss } from './sampler.ts';
 import type { BenchTenant } from './scenarios.ts';
 import { median, ratio, round, spread, spreadRange, type Spread } from './stats.ts';
-import { graphql, signToken } from './tenants.ts';
+import { ensureOwnTenant, graphql, signToken, type OwnTenant } from './tenants.ts';
 
 // ---------------------------------------------------------------------------------------
 // The noisy request
@@ -191,72 +190,23 @@ export function noisyTargets(result: NoisyResult | { error: string }): Target[] 
 // ---------------------------------------------------------------------------------------
 // The noisy tenant's data
 
-interface NoisyTenant {
-  tenantId: string;
-  userId: string;
-  products: number;
-  productsAdded: number;
-}
-
-/**
- * A tenant of its own (not in bench.tenant_index, so no other section picks it) with a
- * member and NOISY_PRODUCTS products, made or topped up as the owner, as bench:data loads.
- */
-async function ensureNoisyTenant(ownerUrl: string): Promise<NoisyTenant> {
-  const client = new pg.Client({ connectionString: ownerUrl });
-  await client.connect();
-  try {
-    await client.query('begin');
-    let tenant = (
-      await client.query<{ id: string }>('select id from app_public.tenants where slug = $1', [NOISY_SLUG])
-    ).rows[0];
-    if (!tenant) {
-      tenant = (
-        await client.query<{ id: string }>(
-          `insert into app_public.tenants (slug, name) values ($1, 'Noisy neighbour') returning id`,
-          [NOISY_SLUG],
-        )
-      ).rows[0]!;
-      const { rows } = await client.query<{ id: string }>(
-        `insert into app_public.users (id, email, display_name) values (gen_random_uuid(), 'noisy@bench.test', 'Noisy neighbour') returning id`,
-      );
-      await client.query(
-        `insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'member')`,
-        [tenant.id, rows[0]!.id],
-      );
-    }
-    const { rows: members } = await client.query<{ user_id: string }>(
-      `select user_id from app_public.memberships where tenant_id = $1 and role = 'member' limit 1`,
-      [tenant.id],
-    );
-    const { rows: counts } = await client.query<{ count: number }>(
-      'select count(*)::int as count from app_public.products where tenant_id = $1',
-      [tenant.id],
-    );
-    const existing = counts[0]!.count;
-    const productsAdded = Math.max(0, NOISY_PRODUCTS - existing);
-    if (productsAdded > 0) {
+/** The noisy tenant: NOISY_PRODUCTS products, no categories (lib/tenants.ts, ensureOwnTenant). */
+function ensureNoisyTenant(ownerUrl: string): Promise<OwnTenant> {
+  return ensureOwnTenant(ownerUrl, {
+    slug: NOISY_SLUG,
+    name: 'Noisy neighbour',
+    email: 'noisy@bench.test',
+    categories: 0,
+    products: NOISY_PRODUCTS,
+    async insertProducts(client, tenantId, from, to) {
       await client.query(
         `insert into app_public.products (tenant_id, name, price, created_at, updated_at)
          select $1, 'noisy product ' || i, (i % 1000) + 0.99, now() - i * interval '1 minute', now() - i * interval '1 minute'
          from generate_series($2::int, $3::int) as i`,
-        [tenant.id, existing + 1, NOISY_PRODUCTS],
+        [tenantId, from, to],
       );
-    }
-    await client.query('commit');
-    if (productsAdded > 0) await client.query('vacuum (analyze) app_public.products');
-    return {
-      tenantId: tenant.id,
-      userId: members[0]!.user_id,
-      products: existing + productsAdded,
-      productsAdded,
-    };
-  } catch (error) {
-    await client.query('rollback').catch(() => {});
-    throw error;
-  } finally {
-    await client.end();
-  }
+    },
+  });
 }
 
 // ---------------------------------------------------------------------------------------

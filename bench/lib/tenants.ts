@@ -95,3 +95,91 @@ export async function benchTenants(
     productNodeId: encode(row.tenantId, row.productId),
   }));
 }
+
+/** A section's own tenant (lib/noisy-neighbour.ts's, lib/abuse-tenant.ts's). */
+export interface OwnTenant {
+  tenantId: string;
+  userId: string;
+  products: number;
+  productsAdded: number;
+  /** How long making or topping it up took. */
+  seconds: number;
+}
+
+export interface OwnTenantShape {
+  slug: string;
+  /** The tenant's name, and its member's display name. */
+  name: string;
+  email: string;
+  categories: number;
+  products: number;
+  /** Inserts the tenant's products numbered `from` to `to`, in the open transaction. */
+  insertProducts(client: pg.Client, tenantId: string, from: number, to: number): Promise<void>;
+}
+
+/**
+ * A tenant of a section's own (not in bench.tenant_index, so no other section picks it)
+ * with a member, its categories and `products` products: made once in SQL as the owner,
+ * as bench:data loads, and topped up when a run asks for more.
+ */
+export async function ensureOwnTenant(ownerUrl: string, shape: OwnTenantShape): Promise<OwnTenant> {
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: ownerUrl });
+  await client.connect();
+  try {
+    await client.query('begin');
+    const { rows: tenants } = await client.query<{ id: string }>(
+      `with made as (
+         insert into app_public.tenants (slug, name) values ($1, $2)
+         on conflict (slug) do nothing returning id
+       )
+       select id from made union all select id from app_public.tenants where slug = $1`,
+      [shape.slug, shape.name],
+    );
+    const tenantId = tenants[0]!.id;
+    let userId = (
+      await client.query<{ user_id: string }>(
+        `select user_id from app_public.memberships where tenant_id = $1 and role = 'member' limit 1`,
+        [tenantId],
+      )
+    ).rows[0]?.user_id;
+    if (!userId) {
+      userId = (
+        await client.query<{ id: string }>(
+          `insert into app_public.users (id, email, display_name) values (gen_random_uuid(), $1, $2) returning id`,
+          [shape.email, shape.name],
+        )
+      ).rows[0]!.id;
+      await client.query(
+        `insert into app_public.memberships (tenant_id, user_id, role) values ($1, $2, 'member')`,
+        [tenantId, userId],
+      );
+      await client.query(
+        `insert into app_public.categories (tenant_id, name)
+         select $1, 'Category ' || c from generate_series(1, $2::int) as c`,
+        [tenantId, shape.categories],
+      );
+    }
+    const { rows: counts } = await client.query<{ count: number }>(
+      'select count(*)::int as count from app_public.products where tenant_id = $1',
+      [tenantId],
+    );
+    const existing = counts[0]!.count;
+    const productsAdded = Math.max(0, shape.products - existing);
+    if (productsAdded > 0) await shape.insertProducts(client, tenantId, existing + 1, shape.products);
+    await client.query('commit');
+    if (productsAdded > 0) await client.query('vacuum (analyze) app_public.products');
+    return {
+      tenantId,
+      userId,
+      products: existing + productsAdded,
+      productsAdded,
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    };
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    await client.end();
+  }
+}

@@ -7,7 +7,6 @@ import type { ClaimNames, RequestRoles } from './auth/claims.ts';
 import type { Budget, BudgetOptions } from './limits/budget.ts';
 import type { Bulkhead, ConcurrencyOptions } from './limits/bulkhead.ts';
 import type { PageLimits } from './limits/cost.ts';
-import type { VerifyTenant } from './limits/verified-tenant.ts';
 import type { SubscriptionLimits } from './realtime/subscriber.ts';
 
 declare global {
@@ -100,8 +99,6 @@ export interface TenantgraphServices {
   budget: Budget | null;
   /** Operations of one tenant (user, IP) executing at once. */
   bulkhead: Bulkhead;
-  /** The verified tenant of an identity (membership), with its cache. */
-  verifyTenant: VerifyTenant;
 }
 
 /** The `tenantgraph` scope of a resolved preset; an error that says so when it is missing. */

@@ -68,9 +68,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     const app = express();
     const { httpServer } = opens(createHttpServer(app, tenantgraph));
     installMiddleware(app, { ...server, observe: graphql.observe });
-    const identify = installIdentity(app, { ...server, ...database });
+    const identities = installIdentity(app, { ...server, ...database });
     await installRoutes(app, httpServer, { ...server, ...database, ...graphql });
-    const realtime = opens(installRealtime(httpServer, { ...server, ...database, ...graphql, identify }));
+    const realtime = opens(installRealtime(httpServer, { ...server, ...database, ...graphql, identities }));
     const { host = '127.0.0.1', port = 0 } = resolved.grafserv ?? {};
     const url = await listen(httpServer, host, port);
 

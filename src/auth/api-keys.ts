@@ -8,16 +8,21 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
-import type { Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
 
 export const API_KEY_PREFIX = 'tgk_';
 
-export type VerifyApiKey = (key: string) => Promise<Identity>;
+/** What a key is: its id, and the tenant it belongs to (its verified tenant). */
+export interface ApiKeyVerdict {
+  apiKeyId: string;
+  tenantId: string;
+}
+
+export type VerifyApiKey = (key: string) => Promise<ApiKeyVerdict>;
 
 export function createApiKeyVerifier(pool: pg.Pool, ttlSeconds: number): VerifyApiKey {
   // Keyed by the hash, never the key; '' stands for "no usable key".
-  const verdicts = new LRUCache<string, Identity | ''>({
+  const verdicts = new LRUCache<string, ApiKeyVerdict | ''>({
     max: 10_000,
     ttl: ttlSeconds * 1000,
     fetchMethod: async (hash) => {
@@ -29,8 +34,8 @@ export function createApiKeyVerifier(pool: pg.Pool, ttlSeconds: number): VerifyA
     },
   });
   return async (key) => {
-    const identity = await verdicts.fetch(createHash('sha256').update(key).digest('hex'));
-    if (!identity) throw new AuthError('INVALID_API_KEY', 'This API key is unknown, revoked or expired.');
-    return { ...identity };
+    const verdict = await verdicts.fetch(createHash('sha256').update(key).digest('hex'));
+    if (!verdict) throw new AuthError('INVALID_API_KEY', 'This API key is unknown, revoked or expired.');
+    return { ...verdict };
   };
 }

@@ -1,9 +1,12 @@
 // Express middleware on the GraphQL path: verifies the bearer credential first (a JWT,
 // or an API key) and the request's tenant choice (X-Tenant) with `identify`
 // (identify.ts, which the websocket handshake uses too), so a bad one is answered with
-// 401 here, before any GraphQL work and without a stack trace.
+// 401 here, before any GraphQL work and without a stack trace. The identity it leaves in
+// res.locals (frozen, with its verified tenant) is the request's for good.
 import type { NextFunction, Request, Response } from 'express';
+import { isDatabaseBusy } from '../request/work.ts';
 import { CATALOGUE, sendError } from '../errors/catalogue.ts';
+import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
 import type { Usage } from '../limits/plugin.ts';
 import type { Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
@@ -13,9 +16,9 @@ import { TENANT_HEADER } from './tenant-choice.ts';
 declare global {
   namespace Express {
     interface Locals {
-      /** null: no token (anonymous). Set only by `authenticate`. */
+      /** null: no token (anonymous). Set only by `authenticate`; frozen. */
       identity?: Identity | null;
-      /** What the request was charged, filled in by the limits plugin. */
+      /** What the request used (cost, database time), filled in by the limits and observability plugins. */
       usage?: Usage;
     }
   }
@@ -26,7 +29,7 @@ export function sendAuthError(res: Response, error: AuthError): void {
   sendError(res, error.code, error.message);
 }
 
-export function authenticate(identify: Identify) {
+export function authenticate(identify: Identify, gate: Pick<DatabaseGate, 'report'>) {
   return async (req: Request, res: Response, next: NextFunction) => {
     try {
       const tenant = req.headers[TENANT_HEADER];
@@ -37,6 +40,16 @@ export function authenticate(identify: Identify) {
       next();
     } catch (error) {
       if (error instanceof AuthError) return sendAuthError(res, error);
+      // A key's or a membership's look-up found no connection: refused as an operation
+      // that found none is (src/limits/plugin.ts), and nothing ran.
+      if (isDatabaseBusy(error))
+        return sendError(res, 'DATABASE_BUSY', 'Every database connection stayed busy. Retry in 1 s.', {
+          retryAfter: 1,
+        });
+      if (isDatabaseUnavailable(error)) {
+        gate.report(error);
+        return sendError(res, 'DATABASE_UNAVAILABLE', undefined, { retryAfter: 1 });
+      }
       next(error);
     }
   };

@@ -3,14 +3,36 @@
 import type jwt from 'jsonwebtoken';
 import { AuthError } from './errors.ts';
 
+/**
+ * Who a request is: made once per request by `identify` (identify.ts), frozen, and read
+ * by everything after it (pgSettings, budgets, connection shares, logs, metrics).
+ */
 export interface Identity {
   /** The token's `sub`; absent for an API key, which is not a person. */
-  userId?: string;
+  readonly userId?: string;
   /** The API key a request came with (api-keys.ts); it fixes the tenant and the role. */
-  apiKeyId?: string;
-  /** Absent for a signed-in user who has not picked a tenant (e.g. right after signup). */
-  tenantId?: string;
+  readonly apiKeyId?: string;
+  /**
+   * The tenant the request asks to act in (the token's claim, X-Tenant, or the key's).
+   * Only PostgreSQL trusts it, and only after checking it on every statement
+   * (app_public.current_tenant_id()). Absent for a signed-in user who has not picked a
+   * tenant (e.g. right after signup).
+   */
+  readonly tenantId?: string;
+  /**
+   * The tenant confirmed: the key's own, or `tenantId` once PostgreSQL has confirmed the
+   * user is a member of it (memberships.ts). The only tenant a request is charged to,
+   * given connections as, logged and counted as.
+   */
+  readonly verifiedTenantId?: string;
   /** Only an address the identity provider says it verified. */
+  readonly email?: string;
+}
+
+/** What a verified token says about its user, before any tenant is verified. */
+export interface Claims {
+  userId: string;
+  tenantId?: string;
   email?: string;
 }
 
@@ -50,28 +72,25 @@ export function isVerified(value: unknown): boolean {
   return value === true || value === 'true';
 }
 
-export function identityFromClaims(
-  payload: jwt.JwtPayload,
-  names: ClaimNames,
-): Identity & { userId: string } {
+export function claimsOf(payload: jwt.JwtPayload, names: ClaimNames): Claims {
   const userId = payload.sub;
   if (typeof userId !== 'string' || !UUID.test(userId)) {
     throw new AuthError('INVALID_CLAIMS', "The token's `sub` claim must be the user's uuid.");
   }
-  const identity: Identity & { userId: string } = { userId: userId.toLowerCase() };
+  const claims: Claims = { userId: userId.toLowerCase() };
   const tenantId = claim(payload, names.tenant);
   if (tenantId !== undefined && tenantId !== null) {
     if (typeof tenantId !== 'string' || !UUID.test(tenantId)) {
       throw new AuthError('INVALID_CLAIMS', `The token's \`${names.tenant}\` claim must be a tenant uuid.`);
     }
-    identity.tenantId = tenantId.toLowerCase();
+    claims.tenantId = tenantId.toLowerCase();
   }
   // An unverified address is no address: whoever typed it into a sign-up form first
   // could otherwise claim it, and accept invitations sent to it.
   const email = claim(payload, names.email);
   if (typeof email === 'string' && EMAIL.test(email) && isVerified(claim(payload, names.emailVerified)))
-    identity.email = email;
-  return identity;
+    claims.email = email;
+  return claims;
 }
 
 export interface RequestRoles {

@@ -5,7 +5,7 @@
 // that row. The row itself is read as the owner (who bypasses row level security), so a
 // row the identity cannot see can still be explained.
 import pg from 'pg';
-import { pgSettingsFor, type Identity, type RequestRoles } from '../auth/claims.ts';
+import { pgSettingsFor, type Claims, type RequestRoles } from '../auth/claims.ts';
 import { isGranted, readPolicies, readPrivileges, readRelations, type Policy } from './catalogue.ts';
 import { conjuncts, evaluatePredicate } from './policy-expressions.ts';
 
@@ -67,7 +67,7 @@ export async function explainAccess(
         throw new Error(`No user has the email address ${userId}; give the user's id (the token's sub).`);
       userId = rows[0].id;
     }
-    const identity: Identity | null = userId ? { userId: userId.toLowerCase() } : null;
+    const identity: Claims | null = userId ? { userId: userId.toLowerCase() } : null;
     if (identity && request.tenant) {
       if (UUID.test(request.tenant)) identity.tenantId = request.tenant.toLowerCase();
       else {

@@ -12,7 +12,7 @@ import { asRequest, type PaidBy } from '../request/as-request.ts';
 import type { ConnectionShares } from '../request/work.ts';
 import { sendError } from '../errors/catalogue.ts';
 import { exportFile } from '../jobs/export-tenant.ts';
-import type { ChargedKey } from '../limits/charged-key.ts';
+import { chargedKey } from '../limits/charged-key.ts';
 import type { Logger } from '../logger.ts';
 
 export const EXPORTS_PATH = '/exports';
@@ -55,7 +55,6 @@ export function downloadExport(options: {
   logger: Logger;
   /** The look-up takes a connection within the caller's share, as GraphQL operations do. */
   shares: ConnectionShares;
-  chargedKey: ChargedKey;
 }) {
   return async (req: Request<{ id: string }>, res: Response) => {
     const identity = res.locals.identity;
@@ -70,14 +69,13 @@ export function downloadExport(options: {
     const notFound = () =>
       sendError(res, 'NOT_FOUND', 'No export of your tenant you may download has this id (owners only).');
     if (!UUID.test(req.params.id)) return notFound();
-    const { key } = await options.chargedKey(identity, req.ip);
     const row = await exportAs(
       options.pool,
       pgSettingsFor(identity, options.roles),
       req.params.id.toLowerCase(),
       {
         shares: options.shares,
-        work: { key, databaseMs: 0 },
+        work: { key: chargedKey(identity, req.ip), databaseMs: 0 },
       },
     );
     if (!row) return notFound();

@@ -1,6 +1,7 @@
 // One structured log line per request: request id, tenant, user, GraphQL operation name,
-// its requested and actual cost, status and duration. The tenant is the one the request
-// was charged to, a verified membership, never a bare token claim. Headers, bodies and
+// its requested and actual cost, status and duration. Who it was comes from the request's
+// identity (src/auth/identify.ts): the tenant is its verified tenant, the one it was
+// charged to, never a bare token claim. Headers, bodies and
 // variables are never logged, so neither are tokens or the values users send.
 //
 // Written with pino directly: pino-http made two or three child loggers per request and
@@ -36,7 +37,7 @@ export function requestLog(logger: Logger) {
         req: { id, method, url },
         res: { statusCode: status },
         responseTime: Math.round(performance.now() - started),
-        tenantId: usage?.tenantId,
+        tenantId: identity?.verifiedTenantId,
         userId: identity?.userId,
         apiKeyId: identity?.apiKeyId,
         operationName: usage?.operationName,

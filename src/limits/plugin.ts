@@ -10,9 +10,9 @@
 //   charged even beyond the reservation. Every result carries `extensions.cost`, as
 //   Shopify's Admin API does, with `databaseMs` beside the points.
 //
-// The caller is the verified tenant (verified-tenant.ts), else the signed-in user, else
-// the client's IP: a token naming a tenant its user does not belong to is charged to
-// the user and never touches that tenant's budget.
+// The caller is the request's verified tenant (src/auth/identify.ts), else the signed-in
+// user, else the client's IP (charged-key.ts): a token naming a tenant its user does not
+// belong to is charged to the user and never touches that tenant's budget.
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
@@ -21,7 +21,7 @@ import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
 import { BulkheadFull, type Bulkhead } from './bulkhead.ts';
-import { createChargedKey } from './charged-key.ts';
+import { chargedKey } from './charged-key.ts';
 import {
   actualCost,
   OPERATION_COST,
@@ -36,7 +36,6 @@ import { createHoldBack } from './hold-back.ts';
 import { createTableRowCounts } from './table-rows.ts';
 import { approximateJsonBytes } from './response-size.ts';
 import { createParseAndValidate, type DocumentLimits, type ParseAndValidate } from './validation.ts';
-import type { VerifyTenant } from './verified-tenant.ts';
 import {
   meterSubscription,
   pointsForWork,
@@ -47,10 +46,8 @@ import {
 import { version } from '../version.ts';
 import { tenantgraphOptions, type TenantgraphOptions } from '../options.ts';
 
-/** What one request used, for the request log. */
+/** What one request used, for the request log and the metrics (who it was is its identity, not this). */
 export interface Usage {
-  /** The tenant the request was charged to: verified membership only. */
-  tenantId?: string;
   operationName?: string;
   requestedCost?: number;
   actualCost?: number;
@@ -72,7 +69,7 @@ declare global {
   }
   namespace Grafast {
     interface Context {
-      /** The verified token's identity; null for an anonymous request. */
+      /** The request's identity, with its verified tenant (src/auth/identify.ts); null for an anonymous request. */
       identity?: Identity | null;
       /** Who is charged when there is no identity. */
       clientIp?: string | undefined;
@@ -89,7 +86,6 @@ interface LimitsOptions {
   /** null: no budgets. */
   budget: Budget | null;
   bulkhead: Bulkhead;
-  verifyTenant: VerifyTenant;
   /** How long a throttled answer (429) is held back, at most; 0: answered at once (hold-back.ts). */
   throttleDelayMs: number;
   /** Database time in points, and statement timeouts by price (work-pricing.ts). */
@@ -161,13 +157,12 @@ function limitsOptionsOf(preset: GraphileConfig.ResolvedPreset): LimitsOptions {
     throw new Error(
       'LimitsPlugin: the preset has no services or page sizes (src/server/install-graphql.ts adds them)',
     );
-  const { budget, bulkhead, verifyTenant } = options.services;
+  const { budget, bulkhead } = options.services;
   return {
     limits: options.limits,
     pages,
     budget,
     bulkhead,
-    verifyTenant,
     throttleDelayMs: options.throttleDelayMs,
     pricing: {
       pointsPerDatabaseMs: options.work.pointsPerDatabaseMs,
@@ -193,7 +188,7 @@ interface Limiter {
 }
 
 function createLimiter(options: LimitsOptions): Limiter {
-  const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs, pricing } = options;
+  const { limits, pages, budget, bulkhead, throttleDelayMs, pricing } = options;
   const holdBack = createHoldBack(throttleDelayMs);
   const tableRowCounts = createTableRowCounts();
 
@@ -204,13 +199,6 @@ function createLimiter(options: LimitsOptions): Limiter {
       validators.set(schema, (parseAndValidate = createParseAndValidate(schema, limits)));
     return parseAndValidate;
   };
-
-  const keyOf = createChargedKey(verifyTenant);
-  async function chargedKey(context: Grafast.Context): Promise<string> {
-    const { key, tenantId } = await keyOf(context.identity, context.clientIp);
-    if (tenantId && context.usage) context.usage.tenantId = tenantId;
-    return key;
-  }
 
   /**
    * A refusal before execution still costs the operation's base, since refusing is work
@@ -240,15 +228,7 @@ function createLimiter(options: LimitsOptions): Limiter {
       );
     // Variables that do not fit their types: execution refuses them precisely, running nothing.
     if (!coerced || coerced.errors) return next();
-    let key: string;
-    try {
-      key = await chargedKey(context);
-    } catch (error) {
-      // The membership look-up found no connection: nobody to charge yet, and nothing ran.
-      const refused = noConnection(error, { actualQueryCost: 0 });
-      if (refused) return refused;
-      throw error;
-    }
+    const key = chargedKey(context.identity, context.clientIp);
     // Where the adaptor takes this operation's connections (within the key's share) and adds up their time.
     const work: OperationWork = { key, databaseMs: 0 };
     const { pgSettings } = context as { pgSettings?: Record<string, string> };

@@ -1,5 +1,6 @@
 // What the metrics and the per-tenant usage need from inside PostGraphile, recorded on
-// the request's `usage` (res.locals.usage, the same object the request log reads):
+// the request's `usage` (res.locals.usage, the same object the request log reads; who
+// the request was is its identity, res.locals.identity, which nothing here changes):
 //
 // - the error codes of each response, as clients get them (after masking), most severe
 //   first: the outcome label;

@@ -1,6 +1,7 @@
 // One Express middleware, first on every request: when the response has been sent, what
 // the request was and what it used goes to the metrics (by route, status, operation and
-// outcome, never by tenant) and to the per-tenant usage (by verified tenant only).
+// outcome, never by tenant) and to the per-tenant usage (by the identity's verified tenant
+// only, src/auth/identify.ts).
 import type { NextFunction, Request, Response } from 'express';
 import { methodLabel, routeLabel, type Metrics } from './metrics.ts';
 import type { UsageTop } from './usage-top.ts';
@@ -13,7 +14,7 @@ export function observeRequests(metrics: Metrics, usageTop: UsageTop, operationL
     const route = routeLabel(req.path);
     res.once('finish', () => {
       const seconds = (performance.now() - started) / 1000;
-      const { usage, errorCodes } = res.locals;
+      const { identity, usage, errorCodes } = res.locals;
       const graphql = route === 'graphql';
       metrics.observe({
         route,
@@ -27,7 +28,7 @@ export function observeRequests(metrics: Metrics, usageTop: UsageTop, operationL
         }),
       });
       if (!graphql || req.method === 'OPTIONS') return;
-      usageTop.record(usage?.tenantId, {
+      usageTop.record(identity?.verifiedTenantId, {
         requests: 1,
         costPoints: usage?.actualCost ?? 0,
         databaseMs: usage?.databaseMs ?? 0,

@@ -26,6 +26,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import type { Identity } from '../auth/claims.ts';
 import type { Usage } from '../limits/plugin.ts';
 
 /** The modules the loader hook wraps: the instrumented ones, nothing else. */
@@ -78,15 +79,17 @@ export class RedactingSpanProcessor implements SpanProcessor {
   shutdown = async () => {};
 }
 
-type ObservedResponse = ServerResponse & { locals?: { usage?: Usage; errorCodes?: string[] } };
+type ObservedResponse = ServerResponse & {
+  locals?: { identity?: Identity | null; usage?: Usage; errorCodes?: string[] };
+};
 
 /** The request's identity in the HTTP server span, set just before it ends. */
 function annotate(span: Span, request: IncomingMessage, response: ServerResponse): void {
   const requestId = (request as IncomingMessage & { id?: unknown }).id;
   if (requestId !== undefined) span.setAttribute(ATTRIBUTES.requestId, String(requestId));
-  const { usage, errorCodes } = (response as ObservedResponse).locals ?? {};
+  const { identity, usage, errorCodes } = (response as ObservedResponse).locals ?? {};
   if (usage?.operationName) span.setAttribute(ATTRIBUTES.operationName, usage.operationName);
-  if (usage?.tenantId) span.setAttribute(ATTRIBUTES.tenantId, usage.tenantId);
+  if (identity?.verifiedTenantId) span.setAttribute(ATTRIBUTES.tenantId, identity.verifiedTenantId);
   if (usage?.requestedCost !== undefined) span.setAttribute(ATTRIBUTES.requestedCost, usage.requestedCost);
   if (usage?.actualCost !== undefined) span.setAttribute(ATTRIBUTES.actualCost, usage.actualCost);
   if (errorCodes?.[0]) span.setAttribute(ATTRIBUTES.outcome, errorCodes[0]);

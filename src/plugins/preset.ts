@@ -72,7 +72,8 @@ export const TenantgraphPreset: GraphileConfig.Preset = {
     context(requestContext, args) {
       const { roles, timeouts } = tenantgraphOptions(args.resolvedPreset!);
       const http = requestContext.expressv4;
-      // Verified by `authenticate` (HTTP) or at the websocket's handshake; absent means anonymous.
+      // Verified by `authenticate` (HTTP) or at the websocket's handshake (its membership
+      // checked again before each operation); absent means anonymous.
       const socket = requestContext.ws && sessionOf(requestContext.ws.socket);
       const identity = socket ? socket.identity : (http?.res.locals.identity ?? null);
       const requestId = socket ? socket.id : http?.req.id;
@@ -87,7 +88,8 @@ export const TenantgraphPreset: GraphileConfig.Preset = {
         },
         identity,
         clientIp: http?.req.ip ?? requestContext.ws?.request?.socket.remoteAddress,
-        // The limits plugin records what it charged here; the request log reads it.
+        // The limits plugin records what the operation cost here; the request log reads it.
+        // Who the request is stays in `identity`, made once (src/auth/identify.ts) and frozen.
         usage: http ? (http.res.locals.usage ??= {}) : {},
         ...(socket && { realtime: socket.subscriber }),
       };

@@ -19,7 +19,7 @@ import { SafeError } from 'grafast';
 import { type Identity } from '../auth/claims.ts';
 import { asRequest, type PaidBy } from '../request/as-request.ts';
 import type { ConnectionShares } from '../request/work.ts';
-import type { ChargedKey } from '../limits/charged-key.ts';
+import { chargedKey } from '../limits/charged-key.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { ChangeStream } from './change-stream.ts';
 import { tenantChannel, userChannel, type Change, type ListenHub } from './hub.ts';
@@ -77,15 +77,17 @@ export class SubscriptionCounts {
 }
 
 export interface SubscriberOptions {
-  identity: Identity;
+  /**
+   * The connection's identity as of its latest operation (its claims are the handshake's;
+   * its verified tenant is checked again as HTTP's would be: websocket.ts).
+   */
+  identity: () => Identity;
   /** The settings every operation of this connection runs with. */
   pgSettings: Record<string, string>;
   /** The API's pool: asks PostgreSQL which tenant the subscriber acts in. */
   pool: pg.Pool;
   /** Callers' shares of the pool's connections: the subscriber's look-ups take its own. */
   shares: ConnectionShares;
-  /** Who the subscriber's reads are charged to, as the limits plugin charges its operations. */
-  chargedKey: ChargedKey;
   hub: ListenHub;
   counts: SubscriptionCounts;
   limits: SubscriptionLimits;
@@ -130,7 +132,8 @@ export class ConnectionSubscriber {
 
   /** grafast's GrafastSubscriber: the `listen` step calls this once per subscription. */
   async subscribe(topic: Topic): Promise<AsyncIterableIterator<ChangeEvent>> {
-    const { identity, pgSettings, pool, shares, chargedKey, hub, counts, limits, readSlot } = this.#options;
+    const { pgSettings, pool, shares, hub, counts, limits, readSlot } = this.#options;
+    const identity = this.#options.identity();
     if (this.#closed) refuse('SUBSCRIPTION_INTERRUPTED', 'This connection is closing.');
     const overConnectionLimit = () => {
       if (this.#streams.size >= limits.perConnection) {
@@ -141,8 +144,9 @@ export class ConnectionSubscriber {
       }
     };
     overConnectionLimit();
-    // The websocket's handshake address is not kept; a socket always has an identity.
-    const { key } = await chargedKey(identity, undefined);
+    // Charged as the limits plugin charges operations. The websocket's handshake address is
+    // not kept; a socket always has an identity.
+    const key = chargedKey(identity, undefined);
     let tenantId: string | undefined;
     const channels: string[] = [];
     if (topic === 'memberships') {

@@ -5,7 +5,10 @@
 //
 // - At connect, the credential (connectionParams `Authorization`, else the upgrade
 //   request's header) and the tenant choice (`X-Tenant`, likewise) go through the same
-//   `identify` as HTTP requests. Refused: close 4401 `<CODE>: <message>`.
+//   `identify` as HTTP requests. Refused: close 4401 `<CODE>: <message>`. Before each
+//   operation, the identity's membership is checked again through the same cache
+//   (`reverify`), so a socket's operations are charged as HTTP requests of the same
+//   credential would be, and a removed membership stops being honoured as soon.
 // - The token's expiry closes the socket: 4419 `TOKEN_EXPIRED: …` (graphql-ws clients
 //   reconnect on it, calling connectionParams again for a fresh token). An API key is
 //   verified again every API_KEY_CACHE_SECONDS; a revoked one closes the socket with 4419.
@@ -19,12 +22,16 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { makeServer, type ServerOptions } from 'graphql-ws';
+import { GraphQLError } from 'grafast/graphql';
 import { makeGraphQLWSConfig, normalizeConnectionParams, type GrafservBase } from 'postgraphile/grafserv';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Identity } from '../auth/claims.ts';
 import { AuthError } from '../auth/errors.ts';
-import type { Credentials, Identify } from '../auth/identify.ts';
+import type { Credentials, Identities } from '../auth/identify.ts';
 import { TENANT_HEADER } from '../auth/tenant-choice.ts';
+import { isDatabaseBusy } from '../request/work.ts';
+import { CATALOGUE } from '../errors/catalogue.ts';
+import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Logger } from '../logger.ts';
 import type { ConnectionSubscriber } from './subscriber.ts';
 
@@ -36,6 +43,10 @@ export const CLOSE_IDLE = 1000;
 export interface SocketSession {
   /** Stands in for the request id of HTTP requests (logs, audit trail). */
   id: string;
+  /**
+   * The identity of the socket's latest operation: the handshake's claims, with the
+   * verified tenant as of then. Replaced before each operation, never changed.
+   */
   identity: Identity;
   subscriber: ConnectionSubscriber;
 }
@@ -44,8 +55,9 @@ export interface WebsocketOptions {
   httpServer: Server;
   serv: GrafservBase;
   path: string;
-  identify: Identify;
-  newSubscriber(identity: Identity): ConnectionSubscriber;
+  identities: Identities;
+  /** `identity` returns the socket's current identity (SocketSession.identity). */
+  newSubscriber(identity: () => Identity): ConnectionSubscriber;
   logger: Logger;
   keepaliveMs: number;
   idleMs: number;
@@ -114,7 +126,8 @@ export function reviveMessage(key: string, value: unknown): unknown {
 }
 
 export function attachWebsockets(options: WebsocketOptions): { close(): void } {
-  const { httpServer, serv, path, identify, newSubscriber, logger } = options;
+  const { httpServer, serv, path, identities, newSubscriber, logger } = options;
+  const { identify } = identities;
   const grafservConfig = makeGraphQLWSConfig(serv) as ServerOptions<
     Record<string, unknown>,
     { socket: WebSocket; request: IncomingMessage }
@@ -129,6 +142,29 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
   const graphqlWs = makeServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>({
     ...grafservConfig,
     jsonMessageReviver: reviveMessage,
+    async onSubscribe(ctx, id, payload) {
+      const session = sessions.get(ctx.extra.socket);
+      if (session) {
+        try {
+          session.identity = await identities.reverify(session.identity);
+        } catch (error) {
+          // The membership look-up found no connection: refused as an operation that
+          // found none is (src/limits/plugin.ts), and nothing ran.
+          const code = isDatabaseBusy(error)
+            ? 'DATABASE_BUSY'
+            : isDatabaseUnavailable(error)
+              ? 'DATABASE_UNAVAILABLE'
+              : undefined;
+          if (!code) throw error;
+          const message =
+            code === 'DATABASE_BUSY'
+              ? 'Every database connection stayed busy. Retry in 1 s.'
+              : CATALOGUE.DATABASE_UNAVAILABLE.message;
+          return [new GraphQLError(message, { extensions: { code, retryAfter: 1 } })];
+        }
+      }
+      return grafservConfig.onSubscribe!(ctx, id, payload);
+    },
     async onConnect(ctx) {
       const { socket, request } = ctx.extra;
       let verified;
@@ -151,7 +187,9 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
         );
         return false;
       }
-      const session: SocketSession = { id: randomUUID(), identity, subscriber: newSubscriber(identity) };
+      const session = { id: randomUUID(), identity } as SocketSession;
+      // The subscriber reads the session's identity as each operation replaces it (onSubscribe).
+      session.subscriber = newSubscriber(() => session.identity);
       sessions.set(socket, session);
       const own = timers.get(socket)!;
       if (expiresAt !== undefined) {
@@ -186,7 +224,7 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
       logger.debug(
         {
           socket: session.id,
-          tenantId: identity.tenantId,
+          tenantId: identity.verifiedTenantId,
           userId: identity.userId,
           apiKeyId: identity.apiKeyId,
         },

@@ -4,8 +4,8 @@
 // - Connections are the bulkhead. grafast runs an operation's sibling root fields in
 //   parallel, each through its own withPgClient (one pool connection each): 15 aliases
 //   took 9 of 10 connections. Every connection the API takes for a caller goes through
-//   `ConnectionShares.connect` with the caller's key (the verified tenant, else the user,
-//   else the IP, as the limits plugin charges it), and one key holds at most
+//   `ConnectionShares.connect` with the caller's key (src/limits/charged-key.ts: the
+//   identity's verified tenant, else the user, else the IP), and one key holds at most
 //   TENANT_CONNECTIONS at once in this process: its parallel statements queue inside its
 //   share, and the rest of the pool stays for the others.
 // - A busy pool is not a dead database: a pool-acquire timeout becomes DatabaseBusy (503

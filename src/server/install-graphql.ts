@@ -12,8 +12,6 @@ import type { ConnectionShares } from '../request/work.ts';
 import type { DatabaseGate } from '../http/database-gate.ts';
 import { createBudget, type Budget } from '../limits/budget.ts';
 import { createBulkhead } from '../limits/bulkhead.ts';
-import { createChargedKey, type ChargedKey } from '../limits/charged-key.ts';
-import { createTenantVerifier } from '../limits/verified-tenant.ts';
 import type { Logger } from '../logger.ts';
 import type { Observability } from '../observability/observability.ts';
 import type { TenantgraphOptions } from '../options.ts';
@@ -34,8 +32,6 @@ export interface GraphQLStep {
   schema: GraphQLSchema;
   /** The tenants' cost buckets (the realtime reads pay from them too); null: no budgets. */
   budget: Budget | null;
-  /** Who pays for a request: the verified tenant, else the user, else the IP. */
-  chargedKey: ChargedKey;
   /** The metrics' request middleware, when observability is on. */
   observe?: express.RequestHandler | undefined;
   /** Watch mode's guard: no rebuilt schema the schema guard refuses is served. */
@@ -65,7 +61,6 @@ export async function installGraphQL(context: {
     trustedDocuments: trustedDocuments?.manifest,
   });
   const budget = options.budget && createBudget(options.budget, logger);
-  const verifyTenant = createTenantVerifier(pool, options.membershipCacheSeconds);
   const pgServices = [
     makeRequestPgService({
       pool,
@@ -90,7 +85,7 @@ export async function installGraphQL(context: {
     },
     tenantgraph: {
       ...options,
-      services: { budget, bulkhead: createBulkhead(options.concurrency), verifyTenant },
+      services: { budget, bulkhead: createBulkhead(options.concurrency) },
     },
   });
   const release = async () => {
@@ -126,7 +121,6 @@ export async function installGraphQL(context: {
     serv,
     schema,
     budget,
-    chargedKey: createChargedKey(verifyTenant),
     observe: observed?.middleware,
     watchGuard: watchGuard || undefined,
     resource: {

@@ -3,10 +3,9 @@
 import type { Server } from 'node:http';
 import type pg from 'pg';
 import { pgSettingsFor } from '../auth/claims.ts';
-import type { Identify } from '../auth/identify.ts';
+import type { Identities } from '../auth/identify.ts';
 import type { ConnectionShares } from '../request/work.ts';
 import type { Budget } from '../limits/budget.ts';
-import type { ChargedKey } from '../limits/charged-key.ts';
 import type { Logger } from '../logger.ts';
 import type { Observability } from '../observability/observability.ts';
 import type { TenantgraphOptions } from '../options.ts';
@@ -26,9 +25,8 @@ export function installRealtime(
     pool: pg.Pool;
     shares: ConnectionShares;
     serv: GraphQLStep['serv'];
-    identify: Identify;
+    identities: Identities;
     budget: Budget | null;
-    chargedKey: ChargedKey;
     observability?: Observability | undefined;
     logger: Logger;
   },
@@ -48,14 +46,13 @@ export function installRealtime(
     httpServer,
     serv: context.serv,
     path: GRAPHQL_PATH,
-    identify: context.identify,
+    identities: context.identities,
     newSubscriber: (identity) =>
       new ConnectionSubscriber({
         identity,
-        pgSettings: pgSettingsFor(identity, options.roles),
+        pgSettings: pgSettingsFor(identity(), options.roles),
         pool: context.pool,
         shares: context.shares,
-        chargedKey: context.chargedKey,
         hub,
         counts: subscriptions,
         limits: realtime.limits,

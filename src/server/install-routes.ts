@@ -12,7 +12,6 @@ import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.
 import { downloadExport, EXPORTS_PATH } from '../http/exports.ts';
 import { requestBody } from '../http/request-body.ts';
 import { INVITATION_LINK_PATH } from '../jobs/send-invitation-email.ts';
-import type { ChargedKey } from '../limits/charged-key.ts';
 import type { Logger } from '../logger.ts';
 import type { TenantgraphOptions } from '../options.ts';
 import { GRAPHQL_PATH } from '../plugins/preset.ts';
@@ -25,7 +24,6 @@ export async function installRoutes(
     pool: pg.Pool;
     gate: DatabaseGate;
     shares: ConnectionShares;
-    chargedKey: ChargedKey;
     serv: GraphQLStep['serv'];
     watchGuard?: GuardedWatch | undefined;
     tenantgraph: Pick<TenantgraphOptions, 'roles' | 'exportDir' | 'limits'>;
@@ -51,7 +49,6 @@ export async function installRoutes(
     exportDir: tenantgraph.exportDir,
     logger,
     shares: context.shares,
-    chargedKey: context.chargedKey,
   });
   // Behind the database gate like GraphQL: a database that is away is a 503, not a 500.
   app.get(`${EXPORTS_PATH}/:id`, gate.middleware, async (req: Request<{ id: string }>, res: Response) => {

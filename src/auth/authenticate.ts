@@ -4,9 +4,8 @@
 // 401 here, before any GraphQL work and without a stack trace. The identity it leaves in
 // res.locals (frozen, with its verified tenant) is the request's for good.
 import type { NextFunction, Request, Response } from 'express';
-import { isDatabaseBusy } from '../request/work.ts';
 import { CATALOGUE, sendError } from '../errors/catalogue.ts';
-import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
+import { LOOK_UP_BUSY, noConnectionCode, type DatabaseGate } from '../http/database-gate.ts';
 import type { Usage } from '../limits/plugin.ts';
 import type { Identity } from './claims.ts';
 import { AuthError } from './errors.ts';
@@ -42,15 +41,10 @@ export function authenticate(identify: Identify, gate: Pick<DatabaseGate, 'repor
       if (error instanceof AuthError) return sendAuthError(res, error);
       // A key's or a membership's look-up found no connection: refused as an operation
       // that found none is (src/limits/plugin.ts), and nothing ran.
-      if (isDatabaseBusy(error))
-        return sendError(res, 'DATABASE_BUSY', 'Every database connection stayed busy. Retry in 1 s.', {
-          retryAfter: 1,
-        });
-      if (isDatabaseUnavailable(error)) {
-        gate.report(error);
-        return sendError(res, 'DATABASE_UNAVAILABLE', undefined, { retryAfter: 1 });
-      }
-      next(error);
+      const code = noConnectionCode(error);
+      if (!code) return next(error);
+      gate.report(error);
+      sendError(res, code, code === 'DATABASE_BUSY' ? LOOK_UP_BUSY : undefined, { retryAfter: 1 });
     }
   };
 }

@@ -16,7 +16,7 @@
 // answered. Such a failure closes the gate only once a connection of its own fails too.
 import type { NextFunction, Request, Response } from 'express';
 import pg from 'pg';
-import { isConnectTimeout } from '../request/work.ts';
+import { isConnectTimeout, isDatabaseBusy } from '../request/work.ts';
 import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
 
@@ -44,6 +44,21 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     /Connection terminated|Client has encountered a connection error/.test(message)
   );
 }
+
+/**
+ * What a request whose database look-up found no connection is answered: DATABASE_BUSY
+ * when every connection stayed busy or a new one took too long to open (a loaded server,
+ * as src/database/work.ts reads it; the gate confirms that on its own), DATABASE_UNAVAILABLE
+ * when the server is away; undefined for any other error.
+ */
+export function noConnectionCode(error: unknown): 'DATABASE_BUSY' | 'DATABASE_UNAVAILABLE' | undefined {
+  if (isDatabaseBusy(error) || isConnectTimeout(error)) return 'DATABASE_BUSY';
+  if (isDatabaseUnavailable(error)) return 'DATABASE_UNAVAILABLE';
+  return undefined;
+}
+
+/** The message of a DATABASE_BUSY answered for a look-up (a key, a membership) that found no connection. */
+export const LOOK_UP_BUSY = 'Every database connection stayed busy. Retry in 1 s.';
 
 export interface DatabaseGate {
   isOpen(): boolean;

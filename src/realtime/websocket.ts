@@ -29,9 +29,8 @@ import type { Identity } from '../auth/claims.ts';
 import { AuthError } from '../auth/errors.ts';
 import type { Credentials, Identities } from '../auth/identify.ts';
 import { TENANT_HEADER } from '../auth/tenant-choice.ts';
-import { isDatabaseBusy } from '../request/work.ts';
 import { CATALOGUE } from '../errors/catalogue.ts';
-import { isDatabaseUnavailable } from '../http/database-gate.ts';
+import { LOOK_UP_BUSY, noConnectionCode } from '../http/database-gate.ts';
 import type { Logger } from '../logger.ts';
 import type { ConnectionSubscriber } from './subscriber.ts';
 
@@ -150,16 +149,9 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
         } catch (error) {
           // The membership look-up found no connection: refused as an operation that
           // found none is (src/limits/plugin.ts), and nothing ran.
-          const code = isDatabaseBusy(error)
-            ? 'DATABASE_BUSY'
-            : isDatabaseUnavailable(error)
-              ? 'DATABASE_UNAVAILABLE'
-              : undefined;
+          const code = noConnectionCode(error);
           if (!code) throw error;
-          const message =
-            code === 'DATABASE_BUSY'
-              ? 'Every database connection stayed busy. Retry in 1 s.'
-              : CATALOGUE.DATABASE_UNAVAILABLE.message;
+          const message = code === 'DATABASE_BUSY' ? LOOK_UP_BUSY : CATALOGUE.DATABASE_UNAVAILABLE.message;
           return [new GraphQLError(message, { extensions: { code, retryAfter: 1 } })];
         }
       }

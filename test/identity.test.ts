@@ -12,11 +12,12 @@ import { createIdentities, type Identities } from '../src/auth/identify.ts';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
 import { chargedKey } from '../src/limits/charged-key.ts';
 import { presetFromEnv, readEnv } from '../src/config.ts';
-import { PRICED_BY_ESTIMATE, TEST_SECRET, tokenFor } from './support/api.ts';
+import { PRICED_BY_ESTIMATE, TEST_SECRET, tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 import { capturedLogger } from './support/log-capture.ts';
 import { useObservedApi } from './support/observed-api.ts';
+import { connectSocket } from './support/realtime.ts';
 
 const database = inject('database');
 
@@ -198,5 +199,51 @@ describe('over HTTP: budgets, logs and per-tenant usage follow the verified tena
         expect.objectContaining({ tenantId: d.id, requests: 1 }),
       ]),
     );
+  });
+});
+
+describe('over a websocket: each operation is charged as its identity is verified then', () => {
+  const api = useApi({
+    membershipCacheSeconds: 1,
+    budget: { maxPoints: 300, restoreRate: 0.01 },
+    throttleDelayMs: 0,
+    work: PRICED_BY_ESTIMATE,
+  });
+  const QUERY = '{ currentTenant { name } }';
+
+  test('a member removed while its socket stays open stops being charged to the tenant within the cache period', async () => {
+    const c = await createTenant('identity-socket');
+    const socket = connectSocket(api.url, {
+      connectionParams: { Authorization: bearer(tokenFor({ userId: c.users.member, tenantId: c.id })) },
+    });
+    try {
+      const cost = async () => {
+        const operation = await socket.subscribe(QUERY);
+        await operation.ended;
+        return operation.results[0]!.extensions!.cost as { actualQueryCost: number };
+      };
+      const asMember = await cost();
+      await asOwner((db) =>
+        db.query('delete from app_public.memberships where tenant_id = $1 and user_id = $2', [
+          c.id,
+          c.users.member,
+        ]),
+      );
+      await sleep(1_100);
+      const removed = await cost();
+      expect(removed).toMatchObject({
+        throttleStatus: { currentlyAvailable: 300 - removed.actualQueryCost },
+      });
+      // The tenant paid for the member's first operation only.
+      const own = await api.post(
+        { query: QUERY },
+        { authorization: bearer(tokenFor({ userId: c.users.owner, tenantId: c.id })) },
+      );
+      expect(own.body.extensions.cost.throttleStatus.currentlyAvailable).toBe(
+        300 - asMember.actualQueryCost - own.body.extensions.cost.actualQueryCost,
+      );
+    } finally {
+      await socket.dispose();
+    }
   });
 });

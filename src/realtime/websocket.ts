@@ -37,6 +37,8 @@ import type { ConnectionSubscriber } from './subscriber.ts';
 export const CLOSE_UNAUTHORIZED = 4401;
 export const CLOSE_CREDENTIAL_EXPIRED = 4419;
 export const CLOSE_IDLE = 1000;
+/** The handshake's look-ups (a key, a membership) found no database connection: graphql-ws reconnects. */
+export const CLOSE_TRY_AGAIN = 1013;
 
 /** What the handshake verified, for the grafast context of each operation on the socket. */
 export interface SocketSession {
@@ -163,8 +165,17 @@ export function attachWebsockets(options: WebsocketOptions): { close(): void } {
       try {
         verified = await identify(credentialsOf(ctx.connectionParams, request));
       } catch (error) {
-        if (!(error instanceof AuthError)) throw error;
-        closeWith(socket, CLOSE_UNAUTHORIZED, reason(error.code, error.message));
+        if (error instanceof AuthError) {
+          closeWith(socket, CLOSE_UNAUTHORIZED, reason(error.code, error.message));
+          return false;
+        }
+        const code = noConnectionCode(error);
+        if (!code) throw error;
+        closeWith(
+          socket,
+          CLOSE_TRY_AGAIN,
+          reason(code, 'The database did not answer; connect again shortly.'),
+        );
         return false;
       }
       const { identity, expiresAt } = verified;

@@ -24,6 +24,7 @@ import { databaseOn, newLogins, newPassword, type DatabaseLocation } from '../sr
 import { prepareDatabase, projectRoot } from '../src/database/migrations.ts';
 import { startApiServer, StartupError, type ApiServer, type ApiServerOptions } from '../src/server.ts';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
+import { connectSocket } from './support/realtime.ts';
 
 // A client gives up after this; every answer, outage or not, must come well before.
 const CLIENT_TIMEOUT_MS = 3_000;
@@ -274,6 +275,14 @@ describe('PostgreSQL restarted while the API is under load', () => {
           code: ((await download.json()) as { errors?: Array<{ extensions?: { code?: string } }> })
             .errors?.[0]?.extensions?.code,
         };
+        // A websocket whose membership the API has not looked up yet: its handshake finds no database.
+        const socket = connectSocket(api.url, {
+          connectionParams: {
+            Authorization: `Bearer ${tokenFor({ userId: randomUUID(), tenantId: randomUUID() })}`,
+          },
+        });
+        const socketDuringOutage = await socket.closed;
+        await socket.dispose();
         await sleep(OUTAGE_MS / 2);
 
         const startBegan = performance.now();
@@ -296,6 +305,7 @@ describe('PostgreSQL restarted while the API is under load', () => {
           readyBefore,
           readyDuringOutage,
           downloadDuringOutage,
+          socketDuringOutage,
           stopBegan,
           stopped,
           startBegan,
@@ -316,6 +326,7 @@ describe('PostgreSQL restarted while the API is under load', () => {
         readyBefore,
         readyDuringOutage,
         downloadDuringOutage,
+        socketDuringOutage,
         stopBegan,
         stopped,
         startBegan,
@@ -336,6 +347,11 @@ describe('PostgreSQL restarted while the API is under load', () => {
 
       expect([readyBefore, readyDuringOutage]).toEqual([200, 503]);
       expect(downloadDuringOutage).toEqual({ status: 503, code: 'DATABASE_UNAVAILABLE' });
+      // Closed to be retried (1013, Try Again Later), not failed as a server error (4500).
+      expect(socketDuringOutage).toEqual({
+        code: 1013,
+        reason: expect.stringMatching(/^DATABASE_UNAVAILABLE: /),
+      });
       expect(before.filter((o) => o.acknowledged).length).toBeGreaterThanOrEqual(5 * writers.length);
       expect(before.filter((o) => o.status !== 200 || o.codes.length > 0).map(describeOutcome)).toEqual([]);
       // Down: every request is refused quickly, with the code clients can retry on.

@@ -48,7 +48,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 /**
  * What a request whose database look-up found no connection is answered: DATABASE_BUSY
  * when every connection stayed busy or a new one took too long to open (a loaded server,
- * as src/database/work.ts reads it; the gate confirms that on its own), DATABASE_UNAVAILABLE
+ * as src/request/work.ts reads it; the gate confirms that on its own), DATABASE_UNAVAILABLE
  * when the server is away; undefined for any other error.
  */
 export function noConnectionCode(error: unknown): 'DATABASE_BUSY' | 'DATABASE_UNAVAILABLE' | undefined {

@@ -64,6 +64,7 @@ declare
 begin
   if on_citus then
     perform pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+    perform pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
   end if;
   for setting in
     select el->>0 as name, el->>1 as value from pg_catalog.json_array_elements(settings) el
@@ -77,6 +78,11 @@ begin
       perform pg_catalog.set_config(setting.name, setting.value, true);
     end if;
   end loop;
+  if on_citus then
+    -- Before any write of the request (see app_private.tenant_access). Not propagated:
+    -- the workers read their own shards.
+    perform app_private.remember_tenant_access();
+  end if;
   -- The role last: the calling login keeps its rights until every setting is in place.
   perform pg_catalog.set_config(el->>0, el->>1, true)
     from pg_catalog.json_array_elements(settings) el where el->>0 = 'role';
@@ -94,6 +100,38 @@ AS $function$
   select exists (select 1 from pg_catalog.pg_extension where extname = 'citus')
 $function$;
 comment on function app_private.citus_enabled() is 'Whether this database runs on Citus (the citus extension is installed): the distribution helpers do nothing otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_grant_shard_inserts()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  target regclass;
+  failures text;
+begin
+  if not app_private.citus_enabled() then
+    return;
+  end if;
+  for target in
+    select distinct c.oid::regclass
+    from pg_class c
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+    where c.relnamespace = 'app_public'::regnamespace
+      and a.attacl is not null
+      and has_column_privilege('app_user', c.oid, a.attnum, 'INSERT')
+      and exists (select 1 from pg_dist_partition p where p.logicalrelid = c.oid)
+  loop
+    select string_agg(r.result, '; ') into failures
+    from run_command_on_shards(target, format('grant insert on %%s to %I', 'app_user')) r
+    where not r.success;
+    if failures is not null then
+      raise exception 'granting INSERT on the shards of % failed: %', target, failures;
+    end if;
+  end loop;
+end;
+$function$;
+comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly); does nothing on plain PostgreSQL. Run again after shards are split, moved or added.';
 
 CREATE OR REPLACE FUNCTION app_private.citus_local_shard(target regclass, tenant_id uuid)
  RETURNS regclass
@@ -290,6 +328,29 @@ end;
 $function$;
 comment on function app_private.reference(regclass) is 'On Citus, makes a global table (one without tenant_id) a reference table, copied to every node; does nothing on plain PostgreSQL.';
 
+CREATE OR REPLACE FUNCTION app_private.remember_tenant_access()
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  access record;
+begin
+  -- Whatever app.tenant_access held before is not trusted: computed afresh here.
+  perform set_config('app.tenant_access', '', true);
+  select * into access from app_private.tenant_access();
+  perform set_config('app.tenant_access', jsonb_build_object(
+    'tenant', app_private.uuid_setting('app.current_tenant_id'),
+    'user', app_private.uuid_setting('app.current_user_id'),
+    'key', app_private.uuid_setting('app.current_api_key_id'),
+    'tenant_id', access.tenant_id,
+    'role', access.role)::text, true);
+end;
+$function$;
+comment on function app_private.remember_tenant_access() is 'On Citus, keeps the request''s tenant and role (app_private.tenant_access) in the transaction-local app.tenant_access, for the coordinator''s helpers after the request has written. Called by apply_request_settings before the role switch. SECURITY DEFINER to read memberships and keys, which the authenticator may not.';
+grant execute on function app_private.remember_tenant_access() to :DATABASE_AUTHENTICATOR;
+
 CREATE OR REPLACE FUNCTION app_private.tenant_access(OUT tenant_id uuid, OUT role app_public.membership_role)
  RETURNS record
  LANGUAGE plpgsql
@@ -301,6 +362,7 @@ declare
   v_user uuid := app_private.uuid_setting('app.current_user_id');
   v_key uuid := app_private.uuid_setting('app.current_api_key_id');
   v_shard regclass;
+  v_cached jsonb;
 begin
   if v_tenant is null then
     return;
@@ -322,6 +384,16 @@ begin
       end if;
       return;
     end if;
+    -- The coordinator: the answer of apply_request_settings, if the settings are still those.
+    v_cached := nullif(current_setting('app.tenant_access', true), '')::jsonb;
+    if v_cached is not null
+       and v_cached ->> 'tenant' = v_tenant::text
+       and v_cached ->> 'user' is not distinct from v_user::text
+       and v_cached ->> 'key' is not distinct from v_key::text then
+      tenant_id := (v_cached ->> 'tenant_id')::uuid;
+      role := (v_cached ->> 'role')::app_public.membership_role;
+      return;
+    end if;
   end if;
   -- A key must still be usable, so a revocation counts at the next statement.
   if v_key is not null then
@@ -338,7 +410,7 @@ begin
   where m.tenant_id = v_tenant and m.user_id = v_user;
 end;
 $function$;
-comment on function app_private.tenant_access() is 'The tenant the request acts in and its role there, from the settings: the API key''s (if usable) or the user''s membership; NULLs otherwise. On Citus it reads the co-located shard on a worker (docs/citus.md). SECURITY DEFINER to read memberships and keys whatever the caller''s role.';
+comment on function app_private.tenant_access() is 'The tenant the request acts in and its role there, from the settings: the API key''s (if usable) or the user''s membership; NULLs otherwise. On Citus a worker reads the co-located shard, and the coordinator answers from app.tenant_access, set by apply_request_settings (docs/citus.md). SECURITY DEFINER to read memberships and keys whatever the caller''s role.';
 
 CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
  RETURNS TABLE(id uuid, slug text)
@@ -900,14 +972,33 @@ grant execute on function app_public.invite_member(public.citext,app_public.memb
 
 CREATE OR REPLACE FUNCTION app_public.is_fellow_member(user_id uuid)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select exists (
+declare
+  v_tenant uuid := app_public.current_tenant_id();
+  v_shard regclass;
+  v_found boolean;
+begin
+  if v_tenant is null or user_id is null then
+    return false;
+  end if;
+  if app_private.citus_enabled() then
+    v_shard := app_private.citus_local_shard('app_public.memberships', v_tenant);
+    if v_shard is not null then
+      execute format('select exists (select 1 from %s m where m.tenant_id = $1 and m.user_id = $2)', v_shard)
+        into v_found using v_tenant, user_id;
+      return v_found;
+    elsif not citus_is_coordinator() then
+      return false;
+    end if;
+  end if;
+  return exists (
     select 1 from app_public.memberships m
-    where m.tenant_id = app_public.current_tenant_id() and m.user_id = is_fellow_member.user_id
-  )
+    where m.tenant_id = v_tenant and m.user_id = is_fellow_member.user_id
+  );
+end;
 $function$;
 comment on function app_public.is_fellow_member(uuid) is '@behavior -queryField
 Whether the user is a member of the tenant the request acts in: the users policy on Citus, where policies may not hold sub-selects. SECURITY DEFINER to read memberships whatever the caller''s role.';
@@ -915,14 +1006,33 @@ grant execute on function app_public.is_fellow_member(uuid) to :DATABASE_VISITOR
 
 CREATE OR REPLACE FUNCTION app_public.is_member_of(tenant_id uuid)
  RETURNS boolean
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select exists (
+declare
+  v_user uuid := app_private.uuid_setting('app.current_user_id');
+  v_shard regclass;
+  v_found boolean;
+begin
+  if tenant_id is null or v_user is null then
+    return false;
+  end if;
+  if app_private.citus_enabled() then
+    v_shard := app_private.citus_local_shard('app_public.memberships', tenant_id);
+    if v_shard is not null then
+      execute format('select exists (select 1 from %s m where m.tenant_id = $1 and m.user_id = $2)', v_shard)
+        into v_found using tenant_id, v_user;
+      return v_found;
+    elsif not citus_is_coordinator() then
+      return false; -- not this worker's tenant: the coordinator answers for it
+    end if;
+  end if;
+  return exists (
     select 1 from app_public.memberships m
-    where m.tenant_id = is_member_of.tenant_id and m.user_id = app_public.current_user_id()
-  )
+    where m.tenant_id = is_member_of.tenant_id and m.user_id = v_user
+  );
+end;
 $function$;
 comment on function app_public.is_member_of(uuid) is '@behavior -queryField
 Whether the signed-in user is a member of the tenant: the tenants policy on Citus, where policies may not hold sub-selects. SECURITY DEFINER to read memberships whatever the caller''s role.';

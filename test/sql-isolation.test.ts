@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { asAnonymous, asUser, pgError, type Identity } from './support/db.ts';
+import { asAnonymous, asOwner, asUser, pgError, type Identity } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 
 let a: TenantFixture;
@@ -193,5 +193,40 @@ describe('the identity helpers', () => {
           .rows[0],
     );
     expect(row).toEqual({ t: a.id, r: 'admin' });
+  });
+});
+
+// Since migration 000023 a trigger, not `on delete set null (category_id)` (which Citus
+// cannot run), clears a deleted category from its products.
+describe('deleting a category', () => {
+  test("an admin's delete keeps the tenant's products, without the category, and touches no other tenant", async () => {
+    const c = await createTenant('categories');
+    const categoryOf = () =>
+      asOwner(async (db) =>
+        (
+          await db.query<{ category_id: string | null }>(
+            'select category_id from app_public.products where tenant_id = $1 order by name',
+            [c.id],
+          )
+        ).rows.map((row) => row.category_id),
+      );
+    expect(await categoryOf()).toEqual([null, c.categoryId]);
+    const asMember = await asUser(
+      { userId: c.users.member, tenantId: c.id },
+      async (db) =>
+        (await db.query('delete from app_public.categories where id = $1', [c.categoryId])).rowCount,
+      { commit: true },
+    );
+    expect(asMember).toBe(0);
+    expect(await categoryOf()).toEqual([null, c.categoryId]);
+    const asAdmin = await asUser(
+      { userId: c.users.admin, tenantId: c.id },
+      async (db) =>
+        (await db.query('delete from app_public.categories where id = $1', [c.categoryId])).rowCount,
+      { commit: true },
+    );
+    expect(asAdmin).toBe(1);
+    expect(await categoryOf()).toEqual([null, null]);
+    expect(await snapshot(a.id)).toEqual(before);
   });
 });

@@ -230,3 +230,50 @@ describe('deleting a category', () => {
     expect(await snapshot(a.id)).toEqual(before);
   });
 });
+
+// On a Citus cluster (TEST_CITUS_URL): the attack across workers, not only across shards.
+describe.runIf(process.env.TEST_CITUS_URL)('on Citus, with the tenants on different workers', () => {
+  const workerOf = (tenantId: string) =>
+    asOwner(async (db) => {
+      const { rows } = await db.query<{ port: number }>(
+        `select nodeport as port from pg_dist_shard_placement
+         where shardid = get_shard_id_for_distribution_column('app_public.products', $1::uuid)`,
+        [tenantId],
+      );
+      return rows[0]!.port;
+    });
+
+  test("a tenant on another worker than A's reads and changes none of A's rows", async () => {
+    const aWorker = await workerOf(a.id);
+    let far: TenantFixture | undefined;
+    // Two workers, shards spread evenly: another tenant lands elsewhere within a few tries.
+    for (let attempt = 0; attempt < 20 && !far; attempt += 1) {
+      const candidate = await createTenant('far');
+      if ((await workerOf(candidate.id)) !== aWorker) far = candidate;
+    }
+    expect(far, 'a tenant on the other worker').toBeDefined();
+    const owner = { userId: far!.users.owner, tenantId: far!.id };
+    await asUser(
+      owner,
+      async (db) => {
+        expect(await count(db, 'select count(*)::int as n from app_public.products')).toBe(2);
+        expect(
+          await count(db, 'select count(*)::int as n from app_public.products where tenant_id = $1', [a.id]),
+        ).toBe(0);
+        expect(
+          (await db.query('update app_public.products set name = $2 where tenant_id = $1', [a.id, 'pwned']))
+            .rowCount,
+        ).toBe(0);
+        expect(
+          (await db.query('delete from app_public.memberships where tenant_id = $1', [a.id])).rowCount,
+        ).toBe(0);
+      },
+      { commit: true },
+    );
+    const claimingA = { userId: far!.users.owner, tenantId: a.id };
+    await asUser(claimingA, async (db) => {
+      expect(await count(db, 'select count(*)::int as n from app_public.products')).toBe(0);
+    });
+    expect(await snapshot(a.id)).toEqual(before);
+  });
+});

@@ -229,16 +229,26 @@ AS $function$
 declare
   v_invitation app_public.invitations;
   v_email text := nullif(current_setting('app.current_user_email', true), '');
+  v_hash bytea := sha256(convert_to(coalesce(invitation_by_secret.secret, ''), 'UTF8'));
+  v_tenant uuid;
+  v_id uuid;
 begin
   if app_public.current_user_id() is null then
     raise exception 'Sign in to answer an invitation.' using errcode = 'TG401';
   end if;
-  select i.* into v_invitation
+  select s.tenant_id, s.invitation_id into v_tenant, v_id
     from app_private.invitation_secrets s
-    join app_public.invitations i on i.tenant_id = s.tenant_id and i.id = s.invitation_id
-    where s.secret_hash = sha256(convert_to(coalesce(invitation_by_secret.secret, ''), 'UTF8'))
-    for update of i;
-  if not found then
+    where s.secret_hash = v_hash;
+  if found then
+    select i.* into v_invitation
+      from app_public.invitations i
+      where i.tenant_id = v_tenant and i.id = v_id
+      for update;
+  end if;
+  if v_invitation.id is null or not exists (
+    select 1 from app_private.invitation_secrets s
+    where s.tenant_id = v_tenant and s.invitation_id = v_id and s.secret_hash = v_hash
+  ) then
     raise exception 'No invitation has this secret; use the link from the newest invitation mail.' using errcode = 'TGI01';
   end if;
   if v_invitation.status = 'revoked' then
@@ -260,33 +270,48 @@ begin
   return v_invitation;
 end;
 $function$;
-comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06).';
+comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06). Found in two steps (the secret, then its invitation locked) so that Citus runs it.';
 
 CREATE OR REPLACE FUNCTION app_private.member_tenant_id(user_id uuid, tenant_id uuid)
  RETURNS uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select m.tenant_id
-  from app_public.memberships m
-  where m.tenant_id = member_tenant_id.tenant_id
-    and m.user_id = member_tenant_id.user_id
+begin
+  return (
+    select m.tenant_id
+    from app_public.memberships m
+    where m.tenant_id = member_tenant_id.tenant_id
+      and m.user_id = member_tenant_id.user_id
+  );
+end;
 $function$;
 comment on function app_private.member_tenant_id(uuid,uuid) is 'tenant_id if user_id is a member of it, else NULL: how the API tells which tenant a request may be charged to and logged as. Data access never depends on it.';
 grant execute on function app_private.member_tenant_id(uuid,uuid) to :DATABASE_AUTHENTICATOR;
 
 CREATE OR REPLACE FUNCTION app_private.member_tenant_id_by_slug(user_id uuid, slug text)
  RETURNS uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select t.id
-  from app_public.tenants t
-  join app_public.memberships m on m.tenant_id = t.id
-  where t.slug = member_tenant_id_by_slug.slug
-    and m.user_id = member_tenant_id_by_slug.user_id
+declare
+  v_tenant uuid;
+begin
+  -- The tenant by its slug first (a reference table on Citus), then the membership in
+  -- that one tenant: on Citus a query for one tenant's shard.
+  select t.id into v_tenant from app_public.tenants t where t.slug = member_tenant_id_by_slug.slug;
+  if v_tenant is null then
+    return null;
+  end if;
+  return (
+    select m.tenant_id
+    from app_public.memberships m
+    where m.tenant_id = v_tenant
+      and m.user_id = member_tenant_id_by_slug.user_id
+  );
+end;
 $function$;
 comment on function app_private.member_tenant_id_by_slug(uuid,text) is 'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
 grant execute on function app_private.member_tenant_id_by_slug(uuid,text) to :DATABASE_AUTHENTICATOR;
@@ -414,11 +439,13 @@ comment on function app_private.tenant_access() is 'The tenant the request acts 
 
 CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
  RETURNS TABLE(id uuid, slug text)
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids)
+begin
+  return query select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids);
+end;
 $function$;
 comment on function app_private.tenant_slugs(uuid[]) is 'The slug of each of these tenants (those that still exist): how the operators'' admin endpoint (/admin/tenants/top) names the tenants it lists.';
 grant execute on function app_private.tenant_slugs(uuid[]) to :DATABASE_AUTHENTICATOR;
@@ -753,10 +780,12 @@ grant execute on function app_public.create_tenant(text,text) to :DATABASE_VISIT
 
 CREATE OR REPLACE FUNCTION app_public.current_memberships()
  RETURNS SETOF app_public.memberships
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  select * from app_public.memberships where user_id = app_public.current_user_id()
+begin
+  return query select * from app_public.memberships where user_id = app_public.current_user_id();
+end;
 $function$;
 comment on function app_public.current_memberships() is 'The signed-in user''s memberships in every tenant: the tenants they can switch to.';
 grant execute on function app_public.current_memberships() to :DATABASE_VISITOR;

@@ -732,11 +732,19 @@ grant execute on function app_public.create_api_key(text,app_public.membership_r
 
 CREATE OR REPLACE FUNCTION app_public.create_product(name text, price numeric, category_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.products
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+declare
+  v_product app_public.products;
+begin
+  if app_public.current_tenant_id() is null then
+    raise exception 'new row violates row-level security policy for table "products"' using errcode = '42501';
+  end if;
   insert into app_public.products (name, price, category_id)
-  values (create_product.name, create_product.price, create_product.category_id)
-  returning *
+    values (create_product.name, create_product.price, create_product.category_id)
+    returning * into v_product;
+  return v_product;
+end;
 $function$;
 comment on function app_public.create_product(text,numeric,uuid) is '@resultFieldName product
 Creates a product in the current tenant. Needs the `member` role or higher; the category, if given, must be one of the tenant''s own.';

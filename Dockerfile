@@ -35,6 +35,6 @@ HEALTHCHECK --interval=10s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.
 # npm start's flags (package.json; test/runtime-flags.test.ts keeps them equal): 16 MB
 # semi-spaces instead of V8's 64 keep the process near 230 MB RSS under load (about 320
 # without; the price is some 8% of CPU per request), and the old space is capped at 256 MB
-# (README, "Memory"). API_PROCESSES=auto runs one API
-# process per core the container may use (README, "Many cores").
+# (docs/production.md, "Memory"). API_PROCESSES=auto runs one API
+# process per core the container may use (docs/production.md, "Many cores").
 CMD ["node", "--max-old-space-size=256", "--max-semi-space-size=16", "dist/src/main.js"]

@@ -1,6 +1,6 @@
 // The API server as the benchmark runs it: a process of its own (so its CPU and memory
 // can be measured apart from the load generator), in production mode, with the
-// production defaults of serverOptionsFromEnv. Forked by the harness, which passes
+// production defaults of presetFromEnv. Forked by the harness, which passes
 // the options in BENCH_API_OPTIONS and talks to it over IPC:
 //
 //   child → parent  { type: 'ready', url }           listening
@@ -27,7 +27,7 @@ export interface ApiProcessOptions {
   processes: number;
   /** Record every SQL statement sent to PostgreSQL (for the database ceiling). */
   capture: boolean;
-  /** Extra environment for serverOptionsFromEnv, e.g. BUDGET_POINTS or LOG_LEVEL (METRICS_PORT: metrics on). */
+  /** Extra environment for presetFromEnv, e.g. BUDGET_POINTS or LOG_LEVEL (METRICS_PORT: metrics on). */
   env: Record<string, string>;
   /** Trace to an in-memory exporter (the observability section). */
   tracing?: boolean;
@@ -86,16 +86,14 @@ async function serve(): Promise<void> {
   const takeCaptured = options.capture ? await capturing() : undefined;
   const [
     { createTokenVerifier },
-    { readEnv },
+    { readEnv, presetFromEnv },
     { loggerFor },
-    { serverOptionsFromEnv },
     { startApiServer },
     { observabilityFromEnv },
   ] = await Promise.all([
     import('../src/auth/verify-token.ts'),
     import('../src/config.ts'),
     import('../src/logger.ts'),
-    import('../src/server-options.ts'),
     import('../src/server.ts'),
     import('../src/observability/from-env.ts'),
   ]);
@@ -113,17 +111,18 @@ async function serve(): Promise<void> {
   });
   const logger: Logger = loggerFor(env);
   const api = await startApiServer({
-    ...serverOptionsFromEnv(env),
+    preset: {
+      extends: [presetFromEnv(env)],
+      // Cluster workers listening on port 0 all share the one port the primary picks.
+      grafserv: { host: '127.0.0.1', port: 0 },
+      tenantgraph: { poolSize: options.poolSize },
+    },
     authenticatorUrl: options.authenticatorUrl,
     verifyToken: createTokenVerifier({
       key: { kind: 'secret', secret: options.secret },
       clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
     }),
     logger,
-    poolSize: options.poolSize,
-    host: '127.0.0.1',
-    // Cluster workers listening on port 0 all share the one port the primary picks.
-    port: 0,
     observability: await observabilityFromEnv(env, logger),
   });
 

@@ -1,7 +1,7 @@
 // `npm start`. In production (NODE_ENV=production, in the environment or .env) it runs
 // the compiled JavaScript in dist/, compiling it first when the sources changed since
 // the last build; in development it runs the TypeScript sources directly, as the tests
-// do. Why: Node's type stripping costs every process about 26 MB (README, "Memory").
+// do. Why: Node's type stripping costs every process about 26 MB (docs/production.md, "Memory").
 // Without TypeScript installed (npm install --omit=dev) and no fresh dist/, it runs the
 // sources and says so.
 import path from 'node:path';

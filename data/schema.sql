@@ -1,5 +1,5 @@
 -- The schemas app_public and app_private as the migrations leave them: written from the
--- catalogue by `npm run db:dump` (src/database/schema-dump.ts), checked by
+-- catalogue by `npm run db:dump` (src/dba/schema-dump.ts), checked by
 -- test/schema-dump.test.ts. Do not edit; role names are the migrations' placeholders.
 
 create schema app_public;

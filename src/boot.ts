@@ -42,7 +42,7 @@ export async function prepareStartDatabase(
   if (location.embedded && env.NODE_ENV === 'production') {
     log.warn(
       `NODE_ENV=production on the embedded PostgreSQL (${env.EMBEDDED_POSTGRES_DIR}): fine for a trial, not for customers' data. ` +
-        'Set DATABASE_URL and AUTH_DATABASE_URL to a managed PostgreSQL with backups (README, "First run in production").',
+        'Set DATABASE_URL and AUTH_DATABASE_URL to a managed PostgreSQL with backups (docs/production.md, "First run").',
     );
   }
   const outcome = await prepareDatabase(location, (level, message) => log.debug({ level }, message)).catch(
@@ -85,16 +85,16 @@ export async function startConfiguredApi(
   log: Logger,
   options: StartApiOptions,
 ): Promise<ApiServer> {
-  const [{ createTokenVerifier }, { keySourceFor }, { serverOptionsFromEnv }, { startApiServer }] =
+  const [{ createTokenVerifier }, { keySourceFor }, { presetFromEnv }, { startApiServer }] =
     await Promise.all([
       import('./auth/verify-token.ts'),
       import('./auth/key-source.ts'),
-      import('./server-options.ts'),
+      import('./config.ts'),
       import('./server.ts'),
     ]);
   const key = await keySourceFor(env);
   return startApiServer({
-    ...serverOptionsFromEnv(env),
+    preset: presetFromEnv(env),
     authenticatorUrl: options.authenticatorUrl,
     verifyToken: createTokenVerifier({
       key,
@@ -148,7 +148,7 @@ export async function startJobs(
  * The operators' listener (METRICS_PORT, src/observability/), as a resource to close after
  * the API. With API_PROCESSES > 1 every process has its own registry and top-N, so each
  * listens on a port of its own: API process i on METRICS_PORT + i - 1, the primary (the job
- * worker's metrics) on METRICS_PORT + API_PROCESSES (README, "Many cores").
+ * worker's metrics) on METRICS_PORT + API_PROCESSES (docs/production.md, "Many cores").
  */
 export async function startObservability(
   env: Env,

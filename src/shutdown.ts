@@ -74,3 +74,8 @@ export function onStopSignals(logger: Logger, shutdown: (signal: string) => Prom
   process.on('SIGINT', handle);
   process.on('SIGTERM', handle);
 }
+
+/** Closes each resource in turn, first to last; the first error stops and is thrown. */
+export async function closeInOrder(resources: readonly Closable[]): Promise<void> {
+  for (const resource of resources) await resource.close();
+}

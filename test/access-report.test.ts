@@ -6,9 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, inject, test } from 'vitest';
-import { accessReport } from '../src/database/access-report.ts';
+import { accessReport } from '../src/dba/access-report.ts';
 import { loginRoleOf } from '../src/database/bootstrap.ts';
-import { ACCESS_FILE, roleNames, writeAccessReport } from '../src/database/committed-outputs.ts';
+import { ACCESS_FILE, roleNames, writeAccessReport } from '../src/dba/committed-outputs.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
 

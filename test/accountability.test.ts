@@ -186,7 +186,7 @@ describe('API keys', () => {
   });
 
   // Keys belong to the tenant but were seen by one person: they end when that person's
-  // place in the tenant does (README, "Accountability").
+  // place in the tenant does (docs/people.md, "Accountability").
   describe('a key ends with its creator: removed, leaving, demoted, or deleted', () => {
     const membershipOf = async (t: TenantFixture, userId: string) => {
       const { body } = await api.post({ query: '{ memberships { nodes { id userId } } }' }, as(t, 'owner'));

@@ -268,9 +268,9 @@ describe('email_verified as identity providers send it', () => {
     },
   );
 
-  test('the README says what counts, as the code does', async () => {
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-    const row = readme.split('\n').find((line) => line.startsWith('| `JWT_EMAIL_VERIFIED_CLAIM`'));
+  test('the configuration reference says what counts, as the code does', async () => {
+    const reference = await readFile(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+    const row = reference.split('\n').find((line) => line.startsWith('| `JWT_EMAIL_VERIFIED_CLAIM`'));
     expect(row).toContain('`true`');
     expect(row).toContain('`"true"`');
     expect([true, 'true', 'True', 1].map(isVerified)).toEqual([true, true, false, false]);

@@ -3,7 +3,7 @@
 // is full the two are equal, and an estimate is never below what came back; page sizes
 // and offsets over their maxima are refused before anything runs, naming the maximum.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { PRICED_BY_ESTIMATE, tokenFor, useApi } from './support/api.ts';
 import { asOwner } from './support/db.ts';
@@ -51,10 +51,15 @@ async function costOf(tenant: TenantFixture, query: string, variables: Record<st
   };
 }
 
-/** Every ```graphql block of the README: the queries people copy first. */
-async function readmeQueries(): Promise<string[]> {
-  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-  return [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]!);
+/** Every ```graphql block of the README and docs/: the queries people copy first. */
+async function documentedQueries(): Promise<string[]> {
+  const docs = new URL('../docs/', import.meta.url);
+  const pages = [
+    new URL('../README.md', import.meta.url),
+    ...(await readdir(docs)).filter((name) => name.endsWith('.md')).map((name) => new URL(name, docs)),
+  ];
+  const texts = await Promise.all(pages.map((page) => readFile(page, 'utf8')));
+  return texts.flatMap((text) => [...text.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]!));
 }
 
 const EXAMPLES: Record<string, string> = {
@@ -69,17 +74,17 @@ const EXAMPLES: Record<string, string> = {
 };
 
 describe('estimates against what came back', () => {
-  test('every README query: requested equals actual when its pages are full', async () => {
-    const queries = await readmeQueries();
-    expect(queries.length).toBeGreaterThan(0);
+  test('every README and docs/ query: requested equals actual when its pages are full', async () => {
+    const queries = await documentedQueries();
+    expect(queries.length).toBeGreaterThan(1);
     for (const query of queries) {
       const cost = await costOf(full, query);
       expect(cost.actualQueryCost, query).toBe(cost.requestedQueryCost);
     }
   });
 
-  test('every README query: requested is never below actual, and a sparse tenant pays for what it got', async () => {
-    for (const query of await readmeQueries()) {
+  test('every README and docs/ query: requested is never below actual, and a sparse tenant pays for what it got', async () => {
+    for (const query of await documentedQueries()) {
       const cost = await costOf(sparse, query);
       expect(cost.actualQueryCost, query).toBeLessThan(cost.requestedQueryCost);
     }

@@ -1,22 +1,22 @@
-// One catalogue of error codes: the README's table lists exactly its codes with their
+// One catalogue of error codes: docs/errors.md's table lists exactly its codes with their
 // statuses, every SQLSTATE maps to one code, and the codes the server can raise are all
 // in it (the types see to the rest: sendError and AuthError take catalogue codes only).
 import { readFile } from 'node:fs/promises';
 import { expect, test } from 'vitest';
 import { CATALOGUE, codeForSqlstate } from '../src/errors/catalogue.ts';
 
-async function readmeErrorTable(): Promise<Map<string, number>> {
-  const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(
-    readme.indexOf('### Errors'),
-    readme.indexOf('\n### ', readme.indexOf('### Errors') + 1),
-  );
+async function documentedErrorTable(): Promise<Map<string, number>> {
+  const page = await readFile(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const start = page.indexOf('\n## Codes\n');
+  expect(start).toBeGreaterThan(0);
+  const end = page.indexOf('\n## ', start + 1);
+  const section = page.slice(start, end < 0 ? undefined : end);
   const rows = [...section.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)];
   return new Map(rows.map(([, code, status]) => [code!, Number(status)]));
 }
 
-test("the README's error table lists exactly the catalogue's codes, with their statuses", async () => {
-  const table = await readmeErrorTable();
+test("docs/errors.md's table lists exactly the catalogue's codes, with their statuses", async () => {
+  const table = await documentedErrorTable();
   expect([...table.keys()].sort()).toEqual(Object.keys(CATALOGUE).sort());
   for (const [code, status] of table)
     expect(status, code).toBe(CATALOGUE[code as keyof typeof CATALOGUE].status);

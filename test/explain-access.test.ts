@@ -1,7 +1,7 @@
 // `npm run db:explain-access`: answers "why can't I see this row?" as the identity itself,
 // with the API's own settings, naming the policy and the condition that refused it.
 import { describe, expect, inject, test } from 'vitest';
-import { explainAccess } from '../src/database/explain-access.ts';
+import { explainAccess } from '../src/dba/explain-access.ts';
 import { createTenant } from './support/fixtures.ts';
 
 const database = inject('database');

@@ -17,12 +17,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
-import { readEnv } from '../src/config.ts';
+import { presetFromEnv, readEnv } from '../src/config.ts';
 import { startEmbeddedPostgres, type EmbeddedCluster } from '../src/database/embedded-postgres.ts';
 import type { EmbeddedPostgresOptions } from '../src/database/embedded-postgres-process.ts';
 import { databaseOn, newLogins, newPassword, type DatabaseLocation } from '../src/database/location.ts';
 import { prepareDatabase, projectRoot } from '../src/database/migrations.ts';
-import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, StartupError, type ApiServer, type ApiServerOptions } from '../src/server.ts';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
 
@@ -188,10 +187,12 @@ describe('PostgreSQL restarted while the API is under load', () => {
     await prepareDatabase(location, () => {});
 
     api = await startApiServer({
-      ...serverOptionsFromEnv(env),
-      port: 0,
-      // The point is the outage: a 429 from the per-tenant budget would only blur it.
-      budget: null,
+      preset: {
+        extends: [presetFromEnv(env)],
+        grafserv: { port: 0 },
+        // The point is the outage: a 429 from the per-tenant budget would only blur it.
+        tenantgraph: { budget: null },
+      },
       authenticatorUrl: location.authenticatorUrl,
       verifyToken: createTokenVerifier({
         key: { kind: 'secret', secret: TEST_SECRET },
@@ -387,8 +388,7 @@ describe('start-up without a database', () => {
     // Free a moment ago, so nothing listens there: connections are refused.
     const port = await portBelowEphemeralRange();
     const options: ApiServerOptions = {
-      ...serverOptionsFromEnv(env),
-      port: 0,
+      preset: { extends: [presetFromEnv(env)], grafserv: { port: 0 } },
       authenticatorUrl: `postgres://tenantgraph_authenticator:secret@127.0.0.1:${port}/tenantgraph`,
       verifyToken: createTokenVerifier({
         key: { kind: 'secret', secret: TEST_SECRET },

@@ -3,8 +3,8 @@
 // test/sql-isolation.test.ts, on the generated table).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { newTableSql, parseColumn } from '../src/database/new-table.ts';
-import { guardOptions, runGuard } from '../src/database/schema-guard.ts';
+import { newTableSql, parseColumn } from '../src/dba/new-table.ts';
+import { guardOptions, runGuard } from '../src/dba/schema-guard.ts';
 import { asOwner, asUser, pgError } from './support/db.ts';
 import { createTenant, type TenantFixture } from './support/fixtures.ts';
 

@@ -1,9 +1,9 @@
-// The README's inline examples that name a field and its arguments, such as
+// The inline examples of the README and docs/ that name a field and its arguments, such as
 // `createTenant(input: {name, slug})` or `auditEvents(orderBy: ROW_ID_DESC)`, checked
 // against schema.graphql: the field exists, each argument exists, each input field
 // named exists, and an enum value is one of the argument's. (The ```graphql blocks are
 // run for real by test/cost-model.test.ts.) Once, `orderBy: ID_DESC` was a 400.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import {
   buildSchema,
   getNamedType,
@@ -15,7 +15,12 @@ import {
 } from 'graphql';
 import { expect, test } from 'vitest';
 
-const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+const docs = new URL('../docs/', import.meta.url);
+const pages = [
+  new URL('../README.md', import.meta.url),
+  ...(await readdir(docs)).filter((name) => name.endsWith('.md')).map((name) => new URL(name, docs)),
+];
+const readme = (await Promise.all(pages.map((page) => readFile(page, 'utf8')))).join('\n');
 const schema = buildSchema(await readFile(new URL('../schema.graphql', import.meta.url), 'utf8'));
 
 /** Inline code spans of the form `field(arguments)`; snake_case names are SQL's (`set_config(…)`). */
@@ -88,7 +93,7 @@ test('the check itself catches a wrong field, argument, input field or enum valu
   expect(problemsOf('auditEvent', 'first: 1')).toEqual(['no field auditEvent']);
 });
 
-test('every README example `field(arguments)` names a field, arguments and values of the schema', () => {
+test('every README and docs/ example `field(arguments)` names a field, arguments and values of the schema', () => {
   expect(examples.map((example) => example.field)).toEqual(
     expect.arrayContaining(['auditEvents', 'createTenant', 'acceptInvitation']),
   );

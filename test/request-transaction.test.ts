@@ -1,4 +1,4 @@
-// Each GraphQL request's transaction is opened by src/database/request-adaptor.ts, which
+// Each GraphQL request's transaction is opened by src/request/request-adaptor.ts, which
 // sends `begin` and the request's settings together (pipelined) and the request's SQL only
 // after both succeeded. Attacked here on a pool of one connection, so that every request
 // reuses the connection the one before it had: settings never outlive their request, and

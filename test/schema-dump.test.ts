@@ -7,7 +7,7 @@
 // run by CI), whatever the deployment's role names.
 import { readFile, writeFile } from 'node:fs/promises';
 import { expect, inject, test } from 'vitest';
-import { SCHEMA_DUMP_FILE, schemaDumpOf } from '../src/database/committed-outputs.ts';
+import { SCHEMA_DUMP_FILE, schemaDumpOf } from '../src/dba/committed-outputs.ts';
 import { loginRoleOf } from '../src/database/bootstrap.ts';
 import { asOwner } from './support/db.ts';
 

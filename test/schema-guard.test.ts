@@ -11,8 +11,8 @@ import {
   runGuard,
   type Finding,
   type Waiver,
-} from '../src/database/schema-guard.ts';
-import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/database/policy-expressions.ts';
+} from '../src/dba/schema-guard.ts';
+import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/dba/policy-expressions.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
 import { asOwner, asUser, withAuthenticator } from './support/db.ts';
@@ -68,9 +68,9 @@ describe('schema guard', () => {
     const verdict = await asOwner((db) => runGuard(db, guard(undefined, waivers)));
     expect(verdict.problems).toEqual([]);
     expect(keys(verdict.waived).sort()).toEqual(waivers.map((w) => `${w.rule} ${w.object}`).sort());
-    // What the README's worked example says db:watch prints.
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
-    expect(/`schema guard: no problems, (\d+) waived`/.exec(readme)?.[1]).toBe(String(verdict.waived.length));
+    // What the DBA loop's worked example says db:watch prints.
+    const loop = await readFile(new URL('../docs/dba-loop.md', import.meta.url), 'utf8');
+    expect(/`schema guard: no problems, (\d+) waived`/.exec(loop)?.[1]).toBe(String(verdict.waived.length));
   });
 
   test('runs as the authenticator too, as the development server runs it', async () => {

@@ -13,14 +13,13 @@ import pg from 'pg';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { createTokenVerifier } from '../src/auth/verify-token.ts';
-import { readEnv } from '../src/config.ts';
+import { presetFromEnv, readEnv } from '../src/config.ts';
 import { dropDatabase, loginRoleOf } from '../src/database/bootstrap.ts';
 import { graphileMigrate } from '../src/database/graphile-migrate.ts';
 import { databaseOn, onDatabase } from '../src/database/location.ts';
 import { migrationSettings, prepareDatabase } from '../src/database/migrations.ts';
-import { newTableSql } from '../src/database/new-table.ts';
+import { newTableSql } from '../src/dba/new-table.ts';
 import { createDatabaseGate } from '../src/http/database-gate.ts';
-import { serverOptionsFromEnv } from '../src/server-options.ts';
 import { startApiServer, type ApiServer } from '../src/server.ts';
 import { TEST_SECRET, tokenFor } from './support/api.ts';
 
@@ -54,9 +53,11 @@ beforeAll(async () => {
   await prepareDatabase(location, () => {});
   owner = new pg.Pool({ connectionString: location.ownerUrl, max: 2 });
   api = await startApiServer({
-    ...serverOptionsFromEnv(env),
-    port: 0,
-    roles: { visitor: shared.visitor, anonymous: shared.anonymous },
+    preset: {
+      extends: [presetFromEnv(env)],
+      grafserv: { port: 0 },
+      tenantgraph: { roles: { visitor: shared.visitor, anonymous: shared.anonymous } },
+    },
     authenticatorUrl: location.authenticatorUrl,
     verifyToken: createTokenVerifier({
       key: { kind: 'secret', secret: TEST_SECRET },

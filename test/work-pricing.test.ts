@@ -1,4 +1,4 @@
-// Isolation priced by work (src/database/work.ts, src/limits/work-pricing.ts), as a heavy
+// Isolation priced by work (src/request/work.ts, src/limits/work-pricing.ts), as a heavy
 // tenant would attack it: many parallel aliases of a statement that reads its whole table
 // (an aggregate over tens of thousands of its rows) must not take the pool, close the
 // gate, run for the whole statement timeout on a cheap budget, or cost less than the
@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
-import { createConnectionShares, DatabaseBusy } from '../src/database/work.ts';
+import { createConnectionShares, DatabaseBusy } from '../src/request/work.ts';
 import { createDatabaseGate, isDatabaseUnavailable } from '../src/http/database-gate.ts';
 import { statementTimeoutFor } from '../src/limits/work-pricing.ts';
 import { createReadSlots } from '../src/realtime/read-slots.ts';

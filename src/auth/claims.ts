@@ -15,7 +15,9 @@ export interface Identity {
 }
 
 export interface ClaimNames {
+  /** The claim naming the tenant (JWT_TENANT_CLAIM): a name, a namespaced URL or a dotted path. */
   tenant: string;
+  /** The claim holding the user's email (JWT_EMAIL_CLAIM). */
   email: string;
   /** The claim saying the email was verified (OpenID Connect's `email_verified`). */
   emailVerified: string;
@@ -73,7 +75,9 @@ export function identityFromClaims(
 }
 
 export interface RequestRoles {
+  /** The role of a request with a verified identity (DATABASE_VISITOR). */
   visitor: string;
+  /** The role of a request without one (DATABASE_ANONYMOUS). */
   anonymous: string;
 }
 

@@ -20,13 +20,8 @@ import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
-import {
-  ACCESS_FILE,
-  SCHEMA_DUMP_FILE,
-  schemaDumpOf,
-  writeAccessReport,
-} from '../database/committed-outputs.ts';
-import { explainAccess } from '../database/explain-access.ts';
+import { ACCESS_FILE, SCHEMA_DUMP_FILE, schemaDumpOf, writeAccessReport } from '../dba/committed-outputs.ts';
+import { explainAccess } from '../dba/explain-access.ts';
 import { onDatabase, type DatabaseLocation } from '../database/location.ts';
 import {
   databaseNameOf,
@@ -35,8 +30,8 @@ import {
   projectRoot,
   resetDatabase,
 } from '../database/migrations.ts';
-import { newTableSql, TENANT_ROLES, type TenantRole } from '../database/new-table.ts';
-import { formatFinding, guardOptions, loadWaivers, runGuard } from '../database/schema-guard.ts';
+import { newTableSql, TENANT_ROLES, type TenantRole } from '../dba/new-table.ts';
+import { formatFinding, guardOptions, loadWaivers, runGuard } from '../dba/schema-guard.ts';
 import { CURRENT_MIGRATION, runCurrentMigration, watchCurrentMigration } from '../database/watch-current.ts';
 import { loggerFor } from '../logger.ts';
 import { locateDatabaseOrExit } from './locate-database.ts';

@@ -2,7 +2,7 @@
 // HTTP status it answers with when it ends a request before execution, and the default
 // words. Everything that answers an error goes through here (the envelope checks, token
 // verification, the database gate, the limits, the masking of database errors, the
-// status of GraphQL responses), and a test checks that the README's table lists exactly
+// status of GraphQL responses), and a test checks that docs/errors.md's table lists exactly
 // these codes.
 //
 // GraphQL over HTTP: an operation that was executed answers 200, whatever its errors

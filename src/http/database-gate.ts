@@ -6,7 +6,7 @@
 //
 // A busy pool is not a dead database: "timeout exceeded when trying to connect" is
 // pg-pool saying every connection is taken, and one tenant can cause that. It fails the
-// one request that waited (503 DATABASE_BUSY, src/database/connection-shares.ts) and never
+// one request that waited (503 DATABASE_BUSY, src/request/work.ts) and never
 // closes the gate, and the probe opens a connection of its own rather than waiting for a
 // pool connection, so a saturated pool cannot keep the gate shut either.
 //
@@ -16,7 +16,7 @@
 // answered. Such a failure closes the gate only once a connection of its own fails too.
 import type { NextFunction, Request, Response } from 'express';
 import pg from 'pg';
-import { isConnectTimeout } from '../database/work.ts';
+import { isConnectTimeout } from '../request/work.ts';
 import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
 

@@ -2,7 +2,7 @@
 // holds up to `maxPoints` and regains `restoreRate` points every second, continuously.
 // An operation takes its requested cost before it runs and gets back what it did not
 // spend after (Shopify's leaky bucket, seen from the other side). Work measured after the
-// fact beyond what was taken (database time, src/database/work.ts) is charged anyway: the
+// fact beyond what was taken (database time, src/request/work.ts) is charged anyway: the
 // bucket goes into debt, at most one bucket deep, and the next operations wait for it.
 //
 // Not rate-limiter-flexible, which the request-count limit used: it counts in fixed

@@ -2,7 +2,7 @@
 // once in this process, however many requests it sends. A few more may wait in line,
 // briefly; beyond that, or after waiting too long, the operation is refused at once.
 // (The connections its statements hold are bounded apart, per statement, by
-// src/database/work.ts: one operation's aliases run in parallel. The same lanes serve
+// src/request/work.ts: one operation's aliases run in parallel. The same lanes serve
 // there, and for subscriptions' read slots.)
 
 export interface ConcurrencyOptions {

@@ -1,6 +1,6 @@
 // Who pays for a request: the verified tenant, else the signed-in user, else the client's
 // IP. One function for every place that charges or shares by caller (the limits plugin's
-// budgets, the database connections of src/database/work.ts, subscriptions' read slots):
+// budgets, the database connections of src/request/work.ts, subscriptions' read slots):
 // a token naming a tenant its user does not belong to is the user's, never that tenant's.
 import type { Identity } from '../auth/claims.ts';
 import type { VerifyTenant } from './verified-tenant.ts';

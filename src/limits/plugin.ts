@@ -16,7 +16,7 @@
 import { isAsyncIterable, isPromiseLike } from 'grafast';
 import { getOperationAST, getVariableValues, GraphQLError, type GraphQLSchema } from 'grafast/graphql';
 import type { Identity } from '../auth/claims.ts';
-import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../database/work.ts';
+import { attachWork, DatabaseBusy, isDatabaseBusy, type OperationWork } from '../request/work.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { isDatabaseUnavailable } from '../http/database-gate.ts';
 import type { Budget, ThrottleStatus } from './budget.ts';
@@ -45,6 +45,7 @@ import {
   type WorkPricing,
 } from './work-pricing.ts';
 import { version } from '../version.ts';
+import { tenantgraphOptions, type TenantgraphOptions } from '../options.ts';
 
 /** What one request used, for the request log. */
 export interface Usage {
@@ -56,6 +57,19 @@ export interface Usage {
 }
 
 declare global {
+  namespace Tenantgraph {
+    /**
+     * What one operation may be, checked here: the `limits` of the tenantgraph options
+     * (src/options.ts), from MAX_QUERY_* and INTROSPECTION (src/config.ts). A new limit is
+     * declared here and set there.
+     */
+    interface OperationLimits extends DocumentLimits {
+      /** Largest cost one operation may request (MAX_QUERY_COST). */
+      maxQueryCost: number;
+      /** Largest response body (MAX_RESPONSE_BYTES). */
+      maxResponseBytes: number;
+    }
+  }
   namespace Grafast {
     interface Context {
       /** The verified token's identity; null for an anonymous request. */
@@ -68,13 +82,9 @@ declare global {
   }
 }
 
-export interface OperationLimits extends DocumentLimits {
-  maxQueryCost: number;
-  maxResponseBytes: number;
-}
-
-export interface LimitsPluginOptions {
-  limits: OperationLimits;
+/** What the limits act on, from the preset's options and the server's services. */
+interface LimitsOptions {
+  limits: Tenantgraph.OperationLimits;
   pages: PageLimits;
   /** null: no budgets. */
   budget: Budget | null;
@@ -114,7 +124,7 @@ function refusal(
 
 /**
  * 503 for a request that got no database connection: none free in time (DATABASE_BUSY,
- * src/database/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
+ * src/request/work.ts), or the database away (DATABASE_UNAVAILABLE). Undefined for any
  * other error.
  */
 function noConnection(error: unknown, cost: CostExtension): Result | undefined {
@@ -143,7 +153,46 @@ function throttled(status: ThrottleStatus, needed: number, requested?: number): 
   return [result, retryAfter];
 }
 
-export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig.Plugin {
+/** The preset's limits, pages, pricing and services as the plugin uses them. */
+function limitsOptionsOf(preset: GraphileConfig.ResolvedPreset): LimitsOptions {
+  const options = tenantgraphOptions(preset);
+  const pages = preset.schema?.tenantgraphPages;
+  if (!options.services || !pages)
+    throw new Error(
+      'LimitsPlugin: the preset has no services or page sizes (src/server/install-graphql.ts adds them)',
+    );
+  const { budget, bulkhead, verifyTenant } = options.services;
+  return {
+    limits: options.limits,
+    pages,
+    budget,
+    bulkhead,
+    verifyTenant,
+    throttleDelayMs: options.throttleDelayMs,
+    pricing: {
+      pointsPerDatabaseMs: options.work.pointsPerDatabaseMs,
+      maxStatementMs: options.timeouts.statementMs,
+      minStatementMs: Math.min(options.work.minStatementMs, options.timeouts.statementMs),
+    },
+  };
+}
+
+/** One limiter per server: its hold-back queue, row counts and validators are its own. */
+const limiters = new WeakMap<TenantgraphOptions, Limiter>();
+
+function limiterFor(preset: GraphileConfig.ResolvedPreset): Limiter {
+  const key = tenantgraphOptions(preset);
+  let limiter = limiters.get(key);
+  if (!limiter) limiters.set(key, (limiter = createLimiter(limitsOptionsOf(preset))));
+  return limiter;
+}
+
+interface Limiter {
+  parseAndValidateFor(schema: GraphQLSchema): ParseAndValidate;
+  limitedExecute(next: () => unknown, args: Grafast.ExecutionArgs): Promise<unknown>;
+}
+
+function createLimiter(options: LimitsOptions): Limiter {
   const { limits, pages, budget, bulkhead, verifyTenant, throttleDelayMs, pricing } = options;
   const holdBack = createHoldBack(throttleDelayMs);
   const tableRowCounts = createTableRowCounts();
@@ -300,34 +349,43 @@ export function createLimitsPlugin(options: LimitsPluginOptions): GraphileConfig
     return { ...result, extensions: { ...result.extensions, cost } };
   }
 
-  return {
-    name: 'LimitsPlugin',
-    version,
-    grafserv: {
-      middleware: {
-        setPreset(next, event) {
-          const inner = event.getExecutionConfig;
-          event.getExecutionConfig = function (this: unknown, requestContext) {
-            const config = inner.call(this as never, requestContext);
-            const ours = (value: Awaited<typeof config>) => ({
-              ...value,
-              parseAndValidate: parseAndValidateFor(value.schema),
-            });
-            return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
-          };
-          return next();
-        },
-      },
-    },
-    grafast: {
-      middleware: {
-        execute(next, { args }) {
-          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
-        },
-        subscribe(next, { args }) {
-          return limitedExecute(next, args as Grafast.ExecutionArgs) as ReturnType<typeof next>;
-        },
-      },
-    },
-  };
+  return { parseAndValidateFor, limitedExecute };
 }
+
+export const LimitsPlugin: GraphileConfig.Plugin = {
+  name: 'LimitsPlugin',
+  version,
+  grafserv: {
+    middleware: {
+      setPreset(next, event) {
+        const { parseAndValidateFor } = limiterFor(event.resolvedPreset);
+        const inner = event.getExecutionConfig;
+        event.getExecutionConfig = function (this: unknown, requestContext) {
+          const config = inner.call(this as never, requestContext);
+          const ours = (value: Awaited<typeof config>) => ({
+            ...value,
+            parseAndValidate: parseAndValidateFor(value.schema),
+          });
+          return isPromiseLike(config) ? Promise.resolve(config).then(ours) : ours(config);
+        };
+        return next();
+      },
+    },
+  },
+  grafast: {
+    middleware: {
+      execute(next, { args }) {
+        return limiterFor(args.resolvedPreset!).limitedExecute(
+          next,
+          args as Grafast.ExecutionArgs,
+        ) as ReturnType<typeof next>;
+      },
+      subscribe(next, { args }) {
+        return limiterFor(args.resolvedPreset!).limitedExecute(
+          next,
+          args as Grafast.ExecutionArgs,
+        ) as ReturnType<typeof next>;
+      },
+    },
+  },
+};

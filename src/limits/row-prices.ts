@@ -26,7 +26,7 @@
 //
 // Under the load of other test files: 2 to 5 times the time, up to 6x the list.
 // (× list: the operation's ms per point over the normal list's; the target is at most
-// 10.) README's "Priced by the rows read" has the same tables.
+// 10.) docs/limits.md, "Priced by the rows read", has the same tables.
 import {
   getNamedType,
   isInputObjectType,

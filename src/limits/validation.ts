@@ -22,10 +22,15 @@ import { maxAliasesRule, maxDepthRule, maxDirectivesRule } from './graphql-rules
 import { withoutHints } from './hints.ts';
 
 export interface DocumentLimits {
+  /** Most tokens a document may have (MAX_QUERY_TOKENS). */
   maxTokens: number;
+  /** Deepest selection nesting (MAX_QUERY_DEPTH). */
   maxDepth: number;
+  /** Most aliases in one operation (MAX_QUERY_ALIASES). */
   maxAliases: number;
+  /** Most directives in one operation (MAX_QUERY_DIRECTIVES). */
   maxDirectives: number;
+  /** Whether introspection is allowed, and errors suggest the schema's names (INTROSPECTION). */
   introspection: boolean;
 }
 

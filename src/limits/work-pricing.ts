@@ -3,7 +3,7 @@
 // The estimate (cost.ts) prices what an operation returns; the database pays for what it
 // reads, and the two differ by up to 10,000x (a `totalCount` over a filter no index
 // serves, a list operator over thousands of values). So the adaptor measures how long
-// each operation's transactions held their connections (src/database/work.ts), and the
+// each operation's transactions held their connections (src/request/work.ts), and the
 // operation is charged the larger of its estimate and that time at DB_POINTS_PER_MS
 // points per millisecond. At the default 10 points per millisecond, a tenant spending its
 // whole restore rate (BUDGET_RESTORE_RATE, 500 points/s) holds at most 50 ms of database
@@ -17,7 +17,7 @@
 // subscriber's key when it has been rendered (meterSubscription), and a key in debt gets
 // no more reads (src/realtime/subscriber.ts ends its subscriptions).
 import type { ThrottleStatus } from './budget.ts';
-import type { OperationWork } from '../database/work.ts';
+import type { OperationWork } from '../request/work.ts';
 
 export interface WorkPricing {
   /** Points per millisecond a connection was held for an operation (DB_POINTS_PER_MS). */

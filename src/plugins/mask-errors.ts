@@ -8,7 +8,7 @@ import { isSafeError } from 'grafast';
 import { GraphQLError } from 'grafast/graphql';
 import type pg from 'pg';
 import { CATALOGUE, codeForSqlstate, type ErrorCode } from '../errors/catalogue.ts';
-import { isDatabaseBusy } from '../database/work.ts';
+import { isDatabaseBusy } from '../request/work.ts';
 import { isDatabaseUnavailable, type DatabaseGate } from '../http/database-gate.ts';
 import { withoutHints } from '../limits/hints.ts';
 import type { Logger } from '../logger.ts';

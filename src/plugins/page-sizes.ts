@@ -93,7 +93,18 @@ class GroupLimitStep extends Step<readonly unknown[] | null> {
   }
 }
 
-export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
+/** The page-size hooks for one set of limits, as functions (graphile-build also takes descriptors). */
+type Hooks = NonNullable<NonNullable<GraphileConfig.Plugin['schema']>['hooks']>;
+type HookFunction<Name extends keyof Hooks> = Extract<
+  NonNullable<Hooks[Name]>,
+  (...args: never[]) => unknown
+>;
+interface PageHooks {
+  GraphQLObjectType_fields_field: HookFunction<'GraphQLObjectType_fields_field'>;
+  GraphQLObjectType_fields_field_args: HookFunction<'GraphQLObjectType_fields_field_args'>;
+}
+
+function pageHooks(pages: PageLimits): PageHooks {
   const { defaultSize, maxSize, maxOffset, maxGroups } = pages;
   // Results whose first/last this plugin has set: their own first/last arguments must
   // not set them again (grafast allows one setFirst per connection).
@@ -145,85 +156,102 @@ export function createPageSizePlugin(pages: PageLimits): GraphileConfig.Plugin {
   }
 
   return {
-    name: 'PageSizePlugin',
-    version,
-    description: 'A default page size for connections and a cap on groupedAggregates, as LIMITs in the SQL',
-    after: ['PgFirstLastBeforeAfterArgsPlugin'],
-    schema: {
-      hooks: {
-        GraphQLObjectType_fields_field(field, build, context) {
-          const { scope } = context;
-          if (!field.plan) return field;
-          if (scope.isPgFieldConnection || scope.isPgFieldSimpleCollection) {
-            return { ...field, plan: withDefaultPageSize(field.plan) };
-          }
-          if (
-            scope.isConnectionType &&
-            scope.isPgConnectionRelated &&
-            scope.fieldName === groupedAggregatesFieldName(build)
-          ) {
-            return {
-              ...field,
-              description: [
-                field.description?.replace(/\.?$/, '.'),
-                `At most ${maxGroups} groups; more is an error (${TOO_MANY_GROUPS}): narrow the rows with a filter.`,
-              ]
-                .filter(Boolean)
-                .join(' '),
-              plan: withGroupLimit(field.plan),
-            };
-          }
-          return field;
-        },
+    GraphQLObjectType_fields_field(field, build, context) {
+      const { scope } = context;
+      if (!field.plan) return field;
+      if (scope.isPgFieldConnection || scope.isPgFieldSimpleCollection) {
+        return { ...field, plan: withDefaultPageSize(field.plan) };
+      }
+      if (
+        scope.isConnectionType &&
+        scope.isPgConnectionRelated &&
+        scope.fieldName === groupedAggregatesFieldName(build)
+      ) {
+        return {
+          ...field,
+          description: [
+            field.description?.replace(/\.?$/, '.'),
+            `At most ${maxGroups} groups; more is an error (${TOO_MANY_GROUPS}): narrow the rows with a filter.`,
+          ]
+            .filter(Boolean)
+            .join(' '),
+          plan: withGroupLimit(field.plan),
+        };
+      }
+      return field;
+    },
 
-        GraphQLObjectType_fields_field_args(args, build, context) {
-          const { isPgFieldConnection, isPgFieldSimpleCollection } = context.scope;
-          if (!(isPgFieldConnection || isPgFieldSimpleCollection) || !args.first) return args;
-          const { first, last, offset } = args;
-          const unlessPaged = (
-            applyPlan: NonNullable<typeof first.applyPlan> | undefined,
-          ): typeof applyPlan =>
-            applyPlan && ((...params) => (paged.has(params[1]) ? undefined : applyPlan(...params)));
-          const defaultRead = args.last
-            ? `Without \`first\` and \`last\`, reads ${defaultSize}: the first ${defaultSize}, or the last ${defaultSize} before \`before\`.`
-            : `Without \`first\`, reads the first ${defaultSize}.`;
-          return {
-            ...args,
-            first: {
-              ...first,
-              description: build.wrapDescription(
-                `Only read the first \`n\` values of the set; at most ${maxSize}. ${defaultRead}`,
-                'arg',
-              ),
-              applyPlan: unlessPaged(first.applyPlan),
-            },
-            ...(last && {
-              last: {
-                ...last,
-                description: build.wrapDescription(
-                  `Only read the last \`n\` values of the set; at most ${maxSize}.`,
-                  'arg',
-                ),
-                applyPlan: unlessPaged(last.applyPlan),
-              },
-            }),
-            ...(offset && {
-              offset: {
-                ...offset,
-                description: build.wrapDescription(
-                  isPgFieldConnection
-                    ? `Skip the first \`n\` values from our \`after\` cursor, an alternative to cursor based pagination; at most ${maxOffset}. May not be used with \`last\`.`
-                    : `Skip the first \`n\` values; at most ${maxOffset}.`,
-                  'arg',
-                ),
-              },
-            }),
-          };
+    GraphQLObjectType_fields_field_args(args, build, context) {
+      const { isPgFieldConnection, isPgFieldSimpleCollection } = context.scope;
+      if (!(isPgFieldConnection || isPgFieldSimpleCollection) || !args.first) return args;
+      const { first, last, offset } = args;
+      const unlessPaged = (applyPlan: NonNullable<typeof first.applyPlan> | undefined): typeof applyPlan =>
+        applyPlan && ((...params) => (paged.has(params[1]) ? undefined : applyPlan(...params)));
+      const defaultRead = args.last
+        ? `Without \`first\` and \`last\`, reads ${defaultSize}: the first ${defaultSize}, or the last ${defaultSize} before \`before\`.`
+        : `Without \`first\`, reads the first ${defaultSize}.`;
+      return {
+        ...args,
+        first: {
+          ...first,
+          description: build.wrapDescription(
+            `Only read the first \`n\` values of the set; at most ${maxSize}. ${defaultRead}`,
+            'arg',
+          ),
+          applyPlan: unlessPaged(first.applyPlan),
         },
-      },
+        ...(last && {
+          last: {
+            ...last,
+            description: build.wrapDescription(
+              `Only read the last \`n\` values of the set; at most ${maxSize}.`,
+              'arg',
+            ),
+            applyPlan: unlessPaged(last.applyPlan),
+          },
+        }),
+        ...(offset && {
+          offset: {
+            ...offset,
+            description: build.wrapDescription(
+              isPgFieldConnection
+                ? `Skip the first \`n\` values from our \`after\` cursor, an alternative to cursor based pagination; at most ${maxOffset}. May not be used with \`last\`.`
+                : `Skip the first \`n\` values; at most ${maxOffset}.`,
+              'arg',
+            ),
+          },
+        }),
+      };
     },
   };
 }
+
+/** One set of hooks per page limits: a server's schema (and its rebuilds in watch mode) shares them. */
+const hooksByPages = new WeakMap<PageLimits, PageHooks>();
+
+function hooksFor(build: GraphileBuild.Build): PageHooks {
+  const pages = build.options.tenantgraphPages;
+  if (!pages)
+    throw new Error('PageSizePlugin: the preset has no schema.tenantgraphPages (src/config.ts sets them)');
+  let hooks = hooksByPages.get(pages);
+  if (!hooks) hooksByPages.set(pages, (hooks = pageHooks(pages)));
+  return hooks;
+}
+
+export const PageSizePlugin: GraphileConfig.Plugin = {
+  name: 'PageSizePlugin',
+  version,
+  description: 'A default page size for connections and a cap on groupedAggregates, as LIMITs in the SQL',
+  after: ['PgFirstLastBeforeAfterArgsPlugin'],
+  schema: {
+    hooks: {
+      GraphQLObjectType_fields_field: (field, build, context) =>
+        hooksFor(build).GraphQLObjectType_fields_field(field, build, context),
+      GraphQLObjectType_fields_field_args: (args, build, context) =>
+        hooksFor(build).GraphQLObjectType_fields_field_args(args, build, context),
+    },
+  },
+};
 
 // @graphile/pg-aggregates names the field through its inflector; "groupedAggregates" by default.
 function groupedAggregatesFieldName(build: GraphileBuild.Build): string | undefined {

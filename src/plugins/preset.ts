@@ -1,25 +1,20 @@
 // The PostGraphile preset: which schema becomes the API, with which plugins, and how
-// each request's verified identity reaches PostgreSQL.
+// each request's verified identity reaches PostgreSQL. Plain objects throughout: the
+// options are in the preset that extends this one (src/options.ts).
 import { PgAggregatesPreset } from '@graphile/pg-aggregates';
 import { PgSimplifyInflectionPreset } from '@graphile/simplify-inflection';
-import type pg from 'pg';
 import { PostGraphileAmberPreset } from 'postgraphile/presets/amber';
 import { PostGraphileConnectionFilterPreset } from 'postgraphile-plugin-connection-filter';
-import type { GraphQLError } from 'grafast/graphql';
-import { pgSettingsFor, type RequestRoles } from '../auth/claims.ts';
-import { makeRequestPgService } from '../database/request-adaptor.ts';
-import type { ConnectionShares } from '../database/work.ts';
-import { createLimitsPlugin, type LimitsPluginOptions } from '../limits/plugin.ts';
+import { pgSettingsFor } from '../auth/claims.ts';
+import { LimitsPlugin } from '../limits/plugin.ts';
+import { tenantgraphOptions } from '../options.ts';
 import { RealtimeSchemaPlugin } from '../realtime/schema.ts';
 import type { ConnectionSubscriber } from '../realtime/subscriber.ts';
 import { sessionOf } from '../realtime/websocket.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
-import { ExplainOnRequestPlugin } from './explain-on-request.ts';
-import { graphiqlConfig } from './graphiql.ts';
-import { createPageSizePlugin } from './page-sizes.ts';
+import { PageSizePlugin } from './page-sizes.ts';
 import { RefusedUpdatesPlugin } from './refused-updates.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
-import { trustedDocumentsPreset, type TrustedDocuments } from './trusted-documents.ts';
 import { WorkTablesPlugin } from './work-tables.ts';
 
 export const EXPOSED_SCHEMAS = ['app_public'];
@@ -35,101 +30,67 @@ declare global {
   }
 }
 
-export interface PresetOptions {
-  /** A pool of the authenticator role; every request switches role inside its transaction. */
-  pool: pg.Pool;
-  /** Each caller's share of the pool's connections (src/database/work.ts). */
-  shares: ConnectionShares;
-  roles: RequestRoles;
-  development: boolean;
-  graphiql: boolean;
-  maskError: (error: GraphQLError) => GraphQLError;
-  /** The allow-list of operations; null: any operation runs. */
-  trustedDocuments: TrustedDocuments | null;
-  /** Page sizes (applied in the SQL), document limits, costs, budgets and bulkheads. */
-  limits: LimitsPluginOptions;
-  /** statement_timeout of every request's transaction. */
-  statementTimeoutMs: number;
-  /** Rebuild the schema when migrations change it (needs a superuser for the event trigger). */
-  watch?: { superuserUrl: string } | undefined;
-  /** More plugins (the observability plugin when metrics are on). */
-  plugins?: GraphileConfig.Plugin[];
-}
-
-export function createPreset(options: PresetOptions): GraphileConfig.Preset {
-  return {
-    extends: [
-      PostGraphileAmberPreset,
-      PgSimplifyInflectionPreset,
-      PostGraphileConnectionFilterPreset,
-      PgAggregatesPreset,
-      ...(options.trustedDocuments ? [trustedDocumentsPreset(options.trustedDocuments)] : []),
-    ],
-    plugins: [
-      TenantScopedKeysPlugin,
-      ErrorStatusPlugin,
-      RefusedUpdatesPlugin,
-      createPageSizePlugin(options.limits.pages),
-      createLimitsPlugin(options.limits),
-      RealtimeSchemaPlugin,
-      WorkTablesPlugin,
-      ...(options.development ? [ExplainOnRequestPlugin] : []),
-      ...(options.plugins ?? []),
-    ],
-    pgServices: [
-      makeRequestPgService({
-        pool: options.pool,
-        shares: options.shares,
-        schemas: EXPOSED_SCHEMAS,
-        ...(options.watch && { superuserConnectionString: options.watch.superuserUrl }),
-      }),
-    ],
-    gather: {
-      // Function arguments without a default are required (`createProduct(name!, price!)`).
-      pgStrictFunctions: true,
+/**
+ * The API's preset: which schema becomes the API, with which plugins, and how each
+ * request's verified identity reaches PostgreSQL. Its options come from a preset that
+ * extends it (presetFromEnv in src/config.ts; graphile.config.ts), the database from the
+ * server's pool (src/server/install-graphql.ts adds the pgServices).
+ */
+export const TenantgraphPreset: GraphileConfig.Preset = {
+  extends: [
+    PostGraphileAmberPreset,
+    PgSimplifyInflectionPreset,
+    PostGraphileConnectionFilterPreset,
+    PgAggregatesPreset,
+  ],
+  plugins: [
+    TenantScopedKeysPlugin,
+    ErrorStatusPlugin,
+    RefusedUpdatesPlugin,
+    PageSizePlugin,
+    LimitsPlugin,
+    RealtimeSchemaPlugin,
+    WorkTablesPlugin,
+  ],
+  gather: {
+    // Function arguments without a default are required (`createProduct(name!, price!)`).
+    pgStrictFunctions: true,
+  },
+  schema: {
+    // A plugin conflict (say, two fields with one name) fails the build loudly.
+    dontSwallowErrors: true,
+  },
+  grafserv: {
+    graphqlPath: GRAPHQL_PATH,
+    graphiqlPath: GRAPHIQL_PATH,
+    graphiqlOnGraphQLGET: false,
+    // Websockets are ours (src/realtime/websocket.ts): grafserv's handler would accept
+    // every connection without verifying who opens it.
+    websockets: false,
+  },
+  grafast: {
+    context(requestContext, args) {
+      const { roles, timeouts } = tenantgraphOptions(args.resolvedPreset!);
+      const http = requestContext.expressv4;
+      // Verified by `authenticate` (HTTP) or at the websocket's handshake; absent means anonymous.
+      const socket = requestContext.ws && sessionOf(requestContext.ws.socket);
+      const identity = socket ? socket.identity : (http?.res.locals.identity ?? null);
+      const requestId = socket ? socket.id : http?.req.id;
+      return {
+        // Transaction-local like the claims, so it also holds behind a transaction pooler.
+        // The limits plugin lowers statement_timeout to what the caller can pay for (src/limits/work-pricing.ts).
+        pgSettings: {
+          ...pgSettingsFor(identity, roles),
+          statement_timeout: String(timeouts.statementMs),
+          // The request log's id (a socket's own id), so the audit trail and the log can be joined.
+          ...(requestId !== undefined && { 'app.request_id': String(requestId) }),
+        },
+        identity,
+        clientIp: http?.req.ip ?? requestContext.ws?.request?.socket.remoteAddress,
+        // The limits plugin records what it charged here; the request log reads it.
+        usage: http ? (http.res.locals.usage ??= {}) : {},
+        ...(socket && { realtime: socket.subscriber }),
+      };
     },
-    schema: {
-      // A plugin conflict (say, two fields with one name) fails the build loudly.
-      dontSwallowErrors: true,
-    },
-    grafserv: {
-      graphqlPath: GRAPHQL_PATH,
-      graphiql: options.graphiql,
-      graphiqlPath: GRAPHIQL_PATH,
-      graphiqlOnGraphQLGET: false,
-      // Websockets are ours (src/realtime/websocket.ts): grafserv's handler would accept
-      // every connection without verifying who opens it.
-      websockets: false,
-      watch: Boolean(options.watch),
-      maskError: options.maskError,
-    },
-    ruru: graphiqlConfig(options.development),
-    grafast: {
-      // Plans and SQL help while developing and leak internals otherwise; even then only
-      // for requests that ask (explain-on-request.ts), so GraphiQL offers its explain tool.
-      explain: options.development,
-      context(requestContext) {
-        const http = requestContext.expressv4;
-        // Verified by `authenticate` (HTTP) or at the websocket's handshake; absent means anonymous.
-        const socket = requestContext.ws && sessionOf(requestContext.ws.socket);
-        const identity = socket ? socket.identity : (http?.res.locals.identity ?? null);
-        const requestId = socket ? socket.id : http?.req.id;
-        return {
-          // Transaction-local like the claims, so it also holds behind a transaction pooler.
-          // The limits plugin lowers statement_timeout to what the caller can pay for (src/limits/work-pricing.ts).
-          pgSettings: {
-            ...pgSettingsFor(identity, options.roles),
-            statement_timeout: String(options.statementTimeoutMs),
-            // The request log's id (a socket's own id), so the audit trail and the log can be joined.
-            ...(requestId !== undefined && { 'app.request_id': String(requestId) }),
-          },
-          identity,
-          clientIp: http?.req.ip ?? requestContext.ws?.request?.socket.remoteAddress,
-          // The limits plugin records what it charged here; the request log reads it.
-          usage: http ? (http.res.locals.usage ??= {}) : {},
-          ...(socket && { realtime: socket.subscriber }),
-        };
-      },
-    },
-  };
-}
+  },
+};

@@ -1,6 +1,6 @@
-// Which tables hold a tenant's data, read from the catalogue: the schema guard's notion
-// of a tenant table (a table of the guarded schemas with a `tenant_id` column), with its
-// columns, primary key and foreign keys, parents before children. A table a DBA adds
+// Which tables hold a tenant's data, read from the catalogue: the tenant tables of
+// src/dba/catalogue.ts (a table of the guarded schemas with a `tenant_id` column), with
+// their columns, primary key and foreign keys, parents before children. A table a DBA adds
 // later is exported, imported and erased without a code change.
 //
 // A table's comment may carry one tag line (a smart tag PostGraphile ignores):
@@ -8,7 +8,7 @@
 //   @tenantExport history  restored with its own tenant, never copied into a new one
 //                          (the audit trail: its row keys name the original ids)
 import pg from 'pg';
-import { TENANT_TABLES } from '../database/schema-guard.ts';
+import { isTenantTable, readRelations } from '../dba/catalogue.ts';
 
 export const TENANTS_TABLE = 'app_public.tenants';
 export const USERS_TABLE = 'app_public.users';
@@ -61,8 +61,8 @@ interface TableRow {
   foreign_keys: ForeignKey[];
 }
 
-const CATALOGUE_SQL = `
-  with ${TENANT_TABLES}
+// $1: the tenant tables' oids.
+const COLUMNS_AND_KEYS_SQL = `
   select t.oid, n.nspname as schema, c.relname as table, obj_description(t.oid, 'pg_class') as comment,
          (select json_agg(json_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod), 'uuid', a.atttypid = 'uuid'::regtype,
                                             'identity', a.attidentity <> '', 'generated', a.attgenerated <> '') order by a.attnum)
@@ -76,7 +76,7 @@ const CATALOGUE_SQL = `
                     'targetColumns', (select array_agg(a.attname order by k.n) from unnest(con.confkey) with ordinality k(attnum, n) join pg_attribute a on a.attrelid = con.confrelid and a.attnum = k.attnum)))
                    from pg_constraint con join pg_class tc on tc.oid = con.confrelid join pg_namespace tn on tn.oid = tc.relnamespace
                    where con.conrelid = t.oid and con.contype = 'f'), '[]') as foreign_keys
-  from tenant_tables t join pg_class c on c.oid = t.oid join pg_namespace n on n.oid = c.relnamespace
+  from unnest($1::oid[]) t(oid) join pg_class c on c.oid = t.oid join pg_namespace n on n.oid = c.relnamespace
   order by 2, 3`;
 
 function tagOf(comment: string | null): Table['tag'] {
@@ -105,7 +105,8 @@ export async function tenantTables(
   client: pg.ClientBase,
   schemas: string[] = DEFAULT_SCHEMAS,
 ): Promise<Table[]> {
-  const { rows } = await client.query<TableRow>(CATALOGUE_SQL, [schemas]);
+  const tenant = (await readRelations(client, { schemas })).filter(isTenantTable);
+  const { rows } = await client.query<TableRow>(COLUMNS_AND_KEYS_SQL, [tenant.map((table) => table.oid)]);
   const tables = rows.map((row): Table => ({
     name: `${row.schema}.${row.table}`,
     schema: row.schema,

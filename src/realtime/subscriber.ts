@@ -17,8 +17,8 @@
 import type pg from 'pg';
 import { SafeError } from 'grafast';
 import { type Identity } from '../auth/claims.ts';
-import { asRequest, type PaidBy } from '../database/as-request.ts';
-import type { ConnectionShares } from '../database/work.ts';
+import { asRequest, type PaidBy } from '../request/as-request.ts';
+import type { ConnectionShares } from '../request/work.ts';
 import type { ChargedKey } from '../limits/charged-key.ts';
 import { CATALOGUE, type ErrorCode } from '../errors/catalogue.ts';
 import { ChangeStream } from './change-stream.ts';

@@ -5,10 +5,12 @@ import { GraphQLClient } from 'graphql-request';
 import pino from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createTokenVerifier, type VerifierOptions } from '../../src/auth/verify-token.ts';
-import { readEnv } from '../../src/config.ts';
+import { presetFromEnv, readEnv } from '../../src/config.ts';
 import { startDevTools, type DevTools } from '../../src/dev/dev-tools.ts';
 import { mintDevToken, type DevTokenClaims, type MintOptions } from '../../src/dev/mint-token.ts';
-import { serverOptionsFromEnv } from '../../src/server-options.ts';
+import type { PageLimits } from '../../src/limits/cost.ts';
+import type { TenantgraphOptions } from '../../src/options.ts';
+import { developmentPreset } from '../../src/plugins/development.ts';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../../src/server.ts';
 
 const database = inject('database');
@@ -29,17 +31,23 @@ export interface TestApi {
   ): Promise<{ status: number; body: any; headers: Headers }>;
 }
 
-export type TestApiOptions = Partial<
-  Omit<ApiServerOptions, 'verifyToken' | 'limits' | 'pages' | 'concurrency' | 'work' | 'devTools'>
-> & {
-  /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
-  devTools?: boolean;
-  verifier?: Partial<VerifierOptions>;
-  limits?: Partial<ApiServerOptions['limits']>;
-  pages?: Partial<ApiServerOptions['pages']>;
-  concurrency?: Partial<ApiServerOptions['concurrency']>;
-  work?: Partial<ApiServerOptions['work']>;
-};
+/** What a test may override: the runtime's options and any tenantgraph option, nested ones in part. */
+export type TestApiOptions = Partial<Omit<ApiServerOptions, 'preset' | 'verifyToken' | 'devTools'>> &
+  Partial<Omit<TenantgraphOptions, 'limits' | 'concurrency' | 'work' | 'services'>> & {
+    /** Mount the development tools, as `npm start` does in development: /dev/demo-users and the web app at /app/. */
+    devTools?: boolean;
+    verifier?: Partial<VerifierOptions>;
+    /** What NODE_ENV=development adds to the preset (explain on request, GraphiQL's hint). */
+    development?: boolean;
+    /** grafserv's options. */
+    graphiql?: boolean;
+    host?: string;
+    port?: number;
+    limits?: Partial<TenantgraphOptions['limits']>;
+    pages?: Partial<PageLimits>;
+    concurrency?: Partial<TenantgraphOptions['concurrency']>;
+    work?: Partial<TenantgraphOptions['work']>;
+  };
 
 /**
  * For tests of the estimate's own figures (cost.ts): database time priced so low that it
@@ -47,32 +55,54 @@ export type TestApiOptions = Partial<
  */
 export const PRICED_BY_ESTIMATE = { pointsPerDatabaseMs: 0.001 } as const;
 
+/** The production defaults, as presetFromEnv gives them, that test servers start from. */
+const productionPreset = presetFromEnv(
+  readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' }),
+);
+
 /** A test server's options: the production defaults over the run's database, with `options` applied. */
 export function testServerOptions(options: Omit<TestApiOptions, 'devTools'> = {}): ApiServerOptions {
-  const { verifier, limits, pages, concurrency, work, ...serverOptions } = options;
-  // The defaults a production deployment gets, on a random loopback port; but any
-  // operation runs (tests send their own), unless a test configures trusted documents.
-  const defaults = {
-    ...serverOptionsFromEnv(
-      readEnv({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, TRUSTED_DOCUMENTS: 'off' }),
-    ),
-    port: 0,
-  };
+  const {
+    verifier,
+    authenticatorUrl = database.authenticatorUrl,
+    logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    watch,
+    observability,
+    development,
+    graphiql,
+    host,
+    port = 0,
+    limits,
+    pages,
+    concurrency,
+    work,
+    ...tenantgraph
+  } = options;
+  const defaults = productionPreset.tenantgraph!;
   return {
-    ...defaults,
-    roles: { visitor: database.visitor, anonymous: database.anonymous },
-    authenticatorUrl: database.authenticatorUrl,
+    // The defaults a production deployment gets, on a random loopback port; but any
+    // operation runs (tests send their own), unless a test configures trusted documents.
+    preset: {
+      extends: [productionPreset, ...(development !== undefined ? [developmentPreset(development)] : [])],
+      grafserv: { port, ...(host !== undefined && { host }), ...(graphiql !== undefined && { graphiql }) },
+      schema: { tenantgraphPages: { ...productionPreset.schema!.tenantgraphPages!, ...pages } },
+      tenantgraph: {
+        roles: { visitor: database.visitor, anonymous: database.anonymous },
+        ...tenantgraph,
+        limits: { ...defaults.limits!, ...limits },
+        concurrency: { ...defaults.concurrency!, ...concurrency },
+        work: { ...defaults.work!, ...work },
+      },
+    },
+    authenticatorUrl,
     verifyToken: createTokenVerifier({
       key: { kind: 'secret', secret: TEST_SECRET },
       clockToleranceSeconds: 0,
       ...verifier,
     }),
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    ...serverOptions,
-    limits: { ...defaults.limits, ...limits },
-    pages: { ...defaults.pages, ...pages },
-    concurrency: { ...defaults.concurrency, ...concurrency },
-    work: { ...defaults.work, ...work },
+    logger,
+    watch,
+    observability,
   };
 }
 
@@ -86,7 +116,7 @@ export function useApi(options: TestApiOptions = {}): TestApi {
     devTools = withDevTools
       ? await startDevTools({
           tokenSecret: TEST_SECRET,
-          tenantClaim: base.claimNames.tenant,
+          tenantClaim: serverOptions.claimNames?.tenant ?? TENANT_CLAIM,
           webApp: { hot: false },
         })
       : undefined;

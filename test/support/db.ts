@@ -2,7 +2,7 @@
 // authenticator's connection, the role and claims set transaction-locally.
 import pg from 'pg';
 import { inject } from 'vitest';
-import { applyRequestSettings } from '../../src/database/as-request.ts';
+import { applyRequestSettings } from '../../src/request/as-request.ts';
 import { pgSettingsFor, type Identity } from '../../src/auth/claims.ts';
 import { onDatabase } from '../../src/database/location.ts';
 import { databaseNameOf } from '../../src/database/migrations.ts';

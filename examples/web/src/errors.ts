@@ -1,4 +1,4 @@
-// The API's errors, told apart by `extensions.code` (README, "Errors" and "Limits"), in
+// The API's errors, told apart by `extensions.code` (docs/errors.md and docs/limits.md), in
 // words a user can act on. The server's own message follows as the detail.
 import type { CombinedError } from '@urql/core';
 

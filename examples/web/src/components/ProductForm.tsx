@@ -1,9 +1,15 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation } from 'urql';
-import { CreateProductDocument, UpdateProductDocument, type CategoriesQuery } from '../gql/graphql.ts';
+import {
+  CreateProductDocument,
+  UpdateProductDocument,
+  type CategoriesQuery,
+  type ProductsQuery,
+} from '../gql/graphql.ts';
 import { ErrorNotice } from './ErrorNotice.tsx';
-import type { Product } from './Products.tsx';
 
+/** A product as the list reads it (Products.tsx). */
+export type Product = NonNullable<NonNullable<ProductsQuery['products']>['nodes'][number]>;
 type Category = NonNullable<NonNullable<CategoriesQuery['categories']>['nodes'][number]>;
 
 /**

@@ -6,17 +6,14 @@ import {
   ProductChangedDocument,
   ProductsDocument,
   type ProductFilter,
-  type ProductsQuery,
 } from '../gql/graphql.ts';
 import { ErrorNotice } from './ErrorNotice.tsx';
-import { ProductForm } from './ProductForm.tsx';
+import { ProductForm, type Product } from './ProductForm.tsx';
 import { Stats } from './Stats.tsx';
 
 const PAGE_SIZE = 5;
 // Typing waits this long before it queries: the aggregates request MAX_GROUPS groups' worth of budget.
 const FILTER_DELAY_MS = 300;
-
-export type Product = NonNullable<NonNullable<ProductsQuery['products']>['nodes'][number]>;
 
 export function Products() {
   const [search, setSearch] = useState('');

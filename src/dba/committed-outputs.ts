@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { accessReport } from './access-report.ts';
-import type { RolePlan } from './bootstrap.ts';
+import type { RolePlan } from '../database/bootstrap.ts';
 import { dumpSchemas, type RoleNames } from './schema-dump.ts';
 
 export const SCHEMA_DUMP_FILE = fileURLToPath(new URL('../../data/schema.sql', import.meta.url));

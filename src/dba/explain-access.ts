@@ -6,6 +6,7 @@
 // row the identity cannot see can still be explained.
 import pg from 'pg';
 import { pgSettingsFor, type Identity, type RequestRoles } from '../auth/claims.ts';
+import { isGranted, readPolicies, readPrivileges, readRelations, type Policy } from './catalogue.ts';
 import { conjuncts, evaluatePredicate } from './policy-expressions.ts';
 
 export interface ExplainRequest {
@@ -34,15 +35,6 @@ const COMMANDS = [
   ['update', 'w'],
   ['delete', 'd'],
 ] as const;
-
-interface PolicyRow {
-  name: string;
-  command: string;
-  permissive: boolean;
-  roles: string[];
-  using: string | null;
-  check: string | null;
-}
 
 const yesNo = (value: boolean | null) =>
   value === true ? 'passes' : value === false ? 'fails' : 'is NULL (fails)';
@@ -94,21 +86,12 @@ export async function explainAccess(
     const settings = pgSettingsFor(identity, connections.roles);
 
     const {
-      rows: [table],
-    } = await owner.query<{
-      oid: number;
-      name: string;
-      alias: string;
-      rls: boolean;
-      force: boolean;
-      schema_usage: boolean;
-    }>(
-      `select c.oid::int as oid, c.oid::regclass::text as name, quote_ident(c.relname) as alias, c.relrowsecurity as rls, c.relforcerowsecurity as force,
-              has_schema_privilege($2, c.relnamespace, 'USAGE') as schema_usage
-       from pg_class c
-       where c.oid = coalesce(to_regclass($1), to_regclass('app_public.' || $1), to_regclass('app_private.' || $1))`,
-      [request.table, settings.role],
+      rows: [found],
+    } = await owner.query<{ oid: number | null }>(
+      `select coalesce(to_regclass($1), to_regclass('app_public.' || $1), to_regclass('app_private.' || $1))::int as oid`,
+      [request.table],
     );
+    const [table] = found?.oid == null ? [] : await readRelations(owner, { relation: found.oid });
     if (!table) throw new Error(`No table ${request.table} in app_public or app_private.`);
 
     await asIdentity.query('begin');
@@ -148,33 +131,21 @@ export async function explainAccess(
         '',
         `${table.name}: row level security ${table.rls ? `enabled${table.force ? ' and forced' : ', not forced'}` : 'NOT enabled (every granted row is visible)'}.`,
       );
-      if (!table.schema_usage)
+      const grants = await readPrivileges(owner, { relation: table.oid }, [settings.role!]);
+      const schemaUsage = grants[0]?.schemaUsage ?? false;
+      if (!schemaUsage)
         lines.push(
           `  ${settings.role} has no usage on its schema: nothing in it is reachable, whatever the grants.`,
         );
-      const { rows: grants } = await owner.query<{ command: string; whole: boolean; columns: string[] }>(
-        `select lower(cmd) as command, has_table_privilege($2, $1::regclass, cmd) as whole,
-                array(select a.attname::text from pg_attribute a where a.attrelid = $1::regclass and a.attnum > 0 and not a.attisdropped
-                      and cmd in ('SELECT', 'INSERT', 'UPDATE') and not has_table_privilege($2, $1::regclass, cmd)
-                      and has_column_privilege($2, $1::regclass, a.attnum, cmd) order by a.attnum) as columns
-         from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd`,
-        [table.name, settings.role],
-      );
-      const granted = new Map(
-        grants.map((grant) => [grant.command, grant.whole || grant.columns.length > 0]),
-      );
+      const granted = new Map(grants.map((grant) => [grant.command, isGranted(grant)]));
       lines.push(
         `  Grants to ${settings.role}: ${grants.map((grant) => `${grant.command} ${grant.whole ? 'yes' : grant.columns.length ? `(${grant.columns.join(', ')})` : 'no'}`).join(', ')}.`,
       );
 
-      const { rows: policies } = await owner.query<PolicyRow>(
-        `select p.polname::text as name, p.polcmd::text as command, p.polpermissive as permissive,
-                array(select case r when 0 then 'public' else r::regrole::text end from unnest(p.polroles) r) as roles,
-                pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check
-         from pg_policy p where p.polrelid = $1::regclass order by p.polname`,
-        [table.name],
+      const policies = (await readPolicies(owner, { relation: table.oid })).sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
       );
-      const applies = (policy: PolicyRow, command: string) =>
+      const applies = (policy: Policy, command: string) =>
         (policy.command === '*' || policy.command === command) &&
         policy.roles.some((role) => role === 'public' || role === settings.role);
       lines.push('  Policies:');
@@ -207,7 +178,7 @@ export async function explainAccess(
         const {
           rows: [visible],
         } =
-          table.schema_usage && granted.get('select')
+          schemaUsage && granted.get('select')
             ? await asIdentity.query<{ count: number }>(`select count(*)::int as count from ${table.name}`)
             : { rows: [{ count: 0 }] };
         lines.push(
@@ -245,7 +216,7 @@ export async function explainAccess(
       for (const { row } of found) {
         const keyText = key.map((column) => `${column.name} = ${String(row[column.name])}`).join(', ');
         let visible = false;
-        if (table.schema_usage && granted.get('select')) {
+        if (schemaUsage && granted.get('select')) {
           const where = key
             .map((column, i) => `${pg.escapeIdentifier(column.name)}::text = $${i + 1}`)
             .join(' and ');
@@ -263,7 +234,7 @@ export async function explainAccess(
             lines.push(`  ${command}: no grant, so refused before any policy.`);
             continue;
           }
-          if (!table.schema_usage) {
+          if (!schemaUsage) {
             lines.push(`  ${command}: no usage on the schema.`);
             continue;
           }

@@ -8,15 +8,16 @@
 // verdict (exit 1 on an error); in development, watch mode will not serve a schema the
 // guard refuses (guarded-watch.ts).
 //
-// A tenant table is a table of the guarded schemas with a `tenant_id` column. Its
-// tenant_id must reference app_public.tenants, or the tenant_id of another tenant table
-// through a composite key (tenant_id_without_tenant_reference): the name alone is enough
-// to be held to the rules, so a careless table cannot escape them by lacking the key.
+// A tenant table is a table of the guarded schemas with a `tenant_id` column (catalogue.ts).
+// Its tenant_id must reference app_public.tenants, or the tenant_id of another tenant
+// table through a composite key (tenant_id_without_tenant_reference): the name alone is
+// enough to be held to the rules, so a careless table cannot escape them by lacking the key.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import JSON5 from 'json5';
 import type pg from 'pg';
-import type { RolePlan } from './bootstrap.ts';
+import type { RolePlan } from '../database/bootstrap.ts';
+import { POLICY_COMMANDS, readPolicies, readRelations, TENANT_TABLES } from './catalogue.ts';
 import { tiesToCurrentTenant, unwrappedHelperCalls } from './policy-expressions.ts';
 
 export type Level = 'error' | 'warn';
@@ -152,32 +153,9 @@ interface Row {
 // Parameters: $1 the guarded schemas, $2 the runtime roles, $3 the anonymous role,
 // $4 the tenants table, $5 the current-tenant function; names print schema-qualified (the
 // search_path is pg_catalog). No name is looked up by a cast (to_regclass, ::regclass): the
-// development server runs these as the authenticator, who may not use the schemas.
-export const TENANT_TABLES = `
-  tenant_tables as (
-    select c.oid, a.attnum as tenant_attnum
-    from pg_class c join pg_attribute a on a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped
-    where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p')
-  )`;
-
+// development server runs these as the authenticator, who may not use the schemas. The
+// rules on row level security and policies read the catalogue through catalogue.ts.
 const sqlRules: Array<{ rule: RuleName; sql: string }> = [
-  {
-    rule: 'rls_disabled',
-    sql: `select 'table ' || c.oid::regclass as object, 'row level security is not enabled' as detail
-          from pg_class c where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p') and not c.relrowsecurity`,
-  },
-  {
-    rule: 'rls_not_forced',
-    sql: `select 'table ' || c.oid::regclass as object, 'row level security is enabled but not forced' as detail
-          from pg_class c where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p') and c.relrowsecurity and not c.relforcerowsecurity`,
-  },
-  {
-    rule: 'table_without_policy',
-    sql: `select 'table ' || c.oid::regclass as object, 'has no row level security policy' as detail
-          from pg_class c
-          where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p')
-            and not exists (select 1 from pg_policy p where p.polrelid = c.oid)`,
-  },
   {
     rule: 'grant_to_public',
     sql: `select case c.relkind when 'S' then 'sequence ' else 'table ' end || c.oid::regclass as object,
@@ -364,43 +342,44 @@ const sqlRules: Array<{ rule: RuleName; sql: string }> = [
   },
 ];
 
-interface PolicyRow {
-  name: string;
-  relation: string;
-  command: string;
-  permissive: boolean;
-  using: string | null;
-  check: string | null;
-  tenant_table: boolean;
-}
-
-const COMMANDS: Record<string, string> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
-
-async function policyFindings(
+/** rls_disabled, rls_not_forced, table_without_policy, policy_ignores_tenant and helper_not_wrapped. */
+async function rowSecurityFindings(
   client: pg.ClientBase,
   options: GuardOptions,
 ): Promise<Array<Row & { rule: RuleName }>> {
-  const { rows } = await client.query<PolicyRow>(
-    `select p.polname as name, p.polrelid::regclass::text as relation, p.polcmd as command, p.polpermissive as permissive,
-            pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
-            exists (select 1 from pg_attribute a where a.attrelid = p.polrelid and a.attname = 'tenant_id' and not a.attisdropped) as tenant_table
-     from pg_policy p join pg_class c on c.oid = p.polrelid
-     where c.relnamespace = any($1::regnamespace[])`,
-    [options.schemas],
-  );
+  const scope = { schemas: options.schemas };
+  const relations = await readRelations(client, scope);
+  const policies = await readPolicies(client, scope);
+  const findings: Array<Row & { rule: RuleName }> = [];
+  for (const table of relations.filter((relation) => relation.kind === 'r' || relation.kind === 'p')) {
+    const object = `table ${table.name}`;
+    if (!table.rls)
+      findings.push({ rule: 'rls_disabled', object, detail: 'row level security is not enabled' });
+    else if (!table.force)
+      findings.push({
+        rule: 'rls_not_forced',
+        object,
+        detail: 'row level security is enabled but not forced',
+      });
+    if (!policies.some((policy) => policy.relation === table.oid))
+      findings.push({ rule: 'table_without_policy', object, detail: 'has no row level security policy' });
+  }
+
   const tie = { column: 'tenant_id', currentTenant: options.currentTenant };
   const helperSchemas = [...new Set([...options.schemas, options.currentTenant.split('.')[0]!])];
-  const findings: Array<Row & { rule: RuleName }> = [];
-  for (const policy of rows) {
-    const object = `policy ${policy.name} on ${policy.relation}`;
-    const command = COMMANDS[policy.command] ?? policy.command;
+  const tenantTable = new Set(
+    relations.filter((relation) => relation.hasTenantId).map((relation) => relation.oid),
+  );
+  for (const policy of policies) {
+    const object = `policy ${policy.name} on ${policy.relationName}`;
+    const command = POLICY_COMMANDS[policy.command] ?? policy.command;
     for (const [clause, expression] of [
       ['USING', policy.using],
       ['WITH CHECK', policy.check],
     ] as const) {
       if (expression === null) continue;
       // Restrictive policies only narrow what the permissive ones admit; they cannot leak.
-      if (policy.tenant_table && policy.permissive && !tiesToCurrentTenant(expression, tie)) {
+      if (tenantTable.has(policy.relation) && policy.permissive && !tiesToCurrentTenant(expression, tie)) {
         findings.push({
           rule: 'policy_ignores_tenant',
           object,
@@ -463,7 +442,7 @@ export async function runGuard(client: pg.ClientBase, options: GuardOptions): Pr
       const { rows } = await client.query<Row>(bind(sql, params));
       found.push(...rows.map((row) => finding(rule, row)));
     }
-    found.push(...(await policyFindings(client, options)).map(({ rule, ...row }) => finding(rule, row)));
+    found.push(...(await rowSecurityFindings(client, options)).map(({ rule, ...row }) => finding(rule, row)));
   } finally {
     await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
   }

@@ -1,7 +1,7 @@
 // docs/access.md: what each request role may do on every table, column and function of
 // the guarded schemas, read from the catalogue and checked by trying.
 //
-// Grants come from the catalogue. Policies are not guessed at: inside a transaction that
+// Grants come from the catalogue (catalogue.ts). Policies are not guessed at: inside a transaction that
 // is rolled back, a tenant with a user in each tenant role is created, and each policy's
 // predicate is evaluated as that user (the API's role and settings) against a row of the
 // user's own tenant and a row of another tenant, every other column NULL. A policy that
@@ -9,12 +9,21 @@
 // them. Needs a superuser on the database (to create the fixture and switch roles).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import {
+  isGranted,
+  POLICY_COMMANDS,
+  readPolicies,
+  readPrivileges,
+  readRelations,
+  type Policy,
+  type Relation as CatalogueRelation,
+} from './catalogue.ts';
 import { evaluatePredicate } from './policy-expressions.ts';
 import { placeholderFor, type RoleNames } from './schema-dump.ts';
 
 export const ACCESS_REPORT_HEADER = `# Who may do what
 
-Written from the catalogue by \`npm run db:access -- --write\` (src/database/access-report.ts);
+Written from the catalogue by \`npm run db:access -- --write\` (src/dba/access-report.ts);
 \`test/access-report.test.ts\` fails when it is stale. Do not edit.`;
 
 const TENANT_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
@@ -25,28 +34,9 @@ const ACTORS: Actor[] = ['anonymous', ...TENANT_ROLES];
 
 const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-interface Relation {
-  oid: number;
-  name: string;
-  alias: string;
-  kind: string;
-  rls: boolean;
-  force: boolean;
+interface Relation extends CatalogueRelation {
   /** The column that says whose row it is: tenant_id, or the tenants table's id. */
   tenant_column: string | null;
-  comment: string | null;
-}
-
-interface Policy {
-  relation: number;
-  name: string;
-  command: string;
-  permissive: boolean;
-  roles: string[];
-  using: string | null;
-  check: string | null;
-  /** Columns of its own table the policy reads, besides the tenant column. */
-  reads: string[];
 }
 
 /** A predicate's value for a row whose other columns are unknown (NULL): true, false, or null for "depends". */
@@ -98,52 +88,34 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
     const query = async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []) =>
       (await client.query<T>(sql, values)).rows;
 
-    const relations = await query<Relation>(
-      `select c.oid::int as oid, c.oid::regclass::text as name, quote_ident(c.relname) as alias, c.relkind::text as kind,
-              c.relrowsecurity as rls, c.relforcerowsecurity as force,
-              case when c.oid = to_regclass($2) then 'id'
-                   when exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'tenant_id' and not a.attisdropped) then 'tenant_id' end as tenant_column,
-              obj_description(c.oid, 'pg_class') as comment
-       from pg_class c where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'f')`,
-      [options.schemas, options.tenantsTable],
-    );
+    const isTenantsTable = (relation: { schema: string; table: string }) =>
+      `${relation.schema}.${relation.table}` === options.tenantsTable;
+    const scope = { schemas: options.schemas };
+    const relations = (await readRelations(client, scope)).map((relation): Relation => ({
+      ...relation,
+      tenant_column: isTenantsTable(relation) ? 'id' : relation.hasTenantId ? 'tenant_id' : null,
+    }));
     relations.sort((a, b) => bytewise(a.name, b.name));
-    const policies = await query<Policy>(
-      `select p.polrelid::int as relation, p.polname::text as name, p.polcmd::text as command, p.polpermissive as permissive,
-              array(select case r when 0 then 'public' else r::regrole::text end from unnest(p.polroles) r) as roles,
-              pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
-              array(select a.attname::text from pg_depend d join pg_attribute a on a.attrelid = d.refobjid and a.attnum = d.refobjsubid
-                    where d.classid = 'pg_policy'::regclass and d.objid = p.oid and d.refobjid = p.polrelid and d.refobjsubid > 0
-                      and a.attname not in ('tenant_id') and not (p.polrelid = to_regclass($2) and a.attname = 'id')
-                    order by a.attnum) as reads
-       from pg_policy p join pg_class c on c.oid = p.polrelid where c.relnamespace = any($1::regnamespace[])`,
-      [options.schemas, options.tenantsTable],
-    );
+    const tenantsTable = relations.find(isTenantsTable)?.oid;
+    // What a policy reads besides the tenant column is what leaves its answer open.
+    const policies = (await readPolicies(client, scope)).map((policy): Policy => ({
+      ...policy,
+      reads: policy.reads.filter(
+        (column) => column !== 'tenant_id' && !(policy.relation === tenantsTable && column === 'id'),
+      ),
+    }));
     policies.sort((a, b) => bytewise(a.name, b.name));
 
     // Privileges, as the catalogue has them, for the two request roles.
-    const privileges = await query<{
-      relation: number;
-      request_role: string;
-      command: string;
-      granted: boolean;
-      usable: boolean;
-      columns: string[] | null;
-    }>(
-      `select c.oid::int as relation, r as request_role, lower(cmd) as command,
-              has_table_privilege(r, c.oid, cmd) or (cmd in ('SELECT', 'INSERT', 'UPDATE') and has_any_column_privilege(r, c.oid, cmd)) as granted,
-              has_schema_privilege(r, c.relnamespace, 'USAGE') as usable,
-              case when cmd in ('SELECT', 'INSERT', 'UPDATE') and not has_table_privilege(r, c.oid, cmd) then
-                array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-                      and has_column_privilege(r, c.oid, a.attnum, cmd) order by a.attnum) end as columns
-       from pg_class c, unnest($2::text[]) r, unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE']) cmd
-       where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'f')`,
-      [options.schemas, [roles.anonymous, roles.visitor]],
+    const privileges = (await readPrivileges(client, scope, [roles.anonymous, roles.visitor])).map(
+      (privilege) => ({
+        ...privilege,
+        granted: isGranted(privilege),
+        usable: privilege.schemaUsage,
+      }),
     );
     const privilege = (relation: number, requestRole: string, command: Command) =>
-      privileges.find(
-        (p) => p.relation === relation && p.request_role === requestRole && p.command === command,
-      )!;
+      privileges.find((p) => p.relation === relation && p.role === requestRole && p.command === command)!;
 
     // The fixture: a tenant with a user in each role, and another tenant.
     const tenant = randomUUID();
@@ -288,7 +260,7 @@ export async function accessReport(client: pg.ClientBase, options: AccessReportO
       if (own.length) {
         lines.push('', 'Policies:', '');
         for (const p of own) {
-          const command = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' }[p.command];
+          const command = POLICY_COMMANDS[p.command];
           const to = p.roles.map(role).sort(bytewise).join(', ');
           const parts = [
             p.using !== null ? `using \`${p.using.replace(/\s+/g, ' ')}\`` : '',

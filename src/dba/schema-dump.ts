@@ -12,6 +12,7 @@
 // roles written as the migrations' placeholders: the same bytes on PostgreSQL 15 and 17,
 // with test or production role names. Meant for review, not for restoring.
 import type pg from 'pg';
+import { POLICY_COMMANDS, readPolicies, readRelations } from './catalogue.ts';
 
 /** The deployment's role names, written as graphile-migrate placeholders. */
 export interface RoleNames {
@@ -22,7 +23,7 @@ export interface RoleNames {
 }
 
 export const SCHEMA_DUMP_HEADER = `-- The schemas app_public and app_private as the migrations leave them: written from the
--- catalogue by \`npm run db:dump\` (src/database/schema-dump.ts), checked by
+-- catalogue by \`npm run db:dump\` (src/dba/schema-dump.ts), checked by
 -- test/schema-dump.test.ts. Do not edit; role names are the migrations' placeholders.`;
 
 const bytewise = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -177,8 +178,6 @@ export async function dumpSchemas(
       oid: number;
       name: string;
       kind: string;
-      rls: boolean;
-      force: boolean;
       options: string[] | null;
       view: string | null;
       comment: string | null;
@@ -195,7 +194,7 @@ export async function dumpSchemas(
       grants: Grant[];
       column_grants: Grant[];
     }>(`
-      select c.oid, c.oid::regclass::text as name, c.relkind::text as kind, c.relrowsecurity as rls, c.relforcerowsecurity as force,
+      select c.oid, c.oid::regclass::text as name, c.relkind::text as kind,
              c.reloptions as options, case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid, true) end as view,
              obj_description(c.oid, 'pg_class') as comment,
              (select coalesce(json_agg(json_build_object(
@@ -246,24 +245,14 @@ export async function dumpSchemas(
              obj_description(t.oid, 'pg_trigger') as comment
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
       where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
-    const policies = await query<{
-      relation: number;
-      name: string;
-      command: string;
-      permissive: boolean;
-      roles: string[];
-      using: string | null;
-      check: string | null;
-      comment: string | null;
-    }>(`
-      select p.polrelid::int as relation, quote_ident(p.polname) as name,
-             case p.polcmd when 'r' then 'select' when 'a' then 'insert' when 'w' then 'update' when 'd' then 'delete' else 'all' end as command,
-             p.polpermissive as permissive,
-             array(select case r when 0 then '-' else r::regrole::text end from unnest(p.polroles) r) as roles,
-             pg_get_expr(p.polqual, p.polrelid) as using, pg_get_expr(p.polwithcheck, p.polrelid) as check,
-             obj_description(p.oid, 'pg_policy') as comment
-      from pg_policy p join pg_class c on c.oid = p.polrelid
-      where c.relnamespace = any($1::regnamespace[])`);
+    // Row level security flags (sequences have none) and policies, as catalogue.ts reads them;
+    // policies by their SQL names, commands as words; PUBLIC is `public`, as placeholderFor writes it.
+    const rowSecurity = new Map((await readRelations(client, { schemas })).map((r) => [r.oid, r]));
+    const policies = (await readPolicies(client, { schemas })).map((policy) => ({
+      ...policy,
+      name: policy.ident,
+      command: POLICY_COMMANDS[policy.command] ?? 'all',
+    }));
     const of = <T extends { relation: number; name: string }>(rows: T[], relation: number) =>
       rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
 
@@ -311,8 +300,10 @@ export async function dumpSchemas(
       }
       for (const index of of(indexes, relation.oid)) lines.push(`${index.definition};`);
       for (const trigger of of(triggers, relation.oid)) lines.push(`${trigger.definition};`);
-      if (relation.rls) lines.push(`alter table ${relation.name} enable row level security;`);
-      if (relation.force) lines.push(`alter table ${relation.name} force row level security;`);
+      if (rowSecurity.get(relation.oid)?.rls)
+        lines.push(`alter table ${relation.name} enable row level security;`);
+      if (rowSecurity.get(relation.oid)?.force)
+        lines.push(`alter table ${relation.name} force row level security;`);
       for (const policy of of(policies, relation.oid)) {
         const roles = policy.roles.map(role).sort(bytewise).join(', ');
         lines.push(

@@ -23,7 +23,7 @@ import { sendError } from '../errors/catalogue.ts';
 import type { Logger } from '../logger.ts';
 import { loadConstraintMessages, type ConstraintMessages } from '../plugins/mask-errors.ts';
 import { EXPOSED_SCHEMAS } from '../plugins/preset.ts';
-import { loginRoleOf } from './bootstrap.ts';
+import { loginRoleOf } from '../database/bootstrap.ts';
 import { formatFinding, guardOptions, loadWaivers, runGuard, type Finding } from './schema-guard.ts';
 
 export interface GuardedWatchOptions {

@@ -617,6 +617,8 @@ CREATE OR REPLACE FUNCTION app_private.tg_memberships__keep_an_owner()
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+declare
+  v_tenant_exists boolean;
 begin
   if old.role <> 'owner' or (tg_op = 'UPDATE' and new.role = 'owner') then
     return coalesce(new, old);
@@ -627,8 +629,14 @@ begin
   -- One change to a tenant's owners at a time: two owners demoting each other at once
   -- would otherwise each see the other and leave none. A tenant already deleted (its
   -- memberships going with it) has nothing to lock and nothing to keep.
-  perform 1 from app_public.tenants where id = old.tenant_id for update;
-  if found and not exists (
+  if exists (select 1 from app_private.citus_table_of_shard(tg_table_name)) then
+    perform pg_advisory_xact_lock(hashtextextended('tenantgraph:owners:' || old.tenant_id::text, 0));
+    v_tenant_exists := exists (select 1 from app_public.tenants where id = old.tenant_id);
+  else
+    perform 1 from app_public.tenants where id = old.tenant_id for update;
+    v_tenant_exists := found;
+  end if;
+  if v_tenant_exists and not exists (
     select 1 from app_public.memberships
     where tenant_id = old.tenant_id and role = 'owner' and user_id <> old.user_id
   ) then

@@ -54,6 +54,173 @@ $function$;
 comment on function app_private.api_key_by_secret_hash(bytea) is 'The usable (unrevoked, unexpired) key with this hash, if any, noting its use: how the API verifies `Authorization: Bearer <key>`.';
 grant execute on function app_private.api_key_by_secret_hash(bytea) to :DATABASE_AUTHENTICATOR;
 
+CREATE OR REPLACE FUNCTION app_private.apply_request_settings(settings json)
+ RETURNS void
+ LANGUAGE plpgsql
+AS $function$
+declare
+  setting record;
+  on_citus constant boolean := exists (select 1 from pg_catalog.pg_extension where extname = 'citus');
+begin
+  if on_citus then
+    perform pg_catalog.set_config('citus.propagate_set_commands', 'local', true);
+    perform pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+  end if;
+  for setting in
+    select el->>0 as name, el->>1 as value from pg_catalog.json_array_elements(settings) el
+  loop
+    if setting.name = 'role' then
+      continue;
+    elsif on_citus then
+      -- The server quotes name and value (%I, %L): nothing is spliced on the client.
+      execute pg_catalog.format('set local %I = %L', setting.name, setting.value);
+    else
+      perform pg_catalog.set_config(setting.name, setting.value, true);
+    end if;
+  end loop;
+  if on_citus then
+    -- Before any write of the request (see app_private.tenant_access). Not propagated:
+    -- the workers read their own shards.
+    perform app_private.remember_tenant_access();
+  end if;
+  -- The role last: the calling login keeps its rights until every setting is in place.
+  perform pg_catalog.set_config(el->>0, el->>1, true)
+    from pg_catalog.json_array_elements(settings) el where el->>0 = 'role';
+end;
+$function$;
+comment on function app_private.apply_request_settings(json) is 'Applies a request''s settings (a JSON array of [name, value] pairs) to the transaction: set_config on plain PostgreSQL, SET LOCAL (propagated to the workers) on Citus. Only the authenticator may call it, right after BEGIN.';
+grant execute on function app_private.apply_request_settings(json) to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.citus_enabled()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+  select exists (select 1 from pg_catalog.pg_extension where extname = 'citus')
+$function$;
+comment on function app_private.citus_enabled() is 'Whether this database runs on Citus (the citus extension is installed): the distribution helpers do nothing otherwise.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_grant_shard_inserts()
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  target regclass;
+  failures text;
+begin
+  if not app_private.citus_enabled() then
+    return;
+  end if;
+  for target in
+    select distinct c.oid::regclass
+    from pg_class c
+    join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+    where c.relnamespace = 'app_public'::regnamespace
+      and a.attacl is not null
+      and has_column_privilege('app_user', c.oid, a.attnum, 'INSERT')
+      and exists (select 1 from pg_dist_partition p where p.logicalrelid = c.oid)
+  loop
+    select string_agg(r.result, '; ') into failures
+    from run_command_on_shards(target, format('grant insert on %%s to %I', 'app_user')) r
+    where not r.success;
+    if failures is not null then
+      raise exception 'granting INSERT on the shards of % failed: %', target, failures;
+    end if;
+  end loop;
+end;
+$function$;
+comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly); does nothing on plain PostgreSQL. Run again after shards are split, moved or added.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_local_shard(target regclass, tenant_id uuid)
+ RETURNS regclass
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- get_shard_id_for_distribution_column and shard_name read Citus's metadata only.
+  return to_regclass(shard_name(target, get_shard_id_for_distribution_column(target, tenant_id)));
+end;
+$function$;
+comment on function app_private.citus_local_shard(regclass,uuid) is 'On Citus, the shard of a distributed table that holds this tenant''s rows, if it is on this node; NULL when it is elsewhere. Only called when the citus extension is installed.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_table_of_shard(shard name)
+ RETURNS TABLE(table_name name, reference boolean)
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  -- Shards are named <table>_<shard id>; tenantgraph's own tables never end in digits.
+  if shard !~ '_[0-9]+$' or not app_private.citus_enabled() then
+    return;
+  end if;
+  return query execute
+    'select c.relname, p.partmethod = ''n''
+     from pg_dist_shard s
+     join pg_dist_partition p on p.logicalrelid = s.logicalrelid
+     join pg_class c on c.oid = s.logicalrelid
+     where s.shardid = $1'
+    using substring(shard from '_([0-9]+)$')::bigint;
+end;
+$function$;
+comment on function app_private.citus_table_of_shard(name) is 'On Citus, the table a shard (a trigger''s tg_table_name) belongs to and whether it is a reference table; no row for a table that is no shard, and always none on plain PostgreSQL.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_unwrap_policies(target regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  policy record;
+  wrapper constant text := '\(\s*SELECT\s+([a-z_]+\.[a-z_]+\(\))\s+AS\s+[a-z_]+\)';
+begin
+  for policy in
+    select p.polname,
+           pg_get_expr(p.polqual, p.polrelid) as using_expression,
+           pg_get_expr(p.polwithcheck, p.polrelid) as check_expression
+    from pg_policy p
+    where p.polrelid = target
+  loop
+    if policy.using_expression is not null then
+      execute format('alter policy %I on %s using (%s)', policy.polname, target,
+        regexp_replace(policy.using_expression, wrapper, '\1', 'gi'));
+    end if;
+    if policy.check_expression is not null then
+      execute format('alter policy %I on %s with check (%s)', policy.polname, target,
+        regexp_replace(policy.check_expression, wrapper, '\1', 'gi'));
+    end if;
+  end loop;
+end;
+$function$;
+comment on function app_private.citus_unwrap_policies(regclass) is 'Rewrites the policies of a table about to be distributed so they call the helpers directly: Citus refuses `(select app_public.current_tenant_id())`. Used by app_private.distribute and app_private.reference only.';
+
+CREATE OR REPLACE FUNCTION app_private.distribute(target regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if not app_private.citus_enabled() then
+    return;
+  end if;
+  -- A migration writes reference and distributed tables in one transaction: Citus then
+  -- needs one connection per node, not one per shard.
+  perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+  -- The audit, updated_at and ownership triggers run on the shards (docs/citus.md).
+  perform set_config('citus.enable_unsafe_triggers', 'on', true);
+  perform app_private.citus_unwrap_policies(target);
+  -- All tenant tables in one co-location group: a tenant's rows of every table are on one
+  -- worker, so joins, foreign keys and the policy helpers' look-ups stay on it.
+  execute format('select create_distributed_table(%L, %L, colocate_with => %L)',
+    target, 'tenant_id',
+    case when target = 'app_public.memberships'::regclass then 'default' else 'app_public.memberships' end);
+end;
+$function$;
+comment on function app_private.distribute(regclass) is 'On Citus, distributes a tenant table by tenant_id, co-located with app_public.memberships; does nothing on plain PostgreSQL. Call it for every new tenant table, after its CREATE TABLE and before foreign keys to other tenant tables.';
+
 CREATE OR REPLACE FUNCTION app_private.invitation_by_secret(secret text)
  RETURNS app_public.invitations
  LANGUAGE plpgsql
@@ -62,16 +229,26 @@ AS $function$
 declare
   v_invitation app_public.invitations;
   v_email text := nullif(current_setting('app.current_user_email', true), '');
+  v_hash bytea := sha256(convert_to(coalesce(invitation_by_secret.secret, ''), 'UTF8'));
+  v_tenant uuid;
+  v_id uuid;
 begin
   if app_public.current_user_id() is null then
     raise exception 'Sign in to answer an invitation.' using errcode = 'TG401';
   end if;
-  select i.* into v_invitation
+  select s.tenant_id, s.invitation_id into v_tenant, v_id
     from app_private.invitation_secrets s
-    join app_public.invitations i on i.tenant_id = s.tenant_id and i.id = s.invitation_id
-    where s.secret_hash = sha256(convert_to(coalesce(invitation_by_secret.secret, ''), 'UTF8'))
-    for update of i;
-  if not found then
+    where s.secret_hash = v_hash;
+  if found then
+    select i.* into v_invitation
+      from app_public.invitations i
+      where i.tenant_id = v_tenant and i.id = v_id
+      for update;
+  end if;
+  if v_invitation.id is null or not exists (
+    select 1 from app_private.invitation_secrets s
+    where s.tenant_id = v_tenant and s.invitation_id = v_id and s.secret_hash = v_hash
+  ) then
     raise exception 'No invitation has this secret; use the link from the newest invitation mail.' using errcode = 'TGI01';
   end if;
   if v_invitation.status = 'revoked' then
@@ -93,33 +270,48 @@ begin
   return v_invitation;
 end;
 $function$;
-comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06).';
+comment on function app_private.invitation_by_secret(text) is 'The pending, unexpired invitation a secret opens for the signed-in user''s verified email, locked; else raises why not (TGI01..TGI06). Found in two steps (the secret, then its invitation locked) so that Citus runs it.';
 
 CREATE OR REPLACE FUNCTION app_private.member_tenant_id(user_id uuid, tenant_id uuid)
  RETURNS uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select m.tenant_id
-  from app_public.memberships m
-  where m.tenant_id = member_tenant_id.tenant_id
-    and m.user_id = member_tenant_id.user_id
+begin
+  return (
+    select m.tenant_id
+    from app_public.memberships m
+    where m.tenant_id = member_tenant_id.tenant_id
+      and m.user_id = member_tenant_id.user_id
+  );
+end;
 $function$;
 comment on function app_private.member_tenant_id(uuid,uuid) is 'tenant_id if user_id is a member of it, else NULL: how the API tells which tenant a request may be charged to and logged as. Data access never depends on it.';
 grant execute on function app_private.member_tenant_id(uuid,uuid) to :DATABASE_AUTHENTICATOR;
 
 CREATE OR REPLACE FUNCTION app_private.member_tenant_id_by_slug(user_id uuid, slug text)
  RETURNS uuid
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select t.id
-  from app_public.tenants t
-  join app_public.memberships m on m.tenant_id = t.id
-  where t.slug = member_tenant_id_by_slug.slug
-    and m.user_id = member_tenant_id_by_slug.user_id
+declare
+  v_tenant uuid;
+begin
+  -- The tenant by its slug first (a reference table on Citus), then the membership in
+  -- that one tenant: on Citus a query for one tenant's shard.
+  select t.id into v_tenant from app_public.tenants t where t.slug = member_tenant_id_by_slug.slug;
+  if v_tenant is null then
+    return null;
+  end if;
+  return (
+    select m.tenant_id
+    from app_public.memberships m
+    where m.tenant_id = v_tenant
+      and m.user_id = member_tenant_id_by_slug.user_id
+  );
+end;
 $function$;
 comment on function app_private.member_tenant_id_by_slug(uuid,text) is 'The id of the tenant with this slug if user_id is a member of it, else NULL: how the API reads `X-Tenant: <slug>`.';
 grant execute on function app_private.member_tenant_id_by_slug(uuid,text) to :DATABASE_AUTHENTICATOR;
@@ -144,13 +336,116 @@ end;
 $function$;
 comment on function app_private.queue_invitation_mail(uuid,uuid) is 'Withdraws an invitation''s secret, if any, and queues the mail that will carry a new one (graphile-worker job send_invitation_email, keyed by the invitation). The secret itself is made by the job when it sends: it never rests in the queue.';
 
-CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
- RETURNS TABLE(id uuid, slug text)
- LANGUAGE sql
+CREATE OR REPLACE FUNCTION app_private.reference(target regclass)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  if not app_private.citus_enabled() then
+    return;
+  end if;
+  perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+  perform set_config('citus.enable_unsafe_triggers', 'on', true);
+  perform app_private.citus_unwrap_policies(target);
+  execute format('select create_reference_table(%L)', target);
+end;
+$function$;
+comment on function app_private.reference(regclass) is 'On Citus, makes a global table (one without tenant_id) a reference table, copied to every node; does nothing on plain PostgreSQL.';
+
+CREATE OR REPLACE FUNCTION app_private.remember_tenant_access()
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  access record;
+begin
+  -- Whatever app.tenant_access held before is not trusted: computed afresh here.
+  perform set_config('app.tenant_access', '', true);
+  select * into access from app_private.tenant_access();
+  perform set_config('app.tenant_access', jsonb_build_object(
+    'tenant', app_private.uuid_setting('app.current_tenant_id'),
+    'user', app_private.uuid_setting('app.current_user_id'),
+    'key', app_private.uuid_setting('app.current_api_key_id'),
+    'tenant_id', access.tenant_id,
+    'role', access.role)::text, true);
+end;
+$function$;
+comment on function app_private.remember_tenant_access() is 'On Citus, keeps the request''s tenant and role (app_private.tenant_access) in the transaction-local app.tenant_access, for the coordinator''s helpers after the request has written. Called by apply_request_settings before the role switch. SECURITY DEFINER to read memberships and keys, which the authenticator may not.';
+grant execute on function app_private.remember_tenant_access() to :DATABASE_AUTHENTICATOR;
+
+CREATE OR REPLACE FUNCTION app_private.tenant_access(OUT tenant_id uuid, OUT role app_public.membership_role)
+ RETURNS record
+ LANGUAGE plpgsql
  STABLE SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
-  select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids)
+declare
+  v_tenant uuid := app_private.uuid_setting('app.current_tenant_id');
+  v_user uuid := app_private.uuid_setting('app.current_user_id');
+  v_key uuid := app_private.uuid_setting('app.current_api_key_id');
+  v_shard regclass;
+  v_cached jsonb;
+begin
+  if v_tenant is null then
+    return;
+  end if;
+  if app_private.citus_enabled() then
+    v_shard := app_private.citus_local_shard(
+      case when v_key is not null then 'app_public.api_keys' else 'app_public.memberships' end, v_tenant);
+    if v_shard is null and not citus_is_coordinator() then
+      return; -- a worker without the tenant's shards holds none of its rows
+    end if;
+    if v_shard is not null then
+      if v_key is not null then
+        execute format(
+          'select k.tenant_id, k.role from %s k where k.id = $1 and k.tenant_id = $2 and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())',
+          v_shard) into tenant_id, role using v_key, v_tenant;
+      else
+        execute format('select m.tenant_id, m.role from %s m where m.tenant_id = $1 and m.user_id = $2', v_shard)
+          into tenant_id, role using v_tenant, v_user;
+      end if;
+      return;
+    end if;
+    -- The coordinator: the answer of apply_request_settings, if the settings are still those.
+    v_cached := nullif(current_setting('app.tenant_access', true), '')::jsonb;
+    if v_cached is not null
+       and v_cached ->> 'tenant' = v_tenant::text
+       and v_cached ->> 'user' is not distinct from v_user::text
+       and v_cached ->> 'key' is not distinct from v_key::text then
+      tenant_id := (v_cached ->> 'tenant_id')::uuid;
+      role := (v_cached ->> 'role')::app_public.membership_role;
+      return;
+    end if;
+  end if;
+  -- A key must still be usable, so a revocation counts at the next statement.
+  if v_key is not null then
+    select k.tenant_id, k.role into tenant_id, role
+    from app_public.api_keys k
+    where k.id = v_key and k.tenant_id = v_tenant
+      and k.revoked_at is null and (k.expires_at is null or k.expires_at > now());
+    return;
+  end if;
+  -- The tenant claim counts only if the user really is a member: a token naming
+  -- someone else's tenant selects nothing.
+  select m.tenant_id, m.role into tenant_id, role
+  from app_public.memberships m
+  where m.tenant_id = v_tenant and m.user_id = v_user;
+end;
+$function$;
+comment on function app_private.tenant_access() is 'The tenant the request acts in and its role there, from the settings: the API key''s (if usable) or the user''s membership; NULLs otherwise. On Citus a worker reads the co-located shard, and the coordinator answers from app.tenant_access, set by apply_request_settings (docs/citus.md). SECURITY DEFINER to read memberships and keys whatever the caller''s role.';
+
+CREATE OR REPLACE FUNCTION app_private.tenant_slugs(ids uuid[])
+ RETURNS TABLE(id uuid, slug text)
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  return query select t.id, t.slug from app_public.tenants t where t.id = any (tenant_slugs.ids);
+end;
 $function$;
 comment on function app_private.tenant_slugs(uuid[]) is 'The slug of each of these tenants (those that still exist): how the operators'' admin endpoint (/admin/tenants/top) names the tenants it lists.';
 grant execute on function app_private.tenant_slugs(uuid[]) to :DATABASE_AUTHENTICATOR;
@@ -169,7 +464,17 @@ declare
   v_key jsonb;
   v_user uuid := app_private.uuid_setting('app.current_user_id');
   v_api_key uuid := app_private.uuid_setting('app.current_api_key_id');
+  v_table name := tg_table_name;
+  v_shard record;
 begin
+  select * into v_shard from app_private.citus_table_of_shard(tg_table_name);
+  if found then
+    -- A reference table's row changes on every node: record it once, from the coordinator.
+    if v_shard.reference and not citus_is_coordinator() then
+      return null;
+    end if;
+    v_table := v_shard.table_name;
+  end if;
   select coalesce(jsonb_object_agg(c.key, case
            when c.key = any(tg_argv) then '{"hidden": true}'::jsonb
            when tg_op = 'INSERT' then jsonb_build_object('new', v_new -> c.key)
@@ -188,20 +493,20 @@ begin
   insert into app_public.audit_events (tenant_id, actor_kind, actor_user_id, actor_api_key_id, request_id, operation, table_name, row_key, changes)
   values (
     -- A tenant's own row is keyed by id; every other tenant table by tenant_id.
-    coalesce((v_row ->> 'tenant_id')::uuid, case when tg_table_name = 'tenants' then (v_row ->> 'id')::uuid end),
+    coalesce((v_row ->> 'tenant_id')::uuid, case when v_table = 'tenants' then (v_row ->> 'id')::uuid end),
     case when v_api_key is not null then 'api_key' when v_user is not null then 'user' else 'system' end,
     v_user,
     v_api_key,
     nullif(current_setting('app.request_id', true), ''),
     lower(tg_op),
-    tg_table_name,
+    v_table,
     v_key,
     v_changes
   );
   return null;
 end;
 $function$;
-comment on function app_private.tg__audit() is 'Trigger: records the row change in app_public.audit_events. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW; pass the names of columns to keep out of the trail as arguments.';
+comment on function app_private.tg__audit() is 'Trigger: records the row change in app_public.audit_events. Attach AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW; pass the names of columns to keep out of the trail as arguments. On Citus it names the table, not the shard, and records a reference table''s change once.';
 
 CREATE OR REPLACE FUNCTION app_private.tg__notify_changes()
  RETURNS trigger
@@ -211,6 +516,13 @@ AS $function$
 declare
   v_rows jsonb;
 begin
+  -- On a Citus shard: no listener is there, and a NOTIFY would stop a transaction over
+  -- several nodes from committing (docs/citus.md).
+  -- Inline, not app_private.citus_table_of_shard: this trigger runs as the request's
+  -- role, which may not use app_private. Shards are named <table>_<shard id>.
+  if tg_table_name ~ '_[0-9]+$' and exists (select 1 from pg_extension where extname = 'citus') then
+    return null;
+  end if;
   -- Only the transition tables of the statement's own operation exist.
   if tg_op = 'DELETE' then
     select coalesce(jsonb_agg(to_jsonb(r)), '[]') into v_rows from old_rows r;
@@ -237,7 +549,7 @@ begin
   return null;
 end;
 $function$;
-comment on function app_private.tg__notify_changes() is 'Trigger: announces the statement''s changed rows with pg_notify on the channel `tenantgraph:<tg_argv[0]>:<the row''s tg_argv[1] column>`, 50 keys (tenant_id, id, user_id) at most per notification, never row data. Attach AFTER INSERT, UPDATE and DELETE FOR EACH STATEMENT, with REFERENCING NEW TABLE AS new_rows (insert, update) and OLD TABLE AS old_rows (delete).';
+comment on function app_private.tg__notify_changes() is 'Trigger: announces the statement''s changed rows with pg_notify on the channel `tenantgraph:<tg_argv[0]>:<the row''s tg_argv[1] column>`, 50 keys (tenant_id, id, user_id) at most per notification, never row data. Attach AFTER INSERT, UPDATE and DELETE FOR EACH STATEMENT, with REFERENCING NEW TABLE AS new_rows (insert, update) and OLD TABLE AS old_rows (delete). Quiet on Citus shards (realtime on Citus is still to come).';
 
 CREATE OR REPLACE FUNCTION app_private.tg__set_updated_at()
  RETURNS trigger
@@ -265,6 +577,20 @@ end;
 $function$;
 comment on function app_private.tg_api_keys__revoke_when_creator_is_gone() is 'Trigger: a key whose creator''s account is deleted (created_by set to null) is revoked.';
 
+CREATE OR REPLACE FUNCTION app_private.tg_categories__clear_products()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  update app_public.products set category_id = null
+    where tenant_id = old.tenant_id and category_id = old.id;
+  return old;
+end;
+$function$;
+comment on function app_private.tg_categories__clear_products() is 'Trigger: a deleted category''s products keep existing without a category. SECURITY DEFINER because a foreign key''s own action ignores row level security too: whoever may delete the category clears the reference, even on products their role could not update.';
+
 CREATE OR REPLACE FUNCTION app_private.tg_memberships__api_keys_follow_their_creator()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -291,6 +617,8 @@ CREATE OR REPLACE FUNCTION app_private.tg_memberships__keep_an_owner()
  SECURITY DEFINER
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
+declare
+  v_tenant_exists boolean;
 begin
   if old.role <> 'owner' or (tg_op = 'UPDATE' and new.role = 'owner') then
     return coalesce(new, old);
@@ -301,8 +629,14 @@ begin
   -- One change to a tenant's owners at a time: two owners demoting each other at once
   -- would otherwise each see the other and leave none. A tenant already deleted (its
   -- memberships going with it) has nothing to lock and nothing to keep.
-  perform 1 from app_public.tenants where id = old.tenant_id for update;
-  if found and not exists (
+  if exists (select 1 from app_private.citus_table_of_shard(tg_table_name)) then
+    perform pg_advisory_xact_lock(hashtextextended('tenantgraph:owners:' || old.tenant_id::text, 0));
+    v_tenant_exists := exists (select 1 from app_public.tenants where id = old.tenant_id);
+  else
+    perform 1 from app_public.tenants where id = old.tenant_id for update;
+    v_tenant_exists := found;
+  end if;
+  if v_tenant_exists and not exists (
     select 1 from app_public.memberships
     where tenant_id = old.tenant_id and role = 'owner' and user_id <> old.user_id
   ) then
@@ -406,11 +740,19 @@ grant execute on function app_public.create_api_key(text,app_public.membership_r
 
 CREATE OR REPLACE FUNCTION app_public.create_product(name text, price numeric, category_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.products
- LANGUAGE sql
+ LANGUAGE plpgsql
 AS $function$
+declare
+  v_product app_public.products;
+begin
+  if app_public.current_tenant_id() is null then
+    raise exception 'new row violates row-level security policy for table "products"' using errcode = '42501';
+  end if;
   insert into app_public.products (name, price, category_id)
-  values (create_product.name, create_product.price, create_product.category_id)
-  returning *
+    values (create_product.name, create_product.price, create_product.category_id)
+    returning * into v_product;
+  return v_product;
+end;
 $function$;
 comment on function app_public.create_product(text,numeric,uuid) is '@resultFieldName product
 Creates a product in the current tenant. Needs the `member` role or higher; the category, if given, must be one of the tenant''s own.';
@@ -454,10 +796,12 @@ grant execute on function app_public.create_tenant(text,text) to :DATABASE_VISIT
 
 CREATE OR REPLACE FUNCTION app_public.current_memberships()
  RETURNS SETOF app_public.memberships
- LANGUAGE sql
+ LANGUAGE plpgsql
  STABLE
 AS $function$
-  select * from app_public.memberships where user_id = app_public.current_user_id()
+begin
+  return query select * from app_public.memberships where user_id = app_public.current_user_id();
+end;
 $function$;
 comment on function app_public.current_memberships() is 'The signed-in user''s memberships in every tenant: the tenants they can switch to.';
 grant execute on function app_public.current_memberships() to :DATABASE_VISITOR;
@@ -479,22 +823,7 @@ CREATE OR REPLACE FUNCTION app_public.current_tenant_id()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  if app_private.uuid_setting('app.current_api_key_id') is not null then
-    return (
-      select k.tenant_id from app_public.api_keys k
-      where k.id = app_private.uuid_setting('app.current_api_key_id')
-        and k.tenant_id = app_private.uuid_setting('app.current_tenant_id')
-        and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
-    );
-  end if;
-  -- The tenant claim counts only if the user really is a member: a token naming
-  -- someone else's tenant selects nothing.
-  return (
-    select m.tenant_id
-    from app_public.memberships m
-    where m.tenant_id = app_private.uuid_setting('app.current_tenant_id')
-      and m.user_id = app_private.uuid_setting('app.current_user_id')
-  );
+  return (select a.tenant_id from app_private.tenant_access() a);
 end;
 $function$;
 comment on function app_public.current_tenant_id() is '@behavior -queryField
@@ -508,20 +837,7 @@ CREATE OR REPLACE FUNCTION app_public.current_tenant_role()
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
-  if app_private.uuid_setting('app.current_api_key_id') is not null then
-    return (
-      select k.role from app_public.api_keys k
-      where k.id = app_private.uuid_setting('app.current_api_key_id')
-        and k.tenant_id = app_private.uuid_setting('app.current_tenant_id')
-        and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
-    );
-  end if;
-  return (
-    select m.role
-    from app_public.memberships m
-    where m.tenant_id = app_private.uuid_setting('app.current_tenant_id')
-      and m.user_id = app_private.uuid_setting('app.current_user_id')
-  );
+  return (select a.role from app_private.tenant_access() a);
 end;
 $function$;
 comment on function app_public.current_tenant_role() is '@behavior -queryField
@@ -698,6 +1014,74 @@ $function$;
 comment on function app_public.invite_member(public.citext,app_public.membership_role) is '@resultFieldName invitation
 Invites an email address into the current tenant with a role no higher than your own (owners and admins only). The invitee gets a mail with a secret link, valid for 7 days.';
 grant execute on function app_public.invite_member(public.citext,app_public.membership_role) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.is_fellow_member(user_id uuid)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_tenant uuid := app_public.current_tenant_id();
+  v_shard regclass;
+  v_found boolean;
+begin
+  if v_tenant is null or user_id is null then
+    return false;
+  end if;
+  if app_private.citus_enabled() then
+    v_shard := app_private.citus_local_shard('app_public.memberships', v_tenant);
+    if v_shard is not null then
+      execute format('select exists (select 1 from %s m where m.tenant_id = $1 and m.user_id = $2)', v_shard)
+        into v_found using v_tenant, user_id;
+      return v_found;
+    elsif not citus_is_coordinator() then
+      return false;
+    end if;
+  end if;
+  return exists (
+    select 1 from app_public.memberships m
+    where m.tenant_id = v_tenant and m.user_id = is_fellow_member.user_id
+  );
+end;
+$function$;
+comment on function app_public.is_fellow_member(uuid) is '@behavior -queryField
+Whether the user is a member of the tenant the request acts in: the users policy on Citus, where policies may not hold sub-selects. SECURITY DEFINER to read memberships whatever the caller''s role.';
+grant execute on function app_public.is_fellow_member(uuid) to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.is_member_of(tenant_id uuid)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE SECURITY DEFINER
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+declare
+  v_user uuid := app_private.uuid_setting('app.current_user_id');
+  v_shard regclass;
+  v_found boolean;
+begin
+  if tenant_id is null or v_user is null then
+    return false;
+  end if;
+  if app_private.citus_enabled() then
+    v_shard := app_private.citus_local_shard('app_public.memberships', tenant_id);
+    if v_shard is not null then
+      execute format('select exists (select 1 from %s m where m.tenant_id = $1 and m.user_id = $2)', v_shard)
+        into v_found using tenant_id, v_user;
+      return v_found;
+    elsif not citus_is_coordinator() then
+      return false; -- not this worker's tenant: the coordinator answers for it
+    end if;
+  end if;
+  return exists (
+    select 1 from app_public.memberships m
+    where m.tenant_id = is_member_of.tenant_id and m.user_id = v_user
+  );
+end;
+$function$;
+comment on function app_public.is_member_of(uuid) is '@behavior -queryField
+Whether the signed-in user is a member of the tenant: the tenants policy on Citus, where policies may not hold sub-selects. SECURITY DEFINER to read memberships whatever the caller''s role.';
+grant execute on function app_public.is_member_of(uuid) to :DATABASE_VISITOR;
 
 CREATE OR REPLACE FUNCTION app_public.request_tenant_export()
  RETURNS app_public.tenant_exports
@@ -975,6 +1359,7 @@ alter table app_public.categories add constraint categories_tenant_id_name_key U
 alter table app_public.categories add constraint categories_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)));
 alter table app_public.categories add constraint categories_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 CREATE INDEX categories_tenant_id_created_at_idx ON app_public.categories USING btree (tenant_id, created_at);
+CREATE TRIGGER _100_clear_products BEFORE DELETE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg_categories__clear_products();
 CREATE TRIGGER _900_audit AFTER INSERT OR DELETE OR UPDATE ON app_public.categories FOR EACH ROW EXECUTE FUNCTION app_private.tg__audit();
 CREATE TRIGGER _950_notify_delete AFTER DELETE ON app_public.categories REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
 CREATE TRIGGER _950_notify_insert AFTER INSERT ON app_public.categories REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION app_private.tg__notify_changes('tenant', 'tenant_id');
@@ -1085,7 +1470,7 @@ create table app_public.products (
 alter table app_public.products add constraint products_pkey PRIMARY KEY (tenant_id, id);
 alter table app_public.products add constraint products_name_check CHECK (((length(name) >= 1) AND (length(name) <= 200)));
 alter table app_public.products add constraint products_price_check CHECK (((price >= (0)::numeric) AND (price <> 'NaN'::numeric)));
-alter table app_public.products add constraint products_tenant_id_category_id_fkey FOREIGN KEY (tenant_id, category_id) REFERENCES app_public.categories(tenant_id, id) ON DELETE SET NULL (category_id);
+alter table app_public.products add constraint products_tenant_id_category_id_fkey FOREIGN KEY (tenant_id, category_id) REFERENCES app_public.categories(tenant_id, id);
 alter table app_public.products add constraint products_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES app_public.tenants(id) ON DELETE CASCADE;
 CREATE INDEX products_tenant_id_category_id_idx ON app_public.products USING btree (tenant_id, category_id);
 CREATE INDEX products_tenant_id_created_at_idx ON app_public.products USING btree (tenant_id, created_at);

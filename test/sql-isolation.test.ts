@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { asAnonymous, asUser, pgError, type Identity } from './support/db.ts';
+import { asAnonymous, asOwner, asUser, pgError, type Identity } from './support/db.ts';
 import { createTenant, snapshot, type TenantFixture } from './support/fixtures.ts';
 
 let a: TenantFixture;
@@ -193,5 +193,87 @@ describe('the identity helpers', () => {
           .rows[0],
     );
     expect(row).toEqual({ t: a.id, r: 'admin' });
+  });
+});
+
+// Since migration 000023 a trigger, not `on delete set null (category_id)` (which Citus
+// cannot run), clears a deleted category from its products.
+describe('deleting a category', () => {
+  test("an admin's delete keeps the tenant's products, without the category, and touches no other tenant", async () => {
+    const c = await createTenant('categories');
+    const categoryOf = () =>
+      asOwner(async (db) =>
+        (
+          await db.query<{ category_id: string | null }>(
+            'select category_id from app_public.products where tenant_id = $1 order by name',
+            [c.id],
+          )
+        ).rows.map((row) => row.category_id),
+      );
+    expect(await categoryOf()).toEqual([null, c.categoryId]);
+    const asMember = await asUser(
+      { userId: c.users.member, tenantId: c.id },
+      async (db) =>
+        (await db.query('delete from app_public.categories where id = $1', [c.categoryId])).rowCount,
+      { commit: true },
+    );
+    expect(asMember).toBe(0);
+    expect(await categoryOf()).toEqual([null, c.categoryId]);
+    const asAdmin = await asUser(
+      { userId: c.users.admin, tenantId: c.id },
+      async (db) =>
+        (await db.query('delete from app_public.categories where id = $1', [c.categoryId])).rowCount,
+      { commit: true },
+    );
+    expect(asAdmin).toBe(1);
+    expect(await categoryOf()).toEqual([null, null]);
+    expect(await snapshot(a.id)).toEqual(before);
+  });
+});
+
+// On a Citus cluster (TEST_CITUS_URL): the attack across workers, not only across shards.
+describe.runIf(process.env.TEST_CITUS_URL)('on Citus, with the tenants on different workers', () => {
+  const workerOf = (tenantId: string) =>
+    asOwner(async (db) => {
+      const { rows } = await db.query<{ port: number }>(
+        `select nodeport as port from pg_dist_shard_placement
+         where shardid = get_shard_id_for_distribution_column('app_public.products', $1::uuid)`,
+        [tenantId],
+      );
+      return rows[0]!.port;
+    });
+
+  test("a tenant on another worker than A's reads and changes none of A's rows", async () => {
+    const aWorker = await workerOf(a.id);
+    let far: TenantFixture | undefined;
+    // Two workers, shards spread evenly: another tenant lands elsewhere within a few tries.
+    for (let attempt = 0; attempt < 20 && !far; attempt += 1) {
+      const candidate = await createTenant('far');
+      if ((await workerOf(candidate.id)) !== aWorker) far = candidate;
+    }
+    expect(far, 'a tenant on the other worker').toBeDefined();
+    const owner = { userId: far!.users.owner, tenantId: far!.id };
+    await asUser(
+      owner,
+      async (db) => {
+        expect(await count(db, 'select count(*)::int as n from app_public.products')).toBe(2);
+        expect(
+          await count(db, 'select count(*)::int as n from app_public.products where tenant_id = $1', [a.id]),
+        ).toBe(0);
+        expect(
+          (await db.query('update app_public.products set name = $2 where tenant_id = $1', [a.id, 'pwned']))
+            .rowCount,
+        ).toBe(0);
+        expect(
+          (await db.query('delete from app_public.memberships where tenant_id = $1', [a.id])).rowCount,
+        ).toBe(0);
+      },
+      { commit: true },
+    );
+    const claimingA = { userId: far!.users.owner, tenantId: a.id };
+    await asUser(claimingA, async (db) => {
+      expect(await count(db, 'select count(*)::int as n from app_public.products')).toBe(0);
+    });
+    expect(await snapshot(a.id)).toEqual(before);
   });
 });

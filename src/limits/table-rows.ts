@@ -61,8 +61,10 @@ export function createTableRowCounts(now = () => Date.now()): TableRowCounts {
     };
     const settings = { ...pgSettings, statement_timeout: String(COUNT_TIMEOUT_MS) };
     return withPgClient(settings, async (client) => {
+      // `select 1`, not an empty select list: Citus 13.2 plans `select from` on a
+      // distributed table into an error ("a column definition list is required").
       const { rows } = await client.query<{ rows: number }>({
-        text: `select count(*)::int as rows from (select from ${qualified(table)} limit ${MAX_COUNTED}) counted`,
+        text: `select count(*)::int as rows from (select 1 from ${qualified(table)} limit ${MAX_COUNTED}) counted`,
       });
       return rows[0]!.rows;
     }).catch((error: { code?: string }) => {

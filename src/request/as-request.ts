@@ -1,11 +1,13 @@
 // One transaction as a request's identity, with its settings applied the way PostGraphile
-// applies them: transaction-local, in one set_config statement. GraphQL requests open
+// applies them: transaction-local, in one statement. app_private.apply_request_settings
+// uses set_config on plain PostgreSQL and SET LOCAL on Citus, where only SET LOCAL
+// reaches the workers (docs/citus.md). GraphQL requests open
 // theirs through request-adaptor.ts; the export download and the subscriber's look-ups
 // use asRequest.
 import type pg from 'pg';
 import { heldMs, type ConnectionShares, type OperationWork } from './work.ts';
 
-const SET_CONFIG = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
+const SET_CONFIG = 'select app_private.apply_request_settings($1::json)';
 
 /** Applies request settings (role, claims) to the client's open transaction. */
 export async function applyRequestSettings(

@@ -1,7 +1,7 @@
 // PostGraphile's node-postgres adaptor, one round trip shorter per request.
 //
 // @dataplan/pg opens each request's transaction in two round trips: `begin`, wait, then
-// the settings (role, claims, statement_timeout) in one set_config statement, wait, and
+// the settings (role, claims, statement_timeout) in one statement, wait, and
 // only then the request's own SQL. Here the two go out together, pipelined on a pool in
 // node-postgres's pipeline mode (`pipeline: true`), and the request's SQL follows once
 // both have succeeded: nothing runs before the settings are in place. The rest, the

@@ -4,12 +4,22 @@
 // ephemeral embedded PostgreSQL starts in a temporary folder on a free port. Either
 // way the database is new, migrated from scratch with graphile-migrate, and dropped
 // at the end, so runs never see each other's data.
+//
+// TEST_CITUS_URL (a superuser URL of a database on a Citus coordinator that knows its
+// workers, such as citus.sh's postgres://postgres@127.0.0.1:55701/tenantgraph) runs the
+// tests on that cluster instead: the database is created on every node with the
+// extension (src/database/citus-nodes.ts), and the migrations distribute it.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { readEnv } from '../../src/config.ts';
 import { dropDatabase } from '../../src/database/bootstrap.ts';
+import {
+  createCitusDatabase,
+  dropCitusDatabase,
+  letRequestRolesReachWorkers,
+} from '../../src/database/citus-nodes.ts';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.ts';
 import { databaseOn, newLogins, newPassword } from '../../src/database/location.ts';
 import { prepareDatabase } from '../../src/database/migrations.ts';
@@ -50,13 +60,17 @@ async function startThrowawayCluster() {
 
 export default async function setup(project: TestProject) {
   const env = readEnv({ ...process.env, DATABASE_URL: undefined });
-  const server = process.env.TEST_DATABASE_URL
-    ? { rootUrl: process.env.TEST_DATABASE_URL, embedded: false }
+  const citusUrl = process.env.TEST_CITUS_URL;
+  const serverUrl = citusUrl ?? process.env.TEST_DATABASE_URL;
+  const server = serverUrl
+    ? { rootUrl: serverUrl, embedded: false }
     : { ...(await startThrowawayCluster()), embedded: true };
 
   const name = `tenantgraph_test_${Date.now().toString(36)}_${process.pid}`;
   const location = databaseOn(server, name, newLogins('tenantgraph_test'), env);
+  if (citusUrl) await createCitusDatabase(citusUrl, name, location.roles);
   await prepareDatabase(location);
+  if (citusUrl) await letRequestRolesReachWorkers(citusUrl, name, location.roles);
 
   project.provide('database', {
     ownerUrl: location.ownerUrl,
@@ -67,7 +81,7 @@ export default async function setup(project: TestProject) {
   });
 
   return async () => {
-    await dropDatabase(server.rootUrl, name);
+    await (citusUrl ? dropCitusDatabase(citusUrl, name) : dropDatabase(server.rootUrl, name));
     await location.stop();
   };
 }

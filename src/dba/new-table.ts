@@ -5,6 +5,12 @@
 // grants, the updated_at trigger, indexes, comments and smart tags. Idempotent (drops
 // first), so graphile-migrate watch can re-run it; a table it writes passes the guard.
 //
+// The same SQL runs on one PostgreSQL and on Citus (docs/citus.md): the table is passed to
+// app_private.distribute after its policies (on Citus it rewrites their helper wrappers,
+// which Citus refuses), foreign keys to other tenant tables are added after that, and
+// an optional reference is cleared by a trigger, not `on delete set null (column)`, whose
+// column list Citus ignores (it would clear tenant_id too).
+//
 // Columns: `name:type` (not null), `name:type?` (nullable), `name:type!` (unique within
 // the tenant), `name:@table` (a reference to another tenant table's row, by id, within
 // the tenant; `?` makes it optional: deleting the row then clears the reference).
@@ -119,8 +125,36 @@ export function newTableSql(options: NewTableOptions): string {
       `@fieldName ${camel(words(column.name))}`,
       `The ${words(one)}'s ${words(column.name)}, always one of the same tenant's.`,
     );
-  const onDelete = (column: (typeof columns)[number]) =>
-    column.nullable ? ` on delete set null (${column.name})` : '';
+  const clearer = (column: (typeof columns)[number]) => ({
+    fn: `app_private.tg_${name}__clear_${column.name}`,
+    trigger: `_100_clear_${name}_${column.name}`,
+  });
+  // Deleting the referenced row clears the reference (as categories clear products, 000023).
+  const clearOnDelete = (column: (typeof columns)[number]) => {
+    const { fn, trigger } = clearer(column);
+    return [
+      `create or replace function ${fn}()`,
+      `  returns trigger`,
+      `  language plpgsql`,
+      `  security definer`,
+      `  set search_path = pg_catalog, pg_temp`,
+      `as $$`,
+      `begin`,
+      `  update ${table} set ${column.name} = null`,
+      `    where tenant_id = old.tenant_id and ${column.name} = old.id;`,
+      `  return old;`,
+      `end;`,
+      `$$;`,
+      commentOn(
+        `function ${fn}()`,
+        `Trigger: a deleted row of ${column.references} leaves the ${name.replace(/_/g, ' ')} that referenced it without one. SECURITY DEFINER because a foreign key's own action ignores row level security too.`,
+      ),
+      `revoke all on function ${fn}() from public;`,
+      `drop trigger if exists ${trigger} on ${column.references};`,
+      `create trigger ${trigger} before delete on ${column.references}`,
+      `  for each row execute function ${fn}();`,
+    ];
+  };
   const writes = writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : '';
   const selectPolicy = roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`;
 
@@ -132,14 +166,8 @@ export function newTableSql(options: NewTableOptions): string {
     `  updated_at timestamptz not null default now()`,
     `  primary key (tenant_id, id)`,
     ...columns.filter((column) => column.unique).map((column) => `  unique (tenant_id, ${column.name})`),
-    // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
-    ...columns
-      .filter((column) => column.references)
-      .map(
-        (column) =>
-          `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id)${onDelete(column)}`,
-      ),
   ];
+  const references = columns.filter((column) => column.references);
 
   const sql: string[] = [
     `--------------------------------------------------------------------------------`,
@@ -158,7 +186,6 @@ export function newTableSql(options: NewTableOptions): string {
     commentOn(`column ${table}.created_at`, `When the ${words(one)} was created.`),
     commentOn(`column ${table}.updated_at`, `When the ${words(one)} was last changed.`),
     ...columns.filter((column) => column.unique).map(uniqueComment),
-    ...columns.filter((column) => column.references).map(referenceComment),
     '',
     `-- Every query is filtered by tenant (by the policies): indexes lead with tenant_id.`,
     `create index ${name}_tenant_id_created_at_idx on ${table} (tenant_id, created_at);`,
@@ -174,6 +201,7 @@ export function newTableSql(options: NewTableOptions): string {
     `-- Every change goes into the tenant's audit trail (name secret columns as arguments).`,
     `create trigger _900_audit after insert or update or delete on ${table}`,
     `  for each row execute function app_private.tg__audit();`,
+    ...references.filter((column) => column.nullable).flatMap(clearOnDelete),
     '',
     `alter table ${table} enable row level security;`,
     `alter table ${table} force row level security;`,
@@ -187,6 +215,17 @@ export function newTableSql(options: NewTableOptions): string {
     `  with check (tenant_id = ${current});`,
     `create policy delete_by_${roles.delete} on ${table} for delete`,
     `  using (tenant_id = ${current}${roleCheck(roles.delete)});`,
+    '',
+    `-- On Citus: distributed by tenant_id, beside its tenant's other rows (on both engines,`,
+    `-- recorded for the schema guard). After the policies, whose (select helper()) wrappers`,
+    `-- distribute() rewrites for Citus; before foreign keys to other tenant tables.`,
+    `select app_private.distribute(${literal(table)});`,
+    // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
+    ...references.flatMap((column) => [
+      `alter table ${table} add constraint ${name}_tenant_id_${column.name}_fkey`,
+      `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id);`,
+      referenceComment(column),
+    ]),
     '',
     `-- Columns are listed for writes: nobody writes tenant_id, id or the timestamps.`,
     `grant select${writes}, delete on ${table} to ${visitor};`,

@@ -117,7 +117,9 @@ begin
     select distinct c.oid::regclass
     from pg_class c
     join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-    where c.relnamespace = 'app_public'::regnamespace
+    where (c.relnamespace = 'app_public'::regnamespace
+           or exists (select 1 from app_private.citus_tables t
+                      where t.kind = 'distributed' and t.relation = c.oid::regclass::text))
       and a.attacl is not null
       and has_column_privilege('app_user', c.oid, a.attnum, 'INSERT')
       and exists (select 1 from pg_dist_partition p where p.logicalrelid = c.oid)
@@ -131,7 +133,7 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly); does nothing on plain PostgreSQL. Run again after shards are split, moved or added.';
+comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly): those of app_public and every table in app_private.citus_tables. Does nothing on plain PostgreSQL. Run again after shards are split, moved or added, and after a new distributed table''s grants (db:new-table writes the call).';
 
 CREATE OR REPLACE FUNCTION app_private.citus_local_shard(target regclass, tenant_id uuid)
  RETURNS regclass

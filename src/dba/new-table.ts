@@ -5,9 +5,10 @@
 // grants, the updated_at trigger, indexes, comments and smart tags. Idempotent (drops
 // first), so graphile-migrate watch can re-run it; a table it writes passes the guard.
 //
-// The same SQL runs on one PostgreSQL and on Citus (docs/citus.md): the table is passed to
-// app_private.distribute after its policies (on Citus it rewrites their helper wrappers,
-// which Citus refuses), foreign keys to other tenant tables are added after that, and
+// The same SQL runs on one PostgreSQL and on Citus (docs/citus.md): the table is created
+// without foreign keys and passed to app_private.distribute after its policies (on Citus it
+// rewrites their helper wrappers, which Citus refuses); every foreign key, to tenants too,
+// is added after that (a key to a reference table makes Citus manage the table at once), and
 // an optional reference is cleared by a trigger, not `on delete set null (column)`, whose
 // column list Citus ignores (it would clear tenant_id too).
 //
@@ -131,7 +132,7 @@ export function newTableSql(options: NewTableOptions): string {
   });
   // Deleting the referenced row clears the reference (as categories clear products, 000023).
   const clearOnDelete = (column: (typeof columns)[number]) => {
-    const { fn, trigger } = clearer(column);
+    const { fn } = clearer(column);
     return [
       `create or replace function ${fn}()`,
       `  returns trigger`,
@@ -150,16 +151,21 @@ export function newTableSql(options: NewTableOptions): string {
         `Trigger: a deleted row of ${column.references} leaves the ${name.replace(/_/g, ' ')} that referenced it without one. SECURITY DEFINER because a foreign key's own action ignores row level security too.`,
       ),
       `revoke all on function ${fn}() from public;`,
-      `drop trigger if exists ${trigger} on ${column.references};`,
-      `create trigger ${trigger} before delete on ${column.references}`,
-      `  for each row execute function ${fn}();`,
+    ];
+  };
+  const clearTrigger = (column: (typeof columns)[number]) => {
+    const { fn, trigger } = clearer(column);
+    return [
+      `  drop trigger if exists ${trigger} on ${column.references};`,
+      `  create trigger ${trigger} before delete on ${column.references}`,
+      `    for each row execute function ${fn}();`,
     ];
   };
   const writes = writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : '';
   const selectPolicy = roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`;
 
   const definitions = [
-    `  tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade`,
+    `  tenant_id uuid not null default app_public.current_tenant_id()`,
     `  id uuid not null default gen_random_uuid()`,
     ...columns.map((column) => `  ${column.name} ${column.type}${column.nullable ? '' : ' not null'}`),
     `  created_at timestamptz not null default now()`,
@@ -201,7 +207,6 @@ export function newTableSql(options: NewTableOptions): string {
     `-- Every change goes into the tenant's audit trail (name secret columns as arguments).`,
     `create trigger _900_audit after insert or update or delete on ${table}`,
     `  for each row execute function app_private.tg__audit();`,
-    ...references.filter((column) => column.nullable).flatMap(clearOnDelete),
     '',
     `alter table ${table} enable row level security;`,
     `alter table ${table} force row level security;`,
@@ -218,17 +223,32 @@ export function newTableSql(options: NewTableOptions): string {
     '',
     `-- On Citus: distributed by tenant_id, beside its tenant's other rows (on both engines,`,
     `-- recorded for the schema guard). After the policies, whose (select helper()) wrappers`,
-    `-- distribute() rewrites for Citus; before foreign keys to other tenant tables.`,
+    `-- distribute() rewrites for Citus; before every foreign key, even the one to tenants`,
+    `-- (a table with a key to a reference table would become a Citus local table first).`,
     `select app_private.distribute(${literal(table)});`,
+    ...references.filter((column) => column.nullable).flatMap(clearOnDelete),
+    `-- In a DO block: on Citus, DDL on a distributed table reaches the nodes as its own`,
+    `-- statement's text, which must be one command (graphile-migrate sends a file as one).`,
+    `do $$`,
+    `begin`,
+    `  alter table ${table} add constraint ${name}_tenant_id_fkey`,
+    `    foreign key (tenant_id) references app_public.tenants on delete cascade;`,
     // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
     ...references.flatMap((column) => [
-      `alter table ${table} add constraint ${name}_tenant_id_${column.name}_fkey`,
-      `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id);`,
-      referenceComment(column),
+      `  alter table ${table} add constraint ${name}_tenant_id_${column.name}_fkey`,
+      `    foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id);`,
     ]),
+    ...references.filter((column) => column.nullable).flatMap(clearTrigger),
+    `end;`,
+    `$$;`,
+    ...references.map(referenceComment),
     '',
     `-- Columns are listed for writes: nobody writes tenant_id, id or the timestamps.`,
     `grant select${writes}, delete on ${table} to ${visitor};`,
+    // run_command_on_shards works over connections of its own: the shards must be committed.
+    `-- On Citus, once this is committed and applied, the request role needs INSERT on the`,
+    `-- shards (the coordinator sends the defaulted columns too): run, outside the migration,`,
+    `--   select app_private.citus_grant_shard_inserts();`,
   ];
   return `${sql.join('\n')}\n`;
 }

@@ -254,7 +254,7 @@ describe('schema guard', () => {
     expect(verdict.problems[0]!.message).toMatch(/execute function app_private.tg__audit\(\)/);
   });
 
-  test('what Citus refuses is named on plain PostgreSQL: a table never distributed, a sub-select in a policy, a key without tenant_id', async () => {
+  test('what Citus refuses is named on plain PostgreSQL: a table never distributed, a sub-select in a policy, a key without tenant_id, set null of some columns', async () => {
     const verdict = await guardProbe(`
       ${goodTable('undistributed')}
       delete from app_private.citus_tables where relation = 'guard_probe.undistributed';
@@ -265,8 +265,13 @@ describe('schema guard', () => {
       ${goodTable('booked')}
       alter table guard_probe.booked add column slot int4range not null default '[1,2)';
       alter table guard_probe.booked add constraint booked_no_overlap exclude using gist (slot with &&);
+      alter table guard_probe.booked add column tidy_id uuid;
+      alter table guard_probe.booked add constraint booked_tidy foreign key (tenant_id, tidy_id)
+        references guard_probe.undistributed (tenant_id, id) on delete set null (tidy_id);
+      create index on guard_probe.booked (tenant_id, tidy_id);
     `);
     expect(keys(verdict.problems).sort()).toEqual([
+      'citus_foreign_key_set_columns table guard_probe.booked',
       'citus_not_distributed table guard_probe.undistributed',
       'citus_policy_sub_select policy select_if_member on guard_probe.members_only',
       'tenant_key_without_tenant_id table guard_probe.booked',
@@ -279,6 +284,11 @@ describe('schema guard', () => {
     );
     expect(messages).toContainEqual(expect.stringMatching(/\( ?SELECT 1\s+FROM app_public\.memberships m/));
     expect(messages).toContainEqual(expect.stringMatching(/exclusion constraint booked_no_overlap/));
+    expect(messages).toContainEqual(
+      expect.stringMatching(
+        /booked_tidy sets only \(tidy_id\) on delete.*trigger on guard_probe\.undistributed/,
+      ),
+    );
     // The wrapper distribute() rewrites, ( SELECT helper() AS helper), is no finding: goodTable has it.
     expect((await guardProbe(goodTable('wrapped'))).problems).toEqual([]);
   });

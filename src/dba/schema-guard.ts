@@ -65,6 +65,10 @@ export const RULES = {
     title: 'A tenant table is never passed to app_private.distribute',
   },
   citus_policy_sub_select: { level: 'warn', title: 'A policy of a tenant table holds a sub-select' },
+  citus_foreign_key_set_columns: {
+    level: 'warn',
+    title: 'A foreign key of a tenant table sets only some columns on delete',
+  },
   request_role_bypasses_rls: {
     level: 'error',
     title: 'A request role is a superuser or bypasses row level security',
@@ -306,6 +310,19 @@ const sqlRules: Array<{ rule: RuleName; sql: string }> = [
           where con.contype = 'f'
             and not exists (select 1 from unnest(con.conkey, con.confkey) as pair(local, remote)
                             where pair.local = source.tenant_attnum and pair.remote = target.tenant_attnum)`,
+  },
+  {
+    // PostgreSQL 15's `on delete set null (column)`: Citus ignores the list and would clear
+    // tenant_id too (docs/citus.md); a trigger clears the reference instead.
+    rule: 'citus_foreign_key_set_columns',
+    sql: `with ${TENANT_TABLES}
+          select 'table ' || con.conrelid::regclass as object,
+                 'foreign key ' || con.conname || ' sets only (' ||
+                 (select string_agg(a.attname, ', ' order by k.n) from unnest(con.confdelsetcols) with ordinality k(attnum, n)
+                  join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum) ||
+                 ') on delete, which Citus ignores: clear the reference with a trigger on ' || con.confrelid::regclass as detail
+          from pg_constraint con join tenant_tables t on t.oid = con.conrelid
+          where con.contype = 'f' and cardinality(con.confdelsetcols) > 0`,
   },
   {
     rule: 'foreign_key_without_index',

@@ -117,7 +117,9 @@ begin
     select distinct c.oid::regclass
     from pg_class c
     join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-    where c.relnamespace = 'app_public'::regnamespace
+    where (c.relnamespace = 'app_public'::regnamespace
+           or exists (select 1 from app_private.citus_tables t
+                      where t.kind = 'distributed' and t.relation = c.oid::regclass::text))
       and a.attacl is not null
       and has_column_privilege('app_user', c.oid, a.attnum, 'INSERT')
       and exists (select 1 from pg_dist_partition p where p.logicalrelid = c.oid)
@@ -131,7 +133,7 @@ begin
   end loop;
 end;
 $function$;
-comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly); does nothing on plain PostgreSQL. Run again after shards are split, moved or added.';
+comment on function app_private.citus_grant_shard_inserts() is 'On Citus, grants the request role INSERT on the shards of the tables it may insert into by column grants (the coordinator sends defaulted columns explicitly): those of app_public and every table in app_private.citus_tables. Does nothing on plain PostgreSQL. Run again after shards are split, moved or added, and after a new distributed table''s grants (db:new-table writes the call).';
 
 CREATE OR REPLACE FUNCTION app_private.citus_local_shard(target regclass, tenant_id uuid)
  RETURNS regclass
@@ -145,6 +147,18 @@ begin
 end;
 $function$;
 comment on function app_private.citus_local_shard(regclass,uuid) is 'On Citus, the shard of a distributed table that holds this tenant''s rows, if it is on this node; NULL when it is elsewhere. Only called when the citus extension is installed.';
+
+CREATE OR REPLACE FUNCTION app_private.citus_record(target regclass, kind text)
+ RETURNS void
+ LANGUAGE plpgsql
+ SET search_path TO 'pg_catalog', 'pg_temp'
+AS $function$
+begin
+  insert into app_private.citus_tables (relation, kind) values (target::text, kind)
+    on conflict (relation) do update set kind = excluded.kind, recorded_at = now();
+end;
+$function$;
+comment on function app_private.citus_record(regclass,text) is 'Records in app_private.citus_tables that a table is distributed or a reference table. Used by app_private.distribute and app_private.reference only.';
 
 CREATE OR REPLACE FUNCTION app_private.citus_table_of_shard(shard name)
  RETURNS TABLE(table_name name, reference boolean)
@@ -203,6 +217,7 @@ CREATE OR REPLACE FUNCTION app_private.distribute(target regclass)
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
+  perform app_private.citus_record(target, 'distributed');
   if not app_private.citus_enabled() then
     return;
   end if;
@@ -219,7 +234,7 @@ begin
     case when target = 'app_public.memberships'::regclass then 'default' else 'app_public.memberships' end);
 end;
 $function$;
-comment on function app_private.distribute(regclass) is 'On Citus, distributes a tenant table by tenant_id, co-located with app_public.memberships; does nothing on plain PostgreSQL. Call it for every new tenant table, after its CREATE TABLE and before foreign keys to other tenant tables.';
+comment on function app_private.distribute(regclass) is 'On Citus, distributes a tenant table by tenant_id, co-located with app_public.memberships; on both engines, records it in app_private.citus_tables for the schema guard. Call it for every new tenant table, after its CREATE TABLE and before foreign keys to other tenant tables.';
 
 CREATE OR REPLACE FUNCTION app_private.invitation_by_secret(secret text)
  RETURNS app_public.invitations
@@ -342,6 +357,7 @@ CREATE OR REPLACE FUNCTION app_private.reference(target regclass)
  SET search_path TO 'pg_catalog', 'pg_temp'
 AS $function$
 begin
+  perform app_private.citus_record(target, 'reference');
   if not app_private.citus_enabled() then
     return;
   end if;
@@ -351,7 +367,7 @@ begin
   execute format('select create_reference_table(%L)', target);
 end;
 $function$;
-comment on function app_private.reference(regclass) is 'On Citus, makes a global table (one without tenant_id) a reference table, copied to every node; does nothing on plain PostgreSQL.';
+comment on function app_private.reference(regclass) is 'On Citus, makes a global table (one without tenant_id) a reference table, copied to every node; on both engines, records it in app_private.citus_tables. Does nothing else on plain PostgreSQL.';
 
 CREATE OR REPLACE FUNCTION app_private.remember_tenant_access()
  RETURNS void
@@ -1230,6 +1246,23 @@ create policy none_for_requests on app_private.api_key_secrets for all
   using (false);
 comment on table app_private.api_key_secrets is '@tenantExport omit
 SHA-256 of each API key. A key is 244 random bits, so a fast hash is enough. (Credentials never travel in an export: create new keys after an import.)';
+
+create table app_private.citus_tables (
+  relation text not null,
+  kind text not null,
+  recorded_at timestamp with time zone default now() not null
+);
+alter table app_private.citus_tables add constraint citus_tables_pkey PRIMARY KEY (relation);
+alter table app_private.citus_tables add constraint citus_tables_kind_check CHECK ((kind = ANY (ARRAY['distributed'::text, 'reference'::text])));
+alter table app_private.citus_tables enable row level security;
+alter table app_private.citus_tables force row level security;
+create policy none_for_requests on app_private.citus_tables for all
+  using (false);
+comment on table app_private.citus_tables is 'Every table the migrations passed to app_private.distribute or app_private.reference, schema-qualified, on plain PostgreSQL too: the schema guard''s list of tables that Citus will distribute (citus_not_distributed). Not a tenant table; requests never read it.';
+comment on column app_private.citus_tables.relation is 'The table, schema-qualified as regclass prints it with search_path pg_catalog.';
+comment on column app_private.citus_tables.kind is 'distributed (by tenant_id, co-located with memberships) or reference (a copy on every node).';
+comment on column app_private.citus_tables.recorded_at is 'When a migration last passed the table to distribute() or reference().';
+comment on policy none_for_requests on app_private.citus_tables is 'Requests never read or write the list; migrations run as the owner.';
 
 create table app_private.invitation_secrets (
   tenant_id uuid not null,

@@ -12,7 +12,7 @@ import {
   type Finding,
   type Waiver,
 } from '../src/dba/schema-guard.ts';
-import { tiesToCurrentTenant, unwrappedHelperCalls } from '../src/dba/policy-expressions.ts';
+import { citusSubSelects, tiesToCurrentTenant, unwrappedHelperCalls } from '../src/dba/policy-expressions.ts';
 import { onDatabase } from '../src/database/location.ts';
 import { databaseNameOf } from '../src/database/migrations.ts';
 import { asOwner, asUser, withAuthenticator } from './support/db.ts';
@@ -55,6 +55,7 @@ const goodTable = (name: string, { policies = true, grants = true } = {}) => `
     name text not null,
     primary key (tenant_id, id)
   );
+  select app_private.distribute('guard_probe.${name}');
   create trigger _900_audit after insert or update or delete on guard_probe.${name} for each row execute function app_private.tg__audit();
   alter table guard_probe.${name} enable row level security;
   alter table guard_probe.${name} force row level security;
@@ -121,6 +122,8 @@ describe('schema guard', () => {
           object: `policy select_all on ${schema}.notes`,
           remediation: 'docs/guard.md#policy_ignores_tenant',
         }),
+        // Nor was it passed to app_private.distribute (that is a warning, after the errors).
+        expect.objectContaining({ rule: 'citus_not_distributed', object: `table ${schema}.notes` }),
       ]);
     } finally {
       await asOwner((db) => db.query(`drop schema ${schema} cascade`));
@@ -142,6 +145,7 @@ describe('schema guard', () => {
       create policy select_none on guard_probe.careless for select using (false);
     `);
     expect(keys(verdict.problems).sort()).toEqual([
+      'citus_policy_sub_select policy all_in_my_tenants on guard_probe.careless',
       'helper_not_wrapped policy select_unwrapped on guard_probe.careless',
       'policy_ignores_tenant policy all_in_my_tenants on guard_probe.careless',
       'policy_ignores_tenant policy delete_not_current on guard_probe.careless',
@@ -231,6 +235,7 @@ describe('schema guard', () => {
   test('a tenant table without a primary key is named', async () => {
     const verdict = await guardProbe(`
       create table guard_probe.keyless (tenant_id uuid not null references app_public.tenants, name text);
+      select app_private.distribute('guard_probe.keyless');
       create index on guard_probe.keyless (tenant_id);
       create trigger _900_audit after insert or update or delete on guard_probe.keyless for each row execute function app_private.tg__audit();
       alter table guard_probe.keyless enable row level security;
@@ -247,6 +252,45 @@ describe('schema guard', () => {
     `);
     expect(keys(verdict.problems)).toEqual(['tenant_table_not_audited table guard_probe.unaudited']);
     expect(verdict.problems[0]!.message).toMatch(/execute function app_private.tg__audit\(\)/);
+  });
+
+  test('what Citus refuses is named on plain PostgreSQL: a table never distributed, a sub-select in a policy, a key without tenant_id, set null of some columns', async () => {
+    const verdict = await guardProbe(`
+      ${goodTable('undistributed')}
+      delete from app_private.citus_tables where relation = 'guard_probe.undistributed';
+      ${goodTable('members_only', { policies: false })}
+      create policy select_if_member on guard_probe.members_only for select
+        using (tenant_id = (select app_public.current_tenant_id())
+               and exists (select 1 from app_public.memberships m where m.tenant_id = members_only.tenant_id));
+      ${goodTable('booked')}
+      alter table guard_probe.booked add column slot int4range not null default '[1,2)';
+      alter table guard_probe.booked add constraint booked_no_overlap exclude using gist (slot with &&);
+      alter table guard_probe.booked add column tidy_id uuid;
+      alter table guard_probe.booked add constraint booked_tidy foreign key (tenant_id, tidy_id)
+        references guard_probe.undistributed (tenant_id, id) on delete set null (tidy_id);
+      create index on guard_probe.booked (tenant_id, tidy_id);
+    `);
+    expect(keys(verdict.problems).sort()).toEqual([
+      'citus_foreign_key_set_columns table guard_probe.booked',
+      'citus_not_distributed table guard_probe.undistributed',
+      'citus_policy_sub_select policy select_if_member on guard_probe.members_only',
+      'tenant_key_without_tenant_id table guard_probe.booked',
+    ]);
+    const messages = verdict.problems.map((f) => f.message);
+    expect(messages).toContainEqual(
+      expect.stringMatching(
+        /undistributed: .*select app_private\.distribute\('guard_probe\.undistributed'\)/,
+      ),
+    );
+    expect(messages).toContainEqual(expect.stringMatching(/\( ?SELECT 1\s+FROM app_public\.memberships m/));
+    expect(messages).toContainEqual(expect.stringMatching(/exclusion constraint booked_no_overlap/));
+    expect(messages).toContainEqual(
+      expect.stringMatching(
+        /booked_tidy sets only \(tidy_id\) on delete.*trigger on guard_probe\.undistributed/,
+      ),
+    );
+    // The wrapper distribute() rewrites, ( SELECT helper() AS helper), is no finding: goodTable has it.
+    expect((await guardProbe(goodTable('wrapped'))).problems).toEqual([]);
   });
 
   test('a request role that bypasses RLS, is a member of another role or owns objects is named', async () => {
@@ -353,5 +397,18 @@ describe('reading policy expressions', () => {
         ['app_public'],
       ),
     ).toEqual(["current_setting('app.x'::text, true)"]);
+  });
+
+  test('sub-selects Citus refuses: every SELECT but the helper wrapper distribute() rewrites', () => {
+    expect(citusSubSelects(`(tenant_id = ${current})`)).toEqual([]);
+    expect(
+      citusSubSelects(
+        `((tenant_id = ${current}) AND (id IN ( SELECT m.tenant_id FROM app_public.memberships m)))`,
+      ),
+    ).toEqual(['( SELECT m.tenant_id FROM app_public.memberships m)']);
+    expect(citusSubSelects(`(EXISTS ( SELECT 1 WHERE (x = ${current})))`)).toEqual([
+      `( SELECT 1 WHERE (x = ${current}))`,
+    ]);
+    expect(citusSubSelects(`(name = 'select me'::text)`)).toEqual([]);
   });
 });

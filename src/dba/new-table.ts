@@ -5,6 +5,13 @@
 // grants, the updated_at trigger, indexes, comments and smart tags. Idempotent (drops
 // first), so graphile-migrate watch can re-run it; a table it writes passes the guard.
 //
+// The same SQL runs on one PostgreSQL and on Citus (docs/citus.md): the table is created
+// without foreign keys and passed to app_private.distribute after its policies (on Citus it
+// rewrites their helper wrappers, which Citus refuses); every foreign key, to tenants too,
+// is added after that (a key to a reference table makes Citus manage the table at once), and
+// an optional reference is cleared by a trigger, not `on delete set null (column)`, whose
+// column list Citus ignores (it would clear tenant_id too).
+//
 // Columns: `name:type` (not null), `name:type?` (nullable), `name:type!` (unique within
 // the tenant), `name:@table` (a reference to another tenant table's row, by id, within
 // the tenant; `?` makes it optional: deleting the row then clears the reference).
@@ -119,27 +126,54 @@ export function newTableSql(options: NewTableOptions): string {
       `@fieldName ${camel(words(column.name))}`,
       `The ${words(one)}'s ${words(column.name)}, always one of the same tenant's.`,
     );
-  const onDelete = (column: (typeof columns)[number]) =>
-    column.nullable ? ` on delete set null (${column.name})` : '';
+  const clearer = (column: (typeof columns)[number]) => ({
+    fn: `app_private.tg_${name}__clear_${column.name}`,
+    trigger: `_100_clear_${name}_${column.name}`,
+  });
+  // Deleting the referenced row clears the reference (as categories clear products, 000023).
+  const clearOnDelete = (column: (typeof columns)[number]) => {
+    const { fn } = clearer(column);
+    return [
+      `create or replace function ${fn}()`,
+      `  returns trigger`,
+      `  language plpgsql`,
+      `  security definer`,
+      `  set search_path = pg_catalog, pg_temp`,
+      `as $$`,
+      `begin`,
+      `  update ${table} set ${column.name} = null`,
+      `    where tenant_id = old.tenant_id and ${column.name} = old.id;`,
+      `  return old;`,
+      `end;`,
+      `$$;`,
+      commentOn(
+        `function ${fn}()`,
+        `Trigger: a deleted row of ${column.references} leaves the ${name.replace(/_/g, ' ')} that referenced it without one. SECURITY DEFINER because a foreign key's own action ignores row level security too.`,
+      ),
+      `revoke all on function ${fn}() from public;`,
+    ];
+  };
+  const clearTrigger = (column: (typeof columns)[number]) => {
+    const { fn, trigger } = clearer(column);
+    return [
+      `  drop trigger if exists ${trigger} on ${column.references};`,
+      `  create trigger ${trigger} before delete on ${column.references}`,
+      `    for each row execute function ${fn}();`,
+    ];
+  };
   const writes = writable.length ? `, insert (${writable.join(', ')}), update (${writable.join(', ')})` : '';
   const selectPolicy = roles.select === 'viewer' ? 'own_tenant' : `by_${roles.select}`;
 
   const definitions = [
-    `  tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade`,
+    `  tenant_id uuid not null default app_public.current_tenant_id()`,
     `  id uuid not null default gen_random_uuid()`,
     ...columns.map((column) => `  ${column.name} ${column.type}${column.nullable ? '' : ' not null'}`),
     `  created_at timestamptz not null default now()`,
     `  updated_at timestamptz not null default now()`,
     `  primary key (tenant_id, id)`,
     ...columns.filter((column) => column.unique).map((column) => `  unique (tenant_id, ${column.name})`),
-    // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
-    ...columns
-      .filter((column) => column.references)
-      .map(
-        (column) =>
-          `  foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id)${onDelete(column)}`,
-      ),
   ];
+  const references = columns.filter((column) => column.references);
 
   const sql: string[] = [
     `--------------------------------------------------------------------------------`,
@@ -158,7 +192,6 @@ export function newTableSql(options: NewTableOptions): string {
     commentOn(`column ${table}.created_at`, `When the ${words(one)} was created.`),
     commentOn(`column ${table}.updated_at`, `When the ${words(one)} was last changed.`),
     ...columns.filter((column) => column.unique).map(uniqueComment),
-    ...columns.filter((column) => column.references).map(referenceComment),
     '',
     `-- Every query is filtered by tenant (by the policies): indexes lead with tenant_id.`,
     `create index ${name}_tenant_id_created_at_idx on ${table} (tenant_id, created_at);`,
@@ -188,8 +221,34 @@ export function newTableSql(options: NewTableOptions): string {
     `create policy delete_by_${roles.delete} on ${table} for delete`,
     `  using (tenant_id = ${current}${roleCheck(roles.delete)});`,
     '',
+    `-- On Citus: distributed by tenant_id, beside its tenant's other rows (on both engines,`,
+    `-- recorded for the schema guard). After the policies, whose (select helper()) wrappers`,
+    `-- distribute() rewrites for Citus; before every foreign key, even the one to tenants`,
+    `-- (a table with a key to a reference table would become a Citus local table first).`,
+    `select app_private.distribute(${literal(table)});`,
+    ...references.filter((column) => column.nullable).flatMap(clearOnDelete),
+    `-- In a DO block: on Citus, DDL on a distributed table reaches the nodes as its own`,
+    `-- statement's text, which must be one command (graphile-migrate sends a file as one).`,
+    `do $$`,
+    `begin`,
+    `  alter table ${table} add constraint ${name}_tenant_id_fkey`,
+    `    foreign key (tenant_id) references app_public.tenants on delete cascade;`,
+    // tenant_id is part of every reference, so a row can only point at its own tenant's rows.
+    ...references.flatMap((column) => [
+      `  alter table ${table} add constraint ${name}_tenant_id_${column.name}_fkey`,
+      `    foreign key (tenant_id, ${column.name}) references ${column.references} (tenant_id, id);`,
+    ]),
+    ...references.filter((column) => column.nullable).flatMap(clearTrigger),
+    `end;`,
+    `$$;`,
+    ...references.map(referenceComment),
+    '',
     `-- Columns are listed for writes: nobody writes tenant_id, id or the timestamps.`,
     `grant select${writes}, delete on ${table} to ${visitor};`,
+    // run_command_on_shards works over connections of its own: the shards must be committed.
+    `-- On Citus, once this is committed and applied, the request role needs INSERT on the`,
+    `-- shards (the coordinator sends the defaulted columns too): run, outside the migration,`,
+    `--   select app_private.citus_grant_shard_inserts();`,
   ];
   return `${sql.join('\n')}\n`;
 }

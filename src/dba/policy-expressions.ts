@@ -134,6 +134,31 @@ export function unwrappedHelperCalls(expression: string, helperSchemas: string[]
 }
 
 /**
+ * The sub-selects of a policy expression that Citus refuses: every `SELECT` in it except
+ * the wrapper `( SELECT schema.helper() AS helper)`, which app_private.distribute rewrites
+ * to a direct call (app_private.citus_unwrap_policies, migration 000023: the same pattern).
+ * Returns each sub-select as printed, from its parenthesis or keyword to the end of its
+ * parenthesised group.
+ */
+export function citusSubSelects(expression: string): string[] {
+  const wrapper = /\(\s*SELECT\s+[a-z_]+\.[a-z_]+\(\)\s+AS\s+[a-z_]+\)/gi;
+  // Blank out literals, then the wrappers (same length, so positions still match the text).
+  const hidden = masked(expression).replace(wrapper, (text) => ' '.repeat(text.length));
+  const found: string[] = [];
+  for (const match of hidden.matchAll(/\bSELECT\b/gi)) {
+    const open = hidden.lastIndexOf('(', match.index);
+    let depth = 0;
+    let close = open;
+    for (; close < hidden.length; close += 1) {
+      if (hidden[close] === '(') depth += 1;
+      if (hidden[close] === ')' && --depth === 0) break;
+    }
+    found.push(expression.slice(Math.max(open, 0), close + 1).replace(/\s+/g, ' '));
+  }
+  return found;
+}
+
+/**
  * Whether a policy expression holds for `row` (a partial row of `relation`, other
  * columns NULL), evaluated by PostgreSQL as the client's current role; NULL when it is
  * unknown. Inside a savepoint rolled back at once, so the helpers' side effects stay out.

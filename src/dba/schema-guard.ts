@@ -18,7 +18,7 @@ import JSON5 from 'json5';
 import type pg from 'pg';
 import type { RolePlan } from '../database/bootstrap.ts';
 import { POLICY_COMMANDS, readPolicies, readRelations, TENANT_TABLES } from './catalogue.ts';
-import { tiesToCurrentTenant, unwrappedHelperCalls } from './policy-expressions.ts';
+import { citusSubSelects, tiesToCurrentTenant, unwrappedHelperCalls } from './policy-expressions.ts';
 
 export type Level = 'error' | 'warn';
 
@@ -60,6 +60,15 @@ export const RULES = {
     title: 'A foreign key to a tenant table does not match on tenant_id',
   },
   foreign_key_without_index: { level: 'warn', title: 'A foreign key has no index' },
+  citus_not_distributed: {
+    level: 'warn',
+    title: 'A tenant table is never passed to app_private.distribute',
+  },
+  citus_policy_sub_select: { level: 'warn', title: 'A policy of a tenant table holds a sub-select' },
+  citus_foreign_key_set_columns: {
+    level: 'warn',
+    title: 'A foreign key of a tenant table sets only some columns on delete',
+  },
   request_role_bypasses_rls: {
     level: 'error',
     title: 'A request role is a superuser or bypasses row level security',
@@ -280,9 +289,10 @@ const sqlRules: Array<{ rule: RuleName; sql: string }> = [
     rule: 'tenant_key_without_tenant_id',
     sql: `with ${TENANT_TABLES}
           select 'table ' || t.oid::regclass as object,
-                 case con.contype when 'p' then 'primary key ' else 'unique constraint ' end || con.conname || ' does not include tenant_id' as detail
+                 case con.contype when 'p' then 'primary key ' when 'x' then 'exclusion constraint ' else 'unique constraint ' end
+                 || con.conname || ' does not include tenant_id' as detail
           from pg_constraint con join tenant_tables t on t.oid = con.conrelid
-          where con.contype in ('p', 'u') and not (t.tenant_attnum = any(con.conkey))
+          where con.contype in ('p', 'u', 'x') and not (t.tenant_attnum = any(con.conkey))
           union all
           select 'table ' || t.oid::regclass, 'unique index ' || i.indexrelid::regclass || ' does not include tenant_id'
           from pg_index i join tenant_tables t on t.oid = i.indrelid
@@ -300,6 +310,19 @@ const sqlRules: Array<{ rule: RuleName; sql: string }> = [
           where con.contype = 'f'
             and not exists (select 1 from unnest(con.conkey, con.confkey) as pair(local, remote)
                             where pair.local = source.tenant_attnum and pair.remote = target.tenant_attnum)`,
+  },
+  {
+    // PostgreSQL 15's `on delete set null (column)`: Citus ignores the list and would clear
+    // tenant_id too (docs/citus.md); a trigger clears the reference instead.
+    rule: 'citus_foreign_key_set_columns',
+    sql: `with ${TENANT_TABLES}
+          select 'table ' || con.conrelid::regclass as object,
+                 'foreign key ' || con.conname || ' sets only (' ||
+                 (select string_agg(a.attname, ', ' order by k.n) from unnest(con.confdelsetcols) with ordinality k(attnum, n)
+                  join pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum) ||
+                 ') on delete, which Citus ignores: clear the reference with a trigger on ' || con.confrelid::regclass as detail
+          from pg_constraint con join tenant_tables t on t.oid = con.conrelid
+          where con.contype = 'f' and cardinality(con.confdelsetcols) > 0`,
   },
   {
     rule: 'foreign_key_without_index',
@@ -365,6 +388,12 @@ async function rowSecurityFindings(
       findings.push({ rule: 'table_without_policy', object, detail: 'has no row level security policy' });
   }
 
+  // On Citus, app_private.distribute has unwrapped the helpers on purpose (Citus refuses the
+  // sub-select): helper_not_wrapped is a plain-PostgreSQL rule.
+  const { rows: onCitus } = await client.query<{ citus: boolean }>(
+    `select exists (select 1 from pg_extension where extname = 'citus') as citus`,
+  );
+  const citus = onCitus[0]?.citus === true;
   const tie = { column: 'tenant_id', currentTenant: options.currentTenant };
   const helperSchemas = [...new Set([...options.schemas, options.currentTenant.split('.')[0]!])];
   const tenantTable = new Set(
@@ -386,7 +415,18 @@ async function rowSecurityFindings(
           detail: `(for ${command}) ${clause} ${expression} admits rows where tenant_id is not ${options.currentTenant}()`,
         });
       }
-      for (const call of unwrappedHelperCalls(expression, helperSchemas)) {
+      // Citus refuses sub-selects in the policies of a distributed table; distribute()
+      // rewrites the helper wrapper only (docs/citus.md).
+      if (tenantTable.has(policy.relation)) {
+        for (const sub of citusSubSelects(expression)) {
+          findings.push({
+            rule: 'citus_policy_sub_select',
+            object,
+            detail: `${clause} holds the sub-select ${sub}, which Citus refuses in a policy: call a SECURITY DEFINER helper instead, as app_public.is_member_of`,
+          });
+        }
+      }
+      for (const call of citus ? [] : unwrappedHelperCalls(expression, helperSchemas)) {
         findings.push({
           rule: 'helper_not_wrapped',
           object,
@@ -396,6 +436,35 @@ async function rowSecurityFindings(
     }
   }
   return findings;
+}
+
+// The list distribute() and reference() keep on both engines (migration 000035).
+const CITUS_TABLES = { schema: 'app_private', table: 'citus_tables' };
+
+/**
+ * citus_not_distributed: tenant tables missing from app_private.citus_tables. Skipped when
+ * the list is missing or unreadable (the development server guards as the authenticator,
+ * who may not read app_private): db:guard and the test suite run as the owner.
+ */
+async function citusFindings(client: pg.ClientBase, options: GuardOptions): Promise<Row[]> {
+  const { rowCount } = await client.query(
+    `select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where n.nspname = $1 and c.relname = $2
+       and has_schema_privilege(n.oid, 'USAGE') and has_table_privilege(c.oid, 'SELECT')`,
+    [CITUS_TABLES.schema, CITUS_TABLES.table],
+  );
+  if (!rowCount) return [];
+  const { rows } = await client.query<Row>(
+    `with ${TENANT_TABLES}
+     select 'table ' || t.oid::regclass as object,
+            'is not in ${CITUS_TABLES.schema}.${CITUS_TABLES.table}: on Citus it would stay on the coordinator, undistributed; add select app_private.distribute(''' ||
+            t.oid::regclass || ''') after its create table' as detail
+     from tenant_tables t
+     where not exists (select 1 from ${CITUS_TABLES.schema}.${CITUS_TABLES.table} d
+                       where d.relation = t.oid::regclass::text and d.kind = 'distributed')`,
+    [options.schemas],
+  );
+  return rows;
 }
 
 function finding(rule: RuleName, { object, detail }: Row): Finding {
@@ -443,6 +512,7 @@ export async function runGuard(client: pg.ClientBase, options: GuardOptions): Pr
       found.push(...rows.map((row) => finding(rule, row)));
     }
     found.push(...(await rowSecurityFindings(client, options)).map(({ rule, ...row }) => finding(rule, row)));
+    found.push(...(await citusFindings(client, options)).map((row) => finding('citus_not_distributed', row)));
   } finally {
     await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
   }

@@ -54,7 +54,18 @@ describe('the SQL of a request', () => {
     expect(aggregated.sql.match(ROUTED)!.length).toBeGreaterThanOrEqual(2);
     expect(aggregated.data.products.groupedAggregates).toEqual([{ keys: [a.id] }]);
 
-    // B's product by its node id, asked as A: routed to A's tenant, and RLS finds nothing either way.
+    // An update by node id: @dataplan/pg writes it from the node id's key (tenant_id
+    // leads it; explain does not show mutations' SQL); the select of the payload's
+    // relation is routed.
+    const updated = await explained(
+      `mutation { updateProductById(input: { id: "${nodeId}", patch: { name: "Routed" } }) { product { name category { name } } } }`,
+      asA,
+    );
+    expect(updated.sql).toMatch(ROUTED);
+    expect(updated.data.updateProductById.product.name).toBe('Routed');
+
+    // B's product by its node id, asked as A: the node id's tenant and the verified one
+    // differ, so no row can match, as RLS already said.
     const asB = { authorization: `Bearer ${tokenFor({ userId: b.users.owner, tenantId: b.id })}` };
     const bNode = (await explained('{ products { nodes { id } } }', asB)).data.products.nodes[0].id;
     const crossed = await explained(`{ productById(id: "${bNode}") { rowId } }`, asA);

@@ -18,15 +18,17 @@
 // How: PostGraphile's resources have `selectAuth`, called by @dataplan/pg for every
 // pgSelect of the resource before it is deduplicated (connections, rows by node id,
 // relations inlined as joins or run as their own query, aggregates, the records a
-// mutation's payload selects), and copied onto the functions that return the table's
-// rows. The condition is a deferred SQL fragment chosen per request from the context's
-// identity: `true` without a verified tenant, `alias.tenant_id = $n` with it, the value
-// bound as a query parameter, never interpolated. The GraphQL schema does not change.
+// mutation's payload selects). The condition is a deferred SQL fragment chosen per
+// request from the context's identity (one operation plan serves every request):
+// `true` without a verified tenant, `alias.tenant_id = $n` with it, the value bound as
+// a query parameter, never interpolated. The GraphQL schema does not change.
 //
-// Not covered: rows a function returns (its resource has parameters; what the function
-// reads is its own SQL), and update/delete by node id, which @dataplan/pg writes from
-// the row's key: every key of a tenant table leads with tenant_id, so those already say
-// `tenant_id = $n`, with the node id's tenant (RLS refuses any other).
+// Not covered: rows a function returns (@dataplan/pg copies a table's selectAuth onto
+// the functions returning its rows; they are skipped, since what a function reads is
+// its own SQL), memberships (CROSS_TENANT_TABLES), and update/delete by node id, which
+// @dataplan/pg writes from the row's key: every key of a tenant table leads with
+// tenant_id, so those already say `tenant_id = $n`, with the node id's tenant (RLS
+// refuses any other).
 import type { PgSelectStep } from '@dataplan/pg';
 import { context, lambda } from 'grafast';
 import { sql, type SQL } from 'postgraphile/pg-sql2';

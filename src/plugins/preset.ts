@@ -14,6 +14,7 @@ import { sessionOf } from '../realtime/websocket.ts';
 import { ErrorStatusPlugin } from './error-status.ts';
 import { PageSizePlugin } from './page-sizes.ts';
 import { RefusedUpdatesPlugin } from './refused-updates.ts';
+import { TenantRoutingPlugin } from './tenant-routing.ts';
 import { TenantScopedKeysPlugin } from './tenant-scoped-keys.ts';
 import { WorkTablesPlugin } from './work-tables.ts';
 
@@ -45,6 +46,7 @@ export const TenantgraphPreset: GraphileConfig.Preset = {
   ],
   plugins: [
     TenantScopedKeysPlugin,
+    TenantRoutingPlugin,
     ErrorStatusPlugin,
     RefusedUpdatesPlugin,
     PageSizePlugin,

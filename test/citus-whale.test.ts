@@ -4,7 +4,9 @@
 // procedure is docs/citus.md's "Whale tenants": isolate, grant, move, grant. Afterwards
 // the isolation must hold as before, inserts by the request role must land, and the
 // shards must carry the same triggers as the others. Runs only on a cluster
-// (TEST_CITUS_URL); on plain PostgreSQL there are no shards to move.
+// (TEST_CITUS_URL); on plain PostgreSQL there are no shards to move. Run it alone (as
+// .ci/run does): the split changes the shards of every tenant in the whale's hash range,
+// whose writes wait and whose inserts fail until the grant, in other files' tests too.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { onDatabase } from '../src/database/location.ts';

@@ -292,4 +292,76 @@ describe.runIf(process.env.TEST_CITUS_URL)('a whale tenant on shards and a worke
       { table_name: 'products', operation: 'insert' },
     ]);
   });
+
+  // docs/citus.md's "Adding a worker and rebalancing", on the two workers there are: the
+  // rebalancer's moves lose the shard-level INSERT like any move, and it counts shards,
+  // not rows, so it may move the whale back beside its neighbours (it did here).
+  test('a rebalance moves shard groups; after citus_grant_shard_inserts() every shard takes inserts', async () => {
+    const shardsWithoutInsert = () =>
+      asSuperuser(async (db) => {
+        const { rows } = await db.query<{ n: number }>(
+          `select count(*)::int as n from run_command_on_shards('app_public.products',
+             format($$select has_table_privilege(%L, '%%s', 'INSERT')$$, $1::text)) where result <> 't'`,
+          [database.visitor],
+        );
+        return rows[0]!.n;
+      });
+    // Unbalance the cluster: four of the small tenants' shard groups onto the whale's worker.
+    const groups = await asSuperuser(
+      async (db) =>
+        (
+          await db.query<{ shardid: string }>(
+            `select s.shardid::text as shardid from pg_dist_shard s join pg_dist_shard_placement pl using (shardid)
+             where s.logicalrelid = 'app_public.products'::regclass and pl.nodeport = $1
+               and s.shardminvalue <> s.shardmaxvalue
+             order by s.shardid limit 4`,
+            [from.port],
+          )
+        ).rows,
+    );
+    for (const group of groups)
+      await asSuperuser((db) =>
+        db.query(
+          `select citus_move_shard_placement($1::bigint, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')`,
+          [group.shardid, from.host, from.port, to.host, to.port],
+        ),
+      );
+    await grantShardInserts('grantAfterFourMoves');
+    const planned = await asSuperuser(
+      async (db) => (await db.query('select * from get_rebalance_table_shards_plan()')).rowCount,
+    );
+    expect(planned).toBeGreaterThan(0);
+    const state = await timed('rebalance', () =>
+      asSuperuser(async (db) => {
+        await db.query(`select citus_rebalance_start(shard_transfer_mode => 'block_writes')`);
+        await db.query('select citus_rebalance_wait()');
+        return (await db.query<{ state: string }>('select state from citus_rebalance_status()')).rows[0]!
+          .state;
+      }),
+    );
+    expect(state).toBe('finished');
+    expect(await shardsWithoutInsert()).toBeGreaterThan(0);
+    await grantShardInserts('grantAfterRebalance');
+    expect(await shardsWithoutInsert()).toBe(0);
+    const whaleShards = await shardsOf(whale.id);
+    for (const shard of whaleShards) expect(shard.alone, shard.table).toBe(true);
+    console.info(
+      `after the rebalance the whale is on port ${whaleShards[0]!.port} (moved there: ${to.port})`,
+    );
+    await insertAsWhale('after the rebalance');
+    expect(await productCount(whaleOwner())).toBe(WHALE_PRODUCTS + 5);
+    for (const tenant of small) {
+      const theirs = { userId: tenant.users.owner, tenantId: tenant.id };
+      await asUser(
+        theirs,
+        (db) => db.query("insert into app_public.products (name, price) values ('rebalanced', 4)"),
+        {
+          commit: true,
+        },
+      );
+      expect(await productCount(theirs, whale.id)).toBe(0);
+    }
+    expect(await productCount({ userId: small[0]!.users.owner, tenantId: small[0]!.id })).toBe(3);
+    expect(await productCount({ userId: small[1]!.users.owner, tenantId: small[1]!.id })).toBe(4);
+  }, 120_000);
 });

@@ -3,7 +3,8 @@
 // (citus_move_shard_placement), the database-level answer to a noisy neighbour. The
 // procedure is docs/citus.md's "Whale tenants": isolate, grant, move, grant. Afterwards
 // the isolation must hold as before, inserts by the request role must land, and the
-// shards must carry the same triggers as the others. Runs only on a cluster
+// shards must carry the same triggers as the others. Then a rebalance, which undoes the
+// move unless a rebalance strategy pins the whale's shards. Runs only on a cluster
 // (TEST_CITUS_URL); on plain PostgreSQL there are no shards to move. Run it alone (as
 // .ci/run does): the split changes the shards of every tenant in the whale's hash range,
 // whose writes wait and whose inserts fail until the grant, in other files' tests too.
@@ -363,5 +364,54 @@ describe.runIf(process.env.TEST_CITUS_URL)('a whale tenant on shards and a worke
     }
     expect(await productCount({ userId: small[0]!.users.owner, tenantId: small[0]!.id })).toBe(3);
     expect(await productCount({ userId: small[1]!.users.owner, tenantId: small[1]!.id })).toBe(4);
+  }, 120_000);
+
+  // The fix for the above: a rebalance strategy that allows the whale's shards on one
+  // worker only (docs/citus.md); the rebalancer then moves the whale there and keeps it.
+  // The pins are rows of a coordinator-only table the strategy's function reads.
+  test("a rebalance strategy that pins the whale's shards to one worker puts them there", async () => {
+    await asSuperuser(async (db) => {
+      await db.query('create schema whale_pins');
+      await db.query('create table whale_pins.pins (shardid bigint primary key, nodeid int not null)');
+      await db.query(
+        `create function whale_pins.allowed(shardid bigint, nodeid int) returns boolean language sql stable
+         as $$ select not exists (select 1 from whale_pins.pins p where p.shardid = $1 and p.nodeid <> $2) $$`,
+      );
+      await db.query(
+        `insert into whale_pins.pins (shardid, nodeid)
+         select s.shardid, n.nodeid
+         from pg_dist_partition p
+         join pg_dist_shard s on s.shardid = get_shard_id_for_distribution_column(p.logicalrelid, $1::uuid)
+         join pg_dist_node n on n.nodename = $2 and n.nodeport = $3
+         where p.partmethod = 'h'`,
+        [whale.id, to.host, to.port],
+      );
+      await db.query(
+        `select citus_add_rebalance_strategy('pin_whale', 'citus_shard_cost_1', 'citus_node_capacity_1',
+                                             'whale_pins.allowed', 0.1)`,
+      );
+    });
+    // So that the strategy has to move it: the whale elsewhere first, if the default rebalance left it.
+    const now = (await shardsOf(whale.id))[0]!;
+    if (now.port === to.port)
+      await asSuperuser((db) =>
+        db.query(
+          `select citus_move_shard_placement($1::bigint, $2, $3, $4, $5, shard_transfer_mode => 'block_writes')`,
+          [now.shardid, to.host, to.port, from.host, from.port],
+        ),
+      );
+    await timed('pinnedRebalance', () =>
+      asSuperuser(async (db) => {
+        await db.query(
+          `select citus_rebalance_start(rebalance_strategy => 'pin_whale', shard_transfer_mode => 'block_writes')`,
+        );
+        await db.query('select citus_rebalance_wait()');
+      }),
+    );
+    for (const shard of await shardsOf(whale.id))
+      expect(shard, shard.table).toMatchObject({ alone: true, port: to.port });
+    await grantShardInserts('grantAfterPinnedRebalance');
+    await insertAsWhale('pinned');
+    expect(await productCount(whaleOwner())).toBe(WHALE_PRODUCTS + 6);
   }, 120_000);
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot, prepareDatabase } from '../src/database/migrations.ts';
 import type { DatabaseLocation } from '../src/database/location.ts';
-import { ensureAuditTriggerEnabled } from './lib/accountability.ts';
+import { ensureAuditTriggerEnabled } from './lib/ab-presets.ts';
 import { buildThisCheckout, startApiProcess, type ApiProcess } from './lib/api.ts';
 import { captureTemplates } from './lib/capture.ts';
 import { BENCH_DATABASE, benchDatabaseExists, openBenchServer, queryOne } from './lib/database.ts';
@@ -32,12 +32,10 @@ import { evaluateTargets } from './lib/targets.ts';
 import { benchTenants } from './lib/tenants.ts';
 import { ab } from './sections/ab.ts';
 import { abuse } from './sections/abuse.ts';
-import { accountability } from './sections/accountability.ts';
 import { breakdown } from './sections/breakdown.ts';
 import { coldStart } from './sections/cold-start.ts';
 import { matrix } from './sections/matrix.ts';
 import { noisy } from './sections/noisy.ts';
-import { observability } from './sections/observability.ts';
 import { portability } from './sections/portability.ts';
 import { realtime } from './sections/realtime.ts';
 import { profile } from './sections/profile.ts';
@@ -61,10 +59,8 @@ const SECTIONS = [
   profile,
   noisy,
   abuse,
-  accountability,
   realtime,
   portability,
-  observability,
   scaling,
   coldStart,
   ab,
@@ -77,7 +73,9 @@ const sectionOptions = SECTIONS.flatMap((section) =>
 );
 const scenarioNames = SCENARIOS.map((scenario) => scenario.name);
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  // `npm run bench -- ab --preset tracing-on`: the sections named, as with --only.
+  allowPositionals: true,
   options: {
     duration: { type: 'string', default: '5' },
     scenarios: { type: 'string', default: scenarioNames.join(',') },
@@ -114,7 +112,8 @@ if (values.help) {
                                   e.g. --api-node-option=--max-old-space-size=128
 ${sectionLines.join('\n')}
   --skip a,b                      sections to leave out: ${SKIPPABLE.join(', ')}
-  --only a,b                      the sections to run, all others left out (e.g. --only ab --baseline main)
+  --only a,b                      the sections to run, all others left out (e.g. --only ab --baseline main;
+                                  positional names too: npm run bench -- ab --preset tracing-on)
   --out DIR                       where results go (default bench/results)
 `);
   process.exit(0);
@@ -123,7 +122,7 @@ ${sectionLines.join('\n')}
 const seconds = Number(values.duration);
 const concurrency = values.concurrency.split(',').map(Number);
 const scenarios = values.scenarios.split(',').map((name) => scenarioNamed(name.trim()));
-const only = values.only.split(',').filter(Boolean);
+const only = [...values.only.split(',').filter(Boolean), ...positionals];
 const skip = new Set(values.skip.split(',').filter(Boolean));
 for (const name of [...skip, ...only]) {
   if (!SKIPPABLE.includes(name)) throw new Error(`Unknown section ${name}; known: ${SKIPPABLE.join(', ')}`);
@@ -226,7 +225,7 @@ try {
   }
   // Data loaded before the latest migrations gets them now: the figures are for today's schema.
   await prepareDatabase(database);
-  // The accountability section disables the audit trigger for some phases and re-enables
+  // The A/B preset audit-on disables the audit trigger for some phases and re-enables
   // it afterwards; a run killed meanwhile leaves it off, which would spare every write
   // its audit event. As shipped again before anything is measured.
   const triggerWasOff = await ensureAuditTriggerEnabled(database.ownerUrl);
@@ -244,7 +243,7 @@ try {
   if (triggerWasOff) {
     notes.push(
       'The audit trigger on app_public.products was disabled when the run started ' +
-        '(an interrupted accountability section?): it was re-enabled before measuring.',
+        '(an interrupted A/B audit-on?): it was re-enabled before measuring.',
     );
   }
 
@@ -275,10 +274,9 @@ try {
         authenticatorUrl: location.authenticatorUrl,
         processes: variant.processes ?? apiOptions.processes,
         env: { ...apiOptions.env, ...variant.env },
-        tracing: variant.tracing ?? false,
       },
       variant.source ?? thisCheckout,
-      apiNodeOptions,
+      [...apiNodeOptions, ...(variant.nodeFlags ?? [])],
     );
     apis.push(api);
     return api;

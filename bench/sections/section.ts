@@ -43,10 +43,8 @@ export type SectionResults = Partial<
     | 'profile'
     | 'noisy'
     | 'abuse'
-    | 'accountability'
     | 'realtime'
     | 'portability'
-    | 'observability'
     | 'scaling'
     | 'ab'
   >
@@ -56,8 +54,8 @@ export type SectionResults = Partial<
 export interface ApiVariant {
   /** Environment on top of --api-env, e.g. METRICS_PORT. */
   env?: Record<string, string>;
-  /** OpenTelemetry tracing to an exporter that counts the spans (lib/api-hooks.js). */
-  tracing?: boolean;
+  /** Node flags after --api-node-option's. */
+  nodeFlags?: string[];
   /** Another checkout's API (the A/B baseline) instead of this one's. */
   source?: ApiProcessSource;
   /** API processes (npm start's API_PROCESSES) instead of --api-processes. */

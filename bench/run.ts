@@ -41,7 +41,6 @@ import { realtime } from './sections/realtime.ts';
 import { profile } from './sections/profile.ts';
 import { rls } from './sections/rls.ts';
 import { scale } from './sections/scale.ts';
-import { scaling } from './sections/scaling.ts';
 import {
   pick,
   type ApiVariant,
@@ -51,20 +50,7 @@ import {
   type SectionResults,
 } from './sections/section.ts';
 
-const SECTIONS = [
-  matrix,
-  rls,
-  scale,
-  breakdown,
-  profile,
-  noisy,
-  abuse,
-  realtime,
-  portability,
-  scaling,
-  coldStart,
-  ab,
-];
+const SECTIONS = [matrix, rls, scale, breakdown, profile, noisy, abuse, realtime, portability, coldStart, ab];
 /** --skip names: the sections, and pgbench (the matrix's third ceiling). */
 const SKIPPABLE = ['matrix', 'pgbench', ...SECTIONS.slice(1).map((section) => section.name)];
 
@@ -272,7 +258,8 @@ try {
         ...apiOptions,
         ownerUrl: location.ownerUrl,
         authenticatorUrl: location.authenticatorUrl,
-        processes: variant.processes ?? apiOptions.processes,
+        // API_PROCESSES in a variant's environment (an A/B side) instead of --api-processes.
+        processes: Number(variant.env?.API_PROCESSES ?? apiOptions.processes),
         env: { ...apiOptions.env, ...variant.env },
       },
       variant.source ?? thisCheckout,

@@ -1,8 +1,9 @@
 // The A/B section's named presets (lib/ab.ts runs them): each a pair of variants of the
 // API and what a phase of each needs beside its process. They replace the sections that
 // compared two set-ups of one feature each (accountability: audit on/off, keys vs tokens;
-// observability: metrics, tracing); their committed figures are still rendered from the
-// old results (lib/accountability.ts, lib/observability.ts).
+// observability: metrics, tracing; scaling: one process or N); their committed figures
+// are still rendered from the old results (lib/accountability.ts, lib/observability.ts,
+// lib/scaling.ts).
 //
 //   audit-off   createProduct with the audit trigger (`_900_audit` on app_public.products,
 //               as shipped) against the same with it disabled (as the owner, for those
@@ -12,7 +13,10 @@
 //               createApiKey by the tenant's owner, deleted afterwards);
 //   metrics-on  the list without METRICS_PORT against with it, /metrics scraped every second;
 //   tracing-on  the list without tracing against with OpenTelemetry exporting to an
-//               in-memory exporter that counts the spans and drops them (lib/api-hooks.js).
+//               in-memory exporter that counts the spans and drops them (lib/api-hooks.js);
+//   processes   the list through npm start with one API process against API_PROCESSES=2
+//               (src/cluster.ts; --b-env API_PROCESSES=4 for more), reported, not judged:
+//               on a small machine PostgreSQL and the load generator bound the gain.
 import pg from 'pg';
 import { freePort } from '../../support/free-port.ts';
 import type { AbPreset } from './ab.ts';
@@ -296,5 +300,12 @@ export const PRESETS: Record<string, AbPreset> = {
     baseline: {},
     candidate: { env: { BENCH_COUNT_SPANS: '1' } },
     goal: { figure: 'throughput', ratio: 0.85 },
+  },
+  processes: {
+    title: "list through npm start with B's API_PROCESSES (2 unless --b-env says) / one process",
+    scenario: 'list',
+    baseline: { env: { API_PROCESSES: '1' } },
+    candidate: { env: { API_PROCESSES: '2' } },
+    goal: { figure: 'throughput' },
   },
 };

@@ -45,7 +45,6 @@ export type SectionResults = Partial<
     | 'abuse'
     | 'realtime'
     | 'portability'
-    | 'scaling'
     | 'ab'
   >
 > & { coldStart?: BenchResults['startup']['coldStart'] };
@@ -58,8 +57,6 @@ export interface ApiVariant {
   nodeFlags?: string[];
   /** Another checkout's API (the A/B baseline) instead of this one's. */
   source?: ApiProcessSource;
-  /** API processes (npm start's API_PROCESSES) instead of --api-processes. */
-  processes?: number;
 }
 
 export interface SectionContext {

@@ -84,7 +84,8 @@ const { values, positionals } = parseArgs({
 if (values.help) {
   const sectionLines = sectionOptions.map(
     (option) =>
-      `  --${option.name} N`.padEnd(34) + `${option.section}: ${option.help} (default ${option.default})`,
+      `  --${option.name} N`.padEnd(34) +
+      `${option.section}: ${option.help}${option.default ? ` (default ${option.default})` : ''}`,
   );
   process.stdout.write(`Usage: npm run bench -- [options]
   --duration S                    seconds per measured point (default 5)

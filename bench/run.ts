@@ -15,7 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot, prepareDatabase } from '../src/database/migrations.ts';
 import type { DatabaseLocation } from '../src/database/location.ts';
-import { ensureAuditTriggerEnabled } from './lib/accountability.ts';
+import { ensureAuditTriggerEnabled } from './lib/ab-presets.ts';
 import { buildThisCheckout, startApiProcess, type ApiProcess } from './lib/api.ts';
 import { captureTemplates } from './lib/capture.ts';
 import { BENCH_DATABASE, benchDatabaseExists, openBenchServer, queryOne } from './lib/database.ts';
@@ -32,18 +32,15 @@ import { evaluateTargets } from './lib/targets.ts';
 import { benchTenants } from './lib/tenants.ts';
 import { ab } from './sections/ab.ts';
 import { abuse } from './sections/abuse.ts';
-import { accountability } from './sections/accountability.ts';
 import { breakdown } from './sections/breakdown.ts';
 import { coldStart } from './sections/cold-start.ts';
 import { matrix } from './sections/matrix.ts';
 import { noisy } from './sections/noisy.ts';
-import { observability } from './sections/observability.ts';
 import { portability } from './sections/portability.ts';
 import { realtime } from './sections/realtime.ts';
 import { profile } from './sections/profile.ts';
 import { rls } from './sections/rls.ts';
 import { scale } from './sections/scale.ts';
-import { scaling } from './sections/scaling.ts';
 import {
   pick,
   type ApiVariant,
@@ -53,22 +50,7 @@ import {
   type SectionResults,
 } from './sections/section.ts';
 
-const SECTIONS = [
-  matrix,
-  rls,
-  scale,
-  breakdown,
-  profile,
-  noisy,
-  abuse,
-  accountability,
-  realtime,
-  portability,
-  observability,
-  scaling,
-  coldStart,
-  ab,
-];
+const SECTIONS = [matrix, rls, scale, breakdown, profile, noisy, abuse, realtime, portability, coldStart, ab];
 /** --skip names: the sections, and pgbench (the matrix's third ceiling). */
 const SKIPPABLE = ['matrix', 'pgbench', ...SECTIONS.slice(1).map((section) => section.name)];
 
@@ -77,7 +59,9 @@ const sectionOptions = SECTIONS.flatMap((section) =>
 );
 const scenarioNames = SCENARIOS.map((scenario) => scenario.name);
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  // `npm run bench -- ab --preset tracing-on`: the sections named, as with --only.
+  allowPositionals: true,
   options: {
     duration: { type: 'string', default: '5' },
     scenarios: { type: 'string', default: scenarioNames.join(',') },
@@ -100,7 +84,8 @@ const { values } = parseArgs({
 if (values.help) {
   const sectionLines = sectionOptions.map(
     (option) =>
-      `  --${option.name} N`.padEnd(34) + `${option.section}: ${option.help} (default ${option.default})`,
+      `  --${option.name} N`.padEnd(34) +
+      `${option.section}: ${option.help}${option.default ? ` (default ${option.default})` : ''}`,
   );
   process.stdout.write(`Usage: npm run bench -- [options]
   --duration S                    seconds per measured point (default 5)
@@ -114,7 +99,8 @@ if (values.help) {
                                   e.g. --api-node-option=--max-old-space-size=128
 ${sectionLines.join('\n')}
   --skip a,b                      sections to leave out: ${SKIPPABLE.join(', ')}
-  --only a,b                      the sections to run, all others left out (e.g. --only ab --baseline main)
+  --only a,b                      the sections to run, all others left out (e.g. --only ab --baseline main;
+                                  positional names too: npm run bench -- ab --preset tracing-on)
   --out DIR                       where results go (default bench/results)
 `);
   process.exit(0);
@@ -123,7 +109,7 @@ ${sectionLines.join('\n')}
 const seconds = Number(values.duration);
 const concurrency = values.concurrency.split(',').map(Number);
 const scenarios = values.scenarios.split(',').map((name) => scenarioNamed(name.trim()));
-const only = values.only.split(',').filter(Boolean);
+const only = [...values.only.split(',').filter(Boolean), ...positionals];
 const skip = new Set(values.skip.split(',').filter(Boolean));
 for (const name of [...skip, ...only]) {
   if (!SKIPPABLE.includes(name)) throw new Error(`Unknown section ${name}; known: ${SKIPPABLE.join(', ')}`);
@@ -226,7 +212,7 @@ try {
   }
   // Data loaded before the latest migrations gets them now: the figures are for today's schema.
   await prepareDatabase(database);
-  // The accountability section disables the audit trigger for some phases and re-enables
+  // The A/B preset audit-on disables the audit trigger for some phases and re-enables
   // it afterwards; a run killed meanwhile leaves it off, which would spare every write
   // its audit event. As shipped again before anything is measured.
   const triggerWasOff = await ensureAuditTriggerEnabled(database.ownerUrl);
@@ -244,7 +230,7 @@ try {
   if (triggerWasOff) {
     notes.push(
       'The audit trigger on app_public.products was disabled when the run started ' +
-        '(an interrupted accountability section?): it was re-enabled before measuring.',
+        '(an interrupted A/B audit-on?): it was re-enabled before measuring.',
     );
   }
 
@@ -273,12 +259,12 @@ try {
         ...apiOptions,
         ownerUrl: location.ownerUrl,
         authenticatorUrl: location.authenticatorUrl,
-        processes: variant.processes ?? apiOptions.processes,
+        // API_PROCESSES in a variant's environment (an A/B side) instead of --api-processes.
+        processes: Number(variant.env?.API_PROCESSES ?? apiOptions.processes),
         env: { ...apiOptions.env, ...variant.env },
-        tracing: variant.tracing ?? false,
       },
       variant.source ?? thisCheckout,
-      apiNodeOptions,
+      [...apiNodeOptions, ...(variant.nodeFlags ?? [])],
     );
     apis.push(api);
     return api;

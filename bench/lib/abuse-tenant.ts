@@ -7,7 +7,7 @@
 // uncategorised, the others spread over the categories; `created_at` over one year, so
 // grouping by the hour makes ~8,760 groups.
 import pg from 'pg';
-import { AUDIT_TRIGGER } from './accountability.ts';
+import { AUDIT_TRIGGER } from './ab-presets.ts';
 import { ensureOwnTenant, type OwnTenant } from './tenants.ts';
 
 export const ABUSE_SLUG = 'bench-abuse';

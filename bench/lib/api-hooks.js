@@ -12,7 +12,7 @@
 //   child → parent  { type: 'memory', usage, afterGc }
 //
 // BENCH_COUNT_SPANS=1 traces every request to an exporter that counts the spans and keeps
-// nothing (the observability section): the API pays for creating, redacting and batching
+// nothing (the A/B preset tracing-on): the API pays for creating, redacting and batching
 // them, and a long phase does not grow the heap.
 //
 // With API_PROCESSES > 1 the primary (the harness's child) answers nothing: memory and

@@ -22,10 +22,8 @@ export interface ApiProcessOptions {
   processes: number;
   /** Record every SQL statement sent to PostgreSQL (for the database ceiling). */
   capture: boolean;
-  /** Extra environment for the API, e.g. BUDGET_POINTS or LOG_LEVEL (METRICS_PORT: metrics on). */
+  /** Extra environment for the API, e.g. BUDGET_POINTS or LOG_LEVEL (METRICS_PORT: metrics on; BENCH_COUNT_SPANS=1: tracing). */
   env: Record<string, string>;
-  /** Trace to an in-memory exporter that counts spans (the observability section). */
-  tracing?: boolean;
 }
 
 export interface CapturedStatement {
@@ -94,6 +92,8 @@ export async function startApiProcess(
     ...process.env,
     // The scenarios send their own operations, not the web app's trusted documents.
     TRUSTED_DOCUMENTS: 'off',
+    // BENCH_COUNT_SPANS=1 traces to an exporter that counts the spans (lib/api-hooks.js).
+    BENCH_COUNT_SPANS: '0',
     ...options.env,
     NODE_ENV: 'production',
     DATABASE_URL: options.ownerUrl,
@@ -105,7 +105,6 @@ export async function startApiProcess(
     PORT: String(port),
     JWT_SECRET: options.secret,
     BENCH_CAPTURE: options.capture ? '1' : '0',
-    BENCH_COUNT_SPANS: options.tracing ? '1' : '0',
   };
   for (const name of ['GRAPHILE_ENV', 'JWT_PUBLIC_KEY', 'JWT_JWKS_URL', 'JWT_ISSUER', 'JWT_AUDIENCE'])
     delete env[name];

@@ -1,37 +1,13 @@
-// The observability section: what metrics and tracing cost the list scenario.
-//
-//   off       no METRICS_PORT, no tracing: nothing of src/observability/ loaded but
-//             tracing-config.ts (what `npm start` runs without configuration);
-//   metrics   METRICS_PORT set: prom-client, the request observer, the per-tenant usage,
-//             and a scrape of /metrics every second, as Prometheus would (more often);
-//   tracing   OpenTelemetry's SDK with the http, express and pg instrumentations and the
-//             redaction, exporting through a BatchSpanProcessor to an in-memory exporter
-//             that counts the spans and drops them (no network, so only the API's own cost).
-//
-// Three API processes, one per variant, started together; phases rotate off, metrics,
-// tracing (`rounds` times) so drift shows as ranges, and ratios compare medians. Memory
-// is each process's process.memoryUsage() after start-up and a full GC.
-import type { ApiProcess } from './api.ts';
-import type { LoadResult } from './load.ts';
-import type { Measured, Measuring, Target } from './measured.ts';
-import type { BenchTenant } from './scenarios.ts';
+// The results of the former observability section (the list with metrics, with tracing,
+// with neither), kept so that committed results still render. The A/B presets metrics-on
+// and tracing-on measure the same now (lib/ab-presets.ts).
+import type { Measured, Target } from './measured.ts';
 import { median, round } from './stats.ts';
 
 export const VARIANTS = ['off', 'metrics', 'tracing'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export const OBSERVABILITY_GOALS = { metrics: 0.97, tracing: 0.85 } as const;
-const SCRAPE_INTERVAL_MS = 1000;
-
-export interface ObservabilitySectionOptions extends Measuring {
-  tenants: BenchTenant[];
-  connections: number;
-  seconds: number;
-  rounds: number;
-  /** Starts the API process of a variant; `metricsUrl` is set for `metrics`. */
-  startApi(variant: Variant): Promise<{ api: ApiProcess; metricsUrl?: string }>;
-  load(api: ApiProcess, tenants: BenchTenant[], connections: number, seconds: number): Promise<LoadResult>;
-}
 
 export interface VariantResult {
   phases: Measured[];
@@ -46,64 +22,6 @@ export interface ObservabilityResult {
   secondsPerPhase: number;
   rounds: number;
   variants: Record<Variant, VariantResult>;
-}
-
-const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
-
-export async function runObservability(options: ObservabilitySectionOptions): Promise<ObservabilityResult> {
-  const { log } = options;
-  const started: Array<{ variant: Variant; api: ApiProcess; metricsUrl?: string }> = [];
-  try {
-    for (const variant of VARIANTS) started.push({ variant, ...(await options.startApi(variant)) });
-    const variants = {} as Record<Variant, VariantResult>;
-    for (const { variant, api } of started) {
-      const { afterGc, usage } = await api.memory();
-      const memory = afterGc ?? usage;
-      variants[variant] = {
-        phases: [],
-        memory: { rssMb: mb(memory.rss), heapUsedMb: mb(memory.heapUsed) },
-        ...(variant === 'metrics' && { scrapes: 0 }),
-      };
-      log(
-        `  ${variant.padEnd(8)} API process ${api.pid}: ${variants[variant].memory!.rssMb} MB RSS, ${variants[variant].memory!.heapUsedMb} MB heap after GC`,
-      );
-      await options.load(api, options.tenants, options.connections, 2);
-    }
-    for (let round = 0; round < options.rounds; round++) {
-      for (const { variant, api, metricsUrl } of started) {
-        let scraping: NodeJS.Timeout | undefined;
-        if (metricsUrl) {
-          scraping = setInterval(() => {
-            fetch(`${metricsUrl}/metrics`)
-              .then((response) => response.text())
-              .then(
-                () => variants.metrics.scrapes!++,
-                () => {},
-              );
-          }, SCRAPE_INTERVAL_MS);
-        }
-        try {
-          const measured = await options.measure(api.pid, () =>
-            options.load(api, options.tenants, options.connections, options.seconds),
-          );
-          variants[variant].phases.push(measured);
-          log(
-            `  ${variant.padEnd(8)} ${measured.throughput}/s  p50 ${measured.latencyMs.p50} p99 ${measured.latencyMs.p99} ms  API CPU ${measured.apiCpuMsPerRequest} ms/req  errors ${measured.errors}`,
-          );
-        } finally {
-          clearInterval(scraping);
-        }
-      }
-    }
-    return {
-      connections: options.connections,
-      secondsPerPhase: options.seconds,
-      rounds: options.rounds,
-      variants,
-    };
-  } finally {
-    for (const { api } of started) await api.stop();
-  }
 }
 
 const medianOf = (phases: Measured[], pick: (m: Measured) => number | null | undefined) => {

@@ -26,7 +26,9 @@ export interface SqlTemplate {
   statements: TemplateStatement[];
 }
 
-const SET_CONFIG = /select set_config\(el->>0, el->>1, true\) from json_array_elements\(\$1::json\) el/;
+/** The API's settings statement: today's (as-request.ts), and the one before Citus support. */
+const SET_CONFIG =
+  /select app_private\.apply_request_settings\(\$1::json\)|select set_config\(el->>0, el->>1, true\) from json_array_elements\(\$1::json\) el/;
 
 function toTemplate(value: unknown, known: RequestValues): unknown {
   if (typeof value !== 'string') return value;
@@ -84,7 +86,8 @@ export function settingsJson(template: SqlTemplate, values: RequestValues, drop:
   );
 }
 
-export const SET_CONFIG_SQL = 'select set_config(el->>0, el->>1, true) from json_array_elements($1::json) el';
+/** As src/request/as-request.ts sends it, so the ceiling pays for the same settings. */
+export const SET_CONFIG_SQL = 'select app_private.apply_request_settings($1::json)';
 
 /**
  * One transaction doing the request's work: begin, the same set_config, the same

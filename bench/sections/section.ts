@@ -43,11 +43,8 @@ export type SectionResults = Partial<
     | 'profile'
     | 'noisy'
     | 'abuse'
-    | 'accountability'
     | 'realtime'
     | 'portability'
-    | 'observability'
-    | 'scaling'
     | 'ab'
   >
 > & { coldStart?: BenchResults['startup']['coldStart'] };
@@ -56,12 +53,10 @@ export type SectionResults = Partial<
 export interface ApiVariant {
   /** Environment on top of --api-env, e.g. METRICS_PORT. */
   env?: Record<string, string>;
-  /** OpenTelemetry tracing to an exporter that counts the spans (lib/api-hooks.js). */
-  tracing?: boolean;
+  /** Node flags after --api-node-option's. */
+  nodeFlags?: string[];
   /** Another checkout's API (the A/B baseline) instead of this one's. */
   source?: ApiProcessSource;
-  /** API processes (npm start's API_PROCESSES) instead of --api-processes. */
-  processes?: number;
 }
 
 export interface SectionContext {

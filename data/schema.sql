@@ -756,19 +756,17 @@ grant execute on function app_public.create_api_key(text,app_public.membership_r
 
 CREATE OR REPLACE FUNCTION app_public.create_product(name text, price numeric, category_id uuid DEFAULT NULL::uuid)
  RETURNS app_public.products
- LANGUAGE plpgsql
+ LANGUAGE sql
 AS $function$
-declare
-  v_product app_public.products;
-begin
-  if app_public.current_tenant_id() is null then
-    raise exception 'new row violates row-level security policy for table "products"' using errcode = '42501';
-  end if;
+  -- The check is a value of the insert (Citus plans no INSERT … SELECT … WHERE here), and
+  -- the insert's VALUES are evaluated before any row is written.
   insert into app_public.products (name, price, category_id)
-    values (create_product.name, create_product.price, create_product.category_id)
-    returning * into v_product;
-  return v_product;
-end;
+  values (
+    case when app_public.require_tenant('products') then create_product.name end,
+    create_product.price,
+    create_product.category_id
+  )
+  returning *
 $function$;
 comment on function app_public.create_product(text,numeric,uuid) is '@resultFieldName product
 Creates a product in the current tenant. Needs the `member` role or higher; the category, if given, must be one of the tenant''s own.';
@@ -1129,6 +1127,24 @@ $function$;
 comment on function app_public.request_tenant_export() is '@resultFieldName tenantExport
 Exports the current tenant (owners only): returns at once with `status: pending`; poll `tenantExports` until it is `ready`, then download `GET /exports/<rowId>`.';
 grant execute on function app_public.request_tenant_export() to :DATABASE_VISITOR;
+
+CREATE OR REPLACE FUNCTION app_public.require_tenant(table_name text)
+ RETURNS boolean
+ LANGUAGE plpgsql
+ STABLE
+ SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+AS $function$
+begin
+  if app_public.current_tenant_id() is null then
+    raise exception 'new row violates row-level security policy for table "%"', require_tenant.table_name
+      using errcode = '42501';
+  end if;
+  return true;
+end;
+$function$;
+comment on function app_public.require_tenant(text) is '@behavior -queryField
+True, or refuses (42501, as row level security would) a request that acts in no tenant, before a write to `table_name`: on Citus an insert with no tenant fails first on the coordinator, with an internal error (docs/citus.md).';
+grant execute on function app_public.require_tenant(text) to :DATABASE_VISITOR;
 
 CREATE OR REPLACE FUNCTION app_public.resend_invitation(invitation_id uuid)
  RETURNS app_public.invitations

@@ -98,6 +98,10 @@ const ACL = (acl: string, kind: string, owner: string) =>
       'privilege', a.privilege_type, 'grantable', a.is_grantable, 'column', null)), '[]')
     from aclexplode(coalesce(${acl}, acldefault((${kind})::"char", ${owner}))) a where a.grantee <> ${owner})`;
 
+/** Runs one catalogue query with the schemas as $1. */
+type Query = <T extends pg.QueryResultRow>(sql: string) => Promise<T[]>;
+type Role = (name: string) => string;
+
 export async function dumpSchemas(
   client: pg.ClientBase,
   schemas: string[],
@@ -109,24 +113,39 @@ export async function dumpSchemas(
   } = await client.query<{ search_path: string }>('show search_path');
   await client.query(`select set_config('search_path', 'pg_catalog, pg_temp', false)`);
   try {
-    const sections: string[] = [SCHEMA_DUMP_HEADER];
-    const query = async <T extends pg.QueryResultRow>(sql: string) =>
-      (await client.query<T>(sql, [schemas])).rows;
+    const query: Query = async (sql) => (await client.query(sql, [schemas])).rows;
+    const sections = [
+      SCHEMA_DUMP_HEADER,
+      ...(await schemaSections(query, schemas, role)),
+      ...(await typeSections(query, role)),
+      ...(await functionSections(query, role)),
+      ...(await relationSections(client, query, schemas, role)),
+    ];
+    return `${sections.join('\n\n')}\n`;
+  } finally {
+    await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
+  }
+}
 
-    const schemaRows = await query<{ name: string; comment: string | null; grants: Grant[] }>(`
+/** `create schema`, its comment and grants, in the order the schemas were asked for. */
+async function schemaSections(query: Query, schemas: string[], role: Role): Promise<string[]> {
+  const rows = await query<{ name: string; comment: string | null; grants: Grant[] }>(`
       select n.nspname::text as name, obj_description(n.oid, 'pg_namespace') as comment, ${ACL('n.nspacl', "'n'", 'n.nspowner')} as grants
       from pg_namespace n where n.nspname = any($1::text[])`);
-    for (const schema of schemaRows.sort((a, b) => schemas.indexOf(a.name) - schemas.indexOf(b.name))) {
-      sections.push(
-        [
-          `create schema ${schema.name};`,
-          ...commentLine(`schema ${schema.name}`, schema.comment),
-          ...grantLines(schema.grants, `schema ${schema.name}`, role),
-        ].join('\n'),
-      );
-    }
+  return rows
+    .sort((a, b) => schemas.indexOf(a.name) - schemas.indexOf(b.name))
+    .map((schema) =>
+      [
+        `create schema ${schema.name};`,
+        ...commentLine(`schema ${schema.name}`, schema.comment),
+        ...grantLines(schema.grants, `schema ${schema.name}`, role),
+      ].join('\n'),
+    );
+}
 
-    const types = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
+/** Enums, domains and composite types. */
+async function typeSections(query: Query, role: Role): Promise<string[]> {
+  const types = await query<{ name: string; definition: string; comment: string | null; grants: Grant[] }>(`
       select t.oid::regtype::text as name,
              case t.typtype
                when 'e' then 'create type ' || t.oid::regtype || ' as enum (' ||
@@ -144,56 +163,93 @@ export async function dumpSchemas(
       from pg_type t
       where t.typnamespace = any($1::regnamespace[]) and t.typtype in ('e', 'd', 'c')
         and (t.typtype <> 'c' or (select c.relkind from pg_class c where c.oid = t.typrelid) = 'c')`);
-    for (const type of types.sort((a, b) => bytewise(a.name, b.name))) {
-      sections.push(
-        [
-          type.definition,
-          ...commentLine(`type ${type.name}`, type.comment),
-          ...grantLines(type.grants, `type ${type.name}`, role),
-        ].join('\n'),
-      );
-    }
+  return types
+    .sort((a, b) => bytewise(a.name, b.name))
+    .map((type) =>
+      [
+        type.definition,
+        ...commentLine(`type ${type.name}`, type.comment),
+        ...grantLines(type.grants, `type ${type.name}`, role),
+      ].join('\n'),
+    );
+}
 
-    const functions = await query<{
-      name: string;
-      definition: string;
-      comment: string | null;
-      grants: Grant[];
-    }>(`
+/** Functions and procedures as the server prints them. */
+async function functionSections(query: Query, role: Role): Promise<string[]> {
+  const functions = await query<{
+    name: string;
+    definition: string;
+    comment: string | null;
+    grants: Grant[];
+  }>(`
       select p.oid::regprocedure::text as name, pg_get_functiondef(p.oid) as definition,
              obj_description(p.oid, 'pg_proc') as comment, ${ACL('p.proacl', "'f'", 'p.proowner')} as grants
       from pg_proc p where p.pronamespace = any($1::regnamespace[]) and p.prokind in ('f', 'p')`);
-    for (const fn of functions.sort((a, b) => bytewise(a.name, b.name))) {
+  return functions
+    .sort((a, b) => bytewise(a.name, b.name))
+    .map((fn) => {
       const kind = /^CREATE OR REPLACE PROCEDURE/.test(fn.definition) ? 'procedure' : 'function';
-      sections.push(
-        [
-          `${fn.definition.trimEnd()};`,
-          ...commentLine(`${kind} ${fn.name}`, fn.comment),
-          ...grantLines(fn.grants, `${kind} ${fn.name}`, role),
-        ].join('\n'),
-      );
-    }
+      return [
+        `${fn.definition.trimEnd()};`,
+        ...commentLine(`${kind} ${fn.name}`, fn.comment),
+        ...grantLines(fn.grants, `${kind} ${fn.name}`, role),
+      ].join('\n');
+    });
+}
 
-    const relations = await query<{
-      oid: number;
-      name: string;
-      kind: string;
-      options: string[] | null;
-      view: string | null;
-      comment: string | null;
-      columns: Array<{
-        name: string;
-        type: string;
-        notnull: boolean;
-        default: string | null;
-        generated: string;
-        identity: string;
-        collation: string | null;
-        comment: string | null;
-      }>;
-      grants: Grant[];
-      column_grants: Grant[];
-    }>(`
+interface Relation {
+  oid: number;
+  name: string;
+  kind: string;
+  options: string[] | null;
+  view: string | null;
+  comment: string | null;
+  columns: Array<{
+    name: string;
+    type: string;
+    notnull: boolean;
+    default: string | null;
+    generated: string;
+    identity: string;
+    collation: string | null;
+    comment: string | null;
+  }>;
+  grants: Grant[];
+  column_grants: Grant[];
+}
+
+/** What hangs off a relation, by the relation's oid. */
+interface RelationParts {
+  constraints: Array<{
+    relation: number;
+    name: string;
+    kind: string;
+    definition: string;
+    comment: string | null;
+  }>;
+  indexes: Array<{ relation: number; name: string; definition: string; comment: string | null }>;
+  triggers: Array<{ relation: number; name: string; definition: string; comment: string | null }>;
+  rowSecurity: Map<number, { rls: boolean; force: boolean }>;
+  policies: Array<{
+    relation: number;
+    name: string;
+    command: string;
+    permissive: boolean;
+    roles: string[];
+    using: string | null;
+    check: string | null;
+    comment: string | null;
+  }>;
+}
+
+/** Sequences, tables, views and materialized views, each with everything that hangs off it. */
+async function relationSections(
+  client: pg.ClientBase,
+  query: Query,
+  schemas: string[],
+  role: Role,
+): Promise<string[]> {
+  const relations = await query<Relation>(`
       select c.oid, c.oid::regclass::text as name, c.relkind::text as kind,
              c.reloptions as options, case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid, true) end as view,
              obj_description(c.oid, 'pg_class') as comment,
@@ -213,133 +269,124 @@ export async function dumpSchemas(
       from pg_class c
       where c.relnamespace = any($1::regnamespace[]) and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
         and not exists (select 1 from pg_depend dep where dep.objid = c.oid and dep.classid = 'pg_class'::regclass and dep.deptype in ('a', 'i') and c.relkind = 'S')`);
-    const constraints = await query<{
-      relation: number;
-      name: string;
-      kind: string;
-      definition: string;
-      comment: string | null;
-    }>(`
+  const parts: RelationParts = {
+    constraints: await query(`
       select con.conrelid::int as relation, quote_ident(con.conname) as name, con.contype::text as kind,
              pg_get_constraintdef(con.oid) as definition, obj_description(con.oid, 'pg_constraint') as comment
       from pg_constraint con join pg_class c on c.oid = con.conrelid
-      where c.relnamespace = any($1::regnamespace[]) and con.contype in ('p', 'u', 'c', 'x', 'f')`);
-    const indexes = await query<{
-      relation: number;
-      name: string;
-      definition: string;
-      comment: string | null;
-    }>(`
+      where c.relnamespace = any($1::regnamespace[]) and con.contype in ('p', 'u', 'c', 'x', 'f')`),
+    indexes: await query(`
       select i.indrelid::int as relation, quote_ident(ic.relname) as name, pg_get_indexdef(i.indexrelid) as definition,
              obj_description(i.indexrelid, 'pg_class') as comment
       from pg_index i join pg_class ic on ic.oid = i.indexrelid join pg_class c on c.oid = i.indrelid
       where c.relnamespace = any($1::regnamespace[])
-        and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid and con.conrelid = i.indrelid)`);
-    const triggers = await query<{
-      relation: number;
-      name: string;
-      definition: string;
-      comment: string | null;
-    }>(`
+        and not exists (select 1 from pg_constraint con where con.conindid = i.indexrelid and con.conrelid = i.indrelid)`),
+    triggers: await query(`
       select t.tgrelid::int as relation, quote_ident(t.tgname) as name, pg_get_triggerdef(t.oid) as definition,
              obj_description(t.oid, 'pg_trigger') as comment
       from pg_trigger t join pg_class c on c.oid = t.tgrelid
-      where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`);
+      where c.relnamespace = any($1::regnamespace[]) and not t.tgisinternal`),
     // Row level security flags (sequences have none) and policies, as catalogue.ts reads them;
     // policies by their SQL names, commands as words; PUBLIC is `public`, as placeholderFor writes it.
-    const rowSecurity = new Map((await readRelations(client, { schemas })).map((r) => [r.oid, r]));
-    const policies = (await readPolicies(client, { schemas })).map((policy) => ({
+    rowSecurity: new Map((await readRelations(client, { schemas })).map((r) => [r.oid, r])),
+    policies: (await readPolicies(client, { schemas })).map((policy) => ({
       ...policy,
       name: policy.ident,
       command: POLICY_COMMANDS[policy.command] ?? 'all',
-    }));
-    const of = <T extends { relation: number; name: string }>(rows: T[], relation: number) =>
-      rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
+    })),
+  };
+  const KIND_ORDER = ['S', 'r', 'p', 'f', 'v', 'm'];
+  return relations
+    .sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || bytewise(a.name, b.name))
+    .map((relation) => relationSection(relation, parts, role));
+}
 
-    const KIND_ORDER = ['S', 'r', 'p', 'f', 'v', 'm'];
-    const ordered = relations.sort(
-      (a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind) || bytewise(a.name, b.name),
-    );
-    for (const relation of ordered) {
-      const lines: string[] = [];
-      const target = relation.kind === 'S' ? `sequence ${relation.name}` : `table ${relation.name}`;
-      const withOptions = relation.options?.length
-        ? ` with (${[...relation.options].sort(bytewise).join(', ')})`
-        : '';
-      if (relation.kind === 'S') lines.push(`create sequence ${relation.name};`);
-      else if (relation.kind === 'v' || relation.kind === 'm') {
-        lines.push(
-          `create ${relation.kind === 'm' ? 'materialized view' : 'view'} ${relation.name}${withOptions} as\n${relation.view!.trimEnd().replace(/;$/, '')};`,
-        );
-      } else {
-        const columns = relation.columns.map((column) =>
-          [
-            `  ${column.name} ${column.type}`,
-            column.collation ? ` collate ${column.collation}` : '',
-            column.identity
-              ? ` generated ${column.identity === 'a' ? 'always' : 'by default'} as identity`
-              : '',
-            column.generated === 's'
-              ? ` generated always as (${column.default}) stored`
-              : column.default !== null
-                ? ` default ${column.default}`
-                : '',
-            column.notnull ? ' not null' : '',
-          ].join(''),
-        );
-        lines.push(`create table ${relation.name} (\n${columns.join(',\n')}\n)${withOptions};`);
-        const CONSTRAINT_ORDER = ['p', 'u', 'x', 'c', 'f'];
-        for (const constraint of of(constraints, relation.oid).sort(
-          (a, b) =>
-            CONSTRAINT_ORDER.indexOf(a.kind) - CONSTRAINT_ORDER.indexOf(b.kind) || bytewise(a.name, b.name),
-        )) {
-          lines.push(
-            `alter table ${relation.name} add constraint ${constraint.name} ${constraint.definition};`,
-          );
-        }
-      }
-      for (const index of of(indexes, relation.oid)) lines.push(`${index.definition};`);
-      for (const trigger of of(triggers, relation.oid)) lines.push(`${trigger.definition};`);
-      if (rowSecurity.get(relation.oid)?.rls)
-        lines.push(`alter table ${relation.name} enable row level security;`);
-      if (rowSecurity.get(relation.oid)?.force)
-        lines.push(`alter table ${relation.name} force row level security;`);
-      for (const policy of of(policies, relation.oid)) {
-        const roles = policy.roles.map(role).sort(bytewise).join(', ');
-        lines.push(
-          `create policy ${policy.name} on ${relation.name}${policy.permissive ? '' : ' as restrictive'} for ${policy.command}` +
-            (roles === 'public' ? '' : ` to ${roles}`) +
-            (policy.using !== null ? `\n  using (${policy.using})` : '') +
-            (policy.check !== null ? `\n  with check (${policy.check})` : '') +
-            ';',
-        );
-      }
-      const kindWord =
-        relation.kind === 'v'
-          ? 'view'
-          : relation.kind === 'm'
-            ? 'materialized view'
-            : relation.kind === 'S'
-              ? 'sequence'
-              : 'table';
-      lines.push(...commentLine(`${kindWord} ${relation.name}`, relation.comment));
-      for (const column of relation.columns)
-        lines.push(...commentLine(`column ${relation.name}.${column.name}`, column.comment));
-      for (const constraint of of(constraints, relation.oid))
-        lines.push(...commentLine(`constraint ${constraint.name} on ${relation.name}`, constraint.comment));
-      for (const index of of(indexes, relation.oid))
-        lines.push(
-          ...commentLine(`index ${relation.name.replace(/[^.]+$/, '')}${index.name}`, index.comment),
-        );
-      for (const trigger of of(triggers, relation.oid))
-        lines.push(...commentLine(`trigger ${trigger.name} on ${relation.name}`, trigger.comment));
-      for (const policy of of(policies, relation.oid))
-        lines.push(...commentLine(`policy ${policy.name} on ${relation.name}`, policy.comment));
-      lines.push(...grantLines([...relation.grants, ...relation.column_grants], target, role));
-      sections.push(lines.join('\n'));
-    }
-    return `${sections.join('\n\n')}\n`;
-  } finally {
-    await client.query(`select set_config('search_path', $1, false)`, [before!.search_path]);
-  }
+const of = <T extends { relation: number; name: string }>(rows: T[], relation: number) =>
+  rows.filter((row) => row.relation === relation).sort((a, b) => bytewise(a.name, b.name));
+
+/** One relation: its DDL, indexes, triggers, row level security, policies, comments, grants. */
+function relationSection(relation: Relation, parts: RelationParts, role: Role): string {
+  const target = relation.kind === 'S' ? `sequence ${relation.name}` : `table ${relation.name}`;
+  const security = parts.rowSecurity.get(relation.oid);
+  return [
+    ...relationDdl(relation, of(parts.constraints, relation.oid)),
+    ...of(parts.indexes, relation.oid).map((index) => `${index.definition};`),
+    ...of(parts.triggers, relation.oid).map((trigger) => `${trigger.definition};`),
+    ...(security?.rls ? [`alter table ${relation.name} enable row level security;`] : []),
+    ...(security?.force ? [`alter table ${relation.name} force row level security;`] : []),
+    ...of(parts.policies, relation.oid).map((policy) => policyDdl(relation.name, policy, role)),
+    ...relationComments(relation, parts),
+    ...grantLines([...relation.grants, ...relation.column_grants], target, role),
+  ].join('\n');
+}
+
+/** `create sequence`, `create view`, or `create table` with its constraints. */
+function relationDdl(relation: Relation, constraints: RelationParts['constraints']): string[] {
+  const withOptions = relation.options?.length
+    ? ` with (${[...relation.options].sort(bytewise).join(', ')})`
+    : '';
+  if (relation.kind === 'S') return [`create sequence ${relation.name};`];
+  if (relation.kind === 'v' || relation.kind === 'm')
+    return [
+      `create ${relation.kind === 'm' ? 'materialized view' : 'view'} ${relation.name}${withOptions} as\n${relation.view!.trimEnd().replace(/;$/, '')};`,
+    ];
+  const columns = relation.columns.map((column) =>
+    [
+      `  ${column.name} ${column.type}`,
+      column.collation ? ` collate ${column.collation}` : '',
+      column.identity ? ` generated ${column.identity === 'a' ? 'always' : 'by default'} as identity` : '',
+      column.generated === 's'
+        ? ` generated always as (${column.default}) stored`
+        : column.default !== null
+          ? ` default ${column.default}`
+          : '',
+      column.notnull ? ' not null' : '',
+    ].join(''),
+  );
+  const CONSTRAINT_ORDER = ['p', 'u', 'x', 'c', 'f'];
+  return [
+    `create table ${relation.name} (\n${columns.join(',\n')}\n)${withOptions};`,
+    ...constraints
+      .sort(
+        (a, b) =>
+          CONSTRAINT_ORDER.indexOf(a.kind) - CONSTRAINT_ORDER.indexOf(b.kind) || bytewise(a.name, b.name),
+      )
+      .map(
+        (constraint) =>
+          `alter table ${relation.name} add constraint ${constraint.name} ${constraint.definition};`,
+      ),
+  ];
+}
+
+function policyDdl(table: string, policy: RelationParts['policies'][number], role: Role): string {
+  const roles = policy.roles.map(role).sort(bytewise).join(', ');
+  return (
+    `create policy ${policy.name} on ${table}${policy.permissive ? '' : ' as restrictive'} for ${policy.command}` +
+    (roles === 'public' ? '' : ` to ${roles}`) +
+    (policy.using !== null ? `\n  using (${policy.using})` : '') +
+    (policy.check !== null ? `\n  with check (${policy.check})` : '') +
+    ';'
+  );
+}
+
+/** `comment on` the relation, its columns, constraints, indexes, triggers and policies. */
+function relationComments(relation: Relation, parts: RelationParts): string[] {
+  const KIND_WORDS: Record<string, string> = { v: 'view', m: 'materialized view', S: 'sequence' };
+  const name = relation.name;
+  return [
+    ...commentLine(`${KIND_WORDS[relation.kind] ?? 'table'} ${name}`, relation.comment),
+    ...relation.columns.flatMap((column) => commentLine(`column ${name}.${column.name}`, column.comment)),
+    ...of(parts.constraints, relation.oid).flatMap((constraint) =>
+      commentLine(`constraint ${constraint.name} on ${name}`, constraint.comment),
+    ),
+    ...of(parts.indexes, relation.oid).flatMap((index) =>
+      commentLine(`index ${name.replace(/[^.]+$/, '')}${index.name}`, index.comment),
+    ),
+    ...of(parts.triggers, relation.oid).flatMap((trigger) =>
+      commentLine(`trigger ${trigger.name} on ${name}`, trigger.comment),
+    ),
+    ...of(parts.policies, relation.oid).flatMap((policy) =>
+      commentLine(`policy ${policy.name} on ${name}`, policy.comment),
+    ),
+  ];
 }

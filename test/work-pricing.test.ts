@@ -57,10 +57,13 @@ beforeAll(async () => {
 }, 120_000);
 
 /** Samples, every few ms until stopped, how many connections named `applicationName` are in a transaction. */
-function sampleConnections(applicationName: string) {
+/** Counts the API's busy connections every few ms; resolves once the first count is in. */
+async function sampleConnections(applicationName: string) {
   const client = new pg.Client({ connectionString: database.rootUrl });
   const counts: number[] = [];
   let running = true;
+  let sampling!: () => void;
+  const firstSample = new Promise<void>((resolve) => (sampling = resolve));
   const done = (async () => {
     await client.connect();
     while (running) {
@@ -69,10 +72,14 @@ function sampleConnections(applicationName: string) {
         [applicationName],
       );
       counts.push(rows[0]!.n);
+      sampling();
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     await client.end();
   })();
+  // A loaded machine took longer to open the sampler's connection than the operation took
+  // to run: the sampler saw none of it.
+  await Promise.race([firstSample, done]);
   return {
     async stop() {
       running = false;
@@ -93,20 +100,27 @@ describe('connections are the bulkhead', () => {
   });
 
   test('a 15-alias operation of one tenant holds at most TENANT_CONNECTIONS (3) of the 10 pool connections at once', async () => {
-    const sampler = sampleConnections(name);
-    const started = performance.now();
-    const { status, body } = await api.post({ query: HEAVY }, bearer(big));
-    const elapsed = performance.now() - started;
-    const counts = await sampler.stop();
-    expect(status).toBe(200);
-    expect(body.errors).toBeUndefined();
-    expect(body.data.a14.aggregates.distinctCount.name).toBe(NAMES);
-    // It did run in parallel (more than one at once was seen), within its share: never more than 3.
-    const peak = Math.max(...counts);
-    expect(peak, `${counts.length} samples over ${Math.round(elapsed)} ms`).toBeLessThanOrEqual(3);
-    expect(peak, `${counts.length} samples over ${Math.round(elapsed)} ms`).toBeGreaterThanOrEqual(2);
-    // Its statements' time was counted, 15 of them in 3 lanes: more than a third of the time the operation took.
-    expect(body.extensions.cost.databaseMs).toBeGreaterThan(elapsed / 3);
+    // Up to five runs: each must stay within its share; at least one must be seen running in
+    // parallel (on a loaded machine one run's statements were once seen only one at a time).
+    const peaks: number[] = [];
+    for (let run = 0; run < 5 && !peaks.some((peak) => peak >= 2); run += 1) {
+      const sampler = await sampleConnections(name);
+      const started = performance.now();
+      const { status, body } = await api.post({ query: HEAVY }, bearer(big));
+      const elapsed = performance.now() - started;
+      const counts = await sampler.stop();
+      expect(status).toBe(200);
+      expect(body.errors).toBeUndefined();
+      expect(body.data.a14.aggregates.distinctCount.name).toBe(NAMES);
+      const peak = Math.max(...counts);
+      expect(peak, `${counts.length} samples over ${Math.round(elapsed)} ms`).toBeLessThanOrEqual(3);
+      peaks.push(peak);
+      // Its statements' time was counted, 15 of them in 3 lanes: more than a third of the time the operation took.
+      expect(body.extensions.cost.databaseMs).toBeGreaterThan(elapsed / 3);
+    }
+    expect(Math.max(...peaks), `peaks of ${peaks.length} runs: ${peaks.join(', ')}`).toBeGreaterThanOrEqual(
+      2,
+    );
   });
 });
 

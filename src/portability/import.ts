@@ -37,7 +37,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ArchiveError, openArchive, type Manifest, type ManifestTable } from './archive.ts';
-import { writeOneConnectionPerWorker } from './citus.ts';
+import { onCitus, writeOneConnectionPerWorker } from './citus.ts';
 import { eraseTenantRows } from './erase.ts';
 import { NDJSON_COPY_OPTIONS } from './export.ts';
 import type { SigningKeys } from './signing.ts';
@@ -213,6 +213,7 @@ async function load(
 ): Promise<ImportResult> {
   await checkSchemaVersion(client, manifest);
   await writeOneConnectionPerWorker(client);
+  const citus = await onCitus(client);
   const copy = options.as !== undefined;
   const trusted = options.trusted;
   const tables = new Map(
@@ -333,7 +334,7 @@ async function load(
       rows[entry.table] = rowCount ?? 0;
     } else {
       const table = tables.get(entry.table)!;
-      rows[entry.table] = await insertTenantRows(client, table, entry, stage, tenantId, maps, trusted);
+      rows[entry.table] = await insertTenantRows(client, table, entry, stage, tenantId, maps, trusted, citus);
       const expected = entry.rows;
       if (table.tag !== 'history' && rows[entry.table] !== expected) {
         throw new ImportError(
@@ -382,6 +383,7 @@ async function insertTenantRows(
   tenantId: string,
   maps: Set<string> | null,
   trusted: boolean,
+  citus: boolean,
 ): Promise<number> {
   const copy = maps !== null;
   const columns = table.columns.filter(
@@ -437,8 +439,11 @@ async function insertTenantRows(
      select ${values.join(', ')} from ${stage} s cross join lateral jsonb_populate_record(null::${qualified(table)}, s.doc) r ${joins.join(' ')} ${conflict}`,
     [tenantId],
   );
-  // Identities kept from the export must not be handed out again by their sequence.
-  for (const column of columns.filter((c) => c.identity)) {
+  // Identities kept from the export must not be handed out again by their sequence. Not
+  // on Citus: there each node has a sequence of its own, over its own range (the workers'
+  // triggers write the trail), and moving the coordinator's into a worker's range would
+  // make the two hand out the same ids (docs/citus.md).
+  for (const column of citus ? [] : columns.filter((c) => c.identity)) {
     await client.query(
       `select setval(seq, greatest(top, coalesce(pg_sequence_last_value(seq), 1)))
        from (select pg_get_serial_sequence($1, $2)::regclass as seq) s, (select max(${ident(column.name)}) as top from ${qualified(table)}) m

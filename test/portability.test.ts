@@ -60,10 +60,11 @@ async function bigTenant(label: string, products = 3000): Promise<TenantFixture>
       `insert into app_public.categories (tenant_id, name) select $1, 'Category ' || i from generate_series(1, 50) i`,
       [tenant.id],
     );
+    // A join, not a sub-select per row: Citus refuses a correlated sub-select beside generate_series.
     await db.query(
       `insert into app_public.products (tenant_id, name, price, category_id)
-       select $1, 'Product ' || i, (i % 1000) + 0.99, (select id from app_public.categories c where c.tenant_id = $1 and c.name = 'Category ' || (1 + i % 50))
-       from generate_series(1, $2::int) i`,
+       select $1, 'Product ' || i, (i % 1000) + 0.99, c.id
+       from generate_series(1, $2::int) i join app_public.categories c on c.tenant_id = $1 and c.name = 'Category ' || (1 + i % 50)`,
       [tenant.id, products],
     );
     await db.query(
@@ -105,22 +106,32 @@ let bBefore: Awaited<ReturnType<typeof snapshot>>;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'tenantgraph-portability-'));
+  // The DBA's table as db:new-table writes one (docs/citus.md), so that it also runs on
+  // Citus: distributed before its foreign keys, which are added in a DO block.
   await asOwner((db) =>
     db.query(`
       create schema ${dbaSchema};
       create table ${dbaSchema}.notes (
-        tenant_id uuid not null default app_public.current_tenant_id() references app_public.tenants on delete cascade,
+        tenant_id uuid not null default app_public.current_tenant_id(),
         id uuid not null default gen_random_uuid(),
         product_id uuid not null,
         body text not null,
-        primary key (tenant_id, id),
-        foreign key (tenant_id, product_id) references app_public.products (tenant_id, id) on delete cascade
+        primary key (tenant_id, id)
       );
       create index on ${dbaSchema}.notes (tenant_id, product_id);
       alter table ${dbaSchema}.notes enable row level security;
       alter table ${dbaSchema}.notes force row level security;
       create policy select_own_tenant on ${dbaSchema}.notes for select using (tenant_id = (select app_public.current_tenant_id()));
       create trigger _900_audit after insert or update or delete on ${dbaSchema}.notes for each row execute function app_private.tg__audit();
+      select app_private.distribute('${dbaSchema}.notes');
+      do $$
+      begin
+        alter table ${dbaSchema}.notes add constraint notes_tenant_id_fkey
+          foreign key (tenant_id) references app_public.tenants on delete cascade;
+        alter table ${dbaSchema}.notes add constraint notes_tenant_id_product_id_fkey
+          foreign key (tenant_id, product_id) references app_public.products (tenant_id, id) on delete cascade;
+      end;
+      $$;
     `),
   );
   [a, b] = await Promise.all([bigTenant('port-a'), bigTenant('port-b', 500)]);
@@ -128,7 +139,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await asOwner((db) => db.query(`drop schema if exists ${dbaSchema} cascade`));
+  await asOwner(async (db) => {
+    await db.query(`drop schema if exists ${dbaSchema} cascade`);
+    await db.query('delete from app_private.citus_tables where relation = $1', [`${dbaSchema}.notes`]);
+  });
   await rm(dir, { recursive: true, force: true });
   await rm(projectDir, { recursive: true, force: true });
 });
@@ -262,50 +276,59 @@ describe('round trip', () => {
 });
 
 describe('exporting on several connections', () => {
-  test("every connection reads the first one's snapshot: a product added meanwhile is in no file, and the files are those of a one-connection export", async () => {
-    const t = await bigTenant('port-parallel', 500);
-    const single = entries(
-      await withClient((c) =>
-        exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas, signingKey: keys.signing }),
-      ),
-    );
-    let added = 0;
-    const parallel = await withClient((c) =>
-      exportTenant(c, t.id, path.join(dir, 'parallel.tar.gz'), {
-        schemas,
-        signingKey: keys.signing,
-        connections: 3,
-        // Called after the snapshot is taken: this committed insert (and its audit event) is after it.
-        connect: async () => {
-          await asOwner((db) =>
-            db.query(
-              `insert into app_public.products (tenant_id, name, price) values ($1, 'Added during the export', 1)`,
-              [t.id],
-            ),
-          );
-          added++;
-          const other = new pg.Client({ connectionString: database.ownerUrl });
-          await other.connect();
-          return { client: other, release: () => other.end() };
-        },
-      }),
-    );
-    expect(added).toBe(2);
-    expect(
-      await asOwner(
-        async (db) =>
-          (await db.query('select count(*)::int as n from app_public.products where tenant_id = $1', [t.id]))
-            .rows[0].n,
-      ),
-    ).toBe(single['app_public.products']!.rows + 2);
-    for (const entry of parallel.tables)
-      expect({ table: entry.table, rows: entry.rows, sha256: entry.sha256 }).toEqual({
-        table: entry.table,
-        rows: single[entry.table]!.rows,
-        sha256: single[entry.table]!.sha256,
-      });
-    expect(parallel.tables.map((entry) => entry.table)).toEqual(Object.keys(single));
-  }, 120_000);
+  // On Citus an export reads on one connection (src/portability/export.ts): a snapshot
+  // exported on the coordinator does not reach the workers' transactions.
+  test.skipIf(process.env.TEST_CITUS_URL)(
+    "every connection reads the first one's snapshot: a product added meanwhile is in no file, and the files are those of a one-connection export",
+    async () => {
+      const t = await bigTenant('port-parallel', 500);
+      const single = entries(
+        await withClient((c) =>
+          exportTenant(c, t.id, path.join(dir, 'single.tar.gz'), { schemas, signingKey: keys.signing }),
+        ),
+      );
+      let added = 0;
+      const parallel = await withClient((c) =>
+        exportTenant(c, t.id, path.join(dir, 'parallel.tar.gz'), {
+          schemas,
+          signingKey: keys.signing,
+          connections: 3,
+          // Called after the snapshot is taken: this committed insert (and its audit event) is after it.
+          connect: async () => {
+            await asOwner((db) =>
+              db.query(
+                `insert into app_public.products (tenant_id, name, price) values ($1, 'Added during the export', 1)`,
+                [t.id],
+              ),
+            );
+            added++;
+            const other = new pg.Client({ connectionString: database.ownerUrl });
+            await other.connect();
+            return { client: other, release: () => other.end() };
+          },
+        }),
+      );
+      expect(added).toBe(2);
+      expect(
+        await asOwner(
+          async (db) =>
+            (
+              await db.query('select count(*)::int as n from app_public.products where tenant_id = $1', [
+                t.id,
+              ])
+            ).rows[0].n,
+        ),
+      ).toBe(single['app_public.products']!.rows + 2);
+      for (const entry of parallel.tables)
+        expect({ table: entry.table, rows: entry.rows, sha256: entry.sha256 }).toEqual({
+          table: entry.table,
+          rows: single[entry.table]!.rows,
+          sha256: single[entry.table]!.sha256,
+        });
+      expect(parallel.tables.map((entry) => entry.table)).toEqual(Object.keys(single));
+    },
+    120_000,
+  );
 });
 
 describe('imports that are refused, leaving nothing behind', () => {

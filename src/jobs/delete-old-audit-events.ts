@@ -12,9 +12,11 @@ export function deleteOldAuditEvents(retentionDays: number): Task {
   return async (_payload, helpers) => {
     let deleted = 0;
     for (;;) {
+      // By primary key, not ctid: on Citus a ctid names a row within one shard only, and
+      // the batch's ctids would be deleted on every shard (other tenants' recent events).
       const { rowCount } = await helpers.query(
-        `delete from app_public.audit_events where ctid = any (array(
-           select ctid from app_public.audit_events where occurred_at < now() - make_interval(days => $1) limit $2))`,
+        `delete from app_public.audit_events where (tenant_id, id) in (
+           select tenant_id, id from app_public.audit_events where occurred_at < now() - make_interval(days => $1) limit $2)`,
         [retentionDays, BATCH],
       );
       deleted += rowCount ?? 0;

@@ -5,8 +5,16 @@
 // it (and in other tenants' trails) replaced by a random pseudonym, and the erased
 // tenant's changed values reduced to the names of the columns. The daily retention job
 // then deletes those events and the erasure's record (app_private.tenant_erasures).
+//
+// The same statements run on a Citus coordinator (docs/citus.md): no sub-select in an
+// INSERT, none correlated with a reference table's rows, no volatile function in an
+// UPDATE of a distributed table; what those did is computed by a statement of its own
+// or here (a pseudonym, the hashes of the removed people's ids).
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { writeOneConnectionPerWorker } from './citus.ts';
 import { AUDIT_TABLE, DEFAULT_SCHEMAS, qualified, tenantTables, type Table } from './tables.ts';
+import { hashOf } from './verify-erased.ts';
 
 /**
  * Deletes the tenant's rows from every tenant table (children first) and its tenant row.
@@ -19,12 +27,20 @@ export async function eraseTenantRows(
   tables: Table[],
   { keepHistory }: { keepHistory: boolean },
 ): Promise<Record<string, number>> {
-  await client.query(
-    `insert into app_private.tenant_erasures (erased_tenant_id, user_ids)
-     values ($1, array(select user_id from app_public.memberships where tenant_id = $1))
-     on conflict (erased_tenant_id) do update set erased_at = null,
-       user_ids = (select array(select distinct u from unnest(coalesce(tenant_erasures.user_ids, '{}') || excluded.user_ids) u))`,
+  await writeOneConnectionPerWorker(client);
+  const {
+    rows: [members],
+  } = await client.query<{ ids: string[] }>(
+    `select coalesce(array_agg(user_id), '{}') as ids from app_public.memberships where tenant_id = $1`,
     [tenantId],
+  );
+  // A record already there (deleteTenant wrote one) keeps its people and gains these; the
+  // reader drops repeats (erase(), below).
+  await client.query(
+    `insert into app_private.tenant_erasures (erased_tenant_id, user_ids) values ($1, $2::uuid[])
+     on conflict (erased_tenant_id) do update set erased_at = null,
+       user_ids = coalesce(tenant_erasures.user_ids, '{}') || excluded.user_ids`,
+    [tenantId, members!.ids],
   );
   const rows: Record<string, number> = {};
   for (const table of [...tables].reverse()) {
@@ -88,26 +104,27 @@ async function erase(
     'select user_ids from app_private.tenant_erasures where erased_tenant_id = $1 for update',
     [tenantId],
   );
-  const members = receipt!.user_ids ?? [];
+  const members = [...new Set(receipt!.user_ids ?? [])];
 
   // Members of no other tenant go; their rows elsewhere follow their foreign keys (memberships cascade, creators become null).
   const { rows: removed } = await client.query<{ id: string }>(
-    `delete from app_public.users u where u.id = any($1::uuid[]) and not exists (select 1 from app_public.memberships m where m.user_id = u.id) returning u.id`,
+    `delete from app_public.users u where u.id = any($1::uuid[])
+       and u.id not in (select m.user_id from app_public.memberships m where m.user_id = any($1::uuid[]))
+     returning u.id`,
     [members],
   );
   const removedIds = removed.map((r) => r.id);
 
-  // The trail: each removed person becomes one random pseudonym, everywhere it names them.
+  // The trail: each removed person becomes one random pseudonym, everywhere it names them
+  // (made here and kept nowhere: one value for every shard's rows).
   for (const id of removedIds) {
     await client.query(
-      `with pseudonym as (select gen_random_uuid() as new)
-       update ${AUDIT_TABLE} e set
-         actor_user_id = case when e.actor_user_id = $1::uuid then p.new else e.actor_user_id end,
-         row_key = replace(e.row_key::text, $1::text, p.new::text)::jsonb,
-         changes = replace(e.changes::text, $1::text, p.new::text)::jsonb
-       from pseudonym p
+      `update ${AUDIT_TABLE} e set
+         actor_user_id = case when e.actor_user_id = $1::uuid then $2::uuid else e.actor_user_id end,
+         row_key = replace(e.row_key::text, $1::text, $2::text)::jsonb,
+         changes = replace(e.changes::text, $1::text, $2::text)::jsonb
        where e.actor_user_id = $1::uuid or strpos(e.row_key::text, $1::text) > 0 or strpos(e.changes::text, $1::text) > 0`,
-      [id],
+      [id, randomUUID()],
     );
   }
   let auditEventsRetained = 0;
@@ -136,10 +153,9 @@ async function erase(
     rows: [done],
   } = await client.query<{ retained_until: Date }>(
     `update app_private.tenant_erasures set erased_at = now(), user_ids = null,
-       user_id_hashes = array(select sha256(convert_to(u::text, 'UTF8')) from unnest($2::uuid[]) u),
-       retained_until = now() + make_interval(days => $3)
+       user_id_hashes = $2::bytea[], retained_until = now() + make_interval(days => $3)
      where erased_tenant_id = $1 returning retained_until`,
-    [tenantId, removedIds, options.auditRetentionDays],
+    [tenantId, removedIds.map(hashOf), options.auditRetentionDays],
   );
   return {
     tenantId,

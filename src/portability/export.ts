@@ -9,6 +9,12 @@
 // security: the rows are chosen by tenant_id here, not by a request's policies. The
 // tenant id reaches the COPY statements (which take no parameters) as a transaction-local
 // setting, never spliced into the SQL.
+//
+// On Citus (docs/citus.md) the export goes through the coordinator on one connection: a
+// snapshot exported there does not reach the workers' transactions, which Citus opens
+// at their first query. The setting is a SET LOCAL that Citus sends to the workers, where
+// the conditions run, and each worker is read on one connection, so the tenant, whose
+// rows of every table are on one worker, is read at one moment.
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
@@ -27,6 +33,7 @@ import {
   type Manifest,
   type ManifestTable,
 } from './archive.ts';
+import { onCitus, readOneConnectionPerWorker, setLocal } from './citus.ts';
 import {
   DEFAULT_SCHEMAS,
   ident,
@@ -105,13 +112,18 @@ export const DEFAULT_EXPORT_CONNECTIONS = 2;
 // row audit trail sorts in about 75 MB); set for the export's transactions only.
 const EXPORT_WORK_MEM = '128MB';
 
+// The setting that names the exported tenant in the COPY statements.
+const EXPORT_TENANT = 'tenantgraph.export_tenant';
+
 /** Starts the export's transaction on `client`: read only, at one moment, for one tenant. */
 async function beginExport(client: pg.ClientBase, tenantId: string | null, snapshot?: string): Promise<void> {
   await client.query('begin isolation level repeatable read read only');
   // SET TRANSACTION SNAPSHOT takes no parameter; the id comes from pg_export_snapshot().
   if (snapshot) await client.query(`set transaction snapshot ${client.escapeLiteral(snapshot)}`);
-  await client.query(`select set_config('work_mem', $1, true)`, [EXPORT_WORK_MEM]);
-  if (tenantId) await client.query(`select set_config('tenantgraph.export_tenant', $1, true)`, [tenantId]);
+  await readOneConnectionPerWorker(client);
+  const settings: Array<[string, string]> = [['work_mem', EXPORT_WORK_MEM]];
+  if (tenantId) settings.push([EXPORT_TENANT, tenantId]);
+  await setLocal(client, settings);
 }
 
 /** Writes the tenant's archive to `archive` (atomically: a partial file is never left under that name) and returns its manifest. */
@@ -127,8 +139,8 @@ export async function exportTenant(
   const leases: Lease[] = [];
   try {
     const tenant = await findTenant(client, tenantId);
-    await client.query(`select set_config('tenantgraph.export_tenant', $1, true)`, [tenant.id]);
-    const tenantIs = `current_setting('tenantgraph.export_tenant')::uuid`;
+    await setLocal(client, [[EXPORT_TENANT, tenant.id]]);
+    const tenantIs = `current_setting('${EXPORT_TENANT}')::uuid`;
     const tables = await tenantTables(client, options.schemas ?? DEFAULT_SCHEMAS);
     const exported = tables.filter((table) => table.tag !== 'omit');
 
@@ -173,9 +185,11 @@ export async function exportTenant(
     ];
 
     const readers = [client];
-    const wanted = options.connect
-      ? Math.min(options.connections ?? DEFAULT_EXPORT_CONNECTIONS, sources.length)
-      : 1;
+    // On Citus, one connection: another one's worker transactions would start later.
+    const wanted =
+      options.connect && !(await onCitus(client))
+        ? Math.min(options.connections ?? DEFAULT_EXPORT_CONNECTIONS, sources.length)
+        : 1;
     if (wanted > 1) {
       const { rows } = await client.query<{ snapshot: string }>('select pg_export_snapshot() as snapshot');
       for (let i = 1; i < wanted; i++) {

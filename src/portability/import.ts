@@ -27,7 +27,9 @@
 // verified token), so an archive can never hand an address to an account.
 //
 // Each file is COPYed into a temporary staging table of JSON documents, and each table is
-// then filled by one INSERT … SELECT from jsonb_populate_record, remapping in SQL.
+// then filled by one INSERT … SELECT from jsonb_populate_record, remapping in SQL. On
+// Citus the staging tables stay on the coordinator, which sends the rows to the shards
+// (docs/citus.md).
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +37,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ArchiveError, openArchive, type Manifest, type ManifestTable } from './archive.ts';
+import { onCitus, writeOneConnectionPerWorker } from './citus.ts';
 import { eraseTenantRows } from './erase.ts';
 import { NDJSON_COPY_OPTIONS } from './export.ts';
 import type { SigningKeys } from './signing.ts';
@@ -209,6 +212,8 @@ async function load(
   options: ImportOptions & { trusted: boolean },
 ): Promise<ImportResult> {
   await checkSchemaVersion(client, manifest);
+  await writeOneConnectionPerWorker(client);
+  const citus = await onCitus(client);
   const copy = options.as !== undefined;
   const trusted = options.trusted;
   const tables = new Map(
@@ -295,17 +300,28 @@ async function load(
   // The temporary maps of old to new ids made so far (a copy only).
   const maps = copy ? new Set<string>() : null;
   for (const { entry, stage } of staged) {
-    const record = (name: string) => `(jsonb_populate_record(null::${qualifiedName(name)}, s.doc))`;
     if (entry.kind === 'tenant') {
       const columns = entry.columns.filter((c) => !CREDENTIAL_COLUMN.test(c));
       const values = columns.map((c) =>
-        c === 'id' ? '$1::uuid' : c === 'slug' ? '$2::text' : `${record(entry.table)}.${ident(c)}`,
+        c === 'id'
+          ? '$1::uuid'
+          : c === 'slug'
+            ? '$2::text'
+            : `(jsonb_populate_record(null::${qualifiedName(entry.table)}, $3::jsonb)).${ident(c)}`,
       );
-      const { rowCount } = await client.query(
-        `insert into ${qualifiedName(entry.table)} (${columns.map(ident).join(', ')}) select ${values.join(', ')} from ${stage} s`,
-        [tenantId, slug],
-      );
-      rows[entry.table] = rowCount ?? 0;
+      // With VALUES, not INSERT … SELECT from the stage: on Citus that streams the row to
+      // every copy of tenants (a reference table) by COPY, during which the audit trigger
+      // of the coordinator's copy cannot write the trail on a worker. The file holds one row.
+      const { rows: docs } = await client.query<{ doc: string }>(`select doc::text as doc from ${stage}`);
+      let inserted = 0;
+      for (const { doc } of docs) {
+        const { rowCount } = await client.query(
+          `insert into ${qualifiedName(entry.table)} (${columns.map(ident).join(', ')}) values (${values.join(', ')})`,
+          [tenantId, slug, doc],
+        );
+        inserted += rowCount ?? 0;
+      }
+      rows[entry.table] = inserted;
     } else if (entry.kind === 'users') {
       // People are global and linked by id. One who exists is left as is; one who does not
       // is made again with the id alone: nothing the archive claims (an email, a name)
@@ -318,7 +334,7 @@ async function load(
       rows[entry.table] = rowCount ?? 0;
     } else {
       const table = tables.get(entry.table)!;
-      rows[entry.table] = await insertTenantRows(client, table, entry, stage, tenantId, maps, trusted);
+      rows[entry.table] = await insertTenantRows(client, table, entry, stage, tenantId, maps, trusted, citus);
       const expected = entry.rows;
       if (table.tag !== 'history' && rows[entry.table] !== expected) {
         throw new ImportError(
@@ -367,6 +383,7 @@ async function insertTenantRows(
   tenantId: string,
   maps: Set<string> | null,
   trusted: boolean,
+  citus: boolean,
 ): Promise<number> {
   const copy = maps !== null;
   const columns = table.columns.filter(
@@ -422,8 +439,11 @@ async function insertTenantRows(
      select ${values.join(', ')} from ${stage} s cross join lateral jsonb_populate_record(null::${qualified(table)}, s.doc) r ${joins.join(' ')} ${conflict}`,
     [tenantId],
   );
-  // Identities kept from the export must not be handed out again by their sequence.
-  for (const column of columns.filter((c) => c.identity)) {
+  // Identities kept from the export must not be handed out again by their sequence. Not
+  // on Citus: there each node has a sequence of its own, over its own range (the workers'
+  // triggers write the trail), and moving the coordinator's into a worker's range would
+  // make the two hand out the same ids (docs/citus.md).
+  for (const column of citus ? [] : columns.filter((c) => c.identity)) {
     await client.query(
       `select setval(seq, greatest(top, coalesce(pg_sequence_last_value(seq), 1)))
        from (select pg_get_serial_sequence($1, $2)::regclass as seq) s, (select max(${ident(column.name)}) as top from ${qualified(table)}) m

@@ -244,7 +244,7 @@ async function policiesByName(owner: pg.Client, table: Relation): Promise<Policy
 const forRole = (policy: Policy, role: string) =>
   policy.roles.some((name) => name === 'public' || name === role);
 
-/** Whether a policy applies to a command (pg_policy.polcmd) for the role. */
+/** Whether a policy applies to a command (the catalogue's command letter) for the role. */
 const applies = (policy: Policy, code: string, role: string) =>
   (policy.command === '*' || policy.command === code) && forRole(policy, role);
 

@@ -18,10 +18,10 @@
 import { spawn } from 'node:child_process';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadDotEnv, readEnv } from '../config.ts';
 import { ACCESS_FILE, SCHEMA_DUMP_FILE, schemaDumpOf, writeAccessReport } from '../dba/committed-outputs.ts';
 import { explainAccess } from '../dba/explain-access.ts';
+import { withClient } from '../database/bootstrap.ts';
 import { onDatabase, type DatabaseLocation } from '../database/location.ts';
 import {
   databaseNameOf,
@@ -52,16 +52,6 @@ function runGraphileMigrate(args: string[], environment: Record<string, string>)
     child.on('error', reject);
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Prints the verdict; true when nothing is left but waived findings. */

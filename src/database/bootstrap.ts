@@ -31,7 +31,11 @@ export function loginRoleOf(connectionString: string): LoginRole {
 
 // Statements about roles take no bind parameters, so the server quotes the names and
 // passwords itself with format(%I, %L); nothing is spliced into SQL on this side.
-async function execFormatted(client: pg.ClientBase, template: string, ...args: string[]): Promise<void> {
+export async function execFormatted(
+  client: pg.ClientBase,
+  template: string,
+  ...args: string[]
+): Promise<void> {
   const { rows } = await client.query<{ sql: string }>('select format($1, variadic $2::text[]) as sql', [
     template,
     args,
@@ -52,7 +56,7 @@ async function ensureRole(
 }
 
 export function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void> {
-  return withRootClient(rootUrl, async (client) => {
+  return withClient(rootUrl, async (client) => {
     // Several test runs may bootstrap the same server at once.
     await client.query("select pg_advisory_lock(hashtext('tenantgraph:roles'))");
     const runtime = 'nosuperuser nocreatedb nocreaterole noreplication nobypassrls';
@@ -74,8 +78,9 @@ export function ensureRoles(rootUrl: string, plan: RolePlan): Promise<void> {
   });
 }
 
-async function withRootClient<T>(rootUrl: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: rootUrl });
+/** One connection to `url` for the length of `fn`, closed however `fn` ends. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
@@ -85,14 +90,14 @@ async function withRootClient<T>(rootUrl: string, fn: (client: pg.Client) => Pro
 }
 
 export function databaseExists(rootUrl: string, name: string): Promise<boolean> {
-  return withRootClient(rootUrl, async (client) => {
+  return withClient(rootUrl, async (client) => {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
     return rowCount === 1;
   });
 }
 
 export function dropDatabase(rootUrl: string, name: string): Promise<void> {
-  return withRootClient(rootUrl, (client) =>
+  return withClient(rootUrl, (client) =>
     execFormatted(client, 'drop database if exists %I with (force)', name),
   );
 }

@@ -14,23 +14,13 @@
 // with the same login.
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-import { ensureRoles, type RolePlan } from './bootstrap.ts';
+import { ensureRoles, execFormatted, withClient, type RolePlan } from './bootstrap.ts';
 import { onDatabase } from './location.ts';
 import { projectRoot } from '../project-root.ts';
 
 export interface CitusNode {
   host: string;
   port: number;
-}
-
-async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A copy of `url` (same login and database) on another host and port. */
@@ -52,15 +42,6 @@ export function citusWorkers(clusterUrl: string): Promise<CitusNode[]> {
       throw new Error(`No Citus workers are registered in ${new URL(clusterUrl).pathname}.`);
     return rows;
   });
-}
-
-// Identifiers are quoted by the server (format %I), as in bootstrap.ts.
-async function execFormatted(client: pg.ClientBase, template: string, ...args: string[]): Promise<void> {
-  const { rows } = await client.query<{ sql: string }>('select format($1, variadic $2::text[]) as sql', [
-    template,
-    args,
-  ]);
-  await client.query(rows[0]!.sql);
 }
 
 /** afterReset.sql with graphile-migrate's placeholders filled in, names quoted by the server. */
